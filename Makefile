@@ -1,0 +1,105 @@
+# purple — build, test, install.  See README.md.
+LUA_VERSION ?= 5.4
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+LUA         ?= lua$(LUA_VERSION)
+PKG_CONFIG  ?= pkg-config
+LUA_INCDIR  ?= $(shell $(PKG_CONFIG) --variable=includedir lua$(LUA_VERSION) 2>/dev/null)/lua$(LUA_VERSION)
+LUA_LIBDIR  ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUA_SHAREDIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share/purple
+MANDIR      ?= $(PREFIX)/share/man
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -std=c11 -Wall -Wextra -Werror -Werror=missing-prototypes -Werror=format=2 -Werror=shadow \
+           -Wno-unused-parameter
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libseccomp libcap 2>/dev/null)
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libseccomp libcap 2>/dev/null)
+ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(CFLAGS)
+
+# Debian packages needed to build, run and test.
+DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-busted pkg-config gcc make
+
+CORE_SRC := $(sort $(wildcard csrc/*.c))
+CORE_OBJ := $(CORE_SRC:csrc/%.c=build/%.o)
+CORE_SO  := lua/purple/core.so
+
+.PHONY: all deps demo check check-unit check-root check-user install uninstall clean env bench bench-soak check-vm
+
+all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin
+
+LUA_LIBS := $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null)
+bin/purple: csrc/launcher/launcher.c
+	@mkdir -p bin
+	$(CC) $(WARN) -D_GNU_SOURCE -I$(LUA_INCDIR) $(CFLAGS) -o $@ $< -Wl,-E $(LUA_LIBS) $(LDFLAGS)
+
+bin/purple-lua: bin/purple
+	ln -f bin/purple bin/purple-lua
+
+build/%.o: csrc/%.c csrc/*.h
+	@mkdir -p build
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(CORE_SO): $(CORE_OBJ)
+	$(CC) -shared -o $@ $(CORE_OBJ) $(DEPS_LIBS) $(LDFLAGS)
+
+# Small C programs the specs run inside sandboxes to attack them.
+HELPER_SRC := $(wildcard spec/helpers/*.c)
+spec/helpers/bin: $(HELPER_SRC)
+	@mkdir -p $@
+	@for f in $(HELPER_SRC); do \
+	  n=$$(basename $$f .c); \
+	  $(CC) -std=gnu11 -O1 -Wall -Werror -o $@/$$n $$f -lpthread || exit 1; \
+	done
+	@touch $@
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "make deps: installing$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else \
+	  echo "make deps: missing Debian packages; run as root:"; \
+	  echo "  apt-get install -y$$missing"; exit 1; \
+	fi
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo.sh
+
+# Tests: as the invoking user, and as root also as an unprivileged user (uid 65534).
+BUSTED = $(LUA) /usr/bin/busted
+check: deps
+	@$(MAKE) --no-print-directory all
+	@sh spec/run.sh
+
+env:
+	@echo 'export LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;"'
+	@echo 'export LUA_CPATH="$(CURDIR)/lua/?.so;;"'
+	@echo 'export PATH="$(CURDIR)/bin:$$PATH"'
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUA_LIBDIR)/purple $(DESTDIR)$(LUA_SHAREDIR)/purple \
+	  $(DESTDIR)$(DATADIR)/profiles $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 0755 $(CORE_SO) $(DESTDIR)$(LUA_LIBDIR)/purple/core.so
+	install -m 0644 lua/purple.lua $(DESTDIR)$(LUA_SHAREDIR)/purple.lua
+	install -m 0644 lua/purple/*.lua $(DESTDIR)$(LUA_SHAREDIR)/purple/
+	install -m 0644 profiles/*.lua profiles/*.yaml $(DESTDIR)$(DATADIR)/profiles/
+	install -m 0755 bin/purple $(DESTDIR)$(BINDIR)/purple
+	ln -f $(DESTDIR)$(BINDIR)/purple $(DESTDIR)$(BINDIR)/purple-lua
+	-install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/ 2>/dev/null
+	-install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/ 2>/dev/null
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/purple $(DESTDIR)$(BINDIR)/purple-lua
+	rm -rf $(DESTDIR)$(LUA_LIBDIR)/purple $(DESTDIR)$(LUA_SHAREDIR)/purple $(DESTDIR)$(LUA_SHAREDIR)/purple.lua
+	rm -rf $(DESTDIR)$(DATADIR)
+	rm -f $(DESTDIR)$(MANDIR)/man1/purple.1 $(DESTDIR)$(MANDIR)/man1/purple-lua.1 $(DESTDIR)$(MANDIR)/man5/purple-policy.5
+
+clean:
+	rm -rf build $(CORE_SO) spec/helpers/bin bin/purple bin/purple-lua

@@ -1,0 +1,118 @@
+/* Capabilities (libcap): the bounding, inheritable, permitted, effective and ambient sets are
+ * cleared except the kept names, which reach a non-root command through the ambient set.
+ * Securebits are locked so that nothing inside can regain what was dropped. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <ctype.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <linux/securebits.h>
+
+#include "spawn.h"
+
+/* "CAP_NET_BIND_SERVICE" or "net_bind_service" → number, or -1. */
+int cap_by_name(const char *name)
+{
+	char buf[64];
+	cap_value_t v;
+	size_t i;
+
+	if (strncasecmp(name, "CAP_", 4) == 0)
+		name += 4;
+	for (i = 0; name[i] && i + 5 < sizeof buf; i++)
+		buf[i + 4] = (char)tolower((unsigned char)name[i]);
+	if (name[i] || i == 0)
+		return -1;
+	memcpy(buf, "cap_", 4);
+	buf[i + 4] = 0;
+	if (cap_from_name(buf, &v) < 0 || v < 0 || v >= 64)
+		return -1;
+	return (int)v;
+}
+
+void caps_parse(lua_State *L, int t, struct spawn_cfg *c)
+{
+	c->ncaps = 0;
+	if (lua_getfield(L, t, "caps") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	luaL_checktype(L, -1, LUA_TTABLE);
+	for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
+		const char *name = lua_tostring(L, -1);
+		int v = name ? cap_by_name(name) : -1;
+
+		if (v < 0)
+			luaL_error(L, "caps: unknown capability '%s'", name ? name : "?");
+		if (c->ncaps == MAX_CAPS)
+			luaL_error(L, "caps: too many");
+		c->caps[c->ncaps++] = v;
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 2);
+}
+
+static int kept(const struct spawn_cfg *c, int cap)
+{
+	for (size_t i = 0; i < c->ncaps; i++)
+		if (c->caps[i] == cap)
+			return 1;
+	return 0;
+}
+
+static int set_sets(const struct spawn_cfg *c, int keep_all_permitted)
+{
+	cap_t caps = cap_init();
+	int r;
+
+	if (!caps)
+		return -1;
+	for (cap_value_t i = 0; i < (cap_value_t)cap_max_bits(); i++) {
+		if (kept(c, i) || keep_all_permitted)
+			cap_set_flag(caps, CAP_PERMITTED, 1, &i, CAP_SET), cap_set_flag(caps, CAP_EFFECTIVE, 1, &i, CAP_SET);
+		if (kept(c, i))
+			cap_set_flag(caps, CAP_INHERITABLE, 1, &i, CAP_SET);
+	}
+	r = cap_set_proc(caps);
+	cap_free(caps);
+	return r;
+}
+
+int caps_drop(const struct spawn_cfg *c, char *what, size_t n)
+{
+	const unsigned long secbits = SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+				      SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+				      SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+
+	if (!c->drop_caps)
+		return 0;
+	for (int i = 0; i < (int)cap_max_bits(); i++)
+		if (!kept(c, i) && prctl(PR_CAPBSET_DROP, i, 0, 0, 0) < 0 && errno != EINVAL) {
+			snprintf(what, n, "drop bounding capability %d", i);
+			return -errno;
+		}
+	/* Inheritable first: the ambient set can only hold what is permitted and inheritable. */
+	if (set_sets(c, 1) < 0) {
+		snprintf(what, n, "set capabilities");
+		return -errno;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) {
+		snprintf(what, n, "clear ambient capabilities");
+		return -errno;
+	}
+	for (size_t i = 0; i < c->ncaps; i++)
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c->caps[i], 0, 0) < 0) {
+			snprintf(what, n, "raise ambient capability %d", c->caps[i]);
+			return -errno;
+		}
+	if (prctl(PR_SET_SECUREBITS, secbits, 0, 0, 0) < 0) {
+		snprintf(what, n, "lock securebits");
+		return -errno;
+	}
+	if (set_sets(c, 0) < 0) {
+		snprintf(what, n, "drop capabilities");
+		return -errno;
+	}
+	return 0;
+}

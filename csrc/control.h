@@ -1,0 +1,23 @@
+/* Messages from the sandbox's init to the supervisor, over a SOCK_SEQPACKET pair. */
+#ifndef PURPLE_CONTROL_H
+#define PURPLE_CONTROL_H
+
+#include <signal.h>
+
+enum ctl_kind {
+	CTL_SETUP_ERROR = 1, /* err = errno, what = step: nothing of the command ran */
+	CTL_EXEC_ERROR,      /* err = errno of execve, what = "exec NAME" */
+	CTL_STARTED,         /* the command is running; a seccomp listener may ride along */
+	CTL_EXITED,          /* err = the command's wait status */
+};
+
+struct ctl_msg {
+	int kind;
+	int err;
+	char what[240];
+};
+
+/* Asks init to send SIGTERM to every process of the namespace. */
+#define PL_SIG_TERMINATE_ALL (SIGRTMIN + 2)
+
+#endif

@@ -1,0 +1,106 @@
+/* The purple and purple-lua commands: a Lua 5.4 interpreter that finds purple's Lua code next to
+ * its own executable (in-tree: ../lua; installed: ../share/lua/5.4 and ../lib/lua/5.4), then runs
+ * purple.cli inside lua_pcall with a traceback handler and exits with the status it returns.
+ * Linked with -Wl,-E so that C modules loaded by require (purple.core, lyaml) find liblua. */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+static int traceback(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+
+	if (!msg)
+		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+static void add_paths(lua_State *L)
+{
+	char exe[PATH_MAX], probe[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	const char *prefix;
+
+	if (n <= 0)
+		return;
+	exe[n] = 0;
+	prefix = dirname(dirname(exe)); /* <prefix>/bin/purple → <prefix> */
+	snprintf(probe, sizeof probe, "%s/lua/purple.lua", prefix);
+	lua_getglobal(L, "package");
+	if (access(probe, R_OK) == 0) {
+		lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;", prefix, prefix);
+		lua_getfield(L, -2, "path");
+		lua_concat(L, 2);
+		lua_setfield(L, -2, "path");
+		lua_pushfstring(L, "%s/lua/?.so;", prefix);
+	} else {
+		lua_pushfstring(L, "%s/share/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?.lua;%s/share/lua/"
+				LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?/init.lua;", prefix, prefix);
+		lua_getfield(L, -2, "path");
+		lua_concat(L, 2);
+		lua_setfield(L, -2, "path");
+		lua_pushfstring(L, "%s/lib/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?.so;", prefix);
+	}
+	lua_getfield(L, -2, "cpath");
+	lua_concat(L, 2);
+	lua_setfield(L, -2, "cpath");
+	lua_pop(L, 1);
+}
+
+static int pmain(lua_State *L)
+{
+	int argc = (int)lua_tointeger(L, 1);
+	char **argv = lua_touserdata(L, 2);
+	const char *name = strrchr(argv[0], '/');
+
+	name = name ? name + 1 : argv[0];
+	luaL_openlibs(L);
+	add_paths(L);
+	lua_createtable(L, argc, 1);
+	for (int i = 0; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i);
+	}
+	lua_setglobal(L, "arg");
+	lua_getglobal(L, "require");
+	lua_pushstring(L, "purple.cli");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "main");
+	lua_pushstring(L, strncmp(name, "purple-lua", 10) == 0 ? "purple-lua" : "purple");
+	lua_getglobal(L, "arg");
+	lua_call(L, 2, 1);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	lua_State *L = luaL_newstate();
+	int status;
+
+	if (!L) {
+		fputs("purple: cannot create the Lua state: out of memory\n", stderr);
+		return 125;
+	}
+	lua_pushcfunction(L, traceback);
+	lua_pushcfunction(L, pmain);
+	lua_pushinteger(L, argc);
+	lua_pushlightuserdata(L, argv);
+	if (lua_pcall(L, 2, 1, 1) != LUA_OK) {
+		fprintf(stderr, "purple: internal error: %s\n", lua_tostring(L, -1));
+		lua_close(L);
+		return 125;
+	}
+	status = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+	fflush(stdout);
+	lua_close(L);
+	return status;
+}

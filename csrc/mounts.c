@@ -1,0 +1,576 @@
+/* The sandbox's mount tree, built in the child with the new mount API (open_tree, fsmount,
+ * mount_setattr, move_mount): every mount is attached through an fd opened component by component
+ * with O_NOFOLLOW, so a symlink planted inside the tree can never redirect a mount to the host.
+ *
+ * Order: make every mount private → clone the host sources (before anything hides them) → an empty
+ * tmpfs root staged on /tmp → binds, tmpfs, proc, dev, symlinks, dirs, files → pivot_root → detach
+ * the old root → remount the root read-only. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/mount.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "spawn.h"
+
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+
+static int sys_open_tree(int dfd, const char *path, unsigned flags)
+{
+	return (int)syscall(SYS_open_tree, dfd, path, flags);
+}
+
+static int sys_move_mount(int from, const char *fpath, int to, const char *tpath, unsigned flags)
+{
+	return (int)syscall(SYS_move_mount, from, fpath, to, tpath, flags);
+}
+
+static int sys_mount_setattr(int dfd, const char *path, unsigned flags, struct mount_attr *a)
+{
+	return (int)syscall(SYS_mount_setattr, dfd, path, flags, a, sizeof *a);
+}
+
+static int sys_fsopen(const char *fs)
+{
+	return (int)syscall(SYS_fsopen, fs, FSOPEN_CLOEXEC);
+}
+
+static int sys_fsconfig(int fd, unsigned cmd, const char *key, const char *val)
+{
+	return (int)syscall(SYS_fsconfig, fd, cmd, key, val, 0);
+}
+
+static int sys_fsmount(int fd, unsigned attrs)
+{
+	return (int)syscall(SYS_fsmount, fd, FSMOUNT_CLOEXEC, attrs);
+}
+
+#define FAIL(fmt, ...) do { int e_ = errno; snprintf(what, n, fmt, __VA_ARGS__); return -e_; } while (0)
+
+/* A detached copy of the host tree at path, with the given attributes set on every mount in it. */
+static int clone_tree(const char *path, unsigned attrs)
+{
+	struct mount_attr a = { .attr_set = attrs, .propagation = MS_PRIVATE };
+	int fd = sys_open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+
+	if (fd < 0)
+		return -1;
+	if (sys_mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n)
+{
+	if (!c->nmounts)
+		return 0;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		FAIL("%s", "make mounts private");
+	for (size_t i = 0; i < c->nmounts; i++) {
+		struct mount_op *m = &c->mounts[i];
+		unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->readonly ? MOUNT_ATTR_RDONLY : 0);
+
+		m->src_fd = -1;
+		if (m->type != MT_BIND)
+			continue;
+		m->src_fd = clone_tree(m->source, attrs);
+		if (m->src_fd < 0 && errno == ENOENT && m->optional)
+			continue;
+		if (m->src_fd < 0)
+			FAIL("bind %s", m->source);
+	}
+	return 0;
+}
+
+/* Opens the directory that will hold path's last component, creating missing directories on the
+ * way without following any symlink. Returns the fd and points *base at the last component. */
+static int open_parent(int rootfd, const char *path, const char **base, char *what, size_t n)
+{
+	char comp[256];
+	const char *p = path;
+	int dfd = dup(rootfd);
+
+	if (dfd < 0)
+		FAIL("open %s", path);
+	while (*p == '/')
+		p++;
+	for (;;) {
+		size_t len = strcspn(p, "/");
+		const char *next = p + len;
+		int fd;
+
+		while (*next == '/')
+			next++;
+		if (*next == 0) {
+			*base = p;
+			return dfd;
+		}
+		if (len == 0 || len >= sizeof comp) {
+			close(dfd);
+			errno = EINVAL;
+			FAIL("path %s", path);
+		}
+		memcpy(comp, p, len);
+		comp[len] = 0;
+		if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0) {
+			close(dfd);
+			errno = EINVAL;
+			FAIL("path %s", path);
+		}
+		if (mkdirat(dfd, comp, 0755) < 0 && errno != EEXIST) {
+			int e = errno;
+			close(dfd);
+			errno = e;
+			FAIL("mkdir %s", path);
+		}
+		fd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(dfd);
+		if (fd < 0)
+			FAIL("open %s", path);
+		dfd = fd;
+		p = next;
+	}
+}
+
+/* Creates (if missing) and opens the mount point for path: a directory, or a file when is_file. */
+static int open_target(int rootfd, const char *path, int is_file, char *what, size_t n)
+{
+	const char *base;
+	char name[256];
+	int dfd = open_parent(rootfd, path, &base, what, n), fd;
+	size_t len;
+
+	if (dfd < 0)
+		return dfd;
+	len = strcspn(base, "/");
+	if (len == 0) { /* the root itself */
+		return dfd;
+	}
+	if (len >= sizeof name) {
+		close(dfd);
+		errno = ENAMETOOLONG;
+		FAIL("path %s", path);
+	}
+	memcpy(name, base, len);
+	name[len] = 0;
+	if (is_file) {
+		fd = openat(dfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0444);
+		if (fd >= 0)
+			close(fd);
+		else if (errno != EEXIST) {
+			int e = errno;
+			close(dfd);
+			errno = e;
+			FAIL("create %s", path);
+		}
+		fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	} else {
+		if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST) {
+			int e = errno;
+			close(dfd);
+			errno = e;
+			FAIL("mkdir %s", path);
+		}
+		fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	close(dfd);
+	if (fd < 0)
+		FAIL("open %s", path);
+	return fd;
+}
+
+static int attach(int mfd, int tfd)
+{
+	return sys_move_mount(mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+/* A new filesystem instance as a detached mount. opts: "key=value" pairs, "flag" alone. */
+static int new_fs(const char *fstype, const char *const *opts, unsigned attrs)
+{
+	int fs = sys_fsopen(fstype), m;
+
+	if (fs < 0)
+		return -1;
+	for (; opts && *opts; opts++) {
+		char key[64];
+		const char *eq = strchr(*opts, '=');
+		size_t kl = eq ? (size_t)(eq - *opts) : strlen(*opts);
+
+		if (kl >= sizeof key)
+			kl = sizeof key - 1;
+		memcpy(key, *opts, kl);
+		key[kl] = 0;
+		if ((eq ? sys_fsconfig(fs, FSCONFIG_SET_STRING, key, eq + 1)
+			: sys_fsconfig(fs, FSCONFIG_SET_FLAG, key, NULL)) < 0)
+			goto fail;
+	}
+	if (sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL) < 0)
+		goto fail;
+	m = sys_fsmount(fs, attrs);
+	if (m < 0)
+		goto fail;
+	close(fs);
+	return m;
+fail:;
+	int e = errno;
+	close(fs);
+	errno = e;
+	return -1;
+}
+
+static int mount_tmpfs(int rootfd, const char *target, long long size, int mode, unsigned attrs, char *what,
+		       size_t n)
+{
+	char sz[32], md[32];
+	const char *opts[3] = { sz, md, NULL };
+	int tfd, mfd, r = 0;
+
+	snprintf(sz, sizeof sz, "size=%lld", size > 0 ? size : 64LL << 20);
+	snprintf(md, sizeof md, "mode=%o", mode >= 0 ? mode : 01777);
+	tfd = open_target(rootfd, target, 0, what, n);
+	if (tfd < 0)
+		return tfd;
+	mfd = new_fs("tmpfs", opts, attrs);
+	if (mfd < 0 || attach(mfd, tfd) < 0) {
+		r = -errno;
+		snprintf(what, n, "tmpfs %s", target);
+	}
+	if (mfd >= 0)
+		close(mfd);
+	close(tfd);
+	return r;
+}
+
+/* Host-wide knobs under /proc: read-only, or hidden behind /dev/null. */
+static const char *const proc_readonly[] = { "sys", "sysrq-trigger", "irq", "bus", "fs", NULL };
+static const char *const proc_masked[] = { "kcore", "keys", "timer_list", "sched_debug", "latency_stats",
+					   "kallsyms", NULL };
+
+static int mount_proc(int rootfd, const char *target, char *what, size_t n)
+{
+	int tfd = open_target(rootfd, target, 0, what, n), mfd;
+
+	if (tfd < 0)
+		return tfd;
+	mfd = new_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (mfd < 0 || attach(mfd, tfd) < 0) {
+		int e = errno;
+		close(tfd);
+		errno = e;
+		FAIL("mount proc %s", target);
+	}
+	close(tfd);
+	/* mfd now names the attached proc root */
+	for (int i = 0; proc_readonly[i]; i++) {
+		struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+						     MOUNT_ATTR_NOEXEC };
+		int fd = sys_open_tree(mfd, proc_readonly[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		int t;
+
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		if (fd < 0 || sys_mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a) < 0 ||
+		    (t = openat(mfd, proc_readonly[i], O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			int e = errno;
+			close(mfd);
+			errno = e;
+			FAIL("read-only proc/%s", proc_readonly[i]);
+		}
+		if (attach(fd, t) < 0) {
+			int e = errno;
+			close(mfd);
+			errno = e;
+			FAIL("read-only proc/%s", proc_readonly[i]);
+		}
+		close(t);
+		close(fd);
+	}
+	for (int i = 0; proc_masked[i]; i++) {
+		int t = openat(mfd, proc_masked[i], O_PATH | O_NOFOLLOW | O_CLOEXEC), fd;
+
+		if (t < 0)
+			continue;
+		fd = clone_tree("/dev/null", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+		if (fd < 0 || attach(fd, t) < 0) {
+			int e = errno;
+			close(t);
+			close(mfd);
+			errno = e;
+			FAIL("mask proc/%s", proc_masked[i]);
+		}
+		close(fd);
+		close(t);
+	}
+	close(mfd);
+	return 0;
+}
+
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
+static const char *const dev_links[][2] = {
+	{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
+	{ "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },
+};
+
+/* A minimal /dev: a few host device nodes, a private devpts instance and a private /dev/shm. */
+static int mount_dev(int rootfd, const char *target, char *what, size_t n)
+{
+	static const char *const pts_opts[] = { "newinstance", "ptmxmode=0666", "mode=0620", NULL };
+	char path[512];
+	int r, dfd, mfd, t;
+
+	r = mount_tmpfs(rootfd, target, 1 << 20, 0755, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, what, n);
+	if (r < 0)
+		return r;
+	for (int i = 0; dev_nodes[i]; i++) {
+		char host[64];
+
+		snprintf(host, sizeof host, "/dev/%s", dev_nodes[i]);
+		snprintf(path, sizeof path, "%s/%s", target, dev_nodes[i]);
+		mfd = clone_tree(host, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+		if (mfd < 0 && errno == ENOENT)
+			continue;
+		if (mfd < 0)
+			FAIL("bind %s", host);
+		t = open_target(rootfd, path, 1, what, n);
+		if (t < 0) {
+			close(mfd);
+			return t;
+		}
+		r = attach(mfd, t);
+		close(t);
+		close(mfd);
+		if (r < 0)
+			FAIL("bind %s", host);
+	}
+	snprintf(path, sizeof path, "%s/pts", target);
+	t = open_target(rootfd, path, 0, what, n);
+	if (t < 0)
+		return t;
+	mfd = new_fs("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	if (mfd < 0 || attach(mfd, t) < 0) {
+		int e = errno;
+		close(t);
+		errno = e;
+		FAIL("mount devpts %s", path);
+	}
+	close(mfd);
+	close(t);
+	snprintf(path, sizeof path, "%s/shm", target);
+	r = mount_tmpfs(rootfd, path, 64LL << 20, 01777, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, what, n);
+	if (r < 0)
+		return r;
+	dfd = open_target(rootfd, target, 0, what, n);
+	if (dfd < 0)
+		return dfd;
+	for (size_t i = 0; i < PL_ARRAY_LEN(dev_links); i++)
+		if (symlinkat(dev_links[i][1], dfd, dev_links[i][0]) < 0 && errno != EEXIST) {
+			int e = errno;
+			close(dfd);
+			errno = e;
+			FAIL("symlink %s/%s", target, dev_links[i][0]);
+		}
+	close(dfd);
+	return 0;
+}
+
+static int make_symlink(int rootfd, const struct mount_op *m, char *what, size_t n)
+{
+	const char *base;
+	int dfd = open_parent(rootfd, m->target, &base, what, n);
+
+	if (dfd < 0)
+		return dfd;
+	if (symlinkat(m->link, dfd, base) < 0) {
+		int e = errno;
+		close(dfd);
+		errno = e;
+		FAIL("symlink %s", m->target);
+	}
+	close(dfd);
+	return 0;
+}
+
+static int make_file(int rootfd, const struct mount_op *m, char *what, size_t n)
+{
+	const char *base;
+	int dfd = open_parent(rootfd, m->target, &base, what, n), fd;
+	size_t len = m->link ? strlen(m->link) : 0;
+
+	if (dfd < 0)
+		return dfd;
+	fd = openat(dfd, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, m->mode >= 0 ? m->mode : 0644);
+	close(dfd);
+	if (fd < 0 || (len && write(fd, m->link, len) != (ssize_t)len)) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		FAIL("create %s", m->target);
+	}
+	close(fd);
+	return 0;
+}
+
+int mounts_build_root(struct spawn_cfg *c, char *what, size_t n)
+{
+	static const char *const root_opts[] = { "mode=0755", "size=4m", NULL };
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	int rootfd, r = 0;
+
+	if (!c->nmounts)
+		return 0;
+	rootfd = new_fs("tmpfs", root_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (rootfd < 0)
+		FAIL("%s", "tmpfs root");
+	/* pivot_root needs an attached mount: stage it on /tmp of this (private) namespace. */
+	if (sys_move_mount(rootfd, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		FAIL("%s", "attach tmpfs root on /tmp");
+
+	for (size_t i = 0; r == 0 && i < c->nmounts; i++) {
+		struct mount_op *m = &c->mounts[i];
+		int tfd;
+
+		switch (m->type) {
+		case MT_BIND: {
+			struct stat st;
+
+			if (m->src_fd < 0) /* optional and missing */
+				break;
+			if (fstat(m->src_fd, &st) < 0)
+				FAIL("bind %s", m->source);
+			tfd = open_target(rootfd, m->target, !S_ISDIR(st.st_mode), what, n);
+			if (tfd < 0)
+				return tfd;
+			if (attach(m->src_fd, tfd) < 0) {
+				int e = errno;
+				close(tfd);
+				errno = e;
+				FAIL("bind %s on %s", m->source, m->target);
+			}
+			close(tfd);
+			close(m->src_fd);
+			m->src_fd = -1;
+			break;
+		}
+		case MT_TMPFS:
+			r = mount_tmpfs(rootfd, m->target, m->size, m->mode, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+					what, n);
+			break;
+		case MT_PROC:
+			r = mount_proc(rootfd, m->target, what, n);
+			break;
+		case MT_DEV:
+			r = mount_dev(rootfd, m->target, what, n);
+			break;
+		case MT_SYMLINK:
+			r = make_symlink(rootfd, m, what, n);
+			break;
+		case MT_DIR:
+			tfd = open_target(rootfd, m->target, 0, what, n);
+			if (tfd < 0)
+				return tfd;
+			if (m->mode >= 0) {
+				char p[64];
+				snprintf(p, sizeof p, "/proc/self/fd/%d", tfd);
+				if (chmod(p, (mode_t)m->mode) < 0) {
+					int e = errno;
+					close(tfd);
+					errno = e;
+					FAIL("chmod %s", m->target);
+				}
+			}
+			close(tfd);
+			break;
+		case MT_FILE:
+			r = make_file(rootfd, m, what, n);
+			break;
+		}
+	}
+	if (r < 0)
+		return r;
+
+	if (fchdir(rootfd) < 0)
+		FAIL("%s", "chdir new root");
+	close(rootfd);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		FAIL("%s", "pivot_root");
+	/* The old root now sits on top of the new one: detach it. */
+	if (umount2(".", MNT_DETACH) < 0)
+		FAIL("%s", "detach old root");
+	if (chdir("/") < 0)
+		FAIL("%s", "chdir /");
+	if (sys_mount_setattr(AT_FDCWD, "/", 0, &ro) < 0)
+		FAIL("%s", "read-only root");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- parsing (parent) */
+
+static const char *const mount_types[] = { "bind", "tmpfs", "proc", "dev", "symlink", "dir", "file", NULL };
+static const char *const mount_fields[] = { "type", "source", "target", "readonly", "optional", "size",
+					    "mode", "link", "contents", NULL };
+
+void mounts_parse(lua_State *L, int t, struct spawn_cfg *c)
+{
+	size_t len;
+
+	c->nmounts = 0;
+	c->mounts = NULL;
+	if (lua_getfield(L, t, "mounts") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	luaL_checktype(L, -1, LUA_TTABLE);
+	len = lua_rawlen(L, -1);
+	c->mounts = lua_newuserdatauv(L, (len ? len : 1) * sizeof *c->mounts, 0);
+	lua_insert(L, -2); /* the array stays on the stack below the list until spawn returns */
+	for (size_t i = 0; i < len; i++) {
+		struct mount_op *m = &c->mounts[i];
+		const char *type;
+		int e = lua_gettop(L) + 1;
+
+		lua_rawgeti(L, -1, (lua_Integer)i + 1);
+		luaL_checktype(L, e, LUA_TTABLE);
+		pl_check_fields(L, e, mount_fields, "mount");
+		memset(m, 0, sizeof *m);
+		type = pl_field_str(L, e, "type", NULL);
+		if (!type)
+			luaL_error(L, "mount %d: missing type", (int)i + 1);
+		m->type = MT_BIND;
+		for (int k = 0; mount_types[k]; k++)
+			if (strcmp(mount_types[k], type) == 0)
+				m->type = (enum mount_type)k;
+		if (strcmp(mount_types[m->type], type) != 0)
+			luaL_error(L, "mount %d: unknown type '%s'", (int)i + 1, type);
+		m->source = pl_field_str(L, e, "source", NULL);
+		m->target = pl_field_str(L, e, "target", NULL);
+		if (!m->target || m->target[0] != '/')
+			luaL_error(L, "mount %d: target must be an absolute path", (int)i + 1);
+		if (m->type == MT_BIND && !m->source)
+			luaL_error(L, "mount %d: bind needs a source", (int)i + 1);
+		m->readonly = pl_field_bool(L, e, "readonly", 1);
+		m->optional = pl_field_bool(L, e, "optional", 0);
+		m->size = pl_field_int(L, e, "size", 0);
+		m->mode = (int)pl_field_int(L, e, "mode", -1);
+		m->link = pl_field_str(L, e, "link", NULL);
+		if (m->type == MT_FILE)
+			m->link = pl_field_str(L, e, "contents", "");
+		if (m->type == MT_SYMLINK && !m->link)
+			luaL_error(L, "mount %d: symlink needs a link", (int)i + 1);
+		m->src_fd = -1;
+		c->nmounts++;
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}

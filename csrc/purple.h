@@ -1,0 +1,34 @@
+/* Shared declarations of the purple.core C module. */
+#ifndef PURPLE_H
+#define PURPLE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <lua.h>
+#include <lauxlib.h>
+
+/* Lua results: OS failures give the fail triple nil, "op path: strerror", errno. */
+int pl_fail(lua_State *L, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int pl_ok(lua_State *L, int r, int err, const char *what);
+
+/* Table field readers for option tables; each raises on a wrong type. */
+const char *pl_field_str(lua_State *L, int t, const char *k, const char *def);
+lua_Integer pl_field_int(lua_State *L, int t, const char *k, lua_Integer def);
+int pl_field_bool(lua_State *L, int t, const char *k, int def);
+void pl_check_fields(lua_State *L, int t, const char *const names[], const char *what);
+
+/* Flags given as readable strings, e.g. "user,mount,pid". */
+int pl_ns_flags(lua_State *L, const char *spec, int *out);
+
+/* Small helpers that only the child after clone uses: they never allocate. */
+int write_file_at(int dirfd, const char *path, const char *data, size_t len);
+
+/* Registration of each concern's Lua functions into the module table. */
+void pl_open_spawn(lua_State *L);
+void pl_open_primitives(lua_State *L);
+void pl_open_names(lua_State *L);
+void pl_open_seccomp(lua_State *L);
+
+#define PL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

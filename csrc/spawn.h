@@ -1,0 +1,72 @@
+/* The spawn configuration: parsed from one Lua spec table by the parent, used by the child after clone. */
+#ifndef PURPLE_SPAWN_H
+#define PURPLE_SPAWN_H
+
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <linux/filter.h>
+
+#include "purple.h"
+
+enum mount_type { MT_BIND, MT_TMPFS, MT_PROC, MT_DEV, MT_SYMLINK, MT_DIR, MT_FILE };
+
+struct mount_op {
+	enum mount_type type;
+	const char *source;   /* bind: host path */
+	const char *target;   /* absolute path inside the sandbox */
+	const char *link;     /* symlink: link text; file: contents */
+	int readonly, optional;
+	long long size;       /* tmpfs: bytes, 0 = kernel default */
+	int mode;             /* tmpfs, dir, file: permission bits, -1 = default */
+	int src_fd;           /* bind: detached tree opened before the new root hides the host */
+};
+
+struct rlimit_op {
+	int resource;
+	struct rlimit lim;
+};
+
+#define MAX_CAPS 64
+#define MAX_RLIMITS 16
+
+struct spawn_cfg {
+	const char *const *argv;
+	const char *const *envp;
+	const char *path;         /* PATH searched for argv[0] inside the sandbox */
+	const char *cwd;
+	int ns_flags;
+	int cgroupns;             /* unshare a cgroup namespace after joining the cgroups */
+	uid_t uid; gid_t gid;     /* ids inside the sandbox */
+	const char *uid_map, *gid_map;
+	int deny_setgroups;       /* unprivileged: setgroups must be denied before gid_map */
+	int clear_groups;         /* privileged: drop supplementary groups in the child */
+	const char *hostname;
+	struct mount_op *mounts; size_t nmounts;
+	struct rlimit_op rlimits[MAX_RLIMITS]; size_t nrlimits;
+	int caps[MAX_CAPS]; size_t ncaps; /* capabilities kept (ambient for a non-root uid) */
+	int drop_caps;
+	int no_new_privs;
+	int new_session;
+	int die_with_parent;
+	int loopback;
+	const char *const *cgroup_procs; size_t ncgroup_procs;
+	struct sock_fprog seccomp;
+	int seccomp_listener;
+	const char *landlock;     /* serialized ruleset, see landlock.c; NULL = none */
+	size_t landlock_len;
+};
+
+/* Child-side steps. Each returns 0 or -errno and fills *what with the failing step. */
+int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n);
+int mounts_build_root(struct spawn_cfg *c, char *what, size_t n);
+int caps_drop(const struct spawn_cfg *c, char *what, size_t n);
+int net_loopback_up(char *what, size_t n);
+int landlock_apply(const struct spawn_cfg *c, char *what, size_t n);
+
+/* Parent-side parsing helpers. */
+void mounts_parse(lua_State *L, int t, struct spawn_cfg *c);
+void caps_parse(lua_State *L, int t, struct spawn_cfg *c);
+int cap_by_name(const char *name);
+
+#endif

@@ -1,0 +1,222 @@
+-- The purple and purple-lua commands: argument parsing only; the work is done by the
+-- same calls the Lua API exposes (purple.profile, purple.exec).
+local log = require "purple.log"
+local status = require "purple.status"
+
+local M = {}
+
+M.USAGE = [[
+Usage: purple [-l LEVEL] COMMAND ...
+
+Commands:
+  run --profile NAME|PATH [--timeout SECONDS] [--report FILE] -- CMD [ARG...]
+                       run CMD in a sandbox built from the profile
+  profile list         list the profiles purple can find
+  profile show NAME    print the effective policy of a profile
+  profile check FILE...  validate policy files, report every error
+
+Options:
+  -l, --log-level LEVEL  error, warn (default), info or debug
+  -h, --help             this text
+  -V, --version          purple's version
+
+Exit status:
+  the command's own exit status, or
+  128+N  the command was killed by signal N
+  124    the session timeout ended the command
+  125    purple, policy or setup error (the command did not run)
+  126    the command was found but could not be executed
+  127    the command was not found inside the sandbox
+]]
+
+M.LUA_USAGE = [==[
+Usage: purple-lua [-l LEVEL] SCRIPT [ARG...] [-- CMD [ARG...]]
+
+Runs the Lua 5.4 SCRIPT with purple preloaded as the global 'purple'. The script sees its ARGs
+as ... and arg, and the command after -- as purple.command. If it returns a policy table and did
+not run anything itself, purple-lua runs the command under that policy. Exit status as purple(1).
+]==]
+
+local function die(msg)
+  io.stderr:write("purple: ", msg, "\n")
+  return status.SETUP
+end
+
+-- Splits args at the first "--": before, after (nil when there is no "--").
+local function split_command(args, first)
+  local before, after = {}, nil
+  for i = first, #args do
+    if after then
+      after[#after + 1] = args[i]
+    elseif args[i] == "--" then
+      after = {}
+    else
+      before[#before + 1] = args[i]
+    end
+  end
+  return before, after
+end
+
+-- Global options before the subcommand. Returns the index of the first other argument.
+local function global_options(args, usage)
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "-l" or a == "--log-level" then
+      local ok, err = log.set_level(args[i + 1])
+      if not ok then return nil, err end
+      i = i + 2
+    elseif a:match("^%-%-log%-level=") then
+      local ok, err = log.set_level(a:match("=(.*)"))
+      if not ok then return nil, err end
+      i = i + 1
+    elseif a == "-h" or a == "--help" then
+      io.stdout:write(usage)
+      return nil, nil, 0
+    elseif a == "-V" or a == "--version" then
+      io.stdout:write("purple ", require("purple").version, "\n")
+      return nil, nil, 0
+    else
+      break
+    end
+  end
+  return i
+end
+
+local function write_report(path, result)
+  local json = require "purple.json"
+  local f, err = io.open(path, "w")
+  if not f then return nil, err end
+  f:write(json.encode(result), "\n")
+  f:close()
+  return true
+end
+
+local function profile_context(command)
+  return { argv = command or {}, agent = os.getenv("PURPLE_AGENT") }
+end
+
+function M.finish(result)
+  if result.error then io.stderr:write(result.error, "\n") end
+  if log.enabled("info") then
+    log.info("session %s: status %d%s in %.3fs", result.session or "-", result.status,
+      result.signal and (" (signal " .. result.signal .. ")") or "", result.duration or 0)
+  end
+  return result.status
+end
+
+local function cmd_run(args, first)
+  local before, command = split_command(args, first)
+  local profile, timeout, report
+  local i = 1
+  while i <= #before do
+    local a = before[i]
+    if a == "--profile" or a == "-p" then
+      profile = before[i + 1]; i = i + 2
+    elseif a:match("^%-%-profile=") then
+      profile = a:match("=(.*)"); i = i + 1
+    elseif a == "--timeout" then
+      timeout = tonumber(before[i + 1]); i = i + 2
+      if not timeout or timeout <= 0 then return die("--timeout: expected a positive number of seconds") end
+    elseif a == "--report" then
+      report = before[i + 1]; i = i + 2
+      if not report then return die("--report: expected a file name") end
+    else
+      return die(("run: unknown option '%s' (see purple --help)"):format(a))
+    end
+  end
+  if not profile then return die("run: --profile NAME is required") end
+  if not command or #command == 0 then return die("command: empty (give the command after --)") end
+  local purple = require "purple"
+  local policy, err = purple.profile(profile, profile_context(command))
+  if not policy then return die(err) end
+  log.debug("profile %s from %s", policy.name, policy.source or "?")
+  local result = purple.exec(policy, command, { timeout = timeout })
+  if report then
+    local ok, rerr = write_report(report, result)
+    if not ok then log.error("--report: %s", rerr) end
+  end
+  return M.finish(result)
+end
+
+local function cmd_profile(args, first)
+  local sub = args[first]
+  local profiles = require "purple.profiles"
+  if sub == "list" then
+    for _, p in ipairs(profiles.list()) do
+      io.stdout:write(("%-20s %-50s %s\n"):format(p.name, p.description or "", p.path))
+    end
+    return 0
+  elseif sub == "show" then
+    local name = args[first + 1]
+    if not name then return die("profile show: NAME is required") end
+    local policy, err = require("purple").profile(name, profile_context({}))
+    if not policy then return die(err) end
+    io.stdout:write(require("purple.show").yaml(policy))
+    return 0
+  end
+  return die(("profile: unknown subcommand '%s' (list, show, check)"):format(tostring(sub)))
+end
+
+local function main_purple(args)
+  local i, err, code = global_options(args, M.USAGE)
+  if not i then
+    if err then return die(err) end
+    return code
+  end
+  local cmd = args[i]
+  if cmd == "run" then return cmd_run(args, i + 1) end
+  if cmd == "profile" then return cmd_profile(args, i + 1) end
+  if cmd == nil then
+    io.stderr:write(M.USAGE)
+    return status.SETUP
+  end
+  -- Other commands live in lua/purple/cli/<name>.lua: return function(args, first) -> status
+  if cmd:match("^[%w-]+$") and package.searchpath("purple.cli." .. cmd, package.path) then
+    return require("purple.cli." .. cmd)(args, i + 1)
+  end
+  return die(("unknown command '%s' (see purple --help)"):format(cmd))
+end
+
+local function main_lua(args)
+  local i, err, code = global_options(args, M.LUA_USAGE)
+  if not i then
+    if err then return die(err) end
+    return code
+  end
+  local script = args[i]
+  if not script then
+    io.stderr:write(M.LUA_USAGE)
+    return status.SETUP
+  end
+  local script_args, command = split_command(args, i + 1)
+  local purple = require "purple"
+  purple.command = command
+  _G.purple = purple
+  local chunk, lerr = loadfile(script)
+  if not chunk then return die(lerr) end
+  local ran = false
+  local real_exec = purple.exec
+  purple.exec = function(...)
+    ran = true
+    return real_exec(...)
+  end
+  local ok, ret = xpcall(chunk, debug.traceback, table.unpack(script_args))
+  if not ok then return die(tostring(ret)) end
+  if math.type(ret) == "integer" then return ret end
+  if type(ret) == "table" and ret.status and ret.argv then return ret.status end
+  if type(ret) == "table" and not ran then
+    if not command or #command == 0 then return die("command: empty (give the command after --)") end
+    local policy, perr = require("purple.profiles").from_table(ret, script, profile_context(command))
+    if not policy then return die(perr) end
+    return M.finish(real_exec(policy, command))
+  end
+  return 0
+end
+
+function M.main(mode, args)
+  if mode == "purple-lua" then return main_lua(args) end
+  return main_purple(args)
+end
+
+return M

@@ -1,0 +1,105 @@
+-- Shared helpers for specs: run purple for real and look at the result from the host.
+local core = require "purple.core"
+
+local H = {}
+
+H.tree = (function()
+  local p = io.popen("pwd")
+  local d = p:read("l")
+  p:close()
+  return d
+end)()
+H.purple = H.tree .. "/bin/purple"
+H.purple_lua = H.tree .. "/bin/purple-lua"
+H.helpers = H.tree .. "/spec/helpers/bin"
+
+function H.is_root()
+  return (core.ids()) == 0
+end
+
+-- Shell-quotes one word.
+function H.q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- Runs a shell command line; returns stdout, stderr, exit status.
+function H.sh(cmdline)
+  local errf = os.tmpname()
+  local p = io.popen(cmdline .. " 2>" .. errf)
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local f = io.open(errf)
+  local err = f:read("a")
+  f:close()
+  os.remove(errf)
+  return out, err, code
+end
+
+-- A fresh private temporary directory, removed by H.cleanup().
+local tmpdirs = {}
+function H.tmpdir()
+  local p = io.popen("mktemp -d /tmp/purple-spec.XXXXXX")
+  local d = p:read("l")
+  p:close()
+  os.execute("chmod 755 " .. H.q(d))
+  tmpdirs[#tmpdirs + 1] = d
+  return d
+end
+
+function H.cleanup()
+  for _, d in ipairs(tmpdirs) do os.execute("rm -rf " .. H.q(d)) end
+  tmpdirs = {}
+end
+
+function H.write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+function H.read(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Writes a Lua profile returning the given source text into a temp dir; returns its path.
+function H.profile(src)
+  local d = H.tmpdir()
+  local path = d .. "/p.lua"
+  H.write(path, src)
+  return path
+end
+
+-- Runs `purple run --profile PROFILE -- argv...`; returns stdout, stderr, status.
+function H.run(profile, argv, opts)
+  opts = opts or {}
+  local words = { H.purple }
+  for _, w in ipairs(opts.global or {}) do words[#words + 1] = H.q(w) end
+  words[#words + 1] = "run"
+  words[#words + 1] = "--profile"
+  words[#words + 1] = H.q(profile)
+  for _, w in ipairs(opts.args or {}) do words[#words + 1] = H.q(w) end
+  words[#words + 1] = "--"
+  for _, w in ipairs(argv) do words[#words + 1] = H.q(w) end
+  local env = opts.env and (opts.env .. " ") or ""
+  return H.sh(env .. table.concat(words, " ") .. (opts.stdin and (" <" .. opts.stdin) or " </dev/null"))
+end
+
+-- A minimal policy source: /usr read-only, /tmp scratch, no network. extra is Lua table fields.
+function H.minimal(extra)
+  return ([[
+return {
+  name = "spec-minimal",
+  filesystem = {
+    immutable_paths = { { host_path = "/usr", sandbox_path = "/usr" } },
+    scratch_paths = { "/tmp" },
+    working_dir = "/tmp",
+  },
+  %s
+}]]):format(extra or "")
+end
+
+return H
