@@ -10,6 +10,9 @@ LUA_SHAREDIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 BINDIR      ?= $(PREFIX)/bin
 DATADIR     ?= $(PREFIX)/share/purple
 MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/purple
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -26,7 +29,7 @@ CORE_SRC := $(sort $(wildcard csrc/*.c))
 CORE_OBJ := $(CORE_SRC:csrc/%.c=build/%.o)
 CORE_SO  := lua/purple/core.so
 
-.PHONY: all deps demo check check-unit check-root check-user install uninstall clean env bench bench-soak check-vm
+.PHONY: all deps demo check check-unit check-root check-user install uninstall clean env bench bench-soak bench-deps check-vm
 
 all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin
 
@@ -89,10 +92,19 @@ install: all
 	install -m 0755 $(CORE_SO) $(DESTDIR)$(LUA_LIBDIR)/purple/core.so
 	install -m 0644 lua/purple.lua $(DESTDIR)$(LUA_SHAREDIR)/purple.lua
 	install -m 0644 lua/purple/*.lua $(DESTDIR)$(LUA_SHAREDIR)/purple/
+	install -d $(DESTDIR)$(LUA_SHAREDIR)/purple/cli $(DESTDIR)$(LUA_SHAREDIR)/purple/enforce
+	install -m 0644 lua/purple/cli/*.lua $(DESTDIR)$(LUA_SHAREDIR)/purple/cli/
+	install -m 0644 lua/purple/enforce/*.lua $(DESTDIR)$(LUA_SHAREDIR)/purple/enforce/
 	install -m 0644 profiles/*.lua profiles/*.yaml $(DESTDIR)$(DATADIR)/profiles/
 	install -m 0755 bin/purple $(DESTDIR)$(BINDIR)/purple
 	ln -f $(DESTDIR)$(BINDIR)/purple $(DESTDIR)$(BINDIR)/purple-lua
-	-install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/ 2>/dev/null
+	install -m 0644 man/purple.1 man/purple-lua.1 $(DESTDIR)$(MANDIR)/man1/
+	install -d $(DESTDIR)$(SYSCONFDIR)/purple/profiles $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(DOCDIR)
+	install -m 0644 contrib/logrotate.d/purple $(DESTDIR)$(SYSCONFDIR)/logrotate.d/purple
+	sed 's#@BINDIR@#$(BINDIR)#g' contrib/purple-sandbox.service > $(DESTDIR)$(UNITDIR)/purple-sandbox.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/purple-sandbox.service
+	install -m 0644 docs/audit-schema.json $(DESTDIR)$(DOCDIR)/
 	-install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/ 2>/dev/null
 
 uninstall:
@@ -100,6 +112,37 @@ uninstall:
 	rm -rf $(DESTDIR)$(LUA_LIBDIR)/purple $(DESTDIR)$(LUA_SHAREDIR)/purple $(DESTDIR)$(LUA_SHAREDIR)/purple.lua
 	rm -rf $(DESTDIR)$(DATADIR)
 	rm -f $(DESTDIR)$(MANDIR)/man1/purple.1 $(DESTDIR)$(MANDIR)/man1/purple-lua.1 $(DESTDIR)$(MANDIR)/man5/purple-policy.5
+	rm -f $(DESTDIR)$(SYSCONFDIR)/logrotate.d/purple $(DESTDIR)$(UNITDIR)/purple-sandbox.service
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build $(CORE_SO) spec/helpers/bin bin/purple bin/purple-lua
+
+# cgroup v2 specs in a qemu VM, as root and as a delegated user (vm/README.md). As root:
+#   make check-vm [VM_SPECS="spec/x_spec.lua ..."] [VM_PASSES=root,user] [VM_TIMEOUT=900]
+VM_PACKAGES = qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs cpio kmod util-linux dash
+.PHONY: vm-deps
+vm-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_PACKAGES) $(VM_PACKAGES)"
+
+check-vm: vm-deps
+	@$(MAKE) --no-print-directory all
+	@VM_SPECS="$(VM_SPECS)" vm/run
+
+# Benchmarks (bench/README.md). The peers come from Debian; bench-deps installs them.
+BENCH_PACKAGES = bubblewrap firejail
+ROUNDS       ?= 200
+TPUT_SECONDS ?= 5
+COUNT        ?= 10000
+build/bench/runner: bench/runner.c
+	@mkdir -p build/bench
+	$(CC) $(WARN) -D_GNU_SOURCE $(CFLAGS) -o $@ $<
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_PACKAGES)"
+
+bench: bench-deps all build/bench/runner
+	@ROUNDS=$(ROUNDS) TPUT_SECONDS=$(TPUT_SECONDS) $(LUA) bench/bench.lua
+
+bench-soak: all build/bench/runner
+	@COUNT=$(COUNT) $(LUA) bench/soak.lua

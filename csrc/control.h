@@ -20,4 +20,8 @@ struct ctl_msg {
 /* Asks init to send SIGTERM to every process of the namespace. */
 #define PL_SIG_TERMINATE_ALL (SIGRTMIN + 2)
 
+/* Sent to the supervisor by `purple stop`: end the session as a timeout does. Watched through the
+ * supervisor's signalfd (sandbox:poll() reports a "stop" event), never forwarded to the command. */
+#define PL_SIG_STOP (SIGRTMIN + 3)
+
 #endif

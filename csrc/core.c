@@ -132,5 +132,11 @@ int luaopen_purple_core(lua_State *L)
 	pl_open_primitives(L);
 	pl_open_names(L);
 	pl_open_seccomp(L);
+	pl_open_cgroupfs(L);
+	pl_open_sha256(L);
+	pl_open_audit_log(L);
+	pl_open_file_tree(L);
+	pl_open_probe(L);
+	pl_open_net(L);
 	return 1;
 }

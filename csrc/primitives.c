@@ -177,7 +177,7 @@ static int l_random_hex(lua_State *L)
 	return 1;
 }
 
-/* core.rusage_children() -> {utime=, stime=, maxrss_kb=}  (getrusage(2) RUSAGE_CHILDREN) */
+/* core.rusage_children() -> {utime=, stime=, maxrss_kb=, inblock=, oublock=}  (getrusage(2) RUSAGE_CHILDREN) */
 static int l_rusage_children(lua_State *L)
 {
 	struct rusage ru;
@@ -190,6 +190,11 @@ static int l_rusage_children(lua_State *L)
 	lua_setfield(L, -2, "stime");
 	lua_pushinteger(L, ru.ru_maxrss);
 	lua_setfield(L, -2, "maxrss_kb");
+	/* storage I/O in 512-byte blocks, counted when pages are read or dirtied (any cgroup mode) */
+	lua_pushinteger(L, ru.ru_inblock);
+	lua_setfield(L, -2, "inblock");
+	lua_pushinteger(L, ru.ru_oublock);
+	lua_setfield(L, -2, "oublock");
 	return 1;
 }
 
@@ -235,6 +240,18 @@ static int l_signal_number(lua_State *L)
 	return 1;
 }
 
+/* core.sleep(seconds): waits, for polling loops such as purple log --follow (nanosleep(2)) */
+static int l_sleep(lua_State *L)
+{
+	lua_Number t = luaL_checknumber(L, 1);
+	struct timespec ts = { .tv_sec = (time_t)t, .tv_nsec = (long)((t - (lua_Number)(time_t)t) * 1e9) };
+
+	luaL_argcheck(L, t >= 0, 1, "a non-negative number of seconds");
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
 void pl_open_primitives(lua_State *L)
 {
 	static const luaL_Reg f[] = {
@@ -242,7 +259,7 @@ void pl_open_primitives(lua_State *L)
 		{ "chown", l_chown }, { "stat", l_stat }, { "realpath", l_realpath }, { "readlink", l_readlink },
 		{ "access", l_access }, { "monotonic", l_monotonic }, { "realtime", l_realtime },
 		{ "random_hex", l_random_hex }, { "rusage_children", l_rusage_children }, { "kill", l_kill },
-		{ "strerror", l_strerror }, { "signal_number", l_signal_number },
+		{ "strerror", l_strerror }, { "signal_number", l_signal_number }, { "sleep", l_sleep },
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, f, 0);

@@ -28,6 +28,24 @@ void pl_open_spawn(lua_State *L);
 void pl_open_primitives(lua_State *L);
 void pl_open_names(lua_State *L);
 void pl_open_seccomp(lua_State *L);
+void pl_open_cgroupfs(lua_State *L);
+void pl_open_sha256(lua_State *L);
+void pl_open_audit_log(lua_State *L);
+void pl_open_file_tree(lua_State *L);
+void pl_open_probe(lua_State *L);
+void pl_open_net(lua_State *L);
+
+/* SHA-256 (sha256.c): the audit log's digests of policies and produced files. */
+struct pl_sha256 {
+	unsigned int h[8];
+	unsigned long long len;
+	unsigned char buf[64];
+	size_t used;
+};
+void pl_sha256_init(struct pl_sha256 *s);
+void pl_sha256_update(struct pl_sha256 *s, const void *data, size_t n);
+void pl_sha256_hex(struct pl_sha256 *s, char out[65]);
+int pl_sha256_fd(int fd, char out[65]);
 
 #define PL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

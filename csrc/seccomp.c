@@ -1,7 +1,350 @@
-/* Seccomp filter compilation (libseccomp). Filled in by the privilege issue. */
+/* Seccomp filters: compiled with libseccomp from a rule table into a classic BPF program (the bytes
+ * core.spawn takes as spec.seccomp), and a small BPF evaluator so that the filter itself can be
+ * tested for calls the kernel cannot make here (i386, x32).
+ *
+ * The rule table is built by lua/purple/seccomp.lua from a policy; this file only translates it. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+
 #include "purple.h"
+
+/* An action: "allow", "kill" (the whole process, SIGSYS), "notify" (the supervisor decides),
+ * "log", or an integer errno. */
+static uint32_t check_action(lua_State *L, int idx, const char *what)
+{
+	if (lua_type(L, idx) == LUA_TNUMBER) {
+		lua_Integer e = luaL_checkinteger(L, idx);
+
+		if (e < 0 || e > 4095)
+			luaL_error(L, "%s: errno %d out of range", what, (int)e);
+		return SCMP_ACT_ERRNO((uint32_t)e);
+	}
+	const char *s = lua_tostring(L, idx);
+
+	if (s && strcmp(s, "allow") == 0)
+		return SCMP_ACT_ALLOW;
+	if (s && strcmp(s, "kill") == 0)
+		return SCMP_ACT_KILL_PROCESS;
+	if (s && strcmp(s, "notify") == 0)
+		return SCMP_ACT_NOTIFY;
+	if (s && strcmp(s, "log") == 0)
+		return SCMP_ACT_LOG;
+	return (uint32_t)luaL_error(L, "%s: unknown action '%s' (allow, kill, notify, log or an errno number)", what,
+				    s ? s : luaL_typename(L, idx));
+}
+
+static const struct {
+	const char *name;
+	enum scmp_compare op;
+} compare_ops[] = {
+	{ "eq", SCMP_CMP_EQ }, { "ne", SCMP_CMP_NE }, { "lt", SCMP_CMP_LT },        { "le", SCMP_CMP_LE },
+	{ "gt", SCMP_CMP_GT }, { "ge", SCMP_CMP_GE }, { "masked_eq", SCMP_CMP_MASKED_EQ },
+};
+
+/* One argument comparison { index, op, value [, mask] } at the top of the stack. */
+static struct scmp_arg_cmp check_arg(lua_State *L, int t)
+{
+	struct scmp_arg_cmp a = { 0 };
+	const char *op;
+	size_t i;
+
+	luaL_checktype(L, t, LUA_TTABLE);
+	lua_rawgeti(L, t, 1);
+	lua_rawgeti(L, t, 2);
+	lua_rawgeti(L, t, 3);
+	lua_rawgeti(L, t, 4);
+	a.arg = (unsigned)luaL_checkinteger(L, -4);
+	op = luaL_checkstring(L, -3);
+	if (a.arg > 5)
+		luaL_error(L, "seccomp rule: argument index %d out of range 0..5", (int)a.arg);
+	for (i = 0; i < PL_ARRAY_LEN(compare_ops); i++)
+		if (strcmp(compare_ops[i].name, op) == 0)
+			break;
+	if (i == PL_ARRAY_LEN(compare_ops))
+		luaL_error(L, "seccomp rule: unknown comparison '%s'", op);
+	a.op = compare_ops[i].op;
+	if (a.op == SCMP_CMP_MASKED_EQ) {
+		a.datum_a = (scmp_datum_t)luaL_checkinteger(L, -1); /* mask */
+		a.datum_b = (scmp_datum_t)luaL_checkinteger(L, -2);
+	} else {
+		a.datum_a = (scmp_datum_t)luaL_checkinteger(L, -2);
+	}
+	lua_pop(L, 4);
+	return a;
+}
+
+static int export_bpf(lua_State *L, scmp_filter_ctx ctx)
+{
+	int fd = memfd_create("purple-seccomp", MFD_CLOEXEC);
+	off_t len;
+	char *buf;
+	int r;
+
+	if (fd < 0)
+		return pl_fail(L, errno, "seccomp export memfd");
+	r = seccomp_export_bpf(ctx, fd);
+	if (r < 0) {
+		close(fd);
+		return pl_fail(L, -r, "seccomp export");
+	}
+	len = lseek(fd, 0, SEEK_END);
+	buf = len > 0 ? malloc((size_t)len) : NULL;
+	if (!buf || pread(fd, buf, (size_t)len, 0) != len) {
+		r = buf ? errno : ENOMEM;
+		free(buf);
+		close(fd);
+		return pl_fail(L, r ? r : EIO, "seccomp export read");
+	}
+	close(fd);
+	lua_pushlstring(L, buf, (size_t)len);
+	free(buf);
+	return 1;
+}
+
+/* core.seccomp_compile{ default = ACTION, rules = { { nr = N, action = ACTION, args = { {i, op, v [, mask]} } } } }
+ *   -> BPF program bytes (native architecture only; any other architecture, and x32, kills the process).
+ * Rules are added in order; libseccomp orders the generated checks itself. */
+static int l_seccomp_compile(lua_State *L)
+{
+	scmp_filter_ctx ctx;
+	uint32_t def;
+	int r, ret;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_getfield(L, 1, "default");
+	def = check_action(L, -1, "seccomp default");
+	lua_pop(L, 1);
+	ctx = seccomp_init(def);
+	if (!ctx)
+		return pl_fail(L, EINVAL, "seccomp init");
+	/* Filters go through core.spawn, which sets no_new_privs itself. */
+	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0 ||
+	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0 ||
+	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0) {
+		seccomp_release(ctx);
+		return pl_fail(L, -r, "seccomp attributes");
+	}
+	lua_getfield(L, 1, "rules");
+	if (!lua_isnil(L, -1)) {
+		int rules = lua_gettop(L);
+
+		luaL_checktype(L, rules, LUA_TTABLE);
+		for (lua_Integer i = 1; lua_rawgeti(L, rules, i) != LUA_TNIL; i++) {
+			struct scmp_arg_cmp args[6];
+			unsigned nargs = 0;
+			int rule = lua_gettop(L), nr;
+			uint32_t act;
+
+			luaL_checktype(L, rule, LUA_TTABLE);
+			lua_getfield(L, rule, "nr");
+			nr = (int)luaL_checkinteger(L, -1);
+			lua_getfield(L, rule, "action");
+			act = check_action(L, -1, "seccomp rule");
+			lua_getfield(L, rule, "args");
+			if (!lua_isnil(L, -1)) {
+				int at = lua_gettop(L);
+
+				for (lua_Integer j = 1; lua_rawgeti(L, at, j) != LUA_TNIL; j++) {
+					if (nargs == 6)
+						luaL_error(L, "seccomp rule: more than 6 argument comparisons");
+					args[nargs++] = check_arg(L, lua_gettop(L));
+					lua_pop(L, 1);
+				}
+				lua_pop(L, 1);
+			}
+			lua_pop(L, 3);
+			/* A rule with the default action is redundant (and libseccomp refuses it). */
+			r = act == def ? 0 : seccomp_rule_add_exact_array(ctx, act, nr, nargs, args);
+			if (r < 0) {
+				seccomp_release(ctx);
+				return pl_fail(L, -r, "seccomp rule for syscall %d", nr);
+			}
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1); /* the nil that ended the list */
+	}
+	lua_pop(L, 1);
+	ret = export_bpf(L, ctx);
+	seccomp_release(ctx);
+	return ret;
+}
+
+/* The classic BPF subset seccomp programs use, run over a struct seccomp_data. */
+static int bpf_run(const struct sock_filter *f, size_t n, const struct seccomp_data *d, uint32_t *out)
+{
+	uint32_t A = 0, X = 0, M[BPF_MEMWORDS] = { 0 };
+	const unsigned char *data = (const unsigned char *)d;
+
+	for (size_t pc = 0; pc < n; pc++) {
+		const struct sock_filter *i = &f[pc];
+		uint32_t v = BPF_SRC(i->code) == BPF_X ? X : i->k;
+
+		switch (BPF_CLASS(i->code)) {
+		case BPF_LD:
+			if (BPF_MODE(i->code) == BPF_ABS && BPF_SIZE(i->code) == BPF_W) {
+				if (i->k > sizeof *d - 4 || i->k % 4)
+					return -EINVAL;
+				memcpy(&A, data + i->k, 4);
+			} else if (BPF_MODE(i->code) == BPF_IMM) {
+				A = i->k;
+			} else if (BPF_MODE(i->code) == BPF_MEM && i->k < BPF_MEMWORDS) {
+				A = M[i->k];
+			} else if (BPF_MODE(i->code) == BPF_LEN) {
+				A = sizeof *d;
+			} else {
+				return -EINVAL;
+			}
+			break;
+		case BPF_LDX:
+			if (BPF_MODE(i->code) == BPF_IMM)
+				X = i->k;
+			else if (BPF_MODE(i->code) == BPF_MEM && i->k < BPF_MEMWORDS)
+				X = M[i->k];
+			else if (BPF_MODE(i->code) == BPF_LEN)
+				X = sizeof *d;
+			else
+				return -EINVAL;
+			break;
+		case BPF_ST:
+		case BPF_STX:
+			if (i->k >= BPF_MEMWORDS)
+				return -EINVAL;
+			M[i->k] = BPF_CLASS(i->code) == BPF_ST ? A : X;
+			break;
+		case BPF_ALU:
+			switch (BPF_OP(i->code)) {
+			case BPF_ADD: A += v; break;
+			case BPF_SUB: A -= v; break;
+			case BPF_MUL: A *= v; break;
+			case BPF_DIV: if (!v) return -EINVAL; A /= v; break;
+			case BPF_MOD: if (!v) return -EINVAL; A %= v; break;
+			case BPF_AND: A &= v; break;
+			case BPF_OR: A |= v; break;
+			case BPF_XOR: A ^= v; break;
+			case BPF_LSH: A = v < 32 ? A << v : 0; break;
+			case BPF_RSH: A = v < 32 ? A >> v : 0; break;
+			case BPF_NEG: A = -A; break;
+			default: return -EINVAL;
+			}
+			break;
+		case BPF_JMP: {
+			int t;
+
+			if (BPF_OP(i->code) == BPF_JA) {
+				pc += i->k;
+				continue;
+			}
+			switch (BPF_OP(i->code)) {
+			case BPF_JEQ: t = A == v; break;
+			case BPF_JGT: t = A > v; break;
+			case BPF_JGE: t = A >= v; break;
+			case BPF_JSET: t = (A & v) != 0; break;
+			default: return -EINVAL;
+			}
+			pc += t ? i->jt : i->jf;
+			break;
+		}
+		case BPF_RET:
+			*out = BPF_RVAL(i->code) == BPF_A ? A : i->k;
+			return 0;
+		case BPF_MISC:
+			if (BPF_MISCOP(i->code) == BPF_TAX)
+				X = A;
+			else
+				A = X;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return -EINVAL; /* fell off the end: the kernel rejects such programs */
+}
+
+/* core.seccomp_eval(program, { nr =, arch = "x86_64"|"i386"|"x32"|AUDIT_ARCH, args = {...} })
+ *   -> action ("allow", "kill", "kill_thread", "trap", "notify", "log", "errno", "trace"), data */
+static int l_seccomp_eval(lua_State *L)
+{
+	size_t len;
+	const char *prog = luaL_checklstring(L, 1, &len);
+	struct seccomp_data d = { 0 };
+	uint32_t ret;
+	const char *arch;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	if (len == 0 || len % sizeof(struct sock_filter))
+		luaL_argerror(L, 1, "not a BPF program");
+	d.nr = (int)pl_field_int(L, 2, "nr", 0);
+	arch = pl_field_str(L, 2, "arch", "native");
+	if (strcmp(arch, "native") == 0)
+		d.arch = (uint32_t)seccomp_arch_native();
+	else if (strcmp(arch, "x86_64") == 0 || strcmp(arch, "x32") == 0)
+		d.arch = AUDIT_ARCH_X86_64;
+	else if (strcmp(arch, "i386") == 0)
+		d.arch = AUDIT_ARCH_I386;
+	else if (strcmp(arch, "aarch64") == 0)
+		d.arch = AUDIT_ARCH_AARCH64;
+	else
+		luaL_error(L, "seccomp_eval: unknown arch '%s'", arch);
+	if (strcmp(arch, "x32") == 0)
+		d.nr |= 0x40000000; /* __X32_SYSCALL_BIT */
+	if (lua_getfield(L, 2, "args") == LUA_TTABLE)
+		for (int i = 0; i < 6; i++) {
+			lua_rawgeti(L, -1, i + 1);
+			d.args[i] = (uint64_t)luaL_optinteger(L, -1, 0);
+			lua_pop(L, 1);
+		}
+	lua_pop(L, 1);
+	if (bpf_run((const struct sock_filter *)(const void *)prog, len / sizeof(struct sock_filter), &d, &ret) < 0)
+		return luaL_error(L, "seccomp_eval: invalid program");
+	switch (ret & SECCOMP_RET_ACTION_FULL) {
+	case SECCOMP_RET_KILL_PROCESS: lua_pushliteral(L, "kill"); break;
+	case SECCOMP_RET_KILL_THREAD: lua_pushliteral(L, "kill_thread"); break;
+	case SECCOMP_RET_TRAP: lua_pushliteral(L, "trap"); break;
+	case SECCOMP_RET_ERRNO: lua_pushliteral(L, "errno"); break;
+	case SECCOMP_RET_USER_NOTIF: lua_pushliteral(L, "notify"); break;
+	case SECCOMP_RET_TRACE: lua_pushliteral(L, "trace"); break;
+	case SECCOMP_RET_LOG: lua_pushliteral(L, "log"); break;
+	case SECCOMP_RET_ALLOW: lua_pushliteral(L, "allow"); break;
+	default: lua_pushliteral(L, "unknown"); break;
+	}
+	lua_pushinteger(L, ret & SECCOMP_RET_DATA);
+	return 2;
+}
+
+/* core.syscall_names() -> { name, ... }: every syscall name libseccomp knows for the native arch. */
+static int l_syscall_names(lua_State *L)
+{
+	uint32_t arch = seccomp_arch_native();
+	lua_Integer n = 0;
+
+	lua_newtable(L);
+	for (int nr = 0; nr < 1024; nr++) {
+		char *name = seccomp_syscall_resolve_num_arch(arch, nr);
+
+		if (name) {
+			lua_pushstring(L, name);
+			lua_rawseti(L, -2, ++n);
+			free(name);
+		}
+	}
+	return 1;
+}
 
 void pl_open_seccomp(lua_State *L)
 {
-	(void)L;
+	static const luaL_Reg f[] = {
+		{ "seccomp_compile", l_seccomp_compile },
+		{ "seccomp_eval", l_seccomp_eval },
+		{ "syscall_names", l_syscall_names },
+		{ NULL, NULL },
+	};
+	luaL_setfuncs(L, f, 0);
 }

@@ -4,8 +4,9 @@
  *                └─ init    pid 1 of the new pid namespace: builds the sandbox, then reaps
  *                     └─ payload  installs seccomp last and execs the command
  *
- * Parent: clone with the namespace flags → join cgroups → uid/gid maps → release the child.
- * Init:   ids → private mounts → new root → pivot_root → hostname → loopback → rlimits → setsid →
+ * Parent: clone with the namespace flags (into the v2 cgroup) → join the other cgroups → uid/gid maps →
+ *         release the child.
+ * Init:   join its v1 cgroups itself (cgroup_join.c) → ids → private mounts → new root → pivot_root → hostname → loopback → rlimits → setsid →
  *         drop capabilities → no_new_privs → fork the payload (vfork, shared fd table) →
  *         report (step, errno) or "started" to the supervisor → reap until the payload exits.
  * Payload: landlock → seccomp (last, so setup syscalls need not be allowed) → execve.
@@ -35,6 +36,7 @@
 #include <sys/wait.h>
 
 #include "spawn.h"
+#include "cgroup_join.h"
 #include "control.h"
 
 #define HANDLE_MT "purple.sandbox"
@@ -258,7 +260,7 @@ static int set_ids(const struct spawn_cfg *c, char *what, size_t n)
 
 static int raise_effective(char *what, size_t n);
 
-static _Noreturn void init_main(struct spawn_cfg *c, int ctl, const sigset_t *mask)
+static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *cj, int ctl, const sigset_t *mask)
 {
 	char what[256] = "";
 	char go;
@@ -270,6 +272,8 @@ static _Noreturn void init_main(struct spawn_cfg *c, int ctl, const sigset_t *ma
 	/* Wait for the parent: cgroups joined and id maps written. EOF means it died. */
 	if (read(ctl, &go, 1) != 1)
 		_exit(125);
+	if ((err = cgroup_join_self(c, cj, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (c->ns_flags & CLONE_NEWUSER) {
 		if ((err = set_ids(c, what, sizeof what)) < 0 || (err = raise_effective(what, sizeof what)) < 0)
@@ -297,6 +301,15 @@ static _Noreturn void init_main(struct spawn_cfg *c, int ctl, const sigset_t *ma
 		child_fail(ctl, -err, what);
 	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(ctl, errno, "no_new_privs");
+	/* The id and capability changes above cleared the parent-death signal: arm it again. A
+	 * supervisor that died in between has closed its end of the control socket. */
+	if (c->die_with_parent) {
+		struct pollfd pf = { .fd = ctl, .events = POLLIN };
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR)))
+			_exit(125);
+	}
 
 	/* Forward signals to the payload; a "terminate all" request signals the whole namespace. */
 	sa.sa_flags = SA_RESTART;
@@ -482,8 +495,13 @@ static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
 	c->seccomp_listener = pl_field_bool(L, t, "seccomp_listener", 0);
 	if (c->seccomp_listener && !c->seccomp.len)
 		luaL_error(L, "spawn spec: seccomp_listener needs a seccomp program");
-	if (lua_getfield(L, t, "landlock") != LUA_TNIL)
+	if (lua_getfield(L, t, "landlock") != LUA_TNIL) {
+		char what[128];
+
 		c->landlock = luaL_checklstring(L, -1, &c->landlock_len);
+		if (landlock_check(c->landlock, c->landlock_len, what, sizeof what) < 0)
+			luaL_error(L, "spawn spec: %s", what);
+	}
 	lua_pop(L, 1);
 }
 
@@ -513,6 +531,8 @@ static void sandbox_release(struct sandbox *s)
 static int l_spawn(lua_State *L)
 {
 	struct spawn_cfg cfg;
+	struct cgroup_join cj;
+	struct clone_args ca = { .exit_signal = SIGCHLD };
 	struct sandbox *s;
 	int sv[2], err = 0, pidfd = -1;
 	sigset_t block, oldmask;
@@ -534,17 +554,33 @@ static int l_spawn(lua_State *L)
 	sigemptyset(&block);
 	for (size_t i = 0; i < PL_ARRAY_LEN(forwarded); i++)
 		sigaddset(&block, forwarded[i]);
+	sigaddset(&block, PL_SIG_STOP);
 	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, &oldmask);
 
-	pid = syscall(SYS_clone, (unsigned long)(cfg.ns_flags | CLONE_PIDFD | SIGCHLD), NULL, &pidfd, NULL, NULL);
+	cgroup_join_plan(&cfg, &cj);
+	ca.flags = (unsigned long long)cfg.ns_flags | CLONE_PIDFD;
+	ca.pidfd = (unsigned long long)(uintptr_t)&pidfd;
+	if (cj.clone_fd >= 0) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (unsigned long long)cj.clone_fd;
+	}
+	pid = syscall(SYS_clone3, &ca, sizeof ca);
+	if (pid < 0 && cj.clone_fd >= 0) {
+		/* not joinable at clone: let the parent write it, which reports why precisely */
+		cgroup_join_no_clone(&cfg, &cj);
+		ca.flags &= ~(unsigned long long)CLONE_INTO_CGROUP;
+		ca.cgroup = 0;
+		pid = syscall(SYS_clone3, &ca, sizeof ca);
+	}
 	if (pid == 0) {
 		sigset_t childmask = oldmask;
 
 		close(sv[0]);
 		sigdelset(&childmask, SIGCHLD);
-		init_main(&cfg, sv[1], &childmask);
+		init_main(&cfg, &cj, sv[1], &childmask);
 	}
+	cgroup_join_close(&cj);
 	close(sv[1]);
 	if (pid < 0) {
 		err = errno;
@@ -562,6 +598,7 @@ static int l_spawn(lua_State *L)
 		sigemptyset(&fw);
 		for (size_t i = 0; i < PL_ARRAY_LEN(forwarded); i++)
 			sigaddset(&fw, forwarded[i]);
+		sigaddset(&fw, PL_SIG_STOP);
 		s->sigfd = signalfd(-1, &fw, SFD_CLOEXEC | SFD_NONBLOCK);
 		if (s->sigfd < 0)
 			err = errno, snprintf(what, sizeof what, "signalfd");
@@ -575,17 +612,10 @@ static int l_spawn(lua_State *L)
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	}
 
-	for (size_t i = 0; !err && i < cfg.ncgroup_procs; i++) {
-		char buf[32];
-		int fd = open(cfg.cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+	if (!err) {
+		int r = cgroup_join_parent(&cfg, &cj, (pid_t)pid, what, sizeof what);
 
-		snprintf(buf, sizeof buf, "%ld", pid);
-		if (fd < 0 || write(fd, buf, strlen(buf)) < 0) {
-			err = errno;
-			snprintf(what, sizeof what, "join cgroup %s", cfg.cgroup_procs[i]);
-		}
-		if (fd >= 0)
-			close(fd);
+		err = -r;
 	}
 	if (!err && (cfg.ns_flags & CLONE_NEWUSER)) {
 		int r = 0;
@@ -676,12 +706,13 @@ static void event(lua_State *L, const char *name)
 
 /* sandbox:poll([timeout_ms]) -> event table | nil on timeout.
  * Events: setup_error{what, errno, message}, exec_error{what, errno}, started, exit{code|signal},
- * signal{signal} (already forwarded), notify (see sandbox:listener()). */
+ * signal{signal} (already forwarded), stop{sender_pid, sender_uid} (purple stop, not forwarded),
+ * notify{id, pid, nr, arch, name, args} (a seccomp user notification: answer it with sandbox:respond). */
 static int l_poll(lua_State *L)
 {
 	struct sandbox *s = check_sandbox(L);
 	int timeout = (int)luaL_optinteger(L, 2, -1);
-	struct pollfd p[3];
+	struct pollfd p[4];
 	int np = 0, r;
 
 	for (;;) {
@@ -689,6 +720,7 @@ static int l_poll(lua_State *L)
 		p[np++] = (struct pollfd){ .fd = s->ctl, .events = POLLIN };
 		p[np++] = (struct pollfd){ .fd = s->reaped ? -1 : s->pidfd, .events = POLLIN };
 		p[np++] = (struct pollfd){ .fd = s->sigfd, .events = POLLIN };
+		p[np++] = (struct pollfd){ .fd = s->listener, .events = POLLIN };
 		if (s->ctl < 0 && s->reaped) {
 			event(L, "exit");
 			push_status(L, s->status);
@@ -703,10 +735,30 @@ static int l_poll(lua_State *L)
 			luaL_pushfail(L);
 			return 1;
 		}
+		if (p[3].revents & POLLIN) {
+			int n = notify_recv(L, s->listener);
+
+			if (n > 0)
+				return 1;
+			if (n < 0)
+				return pl_fail(L, -n, "seccomp notification");
+		} else if (p[3].revents & (POLLHUP | POLLERR)) {
+			/* every process under the filter has exited */
+			close(s->listener);
+			s->listener = -1;
+		}
 		if (p[2].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
 			if (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+				if ((int)si.ssi_signo == PL_SIG_STOP) {
+					event(L, "stop");
+					lua_pushinteger(L, (lua_Integer)si.ssi_pid);
+					lua_setfield(L, -2, "sender_pid");
+					lua_pushinteger(L, (lua_Integer)si.ssi_uid);
+					lua_setfield(L, -2, "sender_uid");
+					return 1;
+				}
 				if (!s->reaped)
 					syscall(SYS_pidfd_send_signal, s->pidfd, (int)si.ssi_signo, NULL, 0);
 				event(L, "signal");
@@ -775,6 +827,39 @@ static int l_poll(lua_State *L)
 	}
 }
 
+/* sandbox:respond(id, { error = errno } | { val = n } | { continue = true }) -> true | nil, err, errno.
+ * Answers a "notify" event. ENOENT means the task is gone or its call was interrupted. */
+static int l_respond(lua_State *L)
+{
+	struct sandbox *s = check_sandbox(L);
+	lua_Integer id = luaL_checkinteger(L, 2);
+	int cont, err, r;
+	long long val;
+
+	luaL_checktype(L, 3, LUA_TTABLE);
+	cont = pl_field_bool(L, 3, "continue", 0);
+	err = (int)pl_field_int(L, 3, "error", 0);
+	val = (long long)pl_field_int(L, 3, "val", 0);
+	if (err < 0 || err > 4095 || (cont && (err || val)))
+		luaL_error(L, "respond: give one of error (an errno), val or continue");
+	if (s->listener < 0)
+		return pl_fail(L, ENOENT, "seccomp respond");
+	r = notify_respond(s->listener, (uint64_t)id, cont, err, val);
+	if (r < 0)
+		return pl_fail(L, -r, "seccomp respond");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* sandbox:notify_valid(id) -> true while the notified task still waits in its call. */
+static int l_notify_valid(lua_State *L)
+{
+	struct sandbox *s = check_sandbox(L);
+
+	lua_pushboolean(L, s->listener >= 0 && notify_valid(s->listener, (uint64_t)luaL_checkinteger(L, 2)));
+	return 1;
+}
+
 /* sandbox:kill(sig): sends sig to init, which forwards it to the command. */
 static int l_kill(lua_State *L)
 {
@@ -829,7 +914,8 @@ static int l_index(lua_State *L)
 void pl_open_spawn(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{ "poll", l_poll }, { "kill", l_kill }, { "terminate", l_terminate }, { "close", l_close },
+		{ "poll", l_poll }, { "respond", l_respond }, { "notify_valid", l_notify_valid },
+		{ "kill", l_kill }, { "terminate", l_terminate }, { "close", l_close },
 		{ NULL, NULL },
 	};
 
@@ -848,6 +934,8 @@ void pl_open_spawn(lua_State *L)
 	lua_setfield(L, -2, "spawn");
 	lua_pushinteger(L, PL_SIG_TERMINATE_ALL);
 	lua_setfield(L, -2, "SIG_TERMINATE_ALL");
+	lua_pushinteger(L, PL_SIG_STOP);
+	lua_setfield(L, -2, "SIG_STOP");
 }
 
 /* Raise the effective set to the permitted one after the uid change (needs the capability API). */

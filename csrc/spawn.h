@@ -63,6 +63,13 @@ int mounts_build_root(struct spawn_cfg *c, char *what, size_t n);
 int caps_drop(const struct spawn_cfg *c, char *what, size_t n);
 int net_loopback_up(char *what, size_t n);
 int landlock_apply(const struct spawn_cfg *c, char *what, size_t n);
+int landlock_check(const char *text, size_t len, char *what, size_t n); /* needed ABI or -EINVAL */
+int landlock_abi(void); /* 0 when Landlock is unavailable */
+
+/* Supervisor side of seccomp user notifications (notify.c). */
+int notify_recv(lua_State *L, int fd);
+int notify_respond(int fd, uint64_t id, int cont, int err, long long val);
+int notify_valid(int fd, uint64_t id);
 
 /* Parent-side parsing helpers. */
 void mounts_parse(lua_State *L, int t, struct spawn_cfg *c);

@@ -9,11 +9,19 @@ M.USAGE = [[
 Usage: purple [-l LEVEL] COMMAND ...
 
 Commands:
-  run --profile NAME|PATH [--timeout SECONDS] [--report FILE] -- CMD [ARG...]
+  run --profile NAME|PATH [--timeout SECONDS] [--report FILE] [--allow-unenforced] -- CMD [ARG...]
                        run CMD in a sandbox built from the profile
   profile list         list the profiles purple can find
-  profile show NAME    print the effective policy of a profile
+  profile show NAME [--format yaml|lua|json]
+                       print the effective policy of a profile
   profile check FILE...  validate policy files, report every error
+  ps [--json] [--watch SECONDS]
+                       list running sessions: id, profile, pid, uptime, CPU, memory, pids
+  stop [--wait SECONDS] ID...
+                       end a session like a timeout (SIGTERM, grace period, SIGKILL)
+  log [FILE...] [--session ID] [--event TYPE] [--follow] [--json]
+                       show audit logs (default: /var/log/purple/*.log)
+  doctor [--json]      check the kernel features purple needs; exit 1 when it cannot run
 
 Options:
   -l, --log-level LEVEL  error, warn (default), info or debug
@@ -38,7 +46,8 @@ not run anything itself, purple-lua runs the command under that policy. Exit sta
 ]==]
 
 local function die(msg)
-  io.stderr:write("purple: ", msg, "\n")
+  -- A policy with several errors gives one line each.
+  io.stderr:write("purple: ", (tostring(msg):gsub("\n", "\npurple: ")), "\n")
   return status.SETUP
 end
 
@@ -99,15 +108,16 @@ end
 function M.finish(result)
   if result.error then io.stderr:write(result.error, "\n") end
   if log.enabled("info") then
-    log.info("session %s: status %d%s in %.3fs", result.session or "-", result.status,
-      result.signal and (" (signal " .. result.signal .. ")") or "", result.duration or 0)
+    log.info("session %s: status %d%s in %.3fs%s", result.session or "-", result.status,
+      result.signal and (" (signal " .. result.signal .. ")") or "", result.duration or 0,
+      require("purple.usage").summary(result))
   end
   return result.status
 end
 
 local function cmd_run(args, first)
   local before, command = split_command(args, first)
-  local profile, timeout, report
+  local profile, timeout, report, allow_unenforced
   local i = 1
   while i <= #before do
     local a = before[i]
@@ -121,6 +131,8 @@ local function cmd_run(args, first)
     elseif a == "--report" then
       report = before[i + 1]; i = i + 2
       if not report then return die("--report: expected a file name") end
+    elseif a == "--allow-unenforced" then
+      allow_unenforced = true; i = i + 1
     else
       return die(("run: unknown option '%s' (see purple --help)"):format(a))
     end
@@ -131,31 +143,12 @@ local function cmd_run(args, first)
   local policy, err = purple.profile(profile, profile_context(command))
   if not policy then return die(err) end
   log.debug("profile %s from %s", policy.name, policy.source or "?")
-  local result = purple.exec(policy, command, { timeout = timeout })
+  local result = purple.exec(policy, command, { timeout = timeout, allow_unenforced = allow_unenforced })
   if report then
     local ok, rerr = write_report(report, result)
     if not ok then log.error("--report: %s", rerr) end
   end
   return M.finish(result)
-end
-
-local function cmd_profile(args, first)
-  local sub = args[first]
-  local profiles = require "purple.profiles"
-  if sub == "list" then
-    for _, p in ipairs(profiles.list()) do
-      io.stdout:write(("%-20s %-50s %s\n"):format(p.name, p.description or "", p.path))
-    end
-    return 0
-  elseif sub == "show" then
-    local name = args[first + 1]
-    if not name then return die("profile show: NAME is required") end
-    local policy, err = require("purple").profile(name, profile_context({}))
-    if not policy then return die(err) end
-    io.stdout:write(require("purple.show").yaml(policy))
-    return 0
-  end
-  return die(("profile: unknown subcommand '%s' (list, show, check)"):format(tostring(sub)))
 end
 
 local function main_purple(args)
@@ -166,7 +159,6 @@ local function main_purple(args)
   end
   local cmd = args[i]
   if cmd == "run" then return cmd_run(args, i + 1) end
-  if cmd == "profile" then return cmd_profile(args, i + 1) end
   if cmd == nil then
     io.stderr:write(M.USAGE)
     return status.SETUP

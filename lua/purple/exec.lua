@@ -4,6 +4,8 @@
 --   prepare(run)        add to run.spec before the sandbox starts; return nil, "field: why" to stop (125)
 --   started(run)        the command is running (run.sandbox)
 --   event(run, ev)      an event from sandbox:poll() that the core did not handle itself
+--   signal(run, signo)  the supervisor received signo (already forwarded to the command)
+--   kill(run)           the grace period after the session timeout is over: kill everything left
 --   finish(run, result) always called, in reverse order, also after a failure: tear down, add to result
 -- run = { policy, argv, opts, spec, session, privileged, log, warnings, deadline, ... }
 local core = require "purple.core"
@@ -14,13 +16,14 @@ local M = {}
 
 -- Enforcers in the order their prepare() runs. Later issues add theirs here.
 M.enforcers = {
+  "purple.enforce.audit", -- first: its finish runs last and records the complete result
   "purple.enforce.identity",
   "purple.enforce.filesystem",
   "purple.enforce.environment",
   "purple.enforce.resources",
   "purple.enforce.network",
   "purple.enforce.privileges",
-  "purple.enforce.audit",
+  "purple.enforce.runtime",
 }
 
 local function load_enforcers()
@@ -63,6 +66,10 @@ local function supervise(run, result, enforcers)
       elseif kill_at and now >= kill_at then
         log.info("grace period over: killing the sandbox")
         sandbox:kill(9)
+        -- enforcers may kill more directly (resources: cgroup.kill)
+        for _, e in ipairs(enforcers) do
+          if e.kill then e.kill(run) end
+        end
         kill_at = nil
       end
     elseif ev.event == "started" then
@@ -86,6 +93,18 @@ local function supervise(run, result, enforcers)
       return result
     elseif ev.event == "signal" then
       log.debug("forwarded signal %d to the sandbox", ev.signal)
+      for _, e in ipairs(enforcers) do
+        if e.signal then e.signal(run, ev.signal) end
+      end
+    elseif ev.event == "stop" then
+      -- `purple stop ID`: the same teardown as a session timeout (SIGTERM to all, grace, SIGKILL).
+      if not term_at then
+        result.stopped = { by_pid = ev.sender_pid, by_uid = ev.sender_uid }
+        log.info("stop requested by pid %d (uid %d): terminating the sandbox", ev.sender_pid, ev.sender_uid)
+        sandbox:terminate()
+        term_at = now
+        kill_at = now + (run.grace or 2)
+      end
     else
       local handled = false
       for _, e in ipairs(enforcers) do

@@ -1,18 +1,22 @@
 -- Finding and loading profiles. Search order: in-tree profiles/, $XDG_CONFIG_HOME/purple/profiles,
--- /etc/purple/profiles, $(PREFIX)/share/purple/profiles. A name containing "/" or ending in
--- .lua/.yaml/.yml is a path.
+-- /etc/purple/profiles, $(PREFIX)/share/purple/profiles ($PURPLE_DATADIR). A name containing "/"
+-- or ending in .lua/.yaml/.yml is a path. A Lua profile is a script returning a policy table; it
+-- gets the profile context as `...` and the purple module as the global `purple`.
 local policy = require "purple.policy"
 
 local M = {}
 
 function M.dirs()
   local dirs = {}
-  local here = debug.getinfo(1, "S").source:match("^@(.*)/lua/purple/profiles%.lua$")
-  if here then dirs[#dirs + 1] = here .. "/profiles" end
+  local here = debug.getinfo(1, "S").source:match("^@(.-)/?lua/purple/profiles%.lua$")
+  if here then dirs[#dirs + 1] = (here == "" and "." or here) .. "/profiles" end
   local xdg = os.getenv("XDG_CONFIG_HOME") or ((os.getenv("HOME") or "/nonexistent") .. "/.config")
   dirs[#dirs + 1] = xdg .. "/purple/profiles"
   dirs[#dirs + 1] = "/etc/purple/profiles"
-  dirs[#dirs + 1] = (os.getenv("PURPLE_DATADIR") or "/usr/local/share/purple") .. "/profiles"
+  -- Installed as $(PREFIX)/share/lua/5.4/purple/profiles.lua: the data is in $(PREFIX)/share/purple.
+  local prefix = debug.getinfo(1, "S").source:match("^@(.*)/share/lua/[%d.]+/purple/profiles%.lua$")
+  local datadir = os.getenv("PURPLE_DATADIR") or (prefix and prefix .. "/share/purple") or "/usr/local/share/purple"
+  dirs[#dirs + 1] = datadir .. "/profiles"
   return dirs
 end
 
@@ -22,8 +26,20 @@ local function exists(path)
   return false
 end
 
+local function is_path(name)
+  return name:find("/") or name:match("%.lua$") or name:match("%.ya?ml$")
+end
+
+local function dirname(path)
+  return path:match("^(.*)/[^/]*$") or "."
+end
+
+local function basename_noext(path)
+  return path:match("([^/]*)$"):gsub("%.lua$", ""):gsub("%.ya?ml$", "")
+end
+
 function M.find(name)
-  if name:find("/") or name:match("%.lua$") or name:match("%.ya?ml$") then
+  if is_path(name) then
     if exists(name) then return name end
     return nil, ("profile %s: no such file"):format(name)
   end
@@ -36,10 +52,178 @@ function M.find(name)
   return nil, ("profile %s: not found in %s"):format(name, table.concat(M.dirs(), ", "))
 end
 
-function M.from_table(p, source, ctx)
-  local n = policy.normalize(p)
-  n.source = source
-  return n
+---------------------------------------------------------------------------------------------------
+-- The context a profile script branches on.
+
+local function read_first_line(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local l = f:read("l")
+  f:close()
+  return l
+end
+
+local function online_cpus()
+  local spec = read_first_line("/sys/devices/system/cpu/online")
+  if not spec then return 1 end
+  local n = 0
+  for a, b in spec:gmatch("(%d+)%-?(%d*)") do
+    n = n + (b ~= "" and (tonumber(b) - tonumber(a) + 1) or 1)
+  end
+  return math.max(n, 1)
+end
+
+local function memory_bytes()
+  local f = io.open("/proc/meminfo", "r")
+  if not f then return nil end
+  for l in f:lines() do
+    local kb = l:match("^MemTotal:%s+(%d+) kB")
+    if kb then f:close() return math.tointeger(tonumber(kb) * 1024) end
+  end
+  f:close()
+  return nil
+end
+
+-- context([partial]) -> ctx: argv, agent ($PURPLE_AGENT or the command's basename), hostname,
+-- env (the caller's environment), time (os.time()), date (os.date("*t")), uid, cpus, memory_bytes.
+-- Fields already in partial are kept.
+function M.context(partial)
+  local ctx = partial or {}
+  ctx.argv = ctx.argv or {}
+  if ctx.agent == nil then
+    ctx.agent = os.getenv("PURPLE_AGENT") or (ctx.argv[1] and ctx.argv[1]:match("([^/]*)$")) or nil
+  end
+  ctx.hostname = ctx.hostname or read_first_line("/proc/sys/kernel/hostname")
+  ctx.env = ctx.env or require("purple.enforce.environment").host_environment()
+  ctx.time = ctx.time or os.time()
+  ctx.date = ctx.date or os.date("*t", ctx.time)
+  ctx.uid = ctx.uid or (require("purple.core").ids())
+  ctx.cpus = ctx.cpus or online_cpus()
+  ctx.memory_bytes = ctx.memory_bytes or memory_bytes()
+  return ctx
+end
+
+---------------------------------------------------------------------------------------------------
+-- Loading.
+
+-- Files being loaded (to catch extends cycles) and the context of the outermost load (for
+-- purple.yaml and purple.extend called from inside a profile script).
+local loading, loading_stack, loading_ctx = {}, {}, nil
+
+-- from_table(tbl, source, ctx [, lines]) -> policy | nil, message
+function M.from_table(tbl, source, ctx, lines)
+  if type(tbl) == "table" and tbl.name == nil and source then
+    tbl = policy.copy(tbl)
+    tbl.name = basename_noext(source)
+  end
+  return policy.normalize(tbl, { source = source, lines = lines, ctx = ctx })
+end
+
+-- yaml_table(path) -> the YAML document (not normalised), lines | nil, message
+function M.yaml_document(path)
+  return require("purple.yaml").load_file(path, policy.NULL)
+end
+
+-- Raised by purple.yaml and purple.extend: the errors already name their files.
+local policy_errors = { __tostring = function(e) return e.message end }
+local function raise(message) error(setmetatable({ message = message }, policy_errors), 0) end
+
+local function run_script(path, ctx)
+  local env = setmetatable({ purple = require("purple") }, { __index = _G })
+  local chunk, lerr = loadfile(path, "t", env)
+  if not chunk then return nil, lerr end
+  local ok, p = pcall(chunk, ctx)
+  if not ok then
+    if getmetatable(p) == policy_errors then return nil, p.message end
+    p = tostring(p)
+    if not p:find(path, 1, true) then p = path .. ": " .. p end
+    return nil, p
+  end
+  if type(p) ~= "table" then
+    return nil, ("%s: a profile must return a policy table, got %s"):format(path, type(p))
+  end
+  return p
+end
+
+-- load(name_or_path [, ctx]) -> policy | nil, message (one error per line)
+function M.load(name, ctx)
+  local path, err = M.find(name)
+  if not path then return nil, err end
+  local key = require("purple.core").realpath(path) or path
+  if loading[key] then
+    return nil, ("%s: extends itself (%s -> %s)"):format(path, table.concat(loading_stack, " -> "), path)
+  end
+  ctx = M.context(ctx or loading_ctx)
+  local saved_ctx = loading_ctx
+  loading_ctx = ctx
+  loading[key] = true
+  table.insert(loading_stack, path)
+  local p, perr, lines
+  if path:match("%.ya?ml$") then
+    p, lines = M.yaml_document(path)
+    if not p then perr = lines end
+  else
+    p, perr = run_script(path, ctx)
+  end
+  if p then p, perr = M.from_table(p, path, ctx, lines) end
+  table.remove(loading_stack)
+  loading[key] = nil
+  loading_ctx = saved_ctx
+  return p, perr
+end
+
+-- load_base(ref, from_source, ctx): the profile an `extends` names; a relative path is relative to
+-- the directory of the file that extends it.
+function M.load_base(ref, from_source, ctx)
+  local target = ref
+  if is_path(ref) and ref:sub(1, 1) ~= "/" and from_source then
+    target = dirname(from_source) .. "/" .. ref
+  end
+  local p, err = M.load(target, ctx)
+  if not p then
+    if from_source then return nil, ("%s: extends: %s"):format(from_source, err) end
+    return nil, "extends: " .. err
+  end
+  return p
+end
+
+-- The directory of the Lua file that called into purple: the profile script being loaded, else
+-- the caller at stack level `level` (a tail call hides the caller: hence the script first).
+local function caller_dir(level)
+  if #loading_stack > 0 then return dirname(loading_stack[#loading_stack]) end
+  local src = debug.getinfo(level + 1, "S").source
+  if src:sub(1, 1) == "@" then return dirname(src:sub(2)) end
+  return "."
+end
+
+-- purple.yaml(path) for scripts: a YAML policy file, normalised; raises with the errors.
+-- A relative path is relative to the calling script.
+function M.yaml_for_script(path)
+  if type(path) ~= "string" then error("purple.yaml: expected a file name", 2) end
+  if path:sub(1, 1) ~= "/" then path = caller_dir(2) .. "/" .. path end
+  local p, err = M.load(path, loading_ctx)
+  if not p then raise(err) end
+  return p
+end
+
+-- purple.extend(base, overrides) for scripts: base is a policy or a profile name/path.
+function M.extend_for_script(base, doc)
+  if type(base) == "string" then
+    local ref = base
+    if is_path(ref) and ref:sub(1, 1) ~= "/" then ref = caller_dir(2) .. "/" .. ref end
+    local p, err = M.load(ref, loading_ctx)
+    if not p then raise(err) end
+    base = p
+  elseif type(base) == "table" then
+    local p, err = policy.normalize(base)
+    if not p then raise(err) end
+    base = p
+  else
+    error("purple.extend: expected a policy or a profile name as the base", 2)
+  end
+  local p, err = policy.extend(base, doc or {})
+  if not p then raise(err) end
+  return p
 end
 
 function M.list()
@@ -51,26 +235,14 @@ function M.list()
       if name and not seen[name] then
         seen[name] = true
         local p = M.load(d .. "/" .. f, {})
-        out[#out + 1] = { name = name, description = p and p.description or "(invalid)", path = d .. "/" .. f }
+        out[#out + 1] = { name = name, description = p and p.description or "(invalid: see purple profile check)",
+          path = d .. "/" .. f, valid = p ~= nil }
       end
     end
     h:close()
   end
   table.sort(out, function(a, b) return a.name < b.name end)
   return out
-end
-
-function M.load(name, ctx)
-  local path, err = M.find(name)
-  if not path then return nil, err end
-  local chunk, lerr = loadfile(path)
-  if not chunk then return nil, lerr end
-  local ok, p = pcall(chunk, ctx)
-  if not ok then return nil, ("%s: %s"):format(path, tostring(p)) end
-  if type(p) ~= "table" then return nil, ("%s: a profile must return a policy table"):format(path) end
-  local n = policy.normalize(p)
-  n.source = path
-  return n
 end
 
 return M

@@ -1,0 +1,188 @@
+-- make bench: purple against plain exec, unshare, bubblewrap and firejail, side by side in one run.
+-- Every round runs every command once (A B C ... A B C ...), so drift of the machine hits all alike;
+-- ratios are the median over rounds of the paired per-round ratios. See bench/README.md.
+-- Environment: ROUNDS (200), WARMUP (10), TPUT_SECONDS (5), RUNNER, PURPLE_ROOT (the tree), OUT (dir).
+local stats = dofile((arg[0]:match("^(.*)/") or ".") .. "/stats.lua")
+
+local ROOT = os.getenv("PURPLE_ROOT") or "."
+local RUNNER = os.getenv("RUNNER") or (ROOT .. "/build/bench/runner")
+local OUT = os.getenv("OUT") or (ROOT .. "/build/bench")
+local ROUNDS = tonumber(os.getenv("ROUNDS") or "200")
+local WARMUP = tonumber(os.getenv("WARMUP") or "10")
+local TPUT_SECONDS = tonumber(os.getenv("TPUT_SECONDS") or "5")
+local PURPLE = ROOT .. "/bin/purple"
+local PURPLE_LUA = ROOT .. "/bin/purple-lua"
+local MINIMAL = ROOT .. "/bench/profiles/minimal.lua"
+
+local function sh_ok(cmd)
+  local ok = os.execute(cmd .. " >/dev/null 2>&1")
+  return ok == true
+end
+
+local function which(name)
+  local p = io.popen("command -v " .. name .. " 2>/dev/null")
+  local r = p:read("l")
+  p:close()
+  return r
+end
+
+local PAYLOADS = {
+  { key = "true", argv = { "/bin/true" } },
+  { key = "python", argv = { "/usr/bin/python3", "-c", "pass" } },
+}
+
+local BWRAP = { "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr",
+  "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
+  "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp" }
+local UNSHARE = { "unshare", "--user", "--map-root-user", "--pid", "--fork", "--net", "--mount", "--ipc", "--uts" }
+local FIREJAIL = { "firejail", "--noprofile", "--quiet" }
+
+local function join(...)
+  local r = {}
+  for _, t in ipairs({ ... }) do for _, v in ipairs(t) do r[#r + 1] = v end end
+  return r
+end
+
+-- The peers that run here; a missing or failing one is skipped with the reason printed.
+local skipped = {}
+local function peer(name, prefix)
+  local exe = which(prefix[1])
+  if not exe then
+    skipped[#skipped + 1] = ("%s: not installed (make bench-deps installs it)"):format(name)
+    return nil
+  end
+  local p = join({ exe }, { table.unpack(prefix, 2) })
+  local probe = table.concat(p, " ") .. " /bin/true"
+  if not sh_ok(probe) then
+    skipped[#skipped + 1] = ("%s: '%s' fails on this machine"):format(name, probe)
+    return nil
+  end
+  return p
+end
+
+local peers = {
+  { name = "unshare", prefix = peer("unshare", UNSHARE) },
+  { name = "bwrap", prefix = peer("bwrap", BWRAP) },
+  { name = "firejail", prefix = peer("firejail", FIREJAIL) },
+}
+
+local commands = {}
+for _, pl in ipairs(PAYLOADS) do
+  local k = pl.key
+  commands[#commands + 1] = { k .. " plain", pl.argv }
+  for _, p in ipairs(peers) do
+    if p.prefix then commands[#commands + 1] = { k .. " " .. p.name, join(p.prefix, pl.argv) } end
+  end
+  commands[#commands + 1] = { k .. " purple run ai-strict", join({ PURPLE, "run", "--profile", "ai-strict", "--" }, pl.argv) }
+  commands[#commands + 1] = { k .. " purple run minimal", join({ PURPLE, "run", "--profile", MINIMAL, "--" }, pl.argv) }
+  commands[#commands + 1] = { "@" .. k .. " purple.exec ai-strict",
+    join({ PURPLE_LUA, ROOT .. "/bench/exec_server.lua", "ai-strict", "--" }, pl.argv) }
+  commands[#commands + 1] = { "@" .. k .. " purple.exec minimal",
+    join({ PURPLE_LUA, ROOT .. "/bench/exec_server.lua", MINIMAL, "--" }, pl.argv) }
+end
+
+-- Stop at once when purple itself does not work (a half-built tree), instead of failing every run.
+do
+  local probe = table.concat({ ROOT .. "/bin/purple", "run", "--profile", "ai-strict", "--", "/bin/true" }, " ")
+  if not os.execute(probe .. " >/dev/null") then
+    io.stderr:write("bench: '", probe, "' fails; build the tree first (make)\n")
+    os.exit(125)
+  end
+end
+
+os.execute("mkdir -p " .. OUT)
+local specfile = OUT .. "/commands.tsv"
+local f = assert(io.open(specfile, "w"))
+for _, c in ipairs(commands) do f:write(c[1], "\t", table.concat(c[2], "\t"), "\n") end
+f:close()
+
+io.stdout:write(("purple bench: %d rounds (+%d warm-up) of %d commands, alternating; %s\n"):format(
+  ROUNDS, WARMUP, #commands, os.date("!%Y-%m-%d %H:%M UTC")))
+for _, s in ipairs(skipped) do io.stdout:write("  skipped ", s, "\n") end
+io.stdout:flush()
+
+local raw = OUT .. "/alt.tsv"
+assert(os.execute(("%s alt %d %d %s > %s"):format(RUNNER, ROUNDS, WARMUP, specfile, raw)), "runner failed")
+local times, rss, bad, server_rss = {}, {}, {}, {}
+for line in io.lines(raw) do
+  local r, label, ns, kib, st = line:match("^(%d+)\t([^\t]+)\t(%d+)\t(%d+)\t(%d+)$")
+  if r then
+    label = label:gsub("^@", "")
+    times[label] = times[label] or {}
+    times[label][tonumber(r) + 1] = tonumber(ns) / 1e6
+    rss[label] = rss[label] or {}
+    rss[label][#rss[label] + 1] = tonumber(kib)
+    if st ~= "0" then bad[label] = (bad[label] or 0) + 1 end
+  else
+    local l, kib2 = line:match("^server\t@?([^\t]+)\t(%d+)$")
+    if l then server_rss[l] = tonumber(kib2) end
+  end
+end
+
+local function ratio(label, base)
+  if not times[label] or not times[base] then return nil end
+  return stats.paired_median(times[label], times[base])
+end
+
+local function fmt(x, pat) return x and (pat):format(x) or "-" end
+
+local results = {}
+for _, pl in ipairs(PAYLOADS) do
+  local k = pl.key
+  io.stdout:write(("\npayload %s\n"):format(table.concat(pl.argv, " ")))
+  io.stdout:write(("  %-28s %9s %9s %8s %8s %10s %s\n"):format("command", "median ms", "×plain", "×unshare",
+    "×bwrap", "peak RSS", "failed"))
+  for _, c in ipairs(commands) do
+    local label = c[1]:gsub("^@", "")
+    if label:sub(1, #k + 1) == k .. " " then
+      local name = label:sub(#k + 2)
+      local kib = server_rss[label] or stats.median(rss[label])
+      local r = {
+        ms = stats.median(times[label]),
+        plain = ratio(label, k .. " plain"),
+        unshare = ratio(label, k .. " unshare"),
+        bwrap = ratio(label, k .. " bwrap"),
+        rss = kib / 1024,
+      }
+      results[label] = r
+      io.stdout:write(("  %-28s %9.2f %9s %8s %8s %9.2fM %s\n"):format(name, r.ms, fmt(r.plain, "%.2f"),
+        fmt(r.unshare, "%.2f"), fmt(r.bwrap, "%.2f"), r.rss, bad[label] and tostring(bad[label]) or ""))
+    end
+  end
+end
+io.stdout:write("  (peak RSS: wait4 ru_maxrss of the direct child; for purple.exec, of the whole Lua server)\n")
+
+-- Throughput: two workers starting sandboxes back to back.
+io.stdout:write(("\nthroughput: /bin/true, 2 workers, %gs each\n"):format(TPUT_SECONDS))
+local tput = {}
+local function throughput(name, argv)
+  local p = io.popen(("%s tput 2 %g %s"):format(RUNNER, TPUT_SECONDS, table.concat(argv, " ")))
+  local line = p:read("l")
+  p:close()
+  local runs, fails, ns = line:match("^(%d+)\t(%d+)\t(%d+)$")
+  local per_s = tonumber(runs) / (tonumber(ns) / 1e9)
+  tput[name] = per_s
+  io.stdout:write(("  %-28s %8.1f sandboxes/s%s\n"):format(name, per_s,
+    fails ~= "0" and (" (%s failed)"):format(fails) or ""))
+end
+throughput("plain", { "/bin/true" })
+for _, p in ipairs(peers) do
+  if p.prefix and p.name ~= "firejail" then throughput(p.name, join(p.prefix, { "/bin/true" })) end
+end
+throughput("purple run ai-strict", { PURPLE, "run", "--profile", "ai-strict", "--", "/bin/true" })
+
+-- The issue's targets, for /bin/true.
+local ai = results["true purple run ai-strict"]
+local checks = {
+  { "purple ai-strict ≤ 0.8× bwrap", ai.bwrap, function(v) return v <= 0.8 end, "%.2f×" },
+  { "purple ai-strict ≤ 1.2× unshare", ai.unshare, function(v) return v <= 1.2 end, "%.2f×" },
+  { "≥ 150 sandboxes/s (2 workers)", tput["purple run ai-strict"], function(v) return v >= 150 end, "%.1f/s" },
+  { "supervisor peak RSS ≤ 2.5 MiB", ai.rss, function(v) return v <= 2.5 end, "%.2f MiB" },
+}
+io.stdout:write("\ntargets\n")
+for _, c in ipairs(checks) do
+  local v = c[2]
+  io.stdout:write(("  %-34s %-12s %s\n"):format(c[1], v and c[4]:format(v) or "-",
+    v == nil and "not measured" or (c[3](v) and "met" or "MISSED")))
+end
+io.stdout:write(("\nraw samples: %s\n"):format(raw))

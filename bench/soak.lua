@@ -1,0 +1,118 @@
+-- make bench-soak: COUNT consecutive sandboxes (default 10,000) through `purple run`, then COUNT through
+-- purple.exec in one Lua process; reports the time trend (median per WINDOW runs) and anything left
+-- behind: processes (the runner is a child subreaper, so every orphan is counted), the server's fds
+-- and memory, and cgroups, host mounts and network namespaces that appeared and stayed.
+-- Environment: COUNT (10000), WINDOW (1000), PROFILE (ai-strict), RUNNER, PURPLE_ROOT, OUT.
+local stats = dofile((arg[0]:match("^(.*)/") or ".") .. "/stats.lua")
+
+local ROOT = os.getenv("PURPLE_ROOT") or "."
+local RUNNER = os.getenv("RUNNER") or (ROOT .. "/build/bench/runner")
+local OUT = os.getenv("OUT") or (ROOT .. "/build/bench")
+local COUNT = tonumber(os.getenv("COUNT") or "10000")
+local WINDOW = tonumber(os.getenv("WINDOW") or "1000")
+local PROFILE = os.getenv("PROFILE") or "ai-strict"
+
+local function lines_of(cmd)
+  local p = io.popen(cmd)
+  local r = {}
+  for l in p:lines() do r[#r + 1] = l end
+  p:close()
+  return r
+end
+
+-- What a leak would leave on the host. Other engineers' tests may run at the same time, so a leak
+-- is an object that is new after the soak and still there after a pause.
+local function snapshot()
+  local s = { cgroups = {}, mounts = {}, netns = {} }
+  for _, d in ipairs(lines_of("find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -type d -name '*purple*' 2>/dev/null")) do
+    s.cgroups[d] = true
+  end
+  for l in io.lines("/proc/self/mountinfo") do
+    local id, rest = l:match("^(%d+) %d+ %S+ %S+ (%S+)")
+    if id then s.mounts[id .. " " .. rest] = true end
+  end
+  for _, l in ipairs(lines_of("readlink /proc/[0-9]*/ns/net 2>/dev/null | sort -u")) do s.netns[l] = true end
+  for l in io.lines("/proc/self/mountinfo") do
+    local ns = l:match(" nsfs nsfs ") and l:match("net:%[%d+%]")
+    if ns then s.netns[ns] = true end
+  end
+  return s
+end
+
+local function new_since(before, after, after2)
+  local r = {}
+  for k in pairs(after) do
+    if not before[k] and after2[k] then r[#r + 1] = k end
+  end
+  table.sort(r)
+  return r
+end
+
+os.execute("mkdir -p " .. OUT)
+local modes = {
+  { name = "purple run", mode = "spawn",
+    argv = { ROOT .. "/bin/purple", "run", "--profile", PROFILE, "--", "/bin/true" } },
+  { name = "purple.exec", mode = "server",
+    argv = { ROOT .. "/bin/purple-lua", ROOT .. "/bench/exec_server.lua", PROFILE, "--", "/bin/true" } },
+}
+
+-- Stop at once when purple itself does not work (a half-built tree), instead of failing every run.
+do
+  local probe = table.concat({ ROOT .. "/bin/purple", "run", "--profile", PROFILE, "--", "/bin/true" }, " ")
+  if not os.execute(probe .. " >/dev/null") then
+    io.stderr:write("bench: '", probe, "' fails; build the tree first (make)\n")
+    os.exit(125)
+  end
+end
+
+io.stdout:write(("purple soak: %d runs of /bin/true under %s, per mode; %s\n"):format(COUNT, PROFILE,
+  os.date("!%Y-%m-%d %H:%M UTC")))
+local before = snapshot()
+local leaks = 0
+for _, m in ipairs(modes) do
+  io.stdout:flush()
+  local raw = ("%s/soak-%s.tsv"):format(OUT, m.mode)
+  assert(os.execute(("%s seq %d %s %s > %s"):format(RUNNER, COUNT, m.mode, table.concat(m.argv, " "), raw)),
+    "runner failed")
+  local ms, orphans, failed, server = {}, 0, 0, nil
+  for line in io.lines(raw) do
+    local i, ns, _, st, orph = line:match("^(%d+)\t(%d+)\t(%d+)\t(%d+)\t(%d+)$")
+    if i then
+      ms[#ms + 1] = tonumber(ns) / 1e6
+      if st ~= "0" then failed = failed + 1 end
+      orphans = orphans + tonumber(orph)
+    else
+      local f0, f1, r0, r1 = line:match("^server\t(%-?%d+)\t(%-?%d+)\t(%-?%d+)\t(%-?%d+)$")
+      if f0 then server = { fds0 = tonumber(f0), fds1 = tonumber(f1), rss0 = tonumber(r0), rss1 = tonumber(r1) } end
+    end
+  end
+  io.stdout:write(("\n%s: %d runs, %d failed, %d leaked processes\n"):format(m.name, #ms, failed, orphans))
+  local w, first, last = {}, nil, nil
+  for s = 1, #ms, WINDOW do
+    local win = { table.unpack(ms, s, math.min(s + WINDOW - 1, #ms)) }
+    local med = stats.median(win)
+    first = first or med
+    last = med
+    w[#w + 1] = ("%.2f"):format(med)
+  end
+  io.stdout:write(("  median ms per %d-run window: %s\n"):format(WINDOW, table.concat(w, " ")))
+  io.stdout:write(("  trend: last window / first window = %.2f\n"):format(last / first))
+  if server then
+    io.stdout:write(("  server fds %d -> %d, RSS %d -> %d KiB\n"):format(server.fds0, server.fds1, server.rss0,
+      server.rss1))
+    if server.fds1 ~= server.fds0 then leaks = leaks + 1 end
+  end
+  leaks = leaks + orphans + failed
+end
+
+local after = snapshot()
+os.execute("sleep 2")
+local after2 = snapshot()
+io.stdout:write("\nleft on the host (new since the start and still there 2s later)\n")
+for _, kind in ipairs({ "cgroups", "mounts", "netns" }) do
+  local n = new_since(before[kind], after[kind], after2[kind])
+  io.stdout:write(("  %-8s %d%s\n"):format(kind, #n, #n > 0 and (": " .. table.concat(n, ", ")) or ""))
+  leaks = leaks + #n
+end
+io.stdout:write(leaks == 0 and "\nsoak: no leaks\n" or ("\nsoak: %d problems (see above)\n"):format(leaks))
+os.exit(leaks == 0 and 0 or 1)

@@ -1,0 +1,408 @@
+/* Port filter on the host network: cgroup sock_addr BPF programs (root only).
+ *
+ * The kernel runs these programs on its own copy of the address, inside connect(), bind() and
+ * sendmsg(), so a thread rewriting the caller's sockaddr cannot race them. Each program checks the
+ * socket's protocol (TCP or UDP; other protocols are denied) and the destination or bind port
+ * against a list of ranges, and returns 1 (allow) or 0 (the syscall fails with EPERM).
+ *
+ *   connect4/6 + sendmsg4/6   "outgoing" rules: TCP and UDP connect, unconnected UDP sendto/sendmsg
+ *   bind4/6                   "incoming" rules
+ *   ingress (cgroup skb)      "incoming" rules for packets to listening sockets (listen without bind)
+ *
+ * Programs are attached with BPF_F_ALLOW_MULTI, so filters of parent cgroups still apply. They
+ * live as long as the cgroup: the supervisor removes the cgroup when the sandbox ends. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <linux/bpf.h>
+#include <sys/syscall.h>
+
+#include "spawn.h"
+
+#define MAX_RANGES 256
+#define MAX_INSNS (64 + MAX_RANGES * 4)
+#define AUDIT_ENTRIES 4096
+#define NET_FILTER_MT "purple.net_filter"
+
+struct port_range {
+	unsigned from, to;
+	int proto; /* IPPROTO_TCP, IPPROTO_UDP or 0 for both */
+};
+
+/* The hooks, in the order of their index in an audit key. */
+static const struct hook {
+	enum bpf_attach_type type;
+	int family;      /* of the address the program sees; 0: the listen (ingress) program */
+	int incoming;    /* checks the "incoming" list */
+	const char *name, *op;
+} hooks[] = {
+	{ BPF_CGROUP_INET4_CONNECT, 4, 0, "connect4", "connect" },
+	{ BPF_CGROUP_INET6_CONNECT, 6, 0, "connect6", "connect" },
+	{ BPF_CGROUP_UDP4_SENDMSG, 4, 0, "sendmsg4", "send" },
+	{ BPF_CGROUP_UDP6_SENDMSG, 6, 0, "sendmsg6", "send" },
+	{ BPF_CGROUP_INET4_BIND, 4, 1, "bind4", "bind" },
+	{ BPF_CGROUP_INET6_BIND, 6, 1, "bind6", "bind" },
+	{ BPF_CGROUP_INET_INGRESS, 0, 1, "ingress", "listen" },
+};
+
+/* Audit map entry: one per distinct (hook, verdict, protocol, port, address), counting. */
+struct audit_key {
+	uint32_t hook, allowed, proto, port;
+	uint8_t addr[16];
+};
+
+struct net_filter {
+	int map; /* the audit map, -1 once closed */
+};
+
+struct prog {
+	struct bpf_insn i[MAX_INSNS];
+	size_t n;
+	size_t fix[MAX_RANGES + 8]; /* jumps to patch: index of insn */
+	int label[MAX_RANGES + 8];  /* and the label each one targets */
+	size_t nfix;
+	size_t at[5];               /* label positions */
+};
+
+enum { L_DENY, L_ALLOW, L_RECORD, L_PASS, L_INSERT };
+
+static void emit(struct prog *p, uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm)
+{
+	p->i[p->n++] = (struct bpf_insn){ .code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm };
+}
+
+/* A conditional (or, with code BPF_JA, unconditional) jump to a label placed later. */
+static void jump(struct prog *p, uint8_t code, uint8_t dst, int32_t imm, int label)
+{
+	p->fix[p->nfix] = p->n;
+	p->label[p->nfix++] = label;
+	emit(p, BPF_JMP | code | (code == BPF_JA ? 0 : BPF_K), dst, 0, 0, imm);
+}
+
+static void place(struct prog *p, int label)
+{
+	p->at[label] = p->n;
+}
+
+static void load_map(struct prog *p, int map)
+{
+	emit(p, BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map);
+	emit(p, 0, 0, 0, 0, 0);
+}
+
+/* r6 = context, r8 = protocol, r9 = port in host order, r7 = verdict (0 deny, 1 allow).
+ * Every decision is counted in the audit map under its key, then returned.
+ * The listen (cgroup skb ingress) program looks at packets to a listening socket of the sandbox:
+ * a listen() without bind() gets a port from the kernel without passing any bind hook, so its
+ * SYNs are dropped here unless the port is allowed. Other packets pass uncounted. */
+static void build_program(struct prog *p, size_t hook, const struct port_range *r, size_t nr, int map)
+{
+	const struct hook *h = &hooks[hook];
+
+	p->n = p->nfix = 0;
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0);
+	if (!h->family) {
+		emit(p, BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, sk), 0);
+		jump(p, BPF_JEQ, BPF_REG_1, 0, L_PASS);
+		emit(p, BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, offsetof(struct bpf_sock, state), 0);
+		jump(p, BPF_JNE, BPF_REG_2, 10 /* BPF_TCP_LISTEN */, L_PASS);
+		emit(p, BPF_LDX | BPF_MEM | BPF_W, BPF_REG_9, BPF_REG_1, offsetof(struct bpf_sock, src_port), 0);
+		emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_8, 0, 0, IPPROTO_TCP);
+	} else {
+		emit(p, BPF_LDX | BPF_MEM | BPF_W, BPF_REG_8, BPF_REG_6, offsetof(struct bpf_sock_addr, protocol), 0);
+		emit(p, BPF_LDX | BPF_MEM | BPF_W, BPF_REG_9, BPF_REG_6, offsetof(struct bpf_sock_addr, user_port), 0);
+		emit(p, BPF_ALU | BPF_END | BPF_TO_BE, BPF_REG_9, 0, 0, 16); /* network to host order */
+	}
+	/* only TCP and UDP; anything else is denied */
+	emit(p, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_8, 0, 1, IPPROTO_TCP);
+	jump(p, BPF_JNE, BPF_REG_8, IPPROTO_UDP, L_DENY);
+	for (size_t k = 0; k < nr; k++) {
+		int16_t skip = 2; /* past the JGT and the jump to allow */
+
+		if (r[k].proto)
+			emit(p, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_8, 0, skip + 1, r[k].proto);
+		emit(p, BPF_JMP | BPF_JLT | BPF_K, BPF_REG_9, 0, skip, (int32_t)r[k].from);
+		emit(p, BPF_JMP | BPF_JGT | BPF_K, BPF_REG_9, 0, 1, (int32_t)r[k].to);
+		jump(p, BPF_JA, 0, 0, L_ALLOW);
+	}
+	place(p, L_DENY);
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_7, 0, 0, 0);
+	jump(p, BPF_JA, 0, 0, L_RECORD);
+	place(p, L_ALLOW);
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_7, 0, 0, 1);
+	place(p, L_RECORD);
+	emit(p, BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -32, (int32_t)hook);
+	emit(p, BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_7, -28, 0);
+	emit(p, BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_8, -24, 0);
+	emit(p, BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_9, -20, 0);
+	for (int w = 0; w < 4; w++) {
+		if (h->family == 6 || (h->family == 4 && w == 0)) {
+			int16_t off = h->family == 4 ? (int16_t)offsetof(struct bpf_sock_addr, user_ip4)
+						     : (int16_t)(offsetof(struct bpf_sock_addr, user_ip6) + 4 * w);
+
+			emit(p, BPF_LDX | BPF_MEM | BPF_W, BPF_REG_1, BPF_REG_6, off, 0);
+			emit(p, BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_1, (int16_t)(-16 + 4 * w), 0);
+		} else {
+			emit(p, BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, (int16_t)(-16 + 4 * w), 0);
+		}
+	}
+	load_map(p, map);
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+	emit(p, BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -32);
+	emit(p, BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+	jump(p, BPF_JEQ, BPF_REG_0, 0, L_INSERT);
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1);
+	emit(p, BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_0, BPF_REG_7, 0, 0);
+	emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	place(p, L_INSERT);
+	emit(p, BPF_ST | BPF_MEM | BPF_DW, BPF_REG_10, 0, -40, 1);
+	load_map(p, map);
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+	emit(p, BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -32);
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_10, 0, 0);
+	emit(p, BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, -40);
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, BPF_NOEXIST);
+	emit(p, BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_update_elem);
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_0, BPF_REG_7, 0, 0);
+	emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	if (!h->family) {
+		place(p, L_PASS);
+		emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
+		emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	}
+	for (size_t k = 0; k < p->nfix; k++)
+		p->i[p->fix[k]].off = (int16_t)(p->at[p->label[k]] - (p->fix[k] + 1));
+}
+
+static int prog_load(const struct prog *p, const struct hook *h, char *log, size_t loglen)
+{
+	union bpf_attr a;
+
+	memset(&a, 0, sizeof a);
+	a.prog_type = h->family ? BPF_PROG_TYPE_CGROUP_SOCK_ADDR : BPF_PROG_TYPE_CGROUP_SKB;
+	a.expected_attach_type = h->type;
+	a.insns = (uint64_t)(uintptr_t)p->i;
+	a.insn_cnt = (uint32_t)p->n;
+	a.license = (uint64_t)(uintptr_t)"GPL";
+	int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
+
+	if (fd < 0 && errno == EINVAL) {
+		/* load again with the verifier's log, for the error message */
+		int err = errno;
+
+		a.log_buf = (uint64_t)(uintptr_t)log;
+		a.log_size = (uint32_t)loglen;
+		a.log_level = 1;
+		syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
+		log[strcspn(log, "\n")] = 0;
+		errno = err;
+	}
+	return fd;
+}
+
+static int prog_attach(int cgfd, int prog, enum bpf_attach_type type)
+{
+	union bpf_attr a;
+
+	memset(&a, 0, sizeof a);
+	a.target_fd = (uint32_t)cgfd;
+	a.attach_bpf_fd = (uint32_t)prog;
+	a.attach_type = type;
+	a.attach_flags = BPF_F_ALLOW_MULTI;
+	return (int)syscall(SYS_bpf, BPF_PROG_ATTACH, &a, sizeof a);
+}
+
+static int map_create(void)
+{
+	union bpf_attr a;
+
+	memset(&a, 0, sizeof a);
+	a.map_type = BPF_MAP_TYPE_HASH;
+	a.key_size = sizeof(struct audit_key);
+	a.value_size = sizeof(uint64_t);
+	a.max_entries = AUDIT_ENTRIES;
+	a.map_flags = 0;
+	return (int)syscall(SYS_bpf, BPF_MAP_CREATE, &a, sizeof a);
+}
+
+/* Reads t[k] = { {from=, to=, proto="tcp"|"udp"|"any"}, ... } into r. */
+static size_t ranges_parse(lua_State *L, int t, const char *k, struct port_range *r)
+{
+	size_t n = 0, len;
+
+	if (lua_getfield(L, t, k) != LUA_TTABLE)
+		luaL_error(L, "net_filter: field '%s' must be a list of port ranges", k);
+	len = lua_rawlen(L, -1);
+	if (len > MAX_RANGES)
+		luaL_error(L, "net_filter: at most %d ranges in '%s'", MAX_RANGES, k);
+	for (size_t i = 1; i <= len; i++, n++) {
+		static const char *const protos[] = { "any", "tcp", "udp", NULL };
+		static const int proto_num[] = { 0, IPPROTO_TCP, IPPROTO_UDP };
+		int e;
+		lua_Integer from, to;
+
+		lua_rawgeti(L, -1, (lua_Integer)i);
+		e = lua_gettop(L);
+		luaL_checktype(L, e, LUA_TTABLE);
+		from = pl_field_int(L, e, "from", -1);
+		to = pl_field_int(L, e, "to", from);
+		if (from < 0 || to < from || to > 65535)
+			luaL_error(L, "net_filter: %s[%d]: bad port range", k, (int)i);
+		lua_getfield(L, e, "proto");
+		r[n].proto = proto_num[luaL_checkoption(L, -1, "any", protos)];
+		r[n].from = (unsigned)from;
+		r[n].to = (unsigned)to;
+		lua_pop(L, 2);
+	}
+	lua_pop(L, 1);
+	return n;
+}
+
+/* core.net_filter_attach(cgroup_dir, {outgoing = ranges, incoming = ranges}) -> filter | nil, msg, errno
+ * The programs stay attached as long as the cgroup exists; the filter handle reads the audit map. */
+static int l_net_filter_attach(lua_State *L)
+{
+	const char *dir = luaL_checkstring(L, 1);
+	struct port_range out[MAX_RANGES], in[MAX_RANGES];
+	size_t nout, nin;
+	struct prog *prog;
+	struct net_filter *f;
+	char log[1024] = "";
+	int cg, err;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	nout = ranges_parse(L, 2, "outgoing", out);
+	nin = ranges_parse(L, 2, "incoming", in);
+	prog = lua_newuserdatauv(L, sizeof *prog, 0); /* scratch: too large for the C stack */
+	f = lua_newuserdatauv(L, sizeof *f, 0);
+	f->map = -1;
+	luaL_setmetatable(L, NET_FILTER_MT);
+	f->map = map_create();
+	if (f->map < 0)
+		return pl_fail(L, errno, "create BPF audit map");
+	cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0)
+		return pl_fail(L, errno, "open cgroup %s", dir);
+	for (size_t i = 0; i < PL_ARRAY_LEN(hooks); i++) {
+		int fd;
+
+		if (hooks[i].incoming)
+			build_program(prog, i, in, nin, f->map);
+		else
+			build_program(prog, i, out, nout, f->map);
+		fd = prog_load(prog, &hooks[i], log, sizeof log);
+		if (fd < 0) {
+			err = errno;
+			close(cg);
+			return pl_fail(L, err, "load BPF %s program%s%s", hooks[i].name, log[0] ? ": " : "", log);
+		}
+		if (prog_attach(cg, fd, hooks[i].type) < 0) {
+			err = errno;
+			close(fd);
+			close(cg);
+			return pl_fail(L, err, "attach BPF %s program to %s", hooks[i].name, dir);
+		}
+		close(fd); /* the attachment holds the program */
+	}
+	close(cg);
+	return 1;
+}
+
+/* filter:events() -> { {op, allowed, proto, addr, port, count}, ... } | nil, msg, errno */
+static int l_net_filter_events(lua_State *L)
+{
+	struct net_filter *f = luaL_checkudata(L, 1, NET_FILTER_MT);
+	struct audit_key key, next;
+	union bpf_attr a;
+	int first = 1, n = 0;
+
+	if (f->map < 0)
+		return luaL_error(L, "attempt to use a closed net filter");
+	lua_newtable(L);
+	for (;;) {
+		uint64_t count;
+		char addr[INET6_ADDRSTRLEN];
+
+		memset(&a, 0, sizeof a);
+		a.map_fd = (uint32_t)f->map;
+		a.key = first ? 0 : (uint64_t)(uintptr_t)&key;
+		a.next_key = (uint64_t)(uintptr_t)&next;
+		if (syscall(SYS_bpf, BPF_MAP_GET_NEXT_KEY, &a, sizeof a) < 0) {
+			if (errno == ENOENT)
+				break;
+			return pl_fail(L, errno, "read BPF audit map");
+		}
+		first = 0;
+		key = next;
+		memset(&a, 0, sizeof a);
+		a.map_fd = (uint32_t)f->map;
+		a.key = (uint64_t)(uintptr_t)&key;
+		a.value = (uint64_t)(uintptr_t)&count;
+		if (syscall(SYS_bpf, BPF_MAP_LOOKUP_ELEM, &a, sizeof a) < 0 || key.hook >= PL_ARRAY_LEN(hooks))
+			continue;
+		lua_createtable(L, 0, 6);
+		lua_pushstring(L, hooks[key.hook].op);
+		lua_setfield(L, -2, "op");
+		lua_pushboolean(L, key.allowed != 0);
+		lua_setfield(L, -2, "allowed");
+		if (key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP)
+			lua_pushstring(L, key.proto == IPPROTO_TCP ? "tcp" : "udp");
+		else
+			lua_pushinteger(L, key.proto);
+		lua_setfield(L, -2, "proto");
+		if (hooks[key.hook].family &&
+		    inet_ntop(hooks[key.hook].family == 4 ? AF_INET : AF_INET6, key.addr, addr, sizeof addr)) {
+			lua_pushstring(L, addr);
+			lua_setfield(L, -2, "addr");
+		}
+		lua_pushinteger(L, key.port);
+		lua_setfield(L, -2, "port");
+		lua_pushinteger(L, (lua_Integer)count);
+		lua_setfield(L, -2, "count");
+		lua_rawseti(L, -2, ++n);
+	}
+	return 1;
+}
+
+static int l_net_filter_close(lua_State *L)
+{
+	struct net_filter *f = luaL_checkudata(L, 1, NET_FILTER_MT);
+
+	if (f->map >= 0)
+		close(f->map);
+	f->map = -1;
+	return 0;
+}
+
+/* core.landlock_abi() -> the kernel's Landlock ABI version, 0 when unavailable */
+static int l_landlock_abi(lua_State *L)
+{
+	lua_pushinteger(L, landlock_abi());
+	return 1;
+}
+
+void pl_open_net(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "events", l_net_filter_events }, { "close", l_net_filter_close }, { NULL, NULL },
+	};
+
+	luaL_newmetatable(L, NET_FILTER_MT);
+	luaL_newlib(L, methods);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, l_net_filter_close);
+	lua_setfield(L, -2, "__gc");
+	lua_pushcfunction(L, l_net_filter_close);
+	lua_setfield(L, -2, "__close");
+	lua_pop(L, 1);
+
+	lua_pushcfunction(L, l_net_filter_attach);
+	lua_setfield(L, -2, "net_filter_attach");
+	lua_pushcfunction(L, l_landlock_abi);
+	lua_setfield(L, -2, "landlock_abi");
+}

@@ -1,0 +1,142 @@
+-- purple ps [--watch [SECONDS]] [--json]: the running sessions of the runtime directory (see
+-- purple.runtime) with uptime, CPU time, memory and process count, read from the session's cgroups
+-- when it has any, else summed over the sandbox's processes in /proc.
+local core = require "purple.core"
+local json = require "purple.json"
+local runtime = require "purple.runtime"
+
+local USER_HZ, PAGE = 100, 4096 -- /proc units: clock ticks (USER_HZ is 100 on Linux) and pages
+
+local function read(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function num(path) return tonumber((read(path) or ""):match("^%s*(%d+)")) end
+
+-- Usage from the cgroup directories: v2 files where present, else v1 ones.
+local function cgroup_usage(dirs)
+  local u = {}
+  for _, d in ipairs(dirs) do
+    local cpu = (read(d .. "/cpu.stat") or ""):match("usage_usec (%d+)")
+    if cpu and not u.cpu_seconds then u.cpu_seconds = tonumber(cpu) / 1e6 end
+    local acct = num(d .. "/cpuacct.usage")
+    if acct and not u.cpu_seconds then u.cpu_seconds = acct / 1e9 end
+    u.memory_bytes = u.memory_bytes or num(d .. "/memory.current") or num(d .. "/memory.usage_in_bytes")
+    u.pids = u.pids or num(d .. "/pids.current")
+  end
+  return u
+end
+
+-- init and every descendant, through /proc/PID/task/TID/children.
+local function descendants(pid, out)
+  out[#out + 1] = pid
+  for _, tid in ipairs(core.readdir(("/proc/%d/task"):format(pid)) or {}) do
+    for child in (read(("/proc/%d/task/%s/children"):format(pid, tid)) or ""):gmatch("%d+") do
+      descendants(tonumber(child), out)
+    end
+  end
+  return out
+end
+
+local function proc_usage(init_pid, u)
+  local ticks, pages = 0, 0
+  local pids = descendants(init_pid, {})
+  for _, p in ipairs(pids) do
+    local rest = (read(("/proc/%d/stat"):format(p)) or ""):match("%) (.*)$")
+    if rest then
+      local f, i = {}, 2
+      for w in rest:gmatch("%S+") do
+        i = i + 1
+        f[i] = w
+        if i >= 15 then break end
+      end
+      ticks = ticks + (tonumber(f[14]) or 0) + (tonumber(f[15]) or 0)
+    end
+    pages = pages + (tonumber((read(("/proc/%d/statm"):format(p)) or ""):match("^%d+ (%d+)")) or 0)
+  end
+  u.cpu_seconds = u.cpu_seconds or ticks / USER_HZ
+  u.memory_bytes = u.memory_bytes or pages * PAGE
+  u.pids = u.pids or #pids
+  return u
+end
+
+local function usage(rec)
+  local u = cgroup_usage(rec.cgroups or {})
+  if not (u.cpu_seconds and u.memory_bytes and u.pids) and math.type(rec.init_pid) == "integer" then
+    proc_usage(rec.init_pid, u)
+  end
+  return u
+end
+
+local function human_size(n)
+  if not n then return "-" end
+  local units = { "B", "K", "M", "G", "T" }
+  local i = 1
+  while n >= 1024 and i < #units do n, i = n / 1024, i + 1 end
+  return i == 1 and ("%d%s"):format(n, units[i]) or ("%.1f%s"):format(n, units[i])
+end
+
+local function uptime(sec)
+  sec = math.max(0, math.floor(sec))
+  return ("%d:%02d:%02d"):format(sec // 3600, sec // 60 % 60, sec % 60)
+end
+
+local function sessions()
+  local now = core.realtime()
+  local list = runtime.list(true)
+  for _, rec in ipairs(list) do
+    rec.uptime_seconds = now - (rec.started_epoch or now)
+    rec.usage = json.object(usage(rec))
+  end
+  return list
+end
+
+local function print_table(list)
+  io.stdout:write(("%-16s  %-14s %7s %7s %9s %8s %8s %5s  %s\n"):format("ID", "PROFILE", "PID", "INIT", "UPTIME",
+    "CPU", "MEM", "PIDS", "COMMAND"))
+  for _, r in ipairs(list) do
+    local u = r.usage
+    io.stdout:write(("%-16s  %-14s %7d %7d %9s %8s %8s %5s  %s\n"):format(r.id, tostring(r.profile),
+      r.supervisor_pid, r.init_pid or 0, uptime(r.uptime_seconds),
+      u.cpu_seconds and ("%.2fs"):format(u.cpu_seconds) or "-", human_size(u.memory_bytes),
+      tostring(u.pids or "-"), table.concat(r.argv or {}, " ")))
+  end
+end
+
+return function(args, first)
+  local watch, as_json
+  local i = first
+  while i <= #args do
+    local a = args[i]
+    if a == "--watch" or a == "-w" then
+      watch = 2
+      if tonumber(args[i + 1]) then watch = tonumber(args[i + 1]); i = i + 1 end
+      if watch <= 0 then
+        io.stderr:write("purple: --watch: expected a positive number of seconds\n")
+        return 125
+      end
+    elseif a == "--json" then
+      as_json = true
+    else
+      io.stderr:write(("purple: ps: unknown option '%s' (usage: purple ps [--watch [SECONDS]] [--json])\n"):format(a))
+      return 125
+    end
+    i = i + 1
+  end
+  repeat
+    local list = sessions()
+    if watch then io.stdout:write("\27[H\27[2J", runtime.dir(), "  ", os.date("%H:%M:%S"), "\n") end
+    if as_json then
+      io.stdout:write(json.encode(list), "\n")
+    else
+      print_table(list)
+    end
+    io.stdout:flush()
+    if watch then core.sleep(watch) end
+  until not watch
+  return 0
+end

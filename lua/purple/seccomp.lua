@@ -1,0 +1,213 @@
+-- purple.seccomp: a policy's syscalls section → a seccomp plan: the BPF program for core.spawn and
+-- the classification the supervisor applies to each user notification.
+--
+-- What the compiled filter does with a call (first match):
+--   1. another architecture, x32, int 0x80            kill (the kernel, SIGSYS; libseccomp's bad-arch)
+--   2. execve, exit, exit_group (when the policy allows them)  allow — purple starts the command with
+--      execve before the supervisor holds the listener, so these must never wait for it
+--   3. a hardening entry (purple.syscalls.hardening)   kill → notify (reported, then SIGSYS),
+--                                                       errno → answered by the kernel, silently
+--   4. a call the policy allows                        allow, or notify when an enforcer registered a
+--                                                       handler for it (run.seccomp_notify)
+--   5. anything else                                   notify: reported, then answered per
+--                                                       syscalls.action (errno EPERM, kill, log)
+-- In learn mode step 4 and 5 become "notify and continue", recording each call once.
+local core = require "purple.core"
+local syscalls = require "purple.syscalls"
+
+local M = {}
+
+local ERRNO = { EPERM = 1, ENOSYS = 38, EAFNOSUPPORT = 97 }
+M.ERRNO = ERRNO
+M.ALWAYS = { "execve", "exit", "exit_group" }
+
+local ALIASES = { unmount = "umount2", umount = "umount2" }
+
+-- Expands a list of names and "@group"s into { nr = source entry }; nil, error for an unknown name.
+local function expand(list, field)
+  local out = {}
+  for i, entry in ipairs(list or {}) do
+    if type(entry) ~= "string" then
+      return nil, ("syscalls.%s[%d]: expected a syscall name or @group"):format(field, i)
+    end
+    if entry:sub(1, 1) == "@" then
+      local members = syscalls.members(entry:sub(2), core.syscall_number)
+      if not members then
+        return nil, ("syscalls.%s: unknown syscall group %q (see purple syscalls)"):format(field, entry)
+      end
+      for _, n in ipairs(members) do
+        local nr = core.syscall_number(n)
+        out[nr] = out[nr] or { entry = entry, group = true }
+      end
+    else
+      local name = ALIASES[entry] or entry
+      local nr = core.syscall_number(name)
+      if not nr then
+        return nil, ("syscalls.%s: unknown syscall %q on this architecture"):format(field, entry)
+      end
+      out[nr] = { entry = entry, name = name }
+    end
+  end
+  return out
+end
+
+-- Unsigned 64-bit comparison of one argument, as the filter does it.
+local function arg_matches(args, cmp)
+  local v, op, want, mask = args[cmp[1] + 1] or 0, cmp[2], cmp[3], cmp[4]
+  if op == "masked_eq" then return (v & mask) == want end
+  if op == "eq" then return v == want end
+  if op == "ne" then return v ~= want end
+  if op == "lt" then return math.ult(v, want) end
+  if op == "le" then return v == want or math.ult(v, want) end
+  if op == "gt" then return math.ult(want, v) end
+  if op == "ge" then return v == want or math.ult(want, v) end
+  error("unknown comparison " .. tostring(op))
+end
+M.arg_matches = arg_matches
+
+local cache = {}
+
+-- Compiles a rule table, reusing the program of an identical table (purple-lua scripts that run
+-- many sandboxes under one policy compile once).
+function M.compile(spec)
+  local parts = { tostring(spec.default) }
+  for _, r in ipairs(spec.rules) do
+    parts[#parts + 1] = r.nr .. ":" .. tostring(r.action)
+    for _, a in ipairs(r.args or {}) do
+      parts[#parts + 1] = table.concat({ a[1], a[2], a[3], a[4] or "" }, ",")
+    end
+  end
+  local key = table.concat(parts, ";")
+  local prog = cache[key]
+  if prog then return prog end
+  local err
+  prog, err = core.seccomp_compile(spec)
+  if not prog then return nil, err end
+  cache[key] = prog
+  return prog
+end
+
+-- plan(syscalls_section, opts) -> plan | nil, "syscalls...: why"
+-- opts: learn (bool), handlers ({ name = function } from run.seccomp_notify), profile (name).
+function M.plan(sc, opts)
+  opts = opts or {}
+  sc = sc or {}
+  local allow, err = expand(sc.allow, "allow")
+  if not allow then return nil, err end
+  local deny
+  deny, err = expand(sc.deny, "deny")
+  if not deny then return nil, err end
+  local action = sc.action or "errno"
+  if action ~= "errno" and action ~= "kill" and action ~= "log" then
+    return nil, ("syscalls.action: unknown action %q (errno, kill or log)"):format(tostring(action))
+  end
+  local plan = {
+    default_deny = sc.default_deny == true, allow = allow, deny = deny, action = action,
+    learn = opts.learn == true, profile = opts.profile or "the policy",
+    hardening = {}, handlers = {}, learned = {},
+  }
+
+  local execve = core.syscall_number("execve")
+  if deny[execve] then
+    return nil, ("syscalls.deny: %q denies execve, which purple starts the command with; remove it")
+      :format(deny[execve].entry)
+  end
+  if plan.default_deny and not allow[execve] and not plan.learn then
+    return nil, "syscalls.allow: add \"execve\": purple starts the command with it"
+  end
+
+  -- Active hardening entries by number (lifted by hardening: false or, without args, by an
+  -- explicit allow of the name).
+  if sc.hardening ~= false then
+    for _, h in ipairs(syscalls.hardening) do
+      local nr = core.syscall_number(h.name)
+      local lifted = not h.args and not h.fixed and allow[nr] and not allow[nr].group
+      if nr and not lifted then
+        plan.hardening[nr] = plan.hardening[nr] or {}
+        table.insert(plan.hardening[nr], h)
+      end
+    end
+  end
+  for name, fn in pairs(opts.handlers or {}) do
+    local nr = core.syscall_number(name)
+    if not nr then return nil, ("seccomp handler for unknown syscall %q"):format(tostring(name)) end
+    if nr == execve then return nil, "seccomp handler: execve cannot be routed to the supervisor" end
+    plan.handlers[nr] = fn
+  end
+
+  -- The filter.
+  local rules = {}
+  local default = (plan.learn or plan.default_deny) and "notify" or "allow"
+  local function add(nr, act, args) rules[#rules + 1] = { nr = nr, action = act, args = args } end
+  local function policy_action(nr)
+    if plan.learn then return "notify" end
+    if not M.allowed(plan, nr) then return "notify" end
+    return plan.handlers[nr] and "notify" or "allow"
+  end
+  for _, name in ipairs(M.ALWAYS) do
+    local nr = core.syscall_number(name)
+    if plan.learn or M.allowed(plan, nr) then add(nr, "allow") end
+  end
+  local done = {}
+  for _, name in ipairs(M.ALWAYS) do done[core.syscall_number(name)] = true end
+  for nr, entries in pairs(plan.hardening) do
+    local rest
+    for _, h in ipairs(entries) do
+      local act = h.action == "kill" and "notify" or ERRNO[h.action]
+      add(nr, act, h.args)
+      if h.args then rest = h.allow_when or { { h.args[1][1], "ge", 0 } } end
+    end
+    if rest then add(nr, policy_action(nr), rest) end
+    done[nr] = true
+  end
+  local nrs = {}
+  for nr in pairs(allow) do nrs[nr] = true end
+  for nr in pairs(deny) do nrs[nr] = true end
+  for nr in pairs(plan.handlers) do nrs[nr] = true end
+  local sorted = {}
+  for nr in pairs(nrs) do if not done[nr] then sorted[#sorted + 1] = nr end end
+  table.sort(sorted)
+  for _, nr in ipairs(sorted) do add(nr, policy_action(nr)) end
+  plan.spec = { default = default, rules = rules }
+  plan.program, err = M.compile(plan.spec)
+  if not plan.program then return nil, "syscalls: " .. err end
+  plan.listener = true -- every plan notifies something (violations, hardening kills, learning)
+  return plan
+end
+
+-- Does the policy (ignoring the hardening) allow call nr?
+function M.allowed(plan, nr)
+  if plan.deny[nr] then return false end
+  if plan.default_deny then return plan.allow[nr] ~= nil end
+  return true
+end
+
+-- What a notification means: "hardening", entry | "learn" | "violation" | "handler", fn.
+function M.classify(plan, nr, args)
+  for _, h in ipairs(plan.hardening[nr] or {}) do
+    local all = true
+    for _, cmp in ipairs(h.args or {}) do
+      if not arg_matches(args, cmp) then all = false break end
+    end
+    if all and h.action == "kill" then return "hardening", h end
+  end
+  if plan.learn then return "learn" end
+  if not M.allowed(plan, nr) then return "violation" end
+  if plan.handlers[nr] then return "handler", plan.handlers[nr] end
+  return "violation" -- the filter only notifies what the rules above explain: fail closed
+end
+
+-- The hint at the end of a violation line.
+function M.hint(plan, nr, name, hardening_entry)
+  local where = " in " .. plan.profile
+  if plan.deny[nr] then
+    return ("to permit it remove %q from syscalls.deny%s"):format(plan.deny[nr].entry, where)
+  end
+  if hardening_entry and (hardening_entry.args or hardening_entry.fixed) then
+    return ("%s is blocked by purple's hardening; to permit it set syscalls.hardening: false%s")
+      :format(hardening_entry.why, where)
+  end
+  return ("to permit it add %q to syscalls.allow%s"):format(name, where)
+end
+
+return M

@@ -1,0 +1,181 @@
+-- Named syscall groups and purple's fixed seccomp hardening, as data.
+--
+-- Groups (in the spirit of systemd's @system-service) are written "@name" in syscalls.allow and
+-- syscalls.deny. Members are x86_64/aarch64 names; a member the running architecture does not have
+-- is skipped (groups are shared across architectures), while a name written directly in a policy
+-- must exist (policy.lua). `purple syscalls [GROUP]` lists them.
+local M = {}
+
+local function words(s)
+  local t = {}
+  for w in s:gmatch("%S+") do t[#t + 1] = w end
+  return t
+end
+
+M.groups = {
+  ["default"] = { doc = "what every program needs: exit, time, ids, futexes, signal return",
+    words [[arch_prctl clock_getres clock_gettime clock_nanosleep execve exit exit_group futex
+            futex_waitv get_robust_list get_thread_area getegid geteuid getgid getgroups getpgid getpgrp
+            getpid getppid getrandom getresgid getresuid getrlimit getsid gettid gettimeofday getuid
+            membarrier nanosleep pause prlimit64 restart_syscall rseq rt_sigreturn sched_getaffinity
+            sched_yield set_robust_list set_thread_area set_tid_address time uname]] },
+  ["basic-io"] = { doc = "reading and writing open file descriptors",
+    words [[close close_range dup dup2 dup3 lseek pread64 preadv preadv2 pwrite64 pwritev pwritev2
+            read readv write writev]] },
+  ["file-system"] = { doc = "files and directories by path or descriptor",
+    words [[access chdir chmod creat faccessat faccessat2 fadvise64 fallocate fchdir fchmod fchmodat
+            fchmodat2 fchown fchownat chown lchown fcntl fgetxattr flistxattr flock fremovexattr
+            fsetxattr fstat fstatfs ftruncate futimesat getcwd getdents getdents64 getxattr
+            inotify_add_watch inotify_init inotify_init1 inotify_rm_watch lgetxattr link linkat
+            listxattr llistxattr lremovexattr lsetxattr lstat mkdir mkdirat mknod mknodat newfstatat
+            open openat openat2 readahead readlink readlinkat removexattr rename renameat renameat2
+            rmdir setxattr stat statfs statx symlink symlinkat truncate umask unlink unlinkat utime
+            utimensat utimes copy_file_range sendfile splice tee fanotify_mark name_to_handle_at]] },
+  ["io-event"] = { doc = "waiting for descriptors: poll, select, epoll, eventfd",
+    words [[_newselect epoll_create epoll_create1 epoll_ctl epoll_pwait epoll_pwait2 epoll_wait eventfd
+            eventfd2 poll ppoll pselect6 select]] },
+  ["ipc"] = { doc = "pipes, SysV and POSIX IPC, memfd",
+    words [[ipc memfd_create mq_getsetattr mq_notify mq_open mq_timedreceive mq_timedsend mq_unlink
+            msgctl msgget msgrcv msgsnd pipe pipe2 process_madvise semctl semget semop semtimedop shmat
+            shmctl shmdt shmget]] },
+  ["memory"] = { doc = "mapping and managing memory",
+    words [[brk get_mempolicy madvise mbind mincore mlock mlock2 mlockall mmap mprotect mremap msync
+            munlock munlockall munmap pkey_alloc pkey_free pkey_mprotect set_mempolicy]] },
+  ["process"] = { doc = "creating, signalling and waiting for processes and threads",
+    words [[capget clone clone3 execveat fork getrusage kill pidfd_open pidfd_send_signal prctl
+            rt_sigqueueinfo rt_tgsigqueueinfo tgkill tkill vfork wait4 waitid getpriority setpriority
+            setpgid setsid sysinfo times]] },
+  ["signal"] = { doc = "signal handlers, masks and signalfd",
+    words [[rt_sigaction rt_sigpending rt_sigprocmask rt_sigsuspend rt_sigtimedwait sigaltstack
+            signalfd signalfd4]] },
+  ["network-io"] = { doc = "sockets (families are limited by the hardening)",
+    words [[accept accept4 bind connect getpeername getsockname getsockopt listen recvfrom recvmmsg
+            recvmsg sendmmsg sendmsg sendto setsockopt shutdown socket socketpair]] },
+  ["timer"] = { doc = "timers and alarms",
+    words [[alarm getitimer setitimer timer_create timer_delete timer_getoverrun timer_gettime
+            timer_settime timerfd_create timerfd_gettime timerfd_settime]] },
+  ["sync"] = { doc = "flushing data to storage",
+    words [[fdatasync fsync msync sync sync_file_range syncfs]] },
+  ["scheduler"] = { doc = "reading and setting scheduling parameters",
+    words [[sched_get_priority_max sched_get_priority_min sched_getattr sched_getparam
+            sched_getscheduler sched_rr_get_interval sched_setaffinity sched_setattr sched_setparam
+            sched_setscheduler sched_yield getcpu ioprio_get ioprio_set]] },
+  ["ioctl"] = { doc = "ioctl (TIOCSTI and TIOCLINUX stay blocked by the hardening)", { "ioctl" } },
+  ["setuid"] = { doc = "changing user and group ids (within the sandbox's own ids)",
+    words [[setfsgid setfsuid setgid setgroups setregid setresgid setresuid setreuid setuid]] },
+  -- Groups mostly useful in syscalls.deny.
+  ["mount"] = { doc = "mounting file systems (also in the hardening)",
+    words [[chroot fsconfig fsmount fsopen fspick mount mount_setattr move_mount open_tree pivot_root
+            umount2]] },
+  ["module"] = { doc = "loading kernel modules (also in the hardening)",
+    words [[delete_module finit_module init_module]] },
+  ["reboot"] = { doc = "rebooting and kexec (kexec also in the hardening)",
+    words [[kexec_file_load kexec_load reboot]] },
+  ["swap"] = { doc = "swap devices", words [[swapoff swapon]] },
+  ["clock"] = { doc = "setting the system clock",
+    words [[adjtimex clock_adjtime clock_settime settimeofday]] },
+  ["raw-io"] = { doc = "raw port and device access",
+    words [[ioperm iopl pciconfig_iobase pciconfig_read pciconfig_write]] },
+  ["debug"] = { doc = "tracing other processes (also in the hardening)",
+    words [[kcmp pidfd_getfd process_vm_readv process_vm_writev ptrace perf_event_open]] },
+  ["privileged"] = { doc = "calls that need real privilege on the host",
+    words [[acct bpf lookup_dcookie nfsservctl quotactl quotactl_fd sethostname setdomainname
+            vhangup keyctl add_key request_key userfaultfd open_by_handle_at]] },
+}
+
+-- Composite groups: unions of other groups plus single calls.
+local function union(doc, parts)
+  local seen, list = {}, {}
+  for _, p in ipairs(parts) do
+    local members = p:sub(1, 1) == "@" and M.groups[p:sub(2)] or { p }
+    for _, n in ipairs(members) do
+      if not seen[n] then seen[n] = true; list[#list + 1] = n end
+    end
+  end
+  list.doc = doc
+  return list
+end
+
+M.groups["system-service"] = union("a general program: files, processes, signals, memory, IPC, sockets, timers", {
+  "@default", "@basic-io", "@file-system", "@io-event", "@ipc", "@memory", "@process", "@signal",
+  "@network-io", "@timer", "@sync", "@scheduler", "@ioctl", "@setuid",
+})
+-- Short names for the common agents' tools: each is @system-service (tested with the tool itself).
+M.groups["shell"] = union("a POSIX shell and coreutils (= @system-service)", { "@system-service" })
+M.groups["python"] = union("python3 (= @system-service)", { "@system-service" })
+M.groups["git"] = union("git (= @system-service)", { "@system-service" })
+M.groups["node"] = union("node.js (= @system-service)", { "@system-service" })
+
+-- The hardening every policy gets unless syscalls.hardening is false. Each entry:
+--   name      the syscall
+--   args      argument comparisons { index, op, value [, mask] } (as core.seccomp_compile); the
+--             entry applies when all match. Entries with args are lifted only by hardening: false.
+--   action    "kill" (reported, the process dies of SIGSYS) or an errno name answered silently
+--   why       the reason shown in the violation line
+--   allow_when for an entry with args: the comparison under which a policy that allows the syscall
+--             allows it (default: the same argument compared >= 0, i.e. every other value)
+-- An entry without args is also lifted by naming its syscall in syscalls.allow (not via a group).
+local CLONE_NEW = {
+  { "CLONE_NEWNS", 0x00020000 }, { "CLONE_NEWCGROUP", 0x02000000 }, { "CLONE_NEWUTS", 0x04000000 },
+  { "CLONE_NEWIPC", 0x08000000 }, { "CLONE_NEWUSER", 0x10000000 }, { "CLONE_NEWPID", 0x20000000 },
+  { "CLONE_NEWNET", 0x40000000 },
+}
+M.CLONE_NEW_MASK = 0
+for _, f in ipairs(CLONE_NEW) do M.CLONE_NEW_MASK = M.CLONE_NEW_MASK | f[2] end
+
+M.TIOCSTI, M.TIOCLINUX = 0x5412, 0x541C
+M.SOCKET_FAMILIES = { [1] = "AF_UNIX", [2] = "AF_INET", [10] = "AF_INET6" }
+
+local function hardening()
+  local h = {}
+  local function add(names, action, why)
+    for _, n in ipairs(words(names)) do h[#h + 1] = { name = n, action = action, why = why } end
+  end
+  add("unshare setns", "kill", "new namespaces")
+  add("mount umount2 pivot_root fsopen fsconfig fsmount fspick open_tree move_mount mount_setattr",
+    "kill", "mounting")
+  add("chroot", "kill", "chroot")
+  add("ptrace process_vm_readv process_vm_writev", "kill", "tracing other processes")
+  add("bpf perf_event_open userfaultfd", "kill", "a kernel attack surface")
+  add("keyctl add_key request_key", "kill", "the kernel keyring")
+  add("io_uring_enter io_uring_register", "kill", "io_uring")
+  add("kexec_load kexec_file_load init_module finit_module delete_module", "kill", "kernel loading")
+  add("open_by_handle_at", "kill", "opening files by handle")
+  -- Answered quietly: runtimes probe these and fall back.
+  h[#h + 1] = { name = "clone3", action = "ENOSYS", fixed = true,
+    why = "clone3's flags cannot be inspected; libc falls back to clone" }
+  h[#h + 1] = { name = "io_uring_setup", action = "ENOSYS", why = "io_uring" }
+  for _, f in ipairs(CLONE_NEW) do
+    h[#h + 1] = { name = "clone", args = { { 0, "masked_eq", f[2], f[2] } }, action = "kill",
+      why = "new namespaces (" .. f[1] .. ")" }
+  end
+  h[#h + 1] = { name = "personality", args = { { 0, "ne", 0xffffffff } }, action = "kill",
+    allow_when = { { 0, "eq", 0xffffffff } },
+    why = "changing the personality (only the query 0xffffffff is allowed)" }
+  h[#h + 1] = { name = "ioctl", args = { { 1, "masked_eq", M.TIOCSTI, 0xffffffff } }, action = "kill",
+    why = "TIOCSTI (typing into the terminal)" }
+  h[#h + 1] = { name = "ioctl", args = { { 1, "masked_eq", M.TIOCLINUX, 0xffffffff } }, action = "kill",
+    why = "TIOCLINUX" }
+  -- Socket families other than unix, inet and inet6: below, between and above the three.
+  h[#h + 1] = { name = "socket", args = { { 0, "eq", 0 } }, action = "EAFNOSUPPORT", why = "socket family" }
+  for fam = 3, 9 do
+    h[#h + 1] = { name = "socket", args = { { 0, "eq", fam } }, action = "EAFNOSUPPORT", why = "socket family" }
+  end
+  h[#h + 1] = { name = "socket", args = { { 0, "gt", 10 } }, action = "EAFNOSUPPORT", why = "socket family" }
+  return h
+end
+M.hardening = hardening()
+
+-- Members of a group, only those the running architecture has, sorted. nil for an unknown group.
+function M.members(group, number_of)
+  local g = M.groups[group]
+  if not g then return nil end
+  local out = {}
+  for _, n in ipairs(g) do
+    if number_of(n) then out[#out + 1] = n end
+  end
+  table.sort(out)
+  return out
+end
+
+return M
