@@ -23,7 +23,8 @@ DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libseccomp libcap 2>/dev/null)
 ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(CFLAGS)
 
 # Debian packages needed to build, run and test.
-DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-busted pkg-config gcc make
+DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-busted pkg-config gcc make \
+               python3 iproute2 util-linux man-db logrotate git procps
 
 CORE_SRC := $(sort $(wildcard csrc/*.c))
 CORE_OBJ := $(CORE_SRC:csrc/%.c=build/%.o)
@@ -31,7 +32,17 @@ CORE_SO  := lua/purple/core.so
 
 .PHONY: all deps demo check check-unit check-root check-user install uninstall clean env bench bench-soak bench-deps check-vm
 
-all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin
+# Precompiled Lua (debug info kept) that the in-tree launcher loads instead of compiling the source
+# (csrc/launcher/launcher.c: bytecode_searcher); a .luac older than its .lua is never used.
+LUAC     ?= luac$(LUA_VERSION)
+LUA_SRC  := $(shell find lua -name '*.lua' 2>/dev/null)
+LUAC_OBJ := $(LUA_SRC:lua/%.lua=build/luac/%.luac)
+
+all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin $(LUAC_OBJ)
+
+build/luac/%.luac: lua/%.lua
+	@mkdir -p $(@D)
+	@$(LUAC) -o $@.tmp $(CURDIR)/$< && mv -f $@.tmp $@ || { rm -f $@.tmp; echo "luac: $< not precompiled (loaded from source)"; }
 
 LUA_LIBS := $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null)
 bin/purple: csrc/launcher/launcher.c
@@ -46,7 +57,8 @@ build/%.o: csrc/%.c csrc/*.h
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(CORE_SO): $(CORE_OBJ)
-	$(CC) -shared -o $@ $(CORE_OBJ) $(DEPS_LIBS) $(LDFLAGS)
+	$(CC) -shared -o $@.tmp $(CORE_OBJ) $(DEPS_LIBS) $(LDFLAGS)
+	mv -f $@.tmp $@  # atomic: purple processes running during a build never load a half-written file
 
 # Small C programs the specs run inside sandboxes to attack them.
 HELPER_SRC := $(wildcard spec/helpers/*.c)
@@ -134,15 +146,22 @@ BENCH_PACKAGES = bubblewrap firejail
 ROUNDS       ?= 200
 TPUT_SECONDS ?= 5
 COUNT        ?= 10000
+BASELINE     ?=
 build/bench/runner: bench/runner.c
 	@mkdir -p build/bench
 	$(CC) $(WARN) -D_GNU_SOURCE $(CFLAGS) -o $@ $<
 
+build/bench/rss_probe: bench/rss_probe.c
+	@mkdir -p build/bench
+	$(CC) $(WARN) $(CFLAGS) -o $@ $< -ldl
+
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_PACKAGES)"
 
-bench: bench-deps all build/bench/runner
-	@ROUNDS=$(ROUNDS) TPUT_SECONDS=$(TPUT_SECONDS) $(LUA) bench/bench.lua
+bench: bench-deps all build/bench/runner build/bench/rss_probe
+	@ROUNDS=$(ROUNDS) TPUT_SECONDS=$(TPUT_SECONDS) BASELINE=$(BASELINE) $(LUA) bench/bench.lua
+	@$(LUA) bench/memory.lua
+	@$(CURDIR)/bin/purple-lua bench/breakdown.lua ai-strict 100
 
 bench-soak: all build/bench/runner
 	@COUNT=$(COUNT) $(LUA) bench/soak.lua

@@ -1,7 +1,9 @@
 -- make bench: purple against plain exec, unshare, bubblewrap and firejail, side by side in one run.
 -- Every round runs every command once (A B C ... A B C ...), so drift of the machine hits all alike;
 -- ratios are the median over rounds of the paired per-round ratios. See bench/README.md.
--- Environment: ROUNDS (200), WARMUP (10), TPUT_SECONDS (5), RUNNER, PURPLE_ROOT (the tree), OUT (dir).
+-- Environment: ROUNDS (200), WARMUP (10), TPUT_SECONDS (5), RUNNER, PURPLE_ROOT (the tree), OUT (dir),
+-- BASELINE (another built purple tree, e.g. before an optimisation: its rows are measured in the same
+-- rounds, so before and after are paired).
 local stats = dofile((arg[0]:match("^(.*)/") or ".") .. "/stats.lua")
 
 local ROOT = os.getenv("PURPLE_ROOT") or "."
@@ -13,6 +15,8 @@ local TPUT_SECONDS = tonumber(os.getenv("TPUT_SECONDS") or "5")
 local PURPLE = ROOT .. "/bin/purple"
 local PURPLE_LUA = ROOT .. "/bin/purple-lua"
 local MINIMAL = ROOT .. "/bench/profiles/minimal.lua"
+local BASELINE = os.getenv("BASELINE")
+if BASELINE == "" then BASELINE = nil end
 
 local function sh_ok(cmd)
   local ok = os.execute(cmd .. " >/dev/null 2>&1")
@@ -75,6 +79,10 @@ for _, pl in ipairs(PAYLOADS) do
   end
   commands[#commands + 1] = { k .. " purple run ai-strict", join({ PURPLE, "run", "--profile", "ai-strict", "--" }, pl.argv) }
   commands[#commands + 1] = { k .. " purple run minimal", join({ PURPLE, "run", "--profile", MINIMAL, "--" }, pl.argv) }
+  if BASELINE then
+    commands[#commands + 1] = { k .. " baseline run ai-strict",
+      join({ BASELINE .. "/bin/purple", "run", "--profile", "ai-strict", "--" }, pl.argv) }
+  end
   commands[#commands + 1] = { "@" .. k .. " purple.exec ai-strict",
     join({ PURPLE_LUA, ROOT .. "/bench/exec_server.lua", "ai-strict", "--" }, pl.argv) }
   commands[#commands + 1] = { "@" .. k .. " purple.exec minimal",
@@ -170,6 +178,9 @@ for _, p in ipairs(peers) do
   if p.prefix and p.name ~= "firejail" then throughput(p.name, join(p.prefix, { "/bin/true" })) end
 end
 throughput("purple run ai-strict", { PURPLE, "run", "--profile", "ai-strict", "--", "/bin/true" })
+if BASELINE then
+  throughput("baseline run ai-strict", { BASELINE .. "/bin/purple", "run", "--profile", "ai-strict", "--", "/bin/true" })
+end
 
 -- The issue's targets, for /bin/true.
 local ai = results["true purple run ai-strict"]
@@ -179,6 +190,11 @@ local checks = {
   { "≥ 150 sandboxes/s (2 workers)", tput["purple run ai-strict"], function(v) return v >= 150 end, "%.1f/s" },
   { "supervisor peak RSS ≤ 2.5 MiB", ai.rss, function(v) return v <= 2.5 end, "%.2f MiB" },
 }
+if BASELINE then
+  local b = results["true baseline run ai-strict"]
+  io.stdout:write(("\nbaseline %s: purple run ai-strict /bin/true %.2f ms -> %.2f ms (paired ratio %.2f)\n"):format(
+    BASELINE, b.ms, ai.ms, stats.paired_median(times["true purple run ai-strict"], times["true baseline run ai-strict"])))
+end
 io.stdout:write("\ntargets\n")
 for _, c in ipairs(checks) do
   local v = c[2]

@@ -28,10 +28,8 @@ local function timed(name, f)
   end
 end
 
+local exec = require "purple.exec" -- purple-lua has loaded it already
 local t0 = core.monotonic()
-local exec = require "purple.exec"
-add("require purple.exec", core.monotonic() - t0)
-t0 = core.monotonic()
 local policy = assert(purple.profile(profile, { argv = { "/bin/true" } }))
 add("load profile " .. profile, core.monotonic() - t0)
 

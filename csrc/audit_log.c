@@ -49,8 +49,6 @@ static int l_log_open(lua_State *L)
 	if ((r = open_log(path, &fd)) < 0) {
 		if (r == -EINVAL)
 			return pl_fail(L, EINVAL, "open %s: not a regular file", path);
-		if (r == -ELOOP)
-			return pl_fail(L, ELOOP, "open %s: is a symbolic link (give the real path)", path);
 		return pl_fail(L, -r, "open %s", path);
 	}
 	f = lua_newuserdatauv(L, sizeof *f, 0);

@@ -138,5 +138,6 @@ int luaopen_purple_core(lua_State *L)
 	pl_open_file_tree(L);
 	pl_open_probe(L);
 	pl_open_net(L);
+	pl_open_ns_primitives(L);
 	return 1;
 }

@@ -55,7 +55,7 @@ static int sys_fsmount(int fd, unsigned attrs)
 #define FAIL(fmt, ...) do { int e_ = errno; snprintf(what, n, fmt, __VA_ARGS__); return -e_; } while (0)
 
 /* A detached copy of the host tree at path, with the given attributes set on every mount in it. */
-static int clone_tree(const char *path, unsigned attrs)
+int clone_tree(const char *path, unsigned attrs)
 {
 	struct mount_attr a = { .attr_set = attrs, .propagation = MS_PRIVATE };
 	int fd = sys_open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
@@ -144,7 +144,7 @@ static int open_parent(int rootfd, const char *path, const char **base, char *wh
 }
 
 /* Creates (if missing) and opens the mount point for path: a directory, or a file when is_file. */
-static int open_target(int rootfd, const char *path, int is_file, char *what, size_t n)
+int open_target(int rootfd, const char *path, int is_file, char *what, size_t n)
 {
 	const char *base;
 	char name[256];
@@ -190,7 +190,7 @@ static int open_target(int rootfd, const char *path, int is_file, char *what, si
 	return fd;
 }
 
-static int attach(int mfd, int tfd)
+int attach(int mfd, int tfd)
 {
 	return sys_move_mount(mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
@@ -229,7 +229,7 @@ fail:;
 	return -1;
 }
 
-static int mount_tmpfs(int rootfd, const char *target, long long size, int mode, unsigned attrs, char *what,
+int mount_tmpfs(int rootfd, const char *target, long long size, int mode, unsigned attrs, char *what,
 		       size_t n)
 {
 	char sz[32], md[32];
@@ -257,7 +257,7 @@ static const char *const proc_readonly[] = { "sys", "sysrq-trigger", "irq", "bus
 static const char *const proc_masked[] = { "kcore", "keys", "timer_list", "sched_debug", "latency_stats",
 					   "kallsyms", NULL };
 
-static int mount_proc(int rootfd, const char *target, char *what, size_t n)
+int mount_proc(int rootfd, const char *target, char *what, size_t n)
 {
 	int tfd = open_target(rootfd, target, 0, what, n), mfd;
 
@@ -323,7 +323,7 @@ static const char *const dev_links[][2] = {
 };
 
 /* A minimal /dev: a few host device nodes, a private devpts instance and a private /dev/shm. */
-static int mount_dev(int rootfd, const char *target, char *what, size_t n)
+int mount_dev(int rootfd, const char *target, char *what, size_t n)
 {
 	static const char *const pts_opts[] = { "newinstance", "ptmxmode=0666", "mode=0620", NULL };
 	char path[512];
@@ -422,6 +422,21 @@ static int make_file(int rootfd, const struct mount_op *m, char *what, size_t n)
 	return 0;
 }
 
+/* Makes the directory rootfd the root of this mount namespace and detaches the old root:
+ * pivot_root(".", ".") stacks the old root on top of the new one, so one lazy unmount removes it. */
+int mounts_pivot(int rootfd, char *what, size_t n)
+{
+	if (fchdir(rootfd) < 0)
+		FAIL("%s", "chdir new root");
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		FAIL("%s", "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		FAIL("%s", "detach old root");
+	if (chdir("/") < 0)
+		FAIL("%s", "chdir /");
+	return 0;
+}
+
 int mounts_build_root(struct spawn_cfg *c, char *what, size_t n)
 {
 	static const char *const root_opts[] = { "mode=0755", "size=4m", NULL };
@@ -500,16 +515,10 @@ int mounts_build_root(struct spawn_cfg *c, char *what, size_t n)
 	if (r < 0)
 		return r;
 
-	if (fchdir(rootfd) < 0)
-		FAIL("%s", "chdir new root");
+	r = mounts_pivot(rootfd, what, n);
 	close(rootfd);
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		FAIL("%s", "pivot_root");
-	/* The old root now sits on top of the new one: detach it. */
-	if (umount2(".", MNT_DETACH) < 0)
-		FAIL("%s", "detach old root");
-	if (chdir("/") < 0)
-		FAIL("%s", "chdir /");
+	if (r < 0)
+		return r;
 	if (sys_mount_setattr(AT_FDCWD, "/", 0, &ro) < 0)
 		FAIL("%s", "read-only root");
 	return 0;

@@ -46,7 +46,7 @@ static const struct hook {
 	{ BPF_CGROUP_UDP6_SENDMSG, 6, 0, "sendmsg6", "send" },
 	{ BPF_CGROUP_INET4_BIND, 4, 1, "bind4", "bind" },
 	{ BPF_CGROUP_INET6_BIND, 6, 1, "bind6", "bind" },
-	{ BPF_CGROUP_INET_INGRESS, 0, 1, "ingress", "listen" },
+	{ BPF_CGROUP_INET_INGRESS, 0, 1, "ingress", "incoming" },
 };
 
 /* Audit map entry: one per distinct (hook, verdict, protocol, port, address), counting. */
@@ -117,9 +117,12 @@ static void build_program(struct prog *p, size_t hook, const struct port_range *
 		emit(p, BPF_LDX | BPF_MEM | BPF_W, BPF_REG_9, BPF_REG_6, offsetof(struct bpf_sock_addr, user_port), 0);
 		emit(p, BPF_ALU | BPF_END | BPF_TO_BE, BPF_REG_9, 0, 0, 16); /* network to host order */
 	}
-	/* only TCP and UDP; anything else is denied */
-	emit(p, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_8, 0, 1, IPPROTO_TCP);
-	jump(p, BPF_JNE, BPF_REG_8, IPPROTO_UDP, L_DENY);
+	/* only TCP and UDP; anything else is denied. With no rules everything is, and an allow
+	 * block would be unreachable code, which the verifier rejects. */
+	if (nr) {
+		emit(p, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_8, 0, 1, IPPROTO_TCP);
+		jump(p, BPF_JNE, BPF_REG_8, IPPROTO_UDP, L_DENY);
+	}
 	for (size_t k = 0; k < nr; k++) {
 		int16_t skip = 2; /* past the JGT and the jump to allow */
 
@@ -132,8 +135,10 @@ static void build_program(struct prog *p, size_t hook, const struct port_range *
 	place(p, L_DENY);
 	emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_7, 0, 0, 0);
 	jump(p, BPF_JA, 0, 0, L_RECORD);
-	place(p, L_ALLOW);
-	emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_7, 0, 0, 1);
+	if (nr) {
+		place(p, L_ALLOW);
+		emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_7, 0, 0, 1);
+	}
 	place(p, L_RECORD);
 	emit(p, BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -32, (int32_t)hook);
 	emit(p, BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_7, -28, 0);
@@ -405,4 +410,5 @@ void pl_open_net(lua_State *L)
 	lua_setfield(L, -2, "net_filter_attach");
 	lua_pushcfunction(L, l_landlock_abi);
 	lua_setfield(L, -2, "landlock_abi");
+	pl_open_net_notify(L);
 }

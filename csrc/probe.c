@@ -37,6 +37,8 @@ static int l_probe_unshare(lua_State *L)
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return pl_fail(L, errno, "waitpid");
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		return pl_fail(L, EPERM, "unshare %s: killed by SIGSYS (a seccomp filter forbids it)", spec);
 	if (!WIFEXITED(status))
 		return pl_fail(L, EINTR, "unshare %s: probe killed by signal %d", spec, WTERMSIG(status));
 	if (WEXITSTATUS(status) == 200)

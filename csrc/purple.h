@@ -34,6 +34,8 @@ void pl_open_audit_log(lua_State *L);
 void pl_open_file_tree(lua_State *L);
 void pl_open_probe(lua_State *L);
 void pl_open_net(lua_State *L);
+void pl_open_ns_primitives(lua_State *L);
+void pl_open_net_notify(lua_State *L);
 
 /* SHA-256 (sha256.c): the audit log's digests of policies and produced files. */
 struct pl_sha256 {

@@ -6,9 +6,10 @@
  *
  * Parent: clone with the namespace flags (into the v2 cgroup) → join the other cgroups → uid/gid maps →
  *         release the child.
- * Init:   join its v1 cgroups itself (cgroup_join.c) → ids → private mounts → new root → pivot_root → hostname → loopback → rlimits → setsid →
- *         drop capabilities → no_new_privs → fork the payload (vfork, shared fd table) →
- *         report (step, errno) or "started" to the supervisor → reap until the payload exits.
+ * Init:   join its v1 cgroups itself (cgroup_join.c) → ids → private mounts → new root → pivot_root →
+ *         hostname → loopback → rlimits → setsid → drop capabilities → no_new_privs → fork the payload
+ *         (vfork, shared fd table) → report (step, errno) or "started" to the supervisor → reap until
+ *         the payload exits.
  * Payload: landlock → seccomp (last, so setup syscalls need not be allowed) → execve.
  *
  * The payload shares its fd table with init until execve, so a seccomp listener it creates stays
@@ -396,6 +397,14 @@ static const struct {
 	{ "nofile", RLIMIT_NOFILE }, { "nproc", RLIMIT_NPROC }, { "stack", RLIMIT_STACK },
 	{ "msgqueue", RLIMIT_MSGQUEUE }, { "sigpending", RLIMIT_SIGPENDING },
 };
+
+int rlimit_by_name(const char *name)
+{
+	for (size_t i = 0; i < PL_ARRAY_LEN(rlimit_names); i++)
+		if (name && strcmp(name, rlimit_names[i].name) == 0)
+			return rlimit_names[i].res;
+	return -1;
+}
 
 static void rlimits_parse(lua_State *L, int t, struct spawn_cfg *c)
 {

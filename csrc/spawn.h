@@ -60,6 +60,18 @@ struct spawn_cfg {
 /* Child-side steps. Each returns 0 or -errno and fills *what with the failing step. */
 int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n);
 int mounts_build_root(struct spawn_cfg *c, char *what, size_t n);
+
+/* Mount steps of mounts.c, also exposed one by one to Lua (ns_primitives.c). Targets are resolved
+ * under the directory rootfd without following symlinks; -errno / -1 with errno on failure. */
+int clone_tree(const char *path, unsigned attrs);  /* detached copy of a host tree; fd or -1 */
+int open_target(int rootfd, const char *path, int is_file, char *what, size_t n);
+int attach(int mfd, int tfd);                       /* move_mount a detached mount onto tfd */
+int mount_tmpfs(int rootfd, const char *target, long long size, int mode, unsigned attrs, char *what,
+		size_t n);
+int mount_proc(int rootfd, const char *target, char *what, size_t n);
+int mount_dev(int rootfd, const char *target, char *what, size_t n);
+int mounts_pivot(int rootfd, char *what, size_t n);
+int rlimit_by_name(const char *name);               /* RLIMIT_* or -1 (spawn.c) */
 int caps_drop(const struct spawn_cfg *c, char *what, size_t n);
 int net_loopback_up(char *what, size_t n);
 int landlock_apply(const struct spawn_cfg *c, char *what, size_t n);

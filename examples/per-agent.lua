@@ -4,7 +4,9 @@
 --   purple run --profile examples/per-agent.lua -- coder ...      (agent = the command's basename)
 --
 -- A profile script gets its context as `...` (see purple-policy(5)): ctx.agent is $PURPLE_AGENT or
--- the command's basename; ctx.memory_bytes and ctx.cpus describe the host.
+-- the command's basename; ctx.memory_bytes and ctx.cpus describe the host. The limits need
+-- cgroups: run as root or inside a delegated cgroup (see docs/resources.md); without that purple
+-- refuses to run (exit 125) unless --allow-unenforced is given.
 local ctx = ...
 local MiB = 1024 * 1024
 

@@ -330,5 +330,9 @@ return p
     local p = purple.extend(base, { syscalls = { allow = { "write" } } })
     assert.same({ "read", "write" }, p.syscalls.allow)
     assert.same({ "read" }, base.syscalls.allow)
+    local ok, err = pcall(purple.extend, base, { extends = "ai-strict" })
+    assert.is_false(ok)
+    assert.equal("extends: the overrides of purple.extend cannot extend another profile; extend the base instead",
+      tostring(err))
   end)
 end)

@@ -58,6 +58,25 @@ describe("purple profile", function()
     end
   end)
 
+  it("documents every schema field in docs/policy.md and purple-policy(5), which renders cleanly", function()
+    local md = assert(H.read(H.tree .. "/docs/policy.md"))
+    local man = assert(H.read(H.tree .. "/man/purple-policy.5"))
+    local schema = require "purple.schema"
+    local function walk(node, prefix)
+      for _, f in ipairs(node.fields) do
+        local path = prefix .. f[1]
+        assert.truthy(md:find("`" .. path, 1, true), path .. " is not documented in docs/policy.md")
+        assert.truthy(man:find(f[1], 1, true), f[1] .. " is not in man/purple-policy.5")
+        if type(f[2]) == "table" and f[2].kind == "map" and prefix == "" then walk(f[2], path .. ".") end
+      end
+    end
+    walk(schema.root, "")
+    local _, err, code = H.sh("groff -man -Tutf8 -ww -z " .. H.q(H.tree .. "/man/purple-policy.5"))
+    if code == 127 then pending("groff is not installed") return end
+    assert.equal(0, code)
+    assert.equal("", err)
+  end)
+
   it("check: every error of every file, exit 1; exit 0 when all are valid", function()
     local d = H.tmpdir()
     local bad1, bad2 = d .. "/bad1.yaml", d .. "/bad2.lua"
@@ -77,6 +96,7 @@ describe("purple profile", function()
     assert.equal(0, code, err)
     assert.equal("", err)
     assert.equal(3, select(2, out:gsub(": ok %(", "")))
+    local _
     _, err, code = purple("profile check")
     assert.equal(125, code)
     assert.equal("purple: profile check: FILE... is required\n", err)

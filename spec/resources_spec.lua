@@ -50,6 +50,13 @@ end
 
 local MiB = 1024 * 1024
 
+local function has_warning(r, pattern)
+  for _, w in ipairs(r.warnings or {}) do
+    if w:match(pattern) then return true end
+  end
+  return false
+end
+
 describe("resources", function()
   after_each(H.cleanup)
 
@@ -151,13 +158,17 @@ describe("resources", function()
       assert.truthy(line:match("^cpu [%d.]+s user %+ [%d.]+s sys, peak memory [%d.]+[BKMG], "), line)
     end)
 
-    it("counts bytes written to an output path", function()
-      local dir = H.tmpdir()
-      os.execute("chmod 777 " .. H.q(dir))
+    local disk = os.getenv("PURPLE_SPEC_DISK") or "/tmp"
+    local disk_st = require("purple.core").stat(disk)
+    local on_disk = disk_st and disk_st.dev_major ~= 0 and it
+      or function(name) pending(name .. " (" .. disk .. " is not on a block device)") end
+    on_disk("counts bytes written to an output path on a disk", function()
+      local dir = disk .. "/purple-spec-usage-" .. uid
+      os.execute("mkdir -p " .. H.q(dir) .. " && chmod 777 " .. H.q(dir))
       local fs = ("output_paths = { { host_path = %q, sandbox_path = \"/out\" } },"):format(dir)
       local _, err, code, r = run("", { "sh", "-c", "/h/resource_hog dwrite /out/f 1048576 >/dev/null" }, { fs = fs })
+      os.execute("rm -rf " .. H.q(dir))
       assert.are.equal(0, code, err)
-      if require("purple.core").stat(dir).dev_major == 0 then return end -- no block device: nothing hits a disk
       assert.is_true(r.usage.write_bytes >= 1048576, "write_bytes " .. r.usage.write_bytes)
     end)
   end)
@@ -184,9 +195,13 @@ describe("resources", function()
       assert.are.equal(0, code, err)
       assert.are.equal("ran\n", out)
       local r = require("lyaml").load(H.read(d .. "/r.json"))
+      local mine = {} -- other parts of purple may warn about their own setup
+      for _, w in ipairs(r.warnings) do
+        if w:match("^resources%.") then mine[#mine + 1] = w end
+      end
       assert.are.same({ "resources.pids_limit: not enforced: pids controller: cgroup parent /purple-spec-missing "
         .. "(PURPLE_CGROUP_PARENT) does not exist; create it (and delegate it to the user) or unset "
-        .. "PURPLE_CGROUP_PARENT" }, r.warnings)
+        .. "PURPLE_CGROUP_PARENT" }, mine)
       assert.is_nil(r.limits.pids_limit)
     end)
 
@@ -207,14 +222,13 @@ describe("resources", function()
         { "/h/resource_hog", "mem", "1000" })
       assert.are.equal(0, code, err)
       assert.are.equal("allocated 1000\n", out)
-      assert.are.equal(1, #r.warnings)
-      assert.truthy(r.warnings[1]:match("^resources%.memory_limit_bytes: not enforced: memory controller: uid %d+ has no delegated cgroup"))
+      assert.truthy(has_warning(r, "^resources%.memory_limit_bytes: not enforced: memory controller: uid %d+ has no delegated cgroup"))
     end)
 
     test("runs with --allow-unenforced too", function()
       local _, err, code, r = run("pids_limit = 10", { "true" }, { args = { "--allow-unenforced" } })
       assert.are.equal(0, code, err)
-      assert.truthy(r.warnings[1]:match("^resources%.pids_limit: not enforced: "))
+      assert.truthy(has_warning(r, "^resources%.pids_limit: not enforced: "))
     end)
   end)
 

@@ -59,7 +59,9 @@ function M.open(run)
     local hint = "(create the directory and make it writable by the user running purple)"
     if errno == 13 then
       hint = "(make the file and its directory writable by the user running purple)"
-    elseif errno == 22 or errno == 40 then
+    elseif errno == 40 then
+      hint = "(log_path is a symbolic link: give the real path)"
+    elseif errno == 21 or errno == 22 then
       hint = "(point log_path at a regular file)"
     end
     return nil, ("audit.log_path: %s %s"):format(err, hint)

@@ -20,8 +20,7 @@ local M = {}
 
 -- Controllers by the name purple uses; v1 names where they differ.
 M.CONTROLLERS = { "cpu", "memory", "pids", "io" }
-local V1_NAME = { cpu = "cpu", memory = "memory", pids = "pids", io = "blkio", cpuacct = "cpuacct",
-  freezer = "freezer" }
+local V1_NAME = { cpu = "cpu", memory = "memory", pids = "pids", io = "blkio", cpuacct = "cpuacct" }
 
 local function read(path)
   local f = io.open(path)
@@ -106,8 +105,6 @@ local function delegated_root(mount, own, uid)
   return best
 end
 
-M.UNENFORCED_HINT = "or set resources.allow_unenforced = true (--allow-unenforced) to run without it"
-
 -- Where each controller can be used, and why not. Cached: the layout does not change under us.
 -- opts: parent (relative cgroup path), uid.
 local cache = {}
@@ -154,7 +151,7 @@ function M.layout(opts)
     local rel, why, fix, code = parent_in(v2, own2)
     L.hierarchies.v2 = { mount = v2, parent = rel, why = why, fix = fix, code = code }
   end
-  for _, c in ipairs({ "cpu", "memory", "pids", "io", "cpuacct", "freezer" }) do
+  for _, c in ipairs({ "cpu", "memory", "pids", "io", "cpuacct" }) do
     local info
     local name1 = V1_NAME[c]
     if v2 and v2_root_ctrls[c] then
@@ -254,7 +251,7 @@ function M.create(name, wanted, opts)
   end
   local v2_needed = {}
   -- v1: one directory per hierarchy; cpu and cpuacct may share one.
-  for _, c in ipairs({ "cpu", "memory", "pids", "io", "cpuacct", "freezer" }) do
+  for _, c in ipairs({ "cpu", "memory", "pids", "io", "cpuacct" }) do
     local want = wanted[c]
     local i = L.controllers[c]
     if want and not i.usable then
@@ -268,7 +265,9 @@ function M.create(name, wanted, opts)
         remove_stale(pdir)
         local ok, err = mkdir_p(i.mount, i.parent .. "/" .. name)
         if not ok then
-          if want == "required" then return fail(c, ("cannot create its cgroup: %s; check the permissions of %s"):format(err, pdir)) end
+          if want == "required" then
+            return fail(c, ("cannot create its cgroup: %s; check the permissions of %s"):format(err, pdir))
+          end
           log.debug("cgroup %s: %s (not measured)", c, err)
           dir = nil
         else
@@ -298,8 +297,8 @@ function M.create(name, wanted, opts)
       end
       if not ok then
         if wanted[c] == "required" then
-          return fail(c, ("cannot enable the %s controller: %s; make %s a cgroup without processes of its own"):format(
-            c, err, pdir))
+          return fail(c, ("cannot enable the %s controller: %s; %s must hold no processes of its own and its "
+            .. "parent must offer the controller"):format(c, err, pdir))
         end
         log.debug("cgroup %s: %s (not measured)", c, err)
         ok = true

@@ -11,6 +11,8 @@ Usage: purple [-l LEVEL] COMMAND ...
 Commands:
   run --profile NAME|PATH [--timeout SECONDS] [--report FILE] [--allow-unenforced] -- CMD [ARG...]
                        run CMD in a sandbox built from the profile
+      --learn OUT      observe instead of enforcing syscalls; write the allow list the run
+                       needed to OUT.yaml and OUT.lua
   profile list         list the profiles purple can find
   profile show NAME [--format yaml|lua|json]
                        print the effective policy of a profile
@@ -22,6 +24,7 @@ Commands:
   log [FILE...] [--session ID] [--event TYPE] [--follow] [--json]
                        show audit logs (default: /var/log/purple/*.log)
   doctor [--json]      check the kernel features purple needs; exit 1 when it cannot run
+  syscalls [GROUP]     list the syscall groups (@name), or the members of one group
 
 Options:
   -l, --log-level LEVEL  error, warn (default), info or debug
@@ -117,7 +120,7 @@ end
 
 local function cmd_run(args, first)
   local before, command = split_command(args, first)
-  local profile, timeout, report, allow_unenforced
+  local profile, timeout, report, allow_unenforced, learn
   local i = 1
   while i <= #before do
     local a = before[i]
@@ -133,6 +136,9 @@ local function cmd_run(args, first)
       if not report then return die("--report: expected a file name") end
     elseif a == "--allow-unenforced" then
       allow_unenforced = true; i = i + 1
+    elseif a == "--learn" then
+      learn = before[i + 1]; i = i + 2
+      if not learn or learn == "" then return die("--learn: expected an output file name (e.g. learned.yaml)") end
     else
       return die(("run: unknown option '%s' (see purple --help)"):format(a))
     end
@@ -143,7 +149,8 @@ local function cmd_run(args, first)
   local policy, err = purple.profile(profile, profile_context(command))
   if not policy then return die(err) end
   log.debug("profile %s from %s", policy.name, policy.source or "?")
-  local result = purple.exec(policy, command, { timeout = timeout, allow_unenforced = allow_unenforced })
+  local result = purple.exec(policy, command, { timeout = timeout, allow_unenforced = allow_unenforced,
+    learn = learn })
   if report then
     local ok, rerr = write_report(report, result)
     if not ok then log.error("--report: %s", rerr) end
@@ -163,6 +170,7 @@ local function main_purple(args)
     io.stderr:write(M.USAGE)
     return status.SETUP
   end
+  if cmd:sub(1, 1) == "-" then return die(("unknown option '%s' (see purple --help)"):format(cmd)) end
   -- Other commands live in lua/purple/cli/<name>.lua: return function(args, first) -> status
   if cmd:match("^[%w-]+$") and package.searchpath("purple.cli." .. cmd, package.path) then
     return require("purple.cli." .. cmd)(args, i + 1)
@@ -181,6 +189,7 @@ local function main_lua(args)
     io.stderr:write(M.LUA_USAGE)
     return status.SETUP
   end
+  if script:match("^%-.") then return die(("unknown option '%s' (see purple-lua --help)"):format(script)) end
   local script_args, command = split_command(args, i + 1)
   local purple = require "purple"
   purple.command = command

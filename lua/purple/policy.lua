@@ -309,7 +309,11 @@ local function check_list(node, v, path, E)
   if is_sequence(v) then return check_items(node, v, path, E) end
   -- A composition directive: { replace = {...}, append = {...}, remove = {...} }.
   local d = { directive = true }
-  for k, x in pairs(v) do
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(keys) do
+    local x = v[k]
     if not DIRECTIVE_KEYS[k] then
       add_error(E, type(k) == "string" and join(path, k) or path,
         "unknown key (a list, or a mapping with replace, append and remove lists)")
@@ -487,7 +491,9 @@ function M.normalize(doc, opts)
   end
   local partial = check_map(schema.root, doc, "", E, false)
   local base = opts.base
-  if base == nil and doc.extends ~= nil then
+  if base ~= nil and doc.extends ~= nil then
+    add_error(E, "extends", "the overrides of purple.extend cannot extend another profile; extend the base instead")
+  elseif doc.extends ~= nil then
     if type(doc.extends) ~= "string" or doc.extends == "" then
       add_error(E, "extends", "expected a profile name or path, got " .. describe(doc.extends))
     else

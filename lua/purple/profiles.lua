@@ -113,13 +113,15 @@ local loading, loading_stack, loading_ctx = {}, {}, nil
 -- from_table(tbl, source, ctx [, lines]) -> policy | nil, message
 function M.from_table(tbl, source, ctx, lines)
   if type(tbl) == "table" and tbl.name == nil and source then
-    tbl = policy.copy(tbl)
-    tbl.name = basename_noext(source)
+    local named = {}
+    for k, v in pairs(tbl) do named[k] = v end
+    named.name = basename_noext(source)
+    tbl = named
   end
   return policy.normalize(tbl, { source = source, lines = lines, ctx = ctx })
 end
 
--- yaml_table(path) -> the YAML document (not normalised), lines | nil, message
+-- yaml_document(path) -> the YAML document (not normalised), lines | nil, message
 function M.yaml_document(path)
   return require("purple.yaml").load_file(path, policy.NULL)
 end
@@ -158,17 +160,20 @@ function M.load(name, ctx)
   loading_ctx = ctx
   loading[key] = true
   table.insert(loading_stack, path)
-  local p, perr, lines
-  if path:match("%.ya?ml$") then
-    p, lines = M.yaml_document(path)
-    if not p then perr = lines end
-  else
-    p, perr = run_script(path, ctx)
-  end
-  if p then p, perr = M.from_table(p, path, ctx, lines) end
+  local ok, p, perr = pcall(function()
+    if path:match("%.ya?ml$") then
+      local doc, lines = M.yaml_document(path)
+      if not doc then return nil, lines end
+      return M.from_table(doc, path, ctx, lines)
+    end
+    local tbl, serr = run_script(path, ctx)
+    if not tbl then return nil, serr end
+    return M.from_table(tbl, path, ctx)
+  end)
   table.remove(loading_stack)
   loading[key] = nil
   loading_ctx = saved_ctx
+  if not ok then error(p, 0) end -- a bug in purple, not in the profile: keep the message
   return p, perr
 end
 

@@ -48,6 +48,8 @@ M.root = map {
     { "default_deny", "boolean", default = false },
     { "allow", list("syscall") },
     { "deny", list("syscall") },
+    { "action", { kind = "enum", values = { "errno", "kill", "log" } }, default = "errno" }, -- docs/privileges.md
+    { "hardening", "boolean", default = true },
   } },
   { "resources", map {
     { "cpu_shares", "cpu" },

@@ -6,7 +6,8 @@
 --   2. execve, exit, exit_group (when the policy allows them)  allow — purple starts the command with
 --      execve before the supervisor holds the listener, so these must never wait for it
 --   3. a hardening entry (purple.syscalls.hardening)   kill → notify (reported, then SIGSYS),
---                                                       errno → answered by the kernel, silently
+--                                                       errno → answered by the kernel, silently,
+--                                                       or notify (reported, then the errno)
 --   4. a call the policy allows                        allow, or notify when an enforcer registered a
 --                                                       handler for it (run.seccomp_notify)
 --   5. anything else                                   notify: reported, then answered per
@@ -153,7 +154,7 @@ function M.plan(sc, opts)
   for nr, entries in pairs(plan.hardening) do
     local rest
     for _, h in ipairs(entries) do
-      local act = h.action == "kill" and "notify" or ERRNO[h.action]
+      local act = (h.action == "kill" or h.report) and "notify" or ERRNO[h.action]
       add(nr, act, h.args)
       if h.args then rest = h.allow_when or { { h.args[1][1], "ge", 0 } } end
     end
@@ -189,7 +190,7 @@ function M.classify(plan, nr, args)
     for _, cmp in ipairs(h.args or {}) do
       if not arg_matches(args, cmp) then all = false break end
     end
-    if all and h.action == "kill" then return "hardening", h end
+    if all and (h.action == "kill" or h.report) then return "hardening", h end
   end
   if plan.learn then return "learn" end
   if not M.allowed(plan, nr) then return "violation" end

@@ -12,75 +12,61 @@ local function words(s)
   return t
 end
 
+local function G(doc, names)
+  local t = words(names)
+  t.doc = doc
+  return t
+end
+
 M.groups = {
-  ["default"] = { doc = "what every program needs: exit, time, ids, futexes, signal return",
-    words [[arch_prctl clock_getres clock_gettime clock_nanosleep execve exit exit_group futex
+  ["default"] = G("what every program needs: exit, time, ids, futexes, signal return", [[arch_prctl clock_getres clock_gettime clock_nanosleep execve exit exit_group futex
             futex_waitv get_robust_list get_thread_area getegid geteuid getgid getgroups getpgid getpgrp
             getpid getppid getrandom getresgid getresuid getrlimit getsid gettid gettimeofday getuid
             membarrier nanosleep pause prlimit64 restart_syscall rseq rt_sigreturn sched_getaffinity
-            sched_yield set_robust_list set_thread_area set_tid_address time uname]] },
-  ["basic-io"] = { doc = "reading and writing open file descriptors",
-    words [[close close_range dup dup2 dup3 lseek pread64 preadv preadv2 pwrite64 pwritev pwritev2
-            read readv write writev]] },
-  ["file-system"] = { doc = "files and directories by path or descriptor",
-    words [[access chdir chmod creat faccessat faccessat2 fadvise64 fallocate fchdir fchmod fchmodat
+            sched_yield set_robust_list set_thread_area set_tid_address time uname]]),
+  ["basic-io"] = G("reading and writing open file descriptors", [[close close_range dup dup2 dup3 lseek pread64 preadv preadv2 pwrite64 pwritev pwritev2
+            read readv write writev]]),
+  ["file-system"] = G("files and directories by path or descriptor", [[access chdir chmod creat faccessat faccessat2 fadvise64 fallocate fchdir fchmod fchmodat
             fchmodat2 fchown fchownat chown lchown fcntl fgetxattr flistxattr flock fremovexattr
             fsetxattr fstat fstatfs ftruncate futimesat getcwd getdents getdents64 getxattr
             inotify_add_watch inotify_init inotify_init1 inotify_rm_watch lgetxattr link linkat
             listxattr llistxattr lremovexattr lsetxattr lstat mkdir mkdirat mknod mknodat newfstatat
             open openat openat2 readahead readlink readlinkat removexattr rename renameat renameat2
             rmdir setxattr stat statfs statx symlink symlinkat truncate umask unlink unlinkat utime
-            utimensat utimes copy_file_range sendfile splice tee fanotify_mark name_to_handle_at]] },
-  ["io-event"] = { doc = "waiting for descriptors: poll, select, epoll, eventfd",
-    words [[_newselect epoll_create epoll_create1 epoll_ctl epoll_pwait epoll_pwait2 epoll_wait eventfd
-            eventfd2 poll ppoll pselect6 select]] },
-  ["ipc"] = { doc = "pipes, SysV and POSIX IPC, memfd",
-    words [[ipc memfd_create mq_getsetattr mq_notify mq_open mq_timedreceive mq_timedsend mq_unlink
+            utimensat utimes copy_file_range sendfile splice tee fanotify_mark name_to_handle_at]]),
+  ["io-event"] = G("waiting for descriptors: poll, select, epoll, eventfd", [[_newselect epoll_create epoll_create1 epoll_ctl epoll_pwait epoll_pwait2 epoll_wait eventfd
+            eventfd2 poll ppoll pselect6 select]]),
+  ["ipc"] = G("pipes, SysV and POSIX IPC, memfd", [[ipc memfd_create mq_getsetattr mq_notify mq_open mq_timedreceive mq_timedsend mq_unlink
             msgctl msgget msgrcv msgsnd pipe pipe2 process_madvise semctl semget semop semtimedop shmat
-            shmctl shmdt shmget]] },
-  ["memory"] = { doc = "mapping and managing memory",
-    words [[brk get_mempolicy madvise mbind mincore mlock mlock2 mlockall mmap mprotect mremap msync
-            munlock munlockall munmap pkey_alloc pkey_free pkey_mprotect set_mempolicy]] },
-  ["process"] = { doc = "creating, signalling and waiting for processes and threads",
-    words [[capget clone clone3 execveat fork getrusage kill pidfd_open pidfd_send_signal prctl
+            shmctl shmdt shmget]]),
+  ["memory"] = G("mapping and managing memory", [[brk get_mempolicy madvise mbind mincore mlock mlock2 mlockall mmap mprotect mremap msync
+            munlock munlockall munmap pkey_alloc pkey_free pkey_mprotect set_mempolicy]]),
+  ["process"] = G("creating, signalling and waiting for processes and threads", [[capget clone clone3 execveat fork getrusage kill pidfd_open pidfd_send_signal prctl
             rt_sigqueueinfo rt_tgsigqueueinfo tgkill tkill vfork wait4 waitid getpriority setpriority
-            setpgid setsid sysinfo times]] },
-  ["signal"] = { doc = "signal handlers, masks and signalfd",
-    words [[rt_sigaction rt_sigpending rt_sigprocmask rt_sigsuspend rt_sigtimedwait sigaltstack
-            signalfd signalfd4]] },
-  ["network-io"] = { doc = "sockets (families are limited by the hardening)",
-    words [[accept accept4 bind connect getpeername getsockname getsockopt listen recvfrom recvmmsg
-            recvmsg sendmmsg sendmsg sendto setsockopt shutdown socket socketpair]] },
-  ["timer"] = { doc = "timers and alarms",
-    words [[alarm getitimer setitimer timer_create timer_delete timer_getoverrun timer_gettime
-            timer_settime timerfd_create timerfd_gettime timerfd_settime]] },
-  ["sync"] = { doc = "flushing data to storage",
-    words [[fdatasync fsync msync sync sync_file_range syncfs]] },
-  ["scheduler"] = { doc = "reading and setting scheduling parameters",
-    words [[sched_get_priority_max sched_get_priority_min sched_getattr sched_getparam
+            setpgid setsid sysinfo times]]),
+  ["signal"] = G("signal handlers, masks and signalfd", [[rt_sigaction rt_sigpending rt_sigprocmask rt_sigsuspend rt_sigtimedwait sigaltstack
+            signalfd signalfd4]]),
+  ["network-io"] = G("sockets (families are limited by the hardening)", [[accept accept4 bind connect getpeername getsockname getsockopt listen recvfrom recvmmsg
+            recvmsg sendmmsg sendmsg sendto setsockopt shutdown socket socketpair]]),
+  ["timer"] = G("timers and alarms", [[alarm getitimer setitimer timer_create timer_delete timer_getoverrun timer_gettime
+            timer_settime timerfd_create timerfd_gettime timerfd_settime]]),
+  ["sync"] = G("flushing data to storage", [[fdatasync fsync msync sync sync_file_range syncfs]]),
+  ["scheduler"] = G("reading and setting scheduling parameters", [[sched_get_priority_max sched_get_priority_min sched_getattr sched_getparam
             sched_getscheduler sched_rr_get_interval sched_setaffinity sched_setattr sched_setparam
-            sched_setscheduler sched_yield getcpu ioprio_get ioprio_set]] },
-  ["ioctl"] = { doc = "ioctl (TIOCSTI and TIOCLINUX stay blocked by the hardening)", { "ioctl" } },
-  ["setuid"] = { doc = "changing user and group ids (within the sandbox's own ids)",
-    words [[setfsgid setfsuid setgid setgroups setregid setresgid setresuid setreuid setuid]] },
+            sched_setscheduler sched_yield getcpu ioprio_get ioprio_set]]),
+  ["ioctl"] = G("ioctl (TIOCSTI and TIOCLINUX stay blocked by the hardening)", "ioctl"),
+  ["setuid"] = G("changing user and group ids (within the sandbox's own ids)", [[setfsgid setfsuid setgid setgroups setregid setresgid setresuid setreuid setuid]]),
   -- Groups mostly useful in syscalls.deny.
-  ["mount"] = { doc = "mounting file systems (also in the hardening)",
-    words [[chroot fsconfig fsmount fsopen fspick mount mount_setattr move_mount open_tree pivot_root
-            umount2]] },
-  ["module"] = { doc = "loading kernel modules (also in the hardening)",
-    words [[delete_module finit_module init_module]] },
-  ["reboot"] = { doc = "rebooting and kexec (kexec also in the hardening)",
-    words [[kexec_file_load kexec_load reboot]] },
-  ["swap"] = { doc = "swap devices", words [[swapoff swapon]] },
-  ["clock"] = { doc = "setting the system clock",
-    words [[adjtimex clock_adjtime clock_settime settimeofday]] },
-  ["raw-io"] = { doc = "raw port and device access",
-    words [[ioperm iopl pciconfig_iobase pciconfig_read pciconfig_write]] },
-  ["debug"] = { doc = "tracing other processes (also in the hardening)",
-    words [[kcmp pidfd_getfd process_vm_readv process_vm_writev ptrace perf_event_open]] },
-  ["privileged"] = { doc = "calls that need real privilege on the host",
-    words [[acct bpf lookup_dcookie nfsservctl quotactl quotactl_fd sethostname setdomainname
-            vhangup keyctl add_key request_key userfaultfd open_by_handle_at]] },
+  ["mount"] = G("mounting file systems (also in the hardening)", [[chroot fsconfig fsmount fsopen fspick mount mount_setattr move_mount open_tree pivot_root
+            umount2]]),
+  ["module"] = G("loading kernel modules (also in the hardening)", [[delete_module finit_module init_module]]),
+  ["reboot"] = G("rebooting and kexec (kexec also in the hardening)", [[kexec_file_load kexec_load reboot]]),
+  ["swap"] = G("swap devices", [[swapoff swapon]]),
+  ["clock"] = G("setting the system clock", [[adjtimex clock_adjtime clock_settime settimeofday]]),
+  ["raw-io"] = G("raw port and device access", [[ioperm iopl pciconfig_iobase pciconfig_read pciconfig_write]]),
+  ["debug"] = G("tracing other processes (also in the hardening)", [[kcmp pidfd_getfd process_vm_readv process_vm_writev ptrace perf_event_open]]),
+  ["privileged"] = G("calls that need real privilege on the host", [[acct bpf lookup_dcookie nfsservctl quotactl quotactl_fd sethostname setdomainname
+            vhangup keyctl add_key request_key userfaultfd open_by_handle_at]]),
 }
 
 -- Composite groups: unions of other groups plus single calls.
@@ -100,17 +86,12 @@ M.groups["system-service"] = union("a general program: files, processes, signals
   "@default", "@basic-io", "@file-system", "@io-event", "@ipc", "@memory", "@process", "@signal",
   "@network-io", "@timer", "@sync", "@scheduler", "@ioctl", "@setuid",
 })
--- Short names for the common agents' tools: each is @system-service (tested with the tool itself).
-M.groups["shell"] = union("a POSIX shell and coreutils (= @system-service)", { "@system-service" })
-M.groups["python"] = union("python3 (= @system-service)", { "@system-service" })
-M.groups["git"] = union("git (= @system-service)", { "@system-service" })
-M.groups["node"] = union("node.js (= @system-service)", { "@system-service" })
-
 -- The hardening every policy gets unless syscalls.hardening is false. Each entry:
 --   name      the syscall
 --   args      argument comparisons { index, op, value [, mask] } (as core.seccomp_compile); the
 --             entry applies when all match. Entries with args are lifted only by hardening: false.
---   action    "kill" (reported, the process dies of SIGSYS) or an errno name answered silently
+--   action    "kill" (reported, the process dies of SIGSYS) or an errno name, answered by the kernel
+--             silently, or by the supervisor after reporting it when report is true
 --   why       the reason shown in the violation line
 --   allow_when for an entry with args: the comparison under which a policy that allows the syscall
 --             allows it (default: the same argument compared >= 0, i.e. every other value)
@@ -152,9 +133,9 @@ local function hardening()
   h[#h + 1] = { name = "personality", args = { { 0, "ne", 0xffffffff } }, action = "kill",
     allow_when = { { 0, "eq", 0xffffffff } },
     why = "changing the personality (only the query 0xffffffff is allowed)" }
-  h[#h + 1] = { name = "ioctl", args = { { 1, "masked_eq", M.TIOCSTI, 0xffffffff } }, action = "kill",
+  h[#h + 1] = { name = "ioctl", args = { { 1, "masked_eq", M.TIOCSTI, 0xffffffff } }, action = "EPERM", report = true,
     why = "TIOCSTI (typing into the terminal)" }
-  h[#h + 1] = { name = "ioctl", args = { { 1, "masked_eq", M.TIOCLINUX, 0xffffffff } }, action = "kill",
+  h[#h + 1] = { name = "ioctl", args = { { 1, "masked_eq", M.TIOCLINUX, 0xffffffff } }, action = "EPERM", report = true,
     why = "TIOCLINUX" }
   -- Socket families other than unix, inet and inet6: below, between and above the three.
   h[#h + 1] = { name = "socket", args = { { 0, "eq", 0 } }, action = "EAFNOSUPPORT", why = "socket family" }

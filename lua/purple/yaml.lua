@@ -6,6 +6,17 @@ local yaml_events = require "yaml"
 
 local M = {}
 
+-- Stands for YAML null while the document is checked for cycles, when the caller wants nulls absent.
+local NONE = {}
+local function strip_none(v)
+  if type(v) == "table" then
+    for k, x in pairs(v) do
+      if x == NONE then v[k] = nil else strip_none(x) end
+    end
+  end
+  return v
+end
+
 -- Lines of every key and list item, by path ("resources.pids_limit", "syscalls.allow[3]").
 -- Returns lines, duplicates ({ {path=, line=} }).
 local function key_lines(text)
@@ -60,11 +71,19 @@ local function key_lines(text)
   return lines, dups
 end
 
--- Replaces lyaml.null by null (a sentinel the caller gives) throughout v.
-local function nulls(v, null)
+-- Replaces lyaml.null by null (a sentinel the caller gives) throughout v. Returns nil when an
+-- alias makes v contain itself (lyaml builds that as a cyclic table).
+local function nulls(v, null, open)
   if v == lyaml.null then return null end
   if type(v) == "table" then
-    for k, x in pairs(v) do v[k] = nulls(x, null) end
+    if open[v] then return nil end
+    open[v] = true
+    for k, x in pairs(v) do
+      local r = nulls(x, null, open)
+      if r == nil then return nil end
+      v[k] = r
+    end
+    open[v] = nil
   end
   return v
 end
@@ -103,7 +122,10 @@ function M.decode(text, name, null)
     for _, d in ipairs(dups) do errs[#errs + 1] = ("%s:%d: %s: duplicate key"):format(name, d.line, d.path) end
     return nil, table.concat(errs, "\n")
   end
-  return nulls(doc, null), lines
+  if nulls(doc, null or NONE, {}) == nil then
+    return nil, ("%s: a YAML alias is used inside its own anchor"):format(name)
+  end
+  return strip_none(doc), lines
 end
 
 -- load_file(path [, null]) -> value, lines | nil, message

@@ -7,10 +7,10 @@
  *   net_probe fastopen ADDR PORT                TCP sendto(MSG_FASTOPEN) without connect
  *   net_probe bind tcp|udp ADDR PORT            bind (tcp: and listen)
  *   net_probe listen0                           listen on an unbound TCP socket (kernel picks a port)
- *   net_probe selfconnect PORT                  listen on 127.0.0.1:PORT (0: without bind) and connect to
- *                                               it; "ok" once accepted, ETIMEDOUT after 1 s
+ *   net_probe selfconnect PORT MS               listen on 127.0.0.1:PORT (0: without bind) and connect to
+ *                                               it; "ok" once accepted, ETIMEDOUT after MS milliseconds
  *   net_probe abstract NAME                     connect to the abstract unix socket "\0NAME"
- *   net_probe socket raw|packet|sctp            create such a socket
+ *   net_probe socket raw|packet|sctp|io_uring   create such a socket (io_uring: an io_uring instance)
  *   net_probe race ADDR ALLOWED DENIED N        N connects to ALLOWED while 2 threads flip the
  *                                               shared sockaddr's port to DENIED; prints
  *                                               "ok allowed=A denied=D" (D must be 0)
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -165,7 +166,7 @@ static int do_listen0(void)
 	return 0;
 }
 
-static int do_selfconnect(int port)
+static int do_selfconnect(int port, int ms)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof a;
@@ -184,7 +185,7 @@ static int do_selfconnect(int port)
 	if (connect(c, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS)
 		return fail("connect");
 	p = (struct pollfd){ .fd = l, .events = POLLIN };
-	if (poll(&p, 1, 1000) != 1) {
+	if (poll(&p, 1, ms) != 1) {
 		errno = ETIMEDOUT;
 		return fail("accept");
 	}
@@ -219,6 +220,11 @@ static int do_socket(const char *kind)
 		fd = socket(AF_PACKET, SOCK_RAW, 0);
 	else if (strcmp(kind, "sctp") == 0)
 		fd = socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
+	else if (strcmp(kind, "io_uring") == 0) {
+		struct { uint32_t w[30]; } params = { { 0 } }; /* struct io_uring_params: 120 bytes */
+
+		fd = (int)syscall(SYS_io_uring_setup, 4, &params);
+	}
 	else
 		exit(2);
 	if (fd < 0)
@@ -299,8 +305,8 @@ int main(int argc, char **argv)
 		return do_bind(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 2 && strcmp(argv[1], "listen0") == 0)
 		return do_listen0();
-	if (argc == 3 && strcmp(argv[1], "selfconnect") == 0)
-		return do_selfconnect(atoi(argv[2]));
+	if (argc == 4 && strcmp(argv[1], "selfconnect") == 0)
+		return do_selfconnect(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 3 && strcmp(argv[1], "abstract") == 0)
 		return do_abstract(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "socket") == 0)

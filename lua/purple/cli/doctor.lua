@@ -15,8 +15,12 @@ end
 
 local function trim(s) return s and (s:gsub("%s+$", "")) end
 
+local SECCOMP_FIX = "purple runs under a seccomp filter (a container or another sandbox) that forbids "
+  .. "unshare/clone with namespace flags: run purple outside it, or allow those calls there"
+
 -- The fix when unsharing a user namespace fails, from the sysctls that commonly forbid it.
 local function userns_fix()
+  if core.probe_seccomp().mode == 2 then return SECCOMP_FIX end
   local fixes = {}
   local max = tonumber(trim(read("/proc/sys/user/max_user_namespaces")))
   if max == 0 then fixes[#fixes + 1] = "sysctl -w user.max_user_namespaces=15000" end
@@ -66,8 +70,9 @@ local function checks()
     needed_for = "every run: the sandbox's ids (user.uid/gid) and unprivileged mounts", fix = userns_fix() })
   for _, ns in ipairs(NAMESPACES) do
     local nok, nerr = core.probe_unshare("user," .. ns[2])
+    -- Each probe includes a user namespace, as purple's clone does: without one, fix that first.
     add({ name = ns[1] .. " namespace", ok = nok == true, required = true, detail = nok and "unshare works" or nerr,
-      needed_for = ns[3], fix = "a kernel built with " .. ns[4] })
+      needed_for = ns[3], fix = ok and ("a kernel built with " .. ns[4]) or "fix the user namespace first (above)" })
   end
   if uid == 0 then
     local uok, uerr = core.probe_unshare("user", 65534)

@@ -2,11 +2,13 @@
 --
 --   isolated = true    a new network namespace with only loopback: no host address, no host
 --                      abstract unix socket is reachable. /sys is not mounted in the sandbox.
---   isolated = false   the host's network through port filters (root):
+--   isolated = false   the host's network through port filters; as root:
 --     TCP and UDP: cgroup BPF programs on a cgroup v2 directory (connect, sendmsg, bind, and
 --          packets to listening sockets), which also count every decision for the audit log.
 --     the host's abstract unix sockets: Landlock scope (ABI 6+).
---     Without root it fails closed (see docs/network.md).
+--   without root: Landlock (ABI 6+) TCP connect/bind rules and abstract unix scoping, plus seccomp
+--     notification handlers: no UDP/raw/SCTP/MPTCP sockets, no TCP fast open, listen() checked and
+--     performed by the supervisor. Policies that allow UDP fail closed without root.
 -- See docs/network.md for what each mechanism covers and the choices made.
 local core = require "purple.core"
 local log = require "purple.log"
@@ -14,6 +16,7 @@ local log = require "purple.log"
 local M = {}
 
 local UNIFIED = "/sys/fs/cgroup/unified"
+local rootless -- defined below
 
 local function parse_port(s)
   local ok, policy = pcall(require, "purple.policy")
@@ -34,12 +37,15 @@ end
 
 -- A cgroup v2 directory for the BPF filter: the session's own (resources) or one made here.
 local function filter_cgroup(run)
-  if run.cgroup and run.cgroup.v2_dir then return run.cgroup.v2_dir end
-  if not core.stat(UNIFIED .. "/cgroup.procs") then
-    return nil, "network.allow_outgoing: UDP port filtering needs a cgroup v2 hierarchy (mounted at "
-      .. UNIFIED .. " or /sys/fs/cgroup); none is mounted. Set isolated: true"
+  local own = run.cgroup and (run.cgroup.v2_dir or run.cgroup.v2)
+  if own then return own end
+  local have, cgroup = pcall(require, "purple.cgroup")
+  local v2 = have and cgroup.layout().v2 or (core.stat(UNIFIED .. "/cgroup.procs") and UNIFIED)
+  if not v2 then
+    return nil, "network.isolated: false: the BPF port filter needs a cgroup v2 hierarchy and none is "
+      .. "mounted (mount cgroup2 at /sys/fs/cgroup or /sys/fs/cgroup/unified) or set isolated: true"
   end
-  local parent = UNIFIED .. "/purple"
+  local parent = v2 .. "/purple"
   local ok, err, errno = core.mkdir(parent, 493)
   if not ok and errno ~= 17 then return nil, "network: cgroup " .. err end
   local dir = parent .. "/net-" .. run.session
@@ -52,6 +58,127 @@ local function filter_cgroup(run)
   return dir
 end
 
+-- Rootless: Landlock decides TCP connect and bind; seccomp notification handlers close what
+-- Landlock does not see. Each handler decides on register values only (then "continue" is safe)
+-- or performs the call itself on the socket it checked (listen).
+local AF_INET, AF_INET6, SOCK_STREAM, IPPROTO_TCP = 2, 10, 1, 6
+local MSG_FASTOPEN = 0x20000000
+local EACCES = 13
+
+-- Counts one decision for report(): key op/proto/addr/port/verdict.
+local function note(run, e)
+  local key = table.concat({ e.op, e.proto, e.addr or "", e.port or 0, tostring(e.allowed) }, "|")
+  local notes = run.net.notes
+  if notes[key] then
+    notes[key].count = notes[key].count + 1
+  else
+    e.count = 1
+    notes[key] = e
+  end
+end
+
+local function u32(v) return v & 0xffffffff end
+local function s32(v)
+  v = u32(v)
+  return v >= 0x80000000 and v - 0x100000000 or v
+end
+
+local function in_ranges(list, port)
+  for _, p in ipairs(list) do
+    if port >= p.from and port <= p.to then return true end
+  end
+  return false
+end
+
+local SOCKET_KIND = { [2] = "udp", [3] = "raw", [5] = "seqpacket" }
+
+local function rootless_handlers(run, outgoing, incoming, observe)
+  local h = {}
+  -- UDP, raw, SCTP, MPTCP: Landlock filters TCP only, so only plain TCP sockets may exist.
+  h.socket = function(_, ev)
+    local domain, kind, proto = u32(ev.args[1]), u32(ev.args[2]) & 0xf, u32(ev.args[3])
+    if domain ~= AF_INET and domain ~= AF_INET6 then return { continue = true } end
+    if kind == SOCK_STREAM and (proto == 0 or proto == IPPROTO_TCP) then return { continue = true } end
+    local what_kind = kind == SOCK_STREAM and ("protocol " .. proto) or SOCKET_KIND[kind] or ("type " .. kind)
+    note(run, { op = "socket", proto = what_kind, allowed = false })
+    return { error = EACCES }
+  end
+  -- TCP fast open connects inside sendto/sendmsg, where Landlock does not look.
+  local function send_flags(i)
+    return function(_, ev)
+      if ev.args[i] & MSG_FASTOPEN ~= 0 then
+        note(run, { op = "fastopen", proto = "tcp", allowed = false })
+        return { error = EACCES }
+      end
+      return { continue = true }
+    end
+  end
+  h.sendto, h.sendmsg, h.sendmmsg = send_flags(4), send_flags(3), send_flags(4)
+  -- listen() on an unbound socket takes a port from the kernel without a bind check: the
+  -- supervisor performs listen on its own duplicate of the socket it checked.
+  h.listen = function(_, ev)
+    local port, err, errno = core.net_listen_for(ev.pid, s32(ev.args[1]), s32(ev.args[2]), incoming)
+    if port then
+      if port > 0 then note(run, { op = "listen", proto = "tcp", port = port, allowed = true }) end
+      return { val = 0 }
+    end
+    if errno == EACCES then
+      note(run, { op = "listen", proto = "tcp", port = tonumber(err:match("port (%d+)")), allowed = false })
+    end
+    return { error = errno or EACCES }
+  end
+  -- Audit only: the address as read now; Landlock decides on its own copy.
+  if observe then
+    local function watch(op, list)
+      return function(_, ev)
+        local a = core.net_peek_sockaddr(ev.pid, ev.args[2], u32(ev.args[3]))
+        if a and a.port then
+          note(run, { op = op, proto = "tcp", addr = a.addr, port = a.port, allowed = in_ranges(list, a.port) })
+        end
+        return { continue = true }
+      end
+    end
+    h.connect, h.bind = watch("connect", outgoing), watch("bind", incoming)
+  end
+  return h
+end
+
+rootless = function(run, outgoing, incoming)
+  for _, f in ipairs({ { "allow_outgoing", outgoing }, { "allow_incoming", incoming } }) do
+    for i, p in ipairs(f[2]) do
+      if p.proto ~= "tcp" then
+        local units = require "purple.units"
+        return nil, ("network.%s[%d]: %q allows UDP, which purple filters only as root (cgroup BPF); "
+          .. "without root list TCP ports only (\"%s/tcp\") or run as root"):format(f[1], i,
+          units.port_string(p), units.port_string({ from = p.from, to = p.to, proto = "any" }))
+      end
+    end
+  end
+  local probe = core.probe_seccomp and core.probe_seccomp()
+  if not (probe and probe.user_notif) then
+    return nil, "network.isolated: false: without root the port filter needs seccomp user notification "
+      .. "(Linux 5.0), which this kernel lacks; run as root or set isolated: true"
+  end
+  local lines = { "net", "scope abstract_unix" }
+  for _, p in ipairs(outgoing) do lines[#lines + 1] = ("connect %d %d"):format(p.from, p.to) end
+  for _, p in ipairs(incoming) do lines[#lines + 1] = ("bind %d %d"):format(p.from, p.to) end
+  local text = table.concat(lines, "\n")
+  run.spec.landlock = run.spec.landlock and (run.spec.landlock .. "\n" .. text) or text
+  run.net = { outgoing = outgoing, incoming = incoming, notes = {} }
+  local audit = run.policy.audit or {}
+  local observe = log.enabled("info") or audit.enabled == true
+  run.seccomp_notify = run.seccomp_notify or {}
+  for name, fn in pairs(rootless_handlers(run, outgoing, incoming, observe)) do
+    if run.seccomp_notify[name] then
+      return nil, ("network: the seccomp handler for %s is already taken by another enforcer"):format(name)
+    end
+    run.seccomp_notify[name] = fn
+  end
+  log.debug("network: host network (rootless), outgoing %d rule(s), incoming %d rule(s), Landlock + seccomp",
+    #outgoing, #incoming)
+  return true
+end
+
 local function host_network(run, n)
   local outgoing, err = port_list(n, "allow_outgoing")
   if not outgoing then return nil, err end
@@ -62,13 +189,11 @@ local function host_network(run, n)
   local abi = core.landlock_abi()
   if abi < 6 then
     return nil, ("network.isolated: false needs Landlock ABI 6 (Linux 6.12) for TCP port rules and for "
-      .. "hiding the host's abstract unix sockets; this kernel offers %s. Set isolated: true or upgrade the kernel")
-      :format(abi == 0 and "no Landlock (enable CONFIG_SECURITY_LANDLOCK and lsm=landlock)" or "ABI " .. abi)
+      .. "hiding the host's abstract unix sockets; this kernel offers %s. Set isolated: true or upgrade "
+      .. "the kernel"):format(abi == 0 and "no Landlock (enable CONFIG_SECURITY_LANDLOCK and lsm=landlock)"
+      or "ABI " .. abi)
   end
-  if not run.privileged then
-    return nil, "network.isolated: false: UDP port filtering without root needs the seccomp supervisor, "
-      .. "which this build lacks; run as root or set isolated: true"
-  end
+  if not run.privileged then return rootless(run, outgoing, incoming) end
   -- Root: the BPF filter decides TCP and UDP alike (and counts each decision for the audit);
   -- Landlock only hides the host's abstract unix sockets.
   local text = "scope abstract_unix"
@@ -95,28 +220,46 @@ function M.prepare(run)
   return true
 end
 
-local OP_TEXT = { connect = "connect to", send = "send to", bind = "bind", listen = "connection to listening port" }
+-- One decision in words, for the stderr line.
+local function what(e)
+  local where = e.addr and ((e.addr:find(":") and "[%s]:%d" or "%s:%d"):format(e.addr, e.port))
+  if e.op == "connect" then return ("connect to %s %s"):format(e.proto, where or ("port " .. e.port)) end
+  if e.op == "send" then return ("send to %s %s"):format(e.proto, where or ("port " .. e.port)) end
+  if e.op == "bind" then return ("bind %s %s"):format(e.proto, where or ("port " .. e.port)) end
+  if e.op == "incoming" then return ("incoming %s connection to port %d"):format(e.proto, e.port) end
+  if e.op == "listen" and e.port == 0 then
+    return "listen on an unbound tcp socket (the kernel would pick the port)"
+  end
+  if e.op == "listen" then return ("listen on %s port %d"):format(e.proto, e.port) end
+  if e.op == "fastopen" then return "tcp fast open (sendto/sendmsg with MSG_FASTOPEN)" end
+  if e.op == "socket" then return e.proto .. " socket" end
+  return e.op
+end
 
 -- Each distinct (operation, protocol, address, port, verdict) the filter counted: to the audit
 -- log at the network detail level; denials also one line each on stderr at -l info.
 local function report(run)
-  local filter = run.net and run.net.filter
-  if not filter then return end
-  local events, err = filter:events()
-  filter:close()
-  run.net.filter = nil
-  if not events then error("network: audit of the BPF filter: " .. err) end
+  local net = run.net
+  if not net then return end
+  local events = {}
+  if net.filter then
+    local err
+    events, err = net.filter:events()
+    net.filter:close()
+    net.filter = nil
+    if not events then error("network: audit of the BPF filter: " .. err) end
+  end
+  for _, e in pairs(net.notes or {}) do events[#events + 1] = e end
+  net.notes = nil
   table.sort(events, function(a, b)
     if a.op ~= b.op then return a.op < b.op end
-    if a.port ~= b.port then return a.port < b.port end
+    if (a.port or 0) ~= (b.port or 0) then return (a.port or 0) < (b.port or 0) end
     return (a.addr or "") < (b.addr or "")
   end)
   local audit_ok, audit = pcall(require, "purple.audit")
   for _, e in ipairs(events) do
-    local where = e.addr and ((e.addr:find(":") and "[%s]:%d" or "%s:%d"):format(e.addr, e.port)) or ("port " .. e.port)
     if not e.allowed then
-      log.info("network: denied %s %s %s (%d time%s)", OP_TEXT[e.op], e.proto, where, e.count,
-        e.count == 1 and "" or "s")
+      log.info("network: denied %s (%d time%s)", what(e), e.count, e.count == 1 and "" or "s")
     end
     if audit_ok and run.audit then
       audit.record(run, e.allowed and "net_connect" or "net_denied", {
@@ -136,7 +279,7 @@ function M.finish(run)
     local ok, err, errno = core.rmdir(dir)
     if ok or errno == 2 then run.net_cgroup = nil return end
     if errno ~= 16 then error("network: remove cgroup " .. err) end
-    os.execute("sleep 0.005")
+    core.sleep(0.005)
   end
   error("network: remove cgroup " .. dir .. ": still busy")
 end

@@ -1,0 +1,40 @@
+-- purple syscalls [GROUP]: the named syscall groups usable as "@name" in syscalls.allow/deny,
+-- and purple's fixed hardening.
+local core = require "purple.core"
+local syscalls = require "purple.syscalls"
+
+return function(args, first)
+  local group = args[first]
+  if args[first + 1] then
+    io.stderr:write("purple: syscalls: expected at most one GROUP\n")
+    return 125
+  end
+  if group == "--hardening" then
+    for _, h in ipairs(syscalls.hardening) do
+      local cond = ""
+      for _, a in ipairs(h.args or {}) do
+        cond = cond .. (" arg%d %s 0x%x"):format(a[1], a[2], a[3])
+      end
+      io.stdout:write(("%-18s %-13s %s%s\n"):format(h.name, h.action, h.why, cond))
+    end
+    return 0
+  end
+  if group then
+    local members = syscalls.members(group:gsub("^@", ""), core.syscall_number)
+    if not members then
+      io.stderr:write(("purple: syscalls: unknown group %q (purple syscalls lists them)\n"):format(group))
+      return 125
+    end
+    for _, n in ipairs(members) do io.stdout:write(n, "\n") end
+    return 0
+  end
+  local names = {}
+  for name in pairs(syscalls.groups) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local members = syscalls.members(name, core.syscall_number)
+    io.stdout:write(("@%-16s %3d  %s\n"):format(name, #members, syscalls.groups[name].doc or ""))
+  end
+  io.stdout:write("(purple syscalls GROUP lists one group; purple syscalls --hardening the fixed hardening)\n")
+  return 0
+end

@@ -1,0 +1,62 @@
+-- ai-dev-safe: for an agent that develops software. python3, node, git, sh, make and gcc work;
+-- there is no network; the system is read-only; one workspace is writable.
+--
+-- The workspace is $PURPLE_WORKSPACE, else the current directory, bound read-write at /workspace
+-- (the command's working directory). It must not be /, your home directory or one of its
+-- ancestors: those would hand the agent ~/.ssh and everything else. HOME is a private, empty
+-- /home/agent (scratch, like /tmp), so tools' caches and dotfiles vanish after the run.
+--
+-- Identity: run by root, the command runs as the workspace's owner when that is not root (so it
+-- can write there), else as 65534 -- which then needs write access to the workspace. Run by an
+-- ordinary user, it runs as that user.
+local ctx = ...
+local core = require "purple.core"
+
+local workspace = os.getenv("PURPLE_WORKSPACE")
+if not workspace or workspace == "" then workspace = core.realpath(".") end
+if workspace:sub(1, 1) ~= "/" then
+  error(("workspace: %s: PURPLE_WORKSPACE must be an absolute path"):format(workspace), 0)
+end
+workspace = core.realpath(workspace) or workspace -- a missing one is created by purple
+
+local function contains(dir, path)
+  return dir == "/" or path == dir or path:sub(1, #dir + 1) == dir .. "/"
+end
+local home = ctx and ctx.env and ctx.env.HOME or os.getenv("HOME")
+for _, danger in ipairs({ "/", home, "/root", "/home" }) do
+  if danger and danger ~= "" and contains(workspace, danger) then
+    error(("workspace: %s contains %s; run from a project directory or set PURPLE_WORKSPACE"):format(
+      workspace, danger), 0)
+  end
+end
+
+local user
+local st = core.stat(workspace)
+if st and st.uid ~= 0 then user = { uid = st.uid, gid = st.gid } end
+
+-- /etc pieces the tools read: the loader cache, the alternatives links (cc, awk, editor, ...),
+-- timezone, TLS roots (pip, git and npm verify even offline), and git's system config.
+local etc = { "alternatives", "ld.so.cache", "localtime", "ssl", "ca-certificates", "gitconfig", "nsswitch.conf",
+  "mime.types", "python3", "python3.11", "perl" }
+local immutable = { { host_path = "/usr", sandbox_path = "/usr" } }
+for _, e in ipairs(etc) do
+  immutable[#immutable + 1] = { host_path = "/etc/" .. e, sandbox_path = "/etc/" .. e, optional = true }
+end
+
+return {
+  name = "ai-dev-safe",
+  description = "Coding agents: python3, node, git, sh, make, gcc; no network; writable /workspace",
+  user = user,
+  filesystem = {
+    immutable_paths = immutable,
+    scratch_paths = { "/tmp", { path = "/home/agent", mode = "0700" } },
+    output_paths = { { host_path = workspace, sandbox_path = "/workspace" } },
+    working_dir = "/workspace",
+  },
+  environment = {
+    keep = { "TERM", "LANG", "LC_*", "TZ" },
+    set = { HOME = "/home/agent", TMPDIR = "/tmp", PYTHONDONTWRITEBYTECODE = "1" },
+  },
+  network = { isolated = true },
+  capabilities = { default_drop = true, add = {} },
+}

@@ -1,0 +1,161 @@
+-- The purple and purple-lua commands, and `require "purple"` from a plain lua5.4 with the in-tree
+-- paths that `make env` prints.
+local H = require "spec_helper"
+local core = require "purple.core"
+
+local SANDBOX_UID = H.is_root() and 65534 or (core.ids())
+
+local function purple(args, env)
+  return H.sh((env and (env .. " ") or "") .. H.q(H.purple) .. " " .. args .. " </dev/null")
+end
+
+local function purple_lua(args, env)
+  return H.sh((env and (env .. " ") or "") .. H.q(H.purple_lua) .. " " .. args .. " </dev/null")
+end
+
+describe("purple command", function()
+  after_each(H.cleanup)
+
+  it("prints its usage and the exit statuses with --help and -h", function()
+    for _, flag in ipairs({ "--help", "-h" }) do
+      local out, err, code = purple(flag)
+      assert.are.equal(0, code)
+      assert.are.equal("", err)
+      assert.matches("^Usage: purple %[%-l LEVEL%] COMMAND", out)
+      assert.matches("\n  run %-%-profile NAME|PATH", out)
+      for _, line in ipairs({ "128+N  the command was killed by signal N", "124    the session timeout",
+        "125    purple, policy or setup error", "126    the command was found but could not be executed",
+        "127    the command was not found" }) do
+        assert.is_truthy(out:find(line, 1, true), line)
+      end
+    end
+  end)
+
+  it("prints its version with --version and -V", function()
+    local version = require("purple").version
+    for _, flag in ipairs({ "--version", "-V" }) do
+      local out, err, code = purple(flag)
+      assert.are.same({ "purple " .. version .. "\n", "", 0 }, { out, err, code })
+    end
+  end)
+
+  it("without a command prints the usage on stderr and exits 125", function()
+    local out, err, code = purple("")
+    assert.are.equal(125, code)
+    assert.are.equal("", out)
+    assert.matches("^Usage: purple", err)
+  end)
+
+  it("rejects unknown options, commands and log levels with one line and 125", function()
+    local cases = {
+      { "--bogus", "purple: unknown option '--bogus' (see purple --help)\n" },
+      { "frobnicate", "purple: unknown command 'frobnicate' (see purple --help)\n" },
+      { "-l loud run --profile ai-strict -- true", "purple: log level: unknown 'loud' (error, warn, info, debug)\n" },
+      { "-l", "purple: log level: unknown 'nil' (error, warn, info, debug)\n" },
+      { "run --bogus --profile ai-strict -- true", "purple: run: unknown option '--bogus' (see purple --help)\n" },
+      { "run -- true", "purple: run: --profile NAME is required\n" },
+      { "run --profile ai-strict", "purple: command: empty (give the command after --)\n" },
+      { "run --profile ai-strict --", "purple: command: empty (give the command after --)\n" },
+      { "run --profile ai-strict --timeout -1 -- true", "purple: --timeout: expected a positive number of seconds\n" },
+    }
+    for _, c in ipairs(cases) do
+      local out, err, code = purple(c[1])
+      assert.are.same({ "", c[2], 125 }, { out, err, code }, c[1])
+    end
+    local _, err, code = purple("run --profile no-such-profile-h7 -- true")
+    assert.are.equal(125, code)
+    assert.matches("^purple: profile no%-such%-profile%-h7: not found in [^\n]*\n$", err)
+  end)
+
+  it("logs by level: warn (default) and error are quiet, info reports the session, debug more", function()
+    local d = H.tmpdir()
+    local env = "PURPLE_OUTPUT=" .. d .. "/out"
+    local function stderr_of(level)
+      local out, err, code = purple((level and ("-l " .. level .. " ") or "") .. "run --profile ai-strict -- echo hi",
+        env)
+      assert.are.equal("hi\n", out)
+      assert.are.equal(0, code)
+      return err
+    end
+    assert.are.equal("", stderr_of(nil))
+    assert.are.equal("", stderr_of("error"))
+    assert.are.equal("", stderr_of("warn"))
+    local info = stderr_of("info")
+    assert.matches("^purple: session %x+: status 0 in ", info)
+    local debug = stderr_of("debug")
+    assert.matches("purple: profile ai%-strict from " .. H.tree:gsub("%p", "%%%0") .. "/profiles/ai%-strict%.lua\n", debug)
+    assert.is_true(#debug > #info)
+  end)
+
+  it("lists and shows the shipped profiles", function()
+    local out, _, code = purple("profile list")
+    assert.are.equal(0, code)
+    assert.matches("\nai%-dev%-safe +", "\n" .. out)
+    assert.matches("\nai%-strict +", "\n" .. out)
+    out, _, code = purple("profile show ai-strict")
+    assert.are.equal(0, code)
+    assert.matches("name: \"?ai%-strict\"?\n", out)
+  end)
+end)
+
+describe("purple-lua command", function()
+  after_each(H.cleanup)
+
+  it("runs profiles/ai-strict.lua on the command after --", function()
+    local d = H.tmpdir()
+    local out, err, code = purple_lua(H.q(H.tree .. "/profiles/ai-strict.lua") .. " -- sh -c 'id -u; echo x > "
+      .. "/output/f; exit 4'", "PURPLE_OUTPUT=" .. d .. "/out")
+    assert.are.same({ SANDBOX_UID .. "\n", "", 4 }, { out, err, code })
+    assert.are.equal("x\n", H.read(d .. "/out/f"))
+  end)
+
+  it("runs a script that calls purple.exec itself, with its arguments", function()
+    local p = H.tmpdir() .. "/s.lua"
+    H.write(p, [[
+local n = ...
+local policy = assert(purple.profile("ai-strict"))
+local r = purple.exec(policy, { "sh", "-c", "exit " .. n })
+print("status", r.status, r.code, type(r.duration))
+return r.status + 1
+]])
+    local out, err, code = purple_lua(H.q(p) .. " 6", "PURPLE_OUTPUT=" .. H.tmpdir() .. "/out")
+    assert.are.same({ "status\t6\t6\tnumber\n", "", 7 }, { out, err, code })
+  end)
+
+  it("reports usage, unknown options and script errors with 125", function()
+    local out, err, code = purple_lua("--help")
+    assert.are.equal(0, code)
+    assert.matches("^Usage: purple%-lua %[%-l LEVEL%] SCRIPT", out)
+    assert.are.equal("", err)
+    out, err, code = purple_lua("")
+    assert.are.equal(125, code)
+    assert.matches("^Usage: purple%-lua", err)
+    out, err, code = purple_lua("--bogus")
+    assert.are.same({ "", "purple: unknown option '--bogus' (see purple-lua --help)\n", 125 }, { out, err, code })
+    out, err, code = purple_lua("/nonexistent-h7.lua")
+    assert.are.same({ "", "purple: cannot open /nonexistent-h7.lua: No such file or directory\n", 125 },
+      { out, err, code })
+    local p = H.tmpdir() .. "/bad.lua"
+    H.write(p, "return {")
+    out, err, code = purple_lua(H.q(p) .. " -- true")
+    assert.are.equal(125, code)
+    assert.matches("^purple: " .. p:gsub("%p", "%%%0") .. ":1: unexpected symbol near <eof>\n$", err)
+    H.write(p, "return { name = 'x' }")
+    out, err, code = purple_lua(H.q(p))
+    assert.are.same({ "", "purple: command: empty (give the command after --)\n", 125 }, { out, err, code })
+  end)
+end)
+
+describe("require 'purple' from lua5.4", function()
+  after_each(H.cleanup)
+
+  it("works with the paths `make env` prints", function()
+    local d = H.tmpdir()
+    local script = [[local purple = require "purple"
+local r = purple.exec(assert(purple.profile("ai-strict")), { "sh", "-c", "echo inside; exit 3" })
+print(r.status, r.code, r.timed_out, r.signal)]]
+    local out, err, code = H.sh("cd " .. H.q(H.tree) .. " && eval \"$(make -s --no-print-directory env)\" && cd "
+      .. H.q(d) .. " && PURPLE_OUTPUT=" .. H.q(d .. "/out") .. " lua5.4 -e " .. H.q(script) .. " </dev/null")
+    assert.are.same({ "inside\n3\t3\tfalse\tnil\n", "", 0 }, { out, err, code })
+  end)
+end)
