@@ -9,6 +9,9 @@
  *   bind4/6                   "incoming" rules
  *   ingress (cgroup skb)      "incoming" rules for packets to listening sockets (listen without bind)
  *
+ * Every decision is also counted in a hash map (audit_key → count) that the supervisor reads
+ * after the run for the audit log (filter:events()).
+ *
  * Programs are attached with BPF_F_ALLOW_MULTI, so filters of parent cgroups still apply. They
  * live as long as the cgroup: the supervisor removes the cgroup when the sandbox ends. */
 #include <errno.h>

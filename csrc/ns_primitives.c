@@ -29,13 +29,9 @@ static int open_root(void)
 	return open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
-static int check_abs(lua_State *L, int arg)
+static void check_abs(lua_State *L, int arg)
 {
-	const char *p = luaL_checkstring(L, arg);
-
-	if (p[0] != '/')
-		luaL_argerror(L, arg, "an absolute path expected");
-	return 0;
+	luaL_argcheck(L, luaL_checkstring(L, arg)[0] == '/', arg, "an absolute path expected");
 }
 
 /* core.unshare(flags) -> true | fail   (unshare(2)); flags: "user,mount,pid,ipc,uts,net,cgroup" */

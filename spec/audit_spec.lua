@@ -199,6 +199,7 @@ describe("audit log", function()
     local h = S.start(p, { "/bin/sh", "-c",
       "trap 'echo hup > /output/hup' HUP; touch /output/ready; while :; do sleep 0.05; done" },
       "PURPLE_RUNTIME_DIR=" .. H.q(rt))
+    finally(function() S.kill(h) end)
     assert.is_truthy(S.wait_for(function() return core.stat(out .. "/ready") end), "sandbox did not start")
     local sess = S.wait_for(function() return S.ps(rt)[1] end)
     assert.is_truthy(sess, "session not in purple ps")

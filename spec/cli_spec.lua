@@ -83,7 +83,8 @@ describe("purple command", function()
     local info = stderr_of("info")
     assert.matches("^purple: session %x+: status 0 in ", info)
     local debug = stderr_of("debug")
-    assert.matches("purple: profile ai%-strict from " .. H.tree:gsub("%p", "%%%0") .. "/profiles/ai%-strict%.lua\n", debug)
+    local from = H.tree:gsub("%p", "%%%0") .. "/profiles/ai%-strict%.lua"
+    assert.matches("purple: profile ai%-strict from " .. from .. "\n", debug)
     assert.is_true(#debug > #info)
   end)
 

@@ -77,13 +77,13 @@ describe("sandbox core", function()
         H.write(path, "secret\n")
         canaries[#canaries + 1] = path
       end
+      finally(function() for _, c in ipairs(canaries) do os.remove(c) end end)
       local script = "for f in \"$@\"; do test -e \"$f\" && echo SEEN \"$f\"; done; "
         .. "find / -xdev -name '" .. name .. "' 2>/dev/null; find / -path /proc -prune -o -name '"
         .. name .. "' -print 2>/dev/null; echo done"
       local argv = { "sh", "-c", script, "sh" }
       for _, c in ipairs(canaries) do argv[#argv + 1] = c end
       local out, err, code = H.run(profile(), argv)
-      for _, c in ipairs(canaries) do os.remove(c) end
       assert.are.equal("", err)
       assert.are.equal(0, code)
       assert.are.equal("done\n", out)
@@ -91,8 +91,8 @@ describe("sandbox core", function()
     end)
 
     it("gives EROFS for writes to read-only binds and the root", function()
-      local out, _, code = sh(profile(), "export LC_ALL=C; touch /usr/purple-x /purple-x /helpers/x 2>&1; mkdir /usr/d 2>&1; "
-        .. "ln -s /usr /link 2>&1; echo end")
+      local out, _, code = sh(profile(), "export LC_ALL=C; touch /usr/purple-x /purple-x /helpers/x 2>&1; "
+        .. "mkdir /usr/d 2>&1; ln -s /usr /link 2>&1; echo end")
       assert.are.equal(0, code)
       assert.are.equal("touch: cannot touch '/usr/purple-x': Read-only file system\n"
         .. "touch: cannot touch '/purple-x': Read-only file system\n"
@@ -123,6 +123,26 @@ describe("sandbox core", function()
       out, _, code = sh(p, "test -e /tmp/" .. name .. " && echo STILL; ls -A /tmp | wc -l")
       assert.are.equal(0, code)
       assert.are.equal("0\n", out)
+    end)
+
+    it("keeps read-only binds read-only from a nested user namespace (seccomp hardening off)", function()
+      local p = profile(nil, "syscalls = { hardening = false },")
+      local out, _, code = sh(p, "export LC_ALL=C; unshare -Urm sh -c 'id -u; "
+        .. "mount -o remount,rw,bind /usr 2>/dev/null && echo REMOUNTED /usr; "
+        .. "mount -o remount,rw,bind / 2>/dev/null && echo REMOUNTED /; "
+        .. "mount -o remount,rw,bind /proc/sys 2>/dev/null && echo REMOUNTED /proc/sys; "
+        .. "touch /usr/x 2>&1; (echo 1 > /proc/sys/kernel/printk) 2>&1; true'")
+      assert.are.equal(0, code)
+      assert.are.equal("0\ntouch: cannot touch '/usr/x': Read-only file system\n"
+        .. "sh: 1: cannot create /proc/sys/kernel/printk: Read-only file system\n", out)
+    end)
+
+    it("keeps init's control socket and memory out of the command's reach", function()
+      local out, _, code = sh(profile(), "export LC_ALL=C; ls /proc/1/fd 2>&1; cat /proc/1/maps 2>&1 >/dev/null; "
+        .. "cat /proc/1/environ 2>&1 >/dev/null; true")
+      assert.are.equal(0, code)
+      assert.are.equal("ls: cannot open directory '/proc/1/fd': Permission denied\n"
+        .. "cat: /proc/1/maps: Permission denied\ncat: /proc/1/environ: Permission denied\n", out)
     end)
 
     it("has a minimal /dev", function()
@@ -298,6 +318,12 @@ return { name = "id-spec", filesystem = {
       -- no mount of the sandbox (such as the bind of this output directory) shows up on the host
       local mountinfo = H.read("/proc/self/mountinfo")
       assert.is_nil(mountinfo:find(d, 1, true))
+      -- the session's cgroups (named SESSION-SUPERVISORPID) are swept by the next run, once the
+      -- supervisor's zombie has been reaped by whoever inherited it
+      assert.is_true(eventually(function() return not alive(pid) end))
+      local _, _, code = sh(profile(), "true")
+      assert.are.equal(0, code)
+      assert.are.equal("", (H.sh("find /sys/fs/cgroup -maxdepth 6 -type d -name '*-" .. pid .. "'")))
     end)
 
     it("forwards SIGINT, SIGTERM and SIGHUP to the command", function()
@@ -308,7 +334,8 @@ return { name = "id-spec", filesystem = {
           .. "while :; do sleep 0.05; done"):format(sig, sig)
         -- env --default-signal: a background job of a non-interactive shell starts with SIGINT ignored
         local out = H.sh("env --default-signal " .. H.purple .. " run --profile " .. H.q(p) .. " -- sh -c "
-          .. H.q(script) .. " </dev/null & p=$!; i=0; while [ ! -e " .. H.q(d .. "/ready") .. " ] && [ $i -lt 400 ]; do "
+          .. H.q(script) .. " </dev/null & p=$!; i=0; "
+          .. "while [ ! -e " .. H.q(d .. "/ready") .. " ] && [ $i -lt 400 ]; do "
           .. "sleep 0.05; i=$((i+1)); done; kill -" .. sig .. " $p; wait $p; echo $?")
         assert.are.equal("7\n", out, sig)
         assert.are.equal(sig .. "\n", H.read(d .. "/got"), sig)
@@ -411,6 +438,21 @@ return { name = "bad", filesystem = {
         local err = bad(('output_paths = { { host_path = %q, sandbox_path = "/out" } },'):format(f .. "/sub"))
         assert.are.equal(("purple: filesystem.output_paths[1].host_path: cannot create %s/sub: mkdir %s/sub: "
           .. "Not a directory\n"):format(f, f), err)
+      end)
+
+      it("a working_dir missing inside the tree (a setup error reported by the child)", function()
+        local err = bad('scratch_paths = { "/tmp" }, working_dir = "/tmp/nope",')
+        assert.are.equal("purple: working_dir /tmp/nope: No such file or directory\n", err)
+      end)
+
+      it("a mount target behind a symlink planted in a bound tree, which is never followed", function()
+        local d = H.tmpdir()
+        assert(core.mkdir(d .. "/tree") and core.mkdir(d .. "/victim"))
+        os.execute("ln -s " .. H.q(d .. "/victim") .. " " .. H.q(d .. "/tree/link"))
+        local err = bad(('immutable_paths = { { host_path = "/usr", sandbox_path = "/usr" }, { host_path = %q, '
+          .. 'sandbox_path = "/data" } }, scratch_paths = { "/data/link/x" },'):format(d .. "/tree"))
+        assert.are.equal("purple: open /data/link/x: Not a directory\n", err)
+        assert.are.equal("", (H.sh("ls -A " .. H.q(d .. "/victim"))))
       end)
 
       it("an empty command", function()

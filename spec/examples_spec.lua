@@ -110,10 +110,22 @@ python3 -c 'import socket; socket.create_connection(("1.1.1.1", 443), timeout=2)
       assert.are.equal("", err)
       assert.are.equal(0, code)
       assert.are.equal("sh /workspace /home/agent\npython 42\nnode 42\ngit 1\ngcc 42\nno network\n", out)
-      if not have("node") then pending("node is not installed on this host: only the others were run") end
       -- the work landed in the workspace on the host
       assert.are.equal("file", core.stat(ws .. "/hello").type)
       assert.are.equal("directory", core.stat(ws .. "/repo/.git").type)
+      if not have("node") then pending("node is not installed on this host: the other tools were run") end
+    end)
+
+    it("run by root, runs as the workspace's owner", function()
+      if not H.is_root() then
+        pending("needs root (an ordinary user always runs as themselves)")
+        return
+      end
+      local ws = H.tmpdir() .. "/ws"
+      assert(core.mkdir(ws) and core.chown(ws, 4242, 4243))
+      local out, err, code = dev("id -u; id -g; touch made", ws)
+      assert.are.same({ "4242\n4243\n", "", 0 }, { out, err, code })
+      assert.are.same({ 4242, 4243 }, { core.stat(ws .. "/made").uid, core.stat(ws .. "/made").gid })
     end)
 
     it("refuses a workspace that would expose the home directory or /", function()

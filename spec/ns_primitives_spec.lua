@@ -49,7 +49,7 @@ if pid == 0 then
   step("tmpfs", core.tmpfs(root, { size = 1 << 20, mode = 493 }))
   step("bind usr", core.bind("/usr", root .. "/usr"))
   -- the merged-/usr links, as binds of what they point to (the loader's path is absolute)
-  step("bind lib", core.bind("/lib", root .. "/lib"))
+  step("bind lib", core.bind("/lib", root .. "/lib", { nosuid = false, nodev = false }))
   if has_lib64 then step("bind lib64", core.bind("/lib64", root .. "/lib64")) end
   step("bind out", core.bind(dir .. "/out", root .. "/out", { readonly = false }))
   step("bind helpers", core.bind(helpers, root .. "/helpers", { readonly = true, nosuid = true, nodev = true }))
@@ -72,6 +72,9 @@ if pid == 0 then
     touch /usr/x 2>/dev/null || echo "usr read-only"
     echo hello > /out/hello && echo "out written"
     grep -c shared: /proc/self/mountinfo || true
+    for m in /usr /lib /out /scratch; do grep " $m " /proc/self/mountinfo | cut -d' ' -f5,6 | sed 's/,relatime//'
+    done
+    grep " /scratch " /proc/self/mountinfo | grep -o 'size=[^,]*,mode=[0-7]*'
   ]=] }, { "PATH=/usr/bin:/bin" })
   step("exec", false, "returned")
 end
@@ -81,14 +84,18 @@ print("status " .. tostring(st.code))
 ]], d, has_lib64 and "yes" or "no", H.helpers)
     assert.are.equal("", err)
     assert.are.equal(0, code)
-    local want = "unshare\nid maps\npid 1\npropagation\ntmpfs\nbind usr\nbind lib\n" .. (has_lib64 and "bind lib64\n" or "")
-      .. "bind out\nbind helpers\nscratch\nproc\ndev\npivot_root\nhostname\nsetsid 1\nrlimit\ngetrlimit 32 64\nclose fds\n"
+    local want = "unshare\nid maps\npid 1\npropagation\ntmpfs\nbind usr\nbind lib\n"
+      .. (has_lib64 and "bind lib64\n" or "")
+      .. "bind out\nbind helpers\nscratch\nproc\ndev\npivot_root\nhostname\nsetsid 1\nrlimit\n"
+      .. "getrlimit 32 64\nclose fds\n"
       .. "uid 0 host steps nofile 32\n"
       .. "fds 0 1 2\n"
       .. "root dev helpers lib " .. (has_lib64 and "lib64 " or "") .. "out proc scratch usr \n"
       .. "dev fd full null ptmx pts random shm stderr stdin stdout tty urandom zero \n"
       .. "procs 3\n" -- sh, ls and grep: the child's pid namespace holds only the sandbox
-      .. "scratch 700\nusr read-only\nout written\n0\nstatus 0\n"
+      .. "scratch 700\nusr read-only\nout written\n0\n"
+      .. "/usr ro,nosuid,nodev\n/lib ro\n/out rw,nosuid,nodev\n/scratch rw,nosuid,nodev\nsize=64k,mode=700\n"
+      .. "status 0\n"
     assert.are.equal(want, out)
     assert.are.equal("hello\n", H.read(out_dir .. "/hello"))
     assert.are.equal(UID, core.stat(out_dir .. "/hello").uid)
@@ -159,6 +166,28 @@ print("code " .. st.code)
     end
     local soft, hard = core.getrlimit("nofile")
     assert.is_true(soft > 0 and (hard == -1 or hard >= soft))
+  end)
+
+  it("core.spawn reports a failing setup step as (step, errno) and never runs the command", function()
+    local d = H.tmpdir()
+    local spec = {
+      argv = { "/usr/bin/touch", d .. "/ran" }, namespaces = "user,mount,pid",
+      uid = UID, gid = GID, uid_map = ("%d %d 1"):format(UID, UID), gid_map = ("%d %d 1"):format(GID, GID),
+      setgroups = H.is_root() and "clear" or "deny",
+      mounts = { { type = "bind", source = "/usr", target = "/usr" },
+        { type = "bind", source = "/nonexistent-h7", target = "/x" } },
+    }
+    local sb = assert(core.spawn(spec))
+    local ev = assert(sb:poll())
+    assert.are.same({ "setup_error", "bind /nonexistent-h7", 2, "bind /nonexistent-h7: No such file or directory" },
+      { ev.event, ev.what, ev.errno, ev.message })
+    ev = assert(sb:poll())
+    assert.are.same({ "exit", 125 }, { ev.event, ev.code })
+    sb:close()
+    assert.is_nil(core.stat(d .. "/ran"))
+    assert.has_error(function() core.spawn({ argv = { "true" }, mount = {} }) end,
+      "spawn spec: unknown field 'mount'")
+    assert.has_error(function() core.spawn({ argv = {} }) end, "spawn spec: argv must be a non-empty list")
   end)
 
   it("raise on programming errors", function()

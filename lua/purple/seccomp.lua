@@ -24,6 +24,18 @@ M.ALWAYS = { "execve", "exit", "exit_group" }
 
 local ALIASES = { unmount = "umount2", umount = "umount2" }
 
+-- libseccomp's name lookup is slow enough to matter for 300 names: remember each answer.
+local numbers = {}
+local function number(name)
+  local nr = numbers[name]
+  if nr == nil then
+    nr = core.syscall_number(name) or false
+    numbers[name] = nr
+  end
+  return nr or nil
+end
+M.number = number
+
 -- Expands a list of names and "@group"s into { nr = source entry }; nil, error for an unknown name.
 local function expand(list, field)
   local out = {}
@@ -32,17 +44,17 @@ local function expand(list, field)
       return nil, ("syscalls.%s[%d]: expected a syscall name or @group"):format(field, i)
     end
     if entry:sub(1, 1) == "@" then
-      local members = syscalls.members(entry:sub(2), core.syscall_number)
+      local members = syscalls.members(entry:sub(2), number)
       if not members then
         return nil, ("syscalls.%s: unknown syscall group %q (see purple syscalls)"):format(field, entry)
       end
       for _, n in ipairs(members) do
-        local nr = core.syscall_number(n)
+        local nr = number(n)
         out[nr] = out[nr] or { entry = entry, group = true }
       end
     else
       local name = ALIASES[entry] or entry
-      local nr = core.syscall_number(name)
+      local nr = number(name)
       if not nr then
         return nil, ("syscalls.%s: unknown syscall %q on this architecture"):format(field, entry)
       end
@@ -108,7 +120,7 @@ function M.plan(sc, opts)
     hardening = {}, handlers = {}, learned = {},
   }
 
-  local execve = core.syscall_number("execve")
+  local execve = number("execve")
   if deny[execve] then
     return nil, ("syscalls.deny: %q denies execve, which purple starts the command with; remove it")
       :format(deny[execve].entry)
@@ -121,7 +133,7 @@ function M.plan(sc, opts)
   -- explicit allow of the name).
   if sc.hardening ~= false then
     for _, h in ipairs(syscalls.hardening) do
-      local nr = core.syscall_number(h.name)
+      local nr = number(h.name)
       local lifted = not h.args and not h.fixed and allow[nr] and not allow[nr].group
       if nr and not lifted then
         plan.hardening[nr] = plan.hardening[nr] or {}
@@ -130,7 +142,7 @@ function M.plan(sc, opts)
     end
   end
   for name, fn in pairs(opts.handlers or {}) do
-    local nr = core.syscall_number(name)
+    local nr = number(name)
     if not nr then return nil, ("seccomp handler for unknown syscall %q"):format(tostring(name)) end
     if nr == execve then return nil, "seccomp handler: execve cannot be routed to the supervisor" end
     plan.handlers[nr] = fn
@@ -146,11 +158,11 @@ function M.plan(sc, opts)
     return plan.handlers[nr] and "notify" or "allow"
   end
   for _, name in ipairs(M.ALWAYS) do
-    local nr = core.syscall_number(name)
+    local nr = number(name)
     if plan.learn or M.allowed(plan, nr) then add(nr, "allow") end
   end
   local done = {}
-  for _, name in ipairs(M.ALWAYS) do done[core.syscall_number(name)] = true end
+  for _, name in ipairs(M.ALWAYS) do done[number(name)] = true end
   for nr, entries in pairs(plan.hardening) do
     local rest
     for _, h in ipairs(entries) do

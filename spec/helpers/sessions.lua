@@ -17,17 +17,23 @@ function S.wait_for(fn, seconds)
 end
 
 -- Starts `purple run --profile PROFILE -- argv` in the background with the given environment
--- words (e.g. "PURPLE_RUNTIME_DIR=/x"). Returns a handle: { dir, pid (of the wrapping shell) }.
+-- words (e.g. "PURPLE_RUNTIME_DIR=/x"). Returns a handle: { dir, pid (of purple) }. Pass it to
+-- S.kill in a finally() so that a failed case leaves nothing running.
 function S.start(profile, argv, env)
   local d = H.tmpdir()
   local words = { H.purple, "run", "--profile", H.q(profile), "--" }
   for _, w in ipairs(argv) do words[#words + 1] = H.q(w) end
-  local script = ("(%s %s </dev/null >%s/out 2>%s/err; echo $? >%s/status.tmp; mv %s/status.tmp %s/status) & echo $!")
-    :format(env or "", table.concat(words, " "), d, d, d, d, d)
-  local p = io.popen(script)
-  local pid = tonumber(p:read("l"))
-  p:close()
-  return { dir = d, pid = pid }
+  local script = ("(%s %s </dev/null >%s/out 2>%s/err & echo $! >%s/pid; wait $!; echo $? >%s/status.tmp; "
+    .. "mv %s/status.tmp %s/status) </dev/null >/dev/null 2>&1 &")
+    :format(env or "", table.concat(words, " "), d, d, d, d, d, d)
+  assert(os.execute(script))
+  local pid = S.wait_for(function() return tonumber(H.read(d .. "/pid") or "") end, 10)
+  return { dir = d, pid = assert(pid, "purple did not start") }
+end
+
+-- SIGKILLs a background purple that is still running (its sandbox dies with it).
+function S.kill(h)
+  if h and not H.read(h.dir .. "/status") then core.kill(h.pid, 9) end
 end
 
 -- Waits for a background run to end; returns its exit status, stdout, stderr.

@@ -16,6 +16,7 @@ local log = require "purple.log"
 local M = {}
 
 local UNIFIED = "/sys/fs/cgroup/unified"
+local MAX_RANGES = 256 -- per list, in one BPF program (csrc/net_filter.c)
 local rootless -- defined below
 
 local function parse_port(s)
@@ -194,6 +195,12 @@ local function host_network(run, n)
       or "ABI " .. abi)
   end
   if not run.privileged then return rootless(run, outgoing, incoming) end
+  for _, f in ipairs({ { "allow_outgoing", outgoing }, { "allow_incoming", incoming } }) do
+    if #f[2] > MAX_RANGES then
+      return nil, ("network.%s: at most %d entries (merge neighbouring ports into ranges like \"8000-8100\")")
+        :format(f[1], MAX_RANGES)
+    end
+  end
   -- Root: the BPF filter decides TCP and UDP alike (and counts each decision for the audit);
   -- Landlock only hides the host's abstract unix sockets.
   local text = "scope abstract_unix"

@@ -59,7 +59,7 @@ local function task_info(pid)
     if not hex then return false end
     return ((tonumber(hex:sub(-8), 16) or 0) >> (SIGSYS - 1)) & 1 == 1
   end
-  info.sigsys_handled = has_sigsys("SigCgt") or has_sigsys("SigIgn")
+  info.sigsys_handled = has_sigsys("SigCgt") or has_sigsys("SigIgn") or has_sigsys("SigBlk")
   info.comm = (read(("/proc/%d/comm"):format(pid)) or "?"):gsub("\n$", "")
   info.exe = core.readlink(("/proc/%d/exe"):format(pid))
   return info
@@ -84,15 +84,22 @@ local function violation(run, ev, entry)
   local action = plan.action
   if entry then action = entry.action == "kill" and "kill" or "errno" end
   local errno = entry and seccomp.ERRNO[entry.action] or seccomp.ERRNO.EPERM
+  run.seccomp_reported = run.seccomp_reported or {}
+  local reported = run.seccomp_reported
+  -- Fast path: this thread's call was reported before; errno and log need nothing from /proc.
+  if action ~= "kill" and reported[ev.nr .. "/t" .. ev.pid] then
+    sandbox:respond(ev.id, action == "log" and { continue = true } or { error = errno })
+    return
+  end
   local info = task_info(ev.pid)
   -- The pid read above is still the caller's only while its call waits for us.
   if not sandbox:notify_valid(ev.id) then return end
   local key = ev.nr .. "/" .. tostring(info.tgid)
-  run.seccomp_reported = run.seccomp_reported or {}
+  reported[ev.nr .. "/t" .. ev.pid] = true
   local result = run.result
   result.syscall_violations = result.syscall_violations or {}
-  if not run.seccomp_reported[key] then
-    run.seccomp_reported[key] = true
+  if not reported[key] then
+    reported[key] = true
     local verb = action == "log" and "logged" or "blocked"
     io.stderr:write(("purple: %s syscall %s (%d) in pid %d (%s); %s\n"):format(verb, name, ev.nr,
       info.sandbox_pid or ev.pid, info.comm, seccomp.hint(plan, ev.nr, name, entry)))
@@ -107,9 +114,12 @@ local function violation(run, ev, entry)
   if action == "log" then
     sandbox:respond(ev.id, { continue = true })
   elseif action == "kill" then
-    -- SIGSYS as the kernel's own seccomp kill would, unless the process catches or ignores it.
-    core.kill(info.tgid, info.sigsys_handled and SIGKILL or SIGSYS)
-    sandbox:respond(ev.id, { error = seccomp.ERRNO.EPERM }) -- in case the signal came too late
+    -- SIGSYS as the kernel's own seccomp kill would, unless the process catches, ignores or (in
+    -- this thread) blocks it: then SIGKILL. The call is not answered: the fatal signal ends the wait,
+    -- and no thread of the process returns to user space.
+    if not core.kill(info.tgid, info.sigsys_handled and SIGKILL or SIGSYS) then
+      sandbox:respond(ev.id, { error = seccomp.ERRNO.EPERM })
+    end
   else
     sandbox:respond(ev.id, { error = errno })
   end

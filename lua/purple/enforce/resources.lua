@@ -229,12 +229,15 @@ function M.prepare(run)
       if not ok then
         if not allow then return refuse(f.field, aerr) end
         unenforced(run, f.field, aerr)
+        lim[f.field] = nil
       end
     end
   end
   run.limits = lim
   if #g.procs > 0 then
-    run.spec.cgroup_procs = g.procs
+    local procs = run.spec.cgroup_procs or {}
+    for _, f in ipairs(g.procs) do procs[#procs + 1] = f end
+    run.spec.cgroup_procs = procs
     log.debug("cgroups: %s", table.concat(g.procs, " "))
   end
   return true
@@ -263,7 +266,7 @@ function M.finish(run, result)
   u.cgroup = run.cgroup and #run.cgroup.procs > 0 and run.cgroup_mode or nil
   result.usage = u
   result.oom_killed = (u.oom_kills or 0) > 0
-  if run.limits then result.limits = run.limits end
+  if run.limits and next(run.limits) then result.limits = run.limits end
   if run.cgroup then
     local ok, err = run.cgroup:remove()
     if not ok then
