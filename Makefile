@@ -132,7 +132,7 @@ clean:
 
 # cgroup v2 specs in a qemu VM, as root and as a delegated user (vm/README.md). As root:
 #   make check-vm [VM_SPECS="spec/x_spec.lua ..."] [VM_PASSES=root,user] [VM_TIMEOUT=900]
-VM_PACKAGES = qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs cpio kmod util-linux dash
+VM_PACKAGES = qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs cpio kmod util-linux dash procps psmisc iproute2
 .PHONY: vm-deps
 vm-deps:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_PACKAGES) $(VM_PACKAGES)"

@@ -1,5 +1,6 @@
-/* Capabilities (libcap): the bounding, inheritable, permitted, effective and ambient sets are
- * cleared except the kept names, which reach a non-root command through the ambient set.
+/* Capabilities (libcap): the bounding (unless drop_caps is false), inheritable, permitted, effective
+ * and ambient sets are cleared except the kept names, which reach a non-root command through the
+ * ambient set.
  * Securebits are locked so that nothing inside can regain what was dropped. */
 #include <errno.h>
 #include <stdio.h>
@@ -85,9 +86,9 @@ int caps_drop(const struct spawn_cfg *c, char *what, size_t n)
 				      SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
 				      SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
 
-	if (!c->drop_caps)
-		return 0;
-	for (int i = 0; i < (int)cap_max_bits(); i++)
+	/* default_drop false keeps the bounding set; the other sets, the ambient capabilities of
+	 * capabilities.add and the securebits are the same either way. */
+	for (int i = 0; c->drop_caps && i < (int)cap_max_bits(); i++)
 		if (!kept(c, i) && prctl(PR_CAPBSET_DROP, i, 0, 0, 0) < 0 && errno != EINVAL) {
 			snprintf(what, n, "drop bounding capability %d", i);
 			return -errno;

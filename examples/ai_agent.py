@@ -106,7 +106,10 @@ def do_task(text):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--task", default="/task/task.txt")
+    # /task/task.txt under examples/ai-demo.lua; else the task.txt next to this script (ai-strict
+    # shows the directory purple runs from, so `python3 examples/ai_agent.py` finds both).
+    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), "task.txt")
+    ap.add_argument("--task", default="/task/task.txt" if os.path.exists("/task/task.txt") else beside)
     ap.add_argument("--output", default="/output")
     ap.add_argument("--probe-port", type=int, default=0,
                     help="a TCP port listening on the host's loopback, to try to reach")

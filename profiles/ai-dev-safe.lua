@@ -57,6 +57,11 @@ return {
     keep = { "TERM", "LANG", "LC_*", "TZ" },
     set = { HOME = "/home/agent", TMPDIR = "/tmp", PYTHONDONTWRITEBYTECODE = "1" },
   },
+  -- Ordinary development needs almost every call; what administers the machine is denied.
+  syscalls = {
+    default_deny = false,
+    deny = { "@clock", "@swap", "@reboot", "@raw-io", "@module", "@privileged", "@debug", "@mount" },
+  },
   network = { isolated = true },
   capabilities = { default_drop = true, add = {} },
 }

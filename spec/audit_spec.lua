@@ -57,6 +57,20 @@ describe("audit log", function()
     assert.are.same({ 3, 3, "exit" }, { e.status, e.code, e.reason })
   end)
 
+  it("never follows links the command planted in an output path when it lists and hashes files", function()
+    local _, log, out = setup()
+    local _, err, code = H.run(S.audit_profile(log, out), { "/bin/sh", "-c",
+      "ln -s /etc /output/etc; ln -s /etc/shadow /output/shadow; ln -s / /output/root; echo ok > /output/real" })
+    assert.are.equal(0, code, err)
+    local recs = S.records(log)
+    S.assert_valid(recs)
+    local f = S.by_event(recs).files[1]
+    local got = {}
+    for _, e in ipairs(f.created) do got[#got + 1] = ("%s %s %s"):format(e.path, e.type, tostring(e.sha256)) end
+    table.sort(got)
+    assert.are.same({ "etc link nil", "real file " .. core.sha256("ok\n"), "root link nil", "shadow link nil" }, got)
+  end)
+
   it("records timeout and the timeout's session_end (124)", function()
     local _, log, out = setup()
     local _, err, code = H.run(S.audit_profile(log, out), { "/bin/sleep", "30" }, { args = { "--timeout", "1" } })
@@ -161,6 +175,16 @@ describe("audit log", function()
     assert.is_nil(ev.session_start[1].init_pid)
     assert.are.same({ 125, "setup_error" }, { ev.session_end[1].status, ev.session_end[1].reason })
     assert.are.equal(err:gsub("\n$", ""), ev.session_end[1].error)
+    -- a command that is not in the sandbox: the sandbox was built, so its mounts are recorded too
+    local log2 = H.tmpdir() .. "/a.log"
+    _, err, code = H.run(S.audit_profile(log2, out), { "no-such-command" })
+    assert.are.equal(127, code, err)
+    recs = S.records(log2)
+    S.assert_valid(recs)
+    local names = {}
+    for _, r in ipairs(recs) do names[#names + 1] = r.event end
+    assert.are.same({ "session_start", "mounts", "session_end" }, names)
+    assert.are.same({ 127, "exec_error" }, { recs[3].status, recs[3].reason })
   end)
 
   it("keeps 32 parallel sessions' records whole in one shared log", function()
@@ -169,7 +193,8 @@ describe("audit log", function()
     local big = string.rep("x", 6000) -- session_start larger than PIPE_BUF and a page
     local lines = {}
     for i = 1, 32 do
-      lines[#lines + 1] = ("%s run --profile %s -- /bin/sh -c 'echo %d > /output/f%d' %s </dev/null >/dev/null 2>>%s/errs &")
+      lines[#lines + 1] = ("%s run --profile %s -- /bin/sh -c 'echo %d > /output/f%d' %s </dev/null "
+        .. ">/dev/null 2>>%s/errs &")
         :format(H.purple, H.q(p), i, i, big, d)
     end
     lines[#lines + 1] = "wait"

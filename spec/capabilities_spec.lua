@@ -88,6 +88,21 @@ describe("capabilities and no_new_privs", function()
     assert.are.equal("EACCES\n", out)
   end)
 
+  it("with default_drop false keeps the bounding set but still grants only capabilities.add", function()
+    local p = profile('capabilities = { default_drop = false, add = { "CAP_NET_BIND_SERVICE" } },')
+    local t = parse((H.run(p, { "/h/privcheck" })))
+    for _, who in ipairs({ "main", "thread", "child" }) do
+      assert.are_not.equal("0000000000000000", t[who]["CapBnd:"], who)
+      for _, set in ipairs({ "CapInh:", "CapPrm:", "CapEff:", "CapAmb:" }) do
+        assert.are.equal("0000000000000400", t[who][set], who .. " " .. set)
+      end
+      assert.are.equal("1", t[who]["NoNewPrivs:"], who)
+    end
+    local out, _, code = H.run(p, { "/h/net_probe", "bind", "tcp", "0.0.0.0", "80" })
+    assert.are.equal(0, code)
+    assert.matches("^ok", out)
+  end)
+
   it("rejects an unknown capability name before anything runs", function()
     local p = profile('capabilities = { add = { "CAP_FLY" } },')
     local out, err, code = H.run(p, { "/h/privcheck" })

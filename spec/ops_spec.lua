@@ -181,6 +181,8 @@ describe("purple log", function()
 end)
 
 describe("purple doctor", function()
+  after_each(H.cleanup)
+
   it("reports this host's kernel features and that purple can run", function()
     local out, err, code = H.sh(H.purple .. " doctor --json")
     assert.are.equal(0, code, err)
@@ -224,7 +226,8 @@ return {
     assert.is_truthy(out:find("  FAIL  user namespace                 unshare user: killed by SIGSYS (a seccomp filter "
       .. "forbids it): Operation not permitted\n", 1, true), out)
     assert.is_truthy(out:find("        fix: purple runs under a seccomp filter (a container or another sandbox) that "
-      .. "forbids unshare/clone with namespace flags: run purple outside it, or allow those calls there\n", 1, true), out)
+      .. "forbids unshare/clone with namespace flags: run purple outside it, or allow those calls there\n", 1, true),
+      out)
     assert.is_truthy(out:find("  FAIL  pid namespace", 1, true))
     assert.is_truthy(out:find("purple cannot run sandboxes here: fix the FAIL lines above\n", 1, true))
   end)
@@ -262,7 +265,8 @@ describe("deployment", function()
     local pages = { "man1/purple.1", "man1/purple-lua.1" }
     if core.stat(H.tree .. "/man/purple-policy.5") then pages[#pages + 1] = "man5/purple-policy.5" end
     for _, page in ipairs(pages) do
-      local text, merr, mcode = H.sh(("MANWIDTH=100 man --warnings -l %s"):format(H.q(dest .. "/usr/share/man/" .. page)))
+      local path = dest .. "/usr/share/man/" .. page
+      local text, merr, mcode = H.sh(("MANWIDTH=100 man --warnings -l %s"):format(H.q(path)))
       assert.are.equal(0, mcode, merr)
       assert.are.equal("", merr, page)
       assert.is_truthy(text:find("NAME", 1, true), page)
@@ -321,6 +325,24 @@ describe("deployment", function()
     assert.are.same({ "files", "resource_summary", "session_end" }, { new[1].event, new[2].event, new[3].event })
     S.assert_valid(old)
     S.assert_valid(new)
+  end)
+
+  it("cannot run under ProtectKernelTunables= (a read-only over-mount of /proc/sys), which the unit leaves out",
+    function()
+    if not H.is_root() then
+      pending("needs root to make the over-mount, as systemd does")
+      return
+    end
+    local d = H.tmpdir()
+    os.execute("chown 65534:65534 " .. H.q(d))
+    local p = sleeper_profile(d .. "/out")
+    -- a private mount namespace of this test only: it goes away with the unshare process
+    local _, err, code = H.sh(("unshare -m --propagation private sh -c 'mount --bind /proc/sys /proc/sys && "
+      .. "mount -o remount,bind,ro /proc/sys && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp "
+      .. "%s run --profile %s -- /bin/true'"):format(H.purple, H.q(p)))
+    assert.are.same({ 125, "purple: mount proc /proc: Operation not permitted\n" }, { code, err })
+    local unit = H.read(H.tree .. "/contrib/purple-sandbox.service")
+    assert.is_falsy(unit:find("\nProtectKernelTunables=", 1, true))
   end)
 
   it("runs a sandbox under the unit's User=, NoNewPrivileges= and empty CapabilityBoundingSet=", function()

@@ -248,6 +248,7 @@ describe("seccomp policy", function()
       { 'syscalls = { allow = { "@nosuch" } },', 'syscalls.allow[1]: unknown syscall group "@nosuch" (see purple syscalls)' },
       { 'syscalls = { default_deny = true, allow = { "read" } },', 'syscalls.allow: add "execve": purple starts the command with it' },
       { 'syscalls = { deny = { "execve" } },', 'syscalls.deny: "execve" denies execve, which purple starts the command with; remove it' },
+      { 'syscalls = { deny = { "exit_group" } },', 'syscalls.deny: "exit_group" denies exit_group, which every process ends with; remove it' },
     }
     for _, c in ipairs(cases) do
       local p = profile(c[1])
@@ -344,19 +345,29 @@ describe("seccomp notify API for other enforcers", function()
     local dir = H.tmpdir()
     os.execute("chmod 777 " .. H.q(dir))
     local policy = assert(require("purple").profile(profile(nil, "notify-spec", dir)))
-    local ok, result = pcall(exec.exec, policy, { "sh", "-c", ("/h/rawsys %d > /output/a; /h/rawsys %d > /output/b; "
-      .. "/h/rawsys %d > /output/c"):format(NR.getppid, NR.getpgrp, NR.getuid) })
+    local argv = { "sh", "-c", ("/h/rawsys %d > /output/a; /h/rawsys %d > /output/b; "
+      .. "/h/rawsys %d > /output/c"):format(NR.getppid, NR.getpgrp, NR.getuid) }
+    local ok, result = pcall(exec.exec, policy, argv)
+    local a_run = H.read(dir .. "/a")
+    os.remove(dir .. "/a")
+    -- learn mode still asks the handlers
+    local lok, learned = pcall(exec.exec, policy, argv, { learn = dir .. "/learned" })
+    local a_learn = H.read(dir .. "/a")
     exec.enforcers = saved
     package.loaded["spec_notify_enforcer"] = nil
     assert.is_true(ok, result)
     assert.are.equal(0, result.status)
-    assert.are.equal("ok 4242\n", H.read(dir .. "/a"))
+    assert.are.equal("ok 4242\n", a_run)
     assert.are.equal("errno EACCES\n", H.read(dir .. "/b"))
     assert.matches("^ok %d+\n$", H.read(dir .. "/c"))
     assert.is_table(seen)
     assert.are.equal("getppid", seen.name)
     assert.are.equal(NR.getppid, seen.nr)
     assert.is_nil(result.syscall_violations)
+    assert.is_true(lok, learned)
+    assert.are.equal(0, learned.status)
+    assert.are.equal("ok 4242\n", a_learn)
+    assert.matches("\n    %- getppid\n", H.read(dir .. "/learned.yaml"))
   end)
 end)
 

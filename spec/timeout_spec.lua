@@ -104,6 +104,15 @@ describe("session timeout", function()
     assert.are.equal("got TERM\n", out)
   end)
 
+  it("sends the SIGTERM to every process, also a setsid'd daemon of a command that ignores it", function()
+    local out, err, code = H.run(profile("session_timeout_seconds = 1, grace_seconds = 1"), { "sh", "-c", [[
+setsid sh -c 'trap "echo daemon got TERM; exit 0" TERM; while :; do sleep 0.1; done' &
+trap '' TERM
+while :; do sleep 0.1; done]] })
+    assert.are.equal(124, code, err)
+    assert.are.equal("daemon got TERM\n", out)
+  end)
+
   it("kills setsid, double-forked and SIGTERM-ignoring processes after the grace period: nothing left", function()
     local mark = marker()
     local p = start("session_timeout_seconds = 2, grace_seconds = 1", stubborn(mark))

@@ -3,8 +3,9 @@
 --
 -- What the compiled filter does with a call (first match):
 --   1. another architecture, x32, int 0x80            kill (the kernel, SIGSYS; libseccomp's bad-arch)
---   2. execve, exit, exit_group (when the policy allows them)  allow — purple starts the command with
---      execve before the supervisor holds the listener, so these must never wait for it
+--   2. execve, exit, exit_group                        allow — purple starts the command with execve
+--      before the supervisor holds the listener, so these must never wait for it (a policy must
+--      allow execve and may not deny any of them)
 --   3. a hardening entry (purple.syscalls.hardening)   kill → notify (reported, then SIGSYS),
 --                                                       errno → answered by the kernel, silently,
 --                                                       or notify (reported, then the errno)
@@ -96,7 +97,9 @@ function M.compile(spec)
   local err
   prog, err = core.seccomp_compile(spec)
   if not prog then return nil, err end
+  if #cache >= 64 then cache = {} end -- a bound for long-lived scripts with many policies
   cache[key] = prog
+  cache[#cache + 1] = key
   return prog
 end
 
@@ -128,6 +131,12 @@ function M.plan(sc, opts)
   if plan.default_deny and not allow[execve] and not plan.learn then
     return nil, "syscalls.allow: add \"execve\": purple starts the command with it"
   end
+  for _, name in ipairs({ "exit", "exit_group" }) do
+    local d = deny[number(name)]
+    if d then
+      return nil, ("syscalls.deny: %q denies %s, which every process ends with; remove it"):format(d.entry, name)
+    end
+  end
 
   -- Active hardening entries by number (lifted by hardening: false or, without args, by an
   -- explicit allow of the name).
@@ -157,10 +166,9 @@ function M.plan(sc, opts)
     if not M.allowed(plan, nr) then return "notify" end
     return plan.handlers[nr] and "notify" or "allow"
   end
-  for _, name in ipairs(M.ALWAYS) do
-    local nr = number(name)
-    if plan.learn or M.allowed(plan, nr) then add(nr, "allow") end
-  end
+  -- execve when allowed (checked above); exit and exit_group always: a payload whose execve failed
+  -- exits before the supervisor holds the listener, and a process must be able to end.
+  for _, name in ipairs(M.ALWAYS) do add(number(name), "allow") end
   local done = {}
   for _, name in ipairs(M.ALWAYS) do done[number(name)] = true end
   for nr, entries in pairs(plan.hardening) do
@@ -195,7 +203,7 @@ function M.allowed(plan, nr)
   return true
 end
 
--- What a notification means: "hardening", entry | "learn" | "violation" | "handler", fn.
+-- What a notification means: "hardening", entry | "learn"[, handler] | "violation" | "handler", fn.
 function M.classify(plan, nr, args)
   for _, h in ipairs(plan.hardening[nr] or {}) do
     local all = true
@@ -204,7 +212,8 @@ function M.classify(plan, nr, args)
     end
     if all and (h.action == "kill" or h.report) then return "hardening", h end
   end
-  if plan.learn then return "learn" end
+  -- Learn mode still lets the other enforcers decide their calls (network checks stay enforced).
+  if plan.learn then return "learn", plan.handlers[nr] end
   if not M.allowed(plan, nr) then return "violation" end
   if plan.handlers[nr] then return "handler", plan.handlers[nr] end
   return "violation" -- the filter only notifies what the rules above explain: fail closed

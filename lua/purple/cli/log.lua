@@ -3,6 +3,7 @@
 -- matching records as they are; --follow keeps reading as records arrive, across rotations.
 local core = require "purple.core"
 local json = require "purple.json"
+local human_size = require("purple.usage").bytes
 
 local DEFAULT_DIR = "/var/log/purple"
 
@@ -15,14 +16,6 @@ end
 
 local function short(ts)
   return (ts or "?"):gsub("(%.%d%d%d)%d*Z$", "%1Z")
-end
-
-local function human_size(n)
-  if type(n) ~= "number" then return "?" end
-  local units = { "B", "K", "M", "G", "T" }
-  local i = 1
-  while n >= 1024 and i < #units do n, i = n / 1024, i + 1 end
-  return i == 1 and ("%d%s"):format(n, units[i]) or ("%.1f%s"):format(n, units[i])
 end
 
 local function scalars(rec, skip)
@@ -71,8 +64,9 @@ local function describe(rec)
       (u.user_seconds or 0) + (u.system_seconds or 0), human_size(u.memory_peak_bytes),
       tostring(u.pids_peak or "?"), u.wall_seconds or 0)
   elseif e == "session_end" then
-    local how = rec.signal and ("signal " .. tostring(rec.signal)) or ("code " .. tostring(rec.code))
-    return ("status=%s (%s, %s) after %.3fs%s"):format(tostring(rec.status), tostring(rec.reason), how,
+    local how = rec.signal and (", signal " .. tostring(rec.signal)) or rec.code and (", code " .. tostring(rec.code))
+      or ""
+    return ("status=%s (%s%s) after %.3fs%s"):format(tostring(rec.status), tostring(rec.reason), how,
       tonumber(rec.duration) or 0, rec.error and ("  " .. tostring(rec.error)) or "")
   end
   return scalars(rec, COMMON)

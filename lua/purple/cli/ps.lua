@@ -4,6 +4,7 @@
 local core = require "purple.core"
 local json = require "purple.json"
 local runtime = require "purple.runtime"
+local usage_fmt = require "purple.usage"
 
 local USER_HZ, PAGE = 100, 4096 -- /proc units: clock ticks (USER_HZ is 100 on Linux) and pages
 
@@ -72,14 +73,6 @@ local function usage(rec)
   return u
 end
 
-local function human_size(n)
-  if not n then return "-" end
-  local units = { "B", "K", "M", "G", "T" }
-  local i = 1
-  while n >= 1024 and i < #units do n, i = n / 1024, i + 1 end
-  return i == 1 and ("%d%s"):format(n, units[i]) or ("%.1f%s"):format(n, units[i])
-end
-
 local function uptime(sec)
   sec = math.max(0, math.floor(sec))
   return ("%d:%02d:%02d"):format(sec // 3600, sec // 60 % 60, sec % 60)
@@ -100,9 +93,10 @@ local function print_table(list)
     "CPU", "MEM", "PIDS", "COMMAND"))
   for _, r in ipairs(list) do
     local u = r.usage
+    local mem = u.memory_bytes and usage_fmt.bytes(u.memory_bytes) or "-"
     io.stdout:write(("%-16s  %-14s %7d %7d %9s %8s %8s %5s  %s\n"):format(r.id, tostring(r.profile),
       r.supervisor_pid, r.init_pid or 0, uptime(r.uptime_seconds),
-      u.cpu_seconds and ("%.2fs"):format(u.cpu_seconds) or "-", human_size(u.memory_bytes),
+      u.cpu_seconds and ("%.2fs"):format(u.cpu_seconds) or "-", mem,
       tostring(u.pids or "-"), table.concat(r.argv or {}, " ")))
   end
 end

@@ -113,8 +113,8 @@ local function exit_status(result)
 end
 
 local function end_reason(result)
-  if result.setup_error or (result.error and not result.started) then return "setup_error" end
   if result.exec_error then return "exec_error" end
+  if result.setup_error or (result.error and not result.started) then return "setup_error" end
   if result.timed_out then return "timeout" end
   if result.stopped then return "stopped" end
   if result.signal then return "signal" end
@@ -137,10 +137,16 @@ function M.prepare(run)
   return true
 end
 
+local function mounts(run)
+  if run.audit_mounts then return end
+  run.audit_mounts = true
+  audit.record(run, "mounts", { mounts = mount_plan(run) })
+end
+
 function M.started(run)
   if not run.audit then return end
   session_start(run)
-  audit.record(run, "mounts", { mounts = mount_plan(run) })
+  mounts(run)
 end
 
 function M.signal(run, signo)
@@ -150,6 +156,7 @@ end
 function M.finish(run, result)
   if not run.audit then return end
   session_start(run)
+  if run.sandbox then mounts(run) end -- built, even if the command could not be executed
   if run.audit_before and result.started then
     for i, o in ipairs(run.policy.filesystem.output_paths or {}) do
       local after, truncated = snapshot(o.host_path)
@@ -164,7 +171,7 @@ function M.finish(run, result)
         limits = result.limits and json.object(result.limits) or nil })
     end
     if result.oom_killed then
-      audit.record(run, "oom", { oom_kills = result.usage and result.usage.oom_kills or 1 })
+      audit.record(run, "oom", { oom_kills = math.max(1, result.usage and result.usage.oom_kills or 1) })
     end
     if result.timed_out then
       audit.record(run, "timeout", { timeout_seconds = run.timeout, grace_seconds = run.grace or 2 })

@@ -47,7 +47,8 @@ end
 local function task_info(pid)
   local info = { host_pid = pid }
   local status = read(("/proc/%d/status"):format(pid)) or ""
-  local nspid = status:match("\nNSpid:%s*([^\n]*)")
+  -- the process (not thread) id, innermost namespace last
+  local nspid = status:match("\nNStgid:%s*([^\n]*)")
   if nspid then
     local last
     for n in nspid:gmatch("%d+") do last = tonumber(n) end
@@ -154,8 +155,10 @@ function M.event(run, ev)
   local kind, x = seccomp.classify(plan, ev.nr, ev.args)
   if kind == "learn" then
     plan.learned[ev.nr] = true
+  end
+  if kind == "learn" and not x then
     sandbox:respond(ev.id, { continue = true })
-  elseif kind == "handler" then
+  elseif kind == "handler" or kind == "learn" then
     local ok, answer = pcall(x, run, ev)
     if not ok or type(answer) ~= "table" then
       log.error("seccomp handler for %s: %s", ev.name or ev.nr, ok and "no answer" or tostring(answer))
@@ -178,10 +181,10 @@ local function write_learned(run, out)
   local uniq = {}
   for _, n in ipairs(names) do if uniq[#uniq] ~= n then uniq[#uniq + 1] = n end end
   local base = out:gsub("%.ya?ml$", ""):gsub("%.lua$", "")
-  local yaml = { "# purple run --learn: the calls " .. table.concat(run.argv, " ") .. " made under "
-    .. run.policy.name, "syscalls:", "  default_deny: true", "  allow:" }
-  local lua = { "-- purple run --learn: the calls " .. table.concat(run.argv, " ") .. " made under "
-    .. run.policy.name, "syscalls = {", "  default_deny = true,", "  allow = {" }
+  -- one comment line: control characters (a newline in a -c script) would end it
+  local what = ("the calls %s made under %s"):format(table.concat(run.argv, " "), run.policy.name):gsub("%c", " ")
+  local yaml = { "# purple run --learn: " .. what, "syscalls:", "  default_deny: true", "  allow:" }
+  local lua = { "-- purple run --learn: " .. what, "syscalls = {", "  default_deny = true,", "  allow = {" }
   for _, n in ipairs(uniq) do
     yaml[#yaml + 1] = "    - " .. n
     lua[#lua + 1] = ("    %q,"):format(n)
