@@ -1,6 +1,6 @@
 -- The cgroup v2 test VM (make check-vm, vm/README.md) is what it claims to be: cgroup2 with cpu, io,
--- memory and pids, a delegated subtree for the ordinary user, an ext4 disk on a block device, and a
--- purple that runs sandboxes there. Pending outside the VM (PURPLE_VM unset).
+-- memory and pids, a delegated subtree for uid 1000 (none for uid 65534), an ext4 disk on a block
+-- device, and a purple that runs sandboxes there. Pending outside the VM (PURPLE_VM unset).
 local H = require "spec_helper"
 
 local CGROOT = "/sys/fs/cgroup"
@@ -34,9 +34,18 @@ describe("the cgroup v2 VM", function()
     end
   end)
 
-  test("puts the unprivileged pass in a delegated subtree the user can manage", function()
-    if not unprivileged then
+  test("puts uid 1000 in a delegated subtree it can manage, and no one else", function()
+    local uid = require("purple.core").ids()
+    if uid == 0 then
       assert.are.equal("/", own_cgroup())
+      return
+    end
+    local _, _, denied = H.sh("mkdir " .. H.q(CGROOT .. "/vm-smoke-escape"))
+    assert.are_not.equal(0, denied)
+    if uid ~= 1000 then
+      -- The pass without delegation: a root-owned leaf the user cannot subdivide.
+      assert.are.equal("/nodelegate.scope", own_cgroup())
+      assert.are_not.equal(0, select(3, H.sh("mkdir " .. H.q(CGROOT .. "/nodelegate.scope/x"))))
       return
     end
     assert.are.equal("/user.delegate/session.scope", own_cgroup())
@@ -48,9 +57,6 @@ describe("the cgroup v2 VM", function()
     assert.are.equal(0, code, err)
     assert.are.equal("7\n", H.read(child .. "/pids.max"))
     assert.are.equal(0, select(3, H.sh("rmdir " .. H.q(child))))
-    -- …but not outside the delegated subtree.
-    local _, _, denied = H.sh("mkdir " .. H.q(CGROOT .. "/vm-smoke-escape"))
-    assert.are_not.equal(0, denied)
   end)
 
   test("has an ext4 file system on a virtio block device at /mnt/disk for io throttling", function()

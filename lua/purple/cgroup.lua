@@ -118,7 +118,7 @@ function M.layout(opts)
 
   local v2, v1 = mounts()
   local own2, own1 = own_paths()
-  local L = { v2 = v2, v1 = v1, uid = uid, controllers = {}, hierarchies = {} }
+  local L = { v2 = v2, v1 = v1, uid = uid, controllers = {}, hierarchies = {}, parent_opt = parent_opt }
   local v1_any = next(v1) ~= nil
   local v2_root_ctrls = v2 and words(read(v2 .. "/cgroup.controllers")) or {}
   if v2 and next(v2_root_ctrls) and not v1_any then L.mode = "v2"
@@ -205,13 +205,19 @@ function M.unusable(c, opts)
 end
 
 local function mkdir_p(mount, rel)
-  local acc = mount
-  for part in rel:gmatch("[^/]+") do
-    acc = acc .. "/" .. part
-    local ok, err = core.mkdir(acc, 493)
-    if not ok then return nil, err end
+  -- A run that ends removes its parent when that is empty (nothing of purple's stays behind), so a
+  -- concurrent run may lose a parent between two mkdirs: try again then.
+  local err
+  for _ = 1, 5 do
+    local acc, ok = mount, true
+    for part in rel:gmatch("[^/]+") do
+      acc = acc .. "/" .. part
+      ok, err = core.mkdir(acc, 493)
+      if not ok then break end
+    end
+    if ok then return acc end
   end
-  return acc
+  return nil, err
 end
 
 local function alive(pid)
@@ -244,7 +250,11 @@ Group.__index = Group
 -- fails; an optional one (accounting only) is skipped.
 function M.create(name, wanted, opts)
   local L = M.layout(opts)
-  local g = setmetatable({ name = name, dirs = {}, ctl = {}, procs = {}, created = {} }, Group)
+  local g = setmetatable({ name = name, dirs = {}, ctl = {}, procs = {}, created = {}, parents = {} }, Group)
+  -- purple's own parents ("…/purple", not a configured one) are removed again once empty.
+  local function own_parent(dir)
+    if not L.parent_opt and dir:match("/purple$") then g.parents[dir] = true end
+  end
   local function fail(c, msg)
     g:remove()
     return nil, c, msg
@@ -263,6 +273,7 @@ function M.create(name, wanted, opts)
       if not g.dirs[dir] then
         local pdir = join(i.mount, i.parent)
         remove_stale(pdir)
+        own_parent(pdir)
         local ok, err = mkdir_p(i.mount, i.parent .. "/" .. name)
         if not ok then
           if want == "required" then
@@ -284,28 +295,34 @@ function M.create(name, wanted, opts)
   local h = L.hierarchies.v2
   if h and h.parent and (#v2_needed > 0 or L.mode == "hybrid") then
     local pdir = join(h.mount, h.parent)
-    local ok, err = mkdir_p(h.mount, h.parent)
-    if ok then remove_stale(pdir) end
-    for _, c in ipairs(v2_needed) do
-      if not ok then break end
-      local above = dirname(pdir)
-      if not words(read(pdir .. "/cgroup.controllers"))[c] then
-        ok, err = core.cgroup_write(above .. "/cgroup.subtree_control", "+" .. c)
-      end
-      if ok and not words(read(pdir .. "/cgroup.subtree_control"))[c] then
-        ok, err = core.cgroup_write(pdir .. "/cgroup.subtree_control", "+" .. c)
-      end
-      if not ok then
-        if wanted[c] == "required" then
-          return fail(c, ("cannot enable the %s controller: %s; %s must hold no processes of its own and its "
-            .. "parent must offer the controller"):format(c, err, pdir))
-        end
-        log.debug("cgroup %s: %s (not measured)", c, err)
-        ok = true
-      end
-    end
+    local ok, err, mk, merr, merrno
     local dir = pdir .. "/" .. name
-    local mk, merr = ok and core.mkdir(dir, 493)
+    for _ = 1, 5 do -- a concurrent run may remove the empty parent in between: make it again
+      ok, err = mkdir_p(h.mount, h.parent)
+      if ok then remove_stale(pdir) end
+      own_parent(pdir)
+      for _, c in ipairs(v2_needed) do
+        if not ok then break end
+        local above = dirname(pdir)
+        if not words(read(pdir .. "/cgroup.controllers"))[c] then
+          ok, err = core.cgroup_write(above .. "/cgroup.subtree_control", "+" .. c)
+        end
+        if ok and not words(read(pdir .. "/cgroup.subtree_control"))[c] then
+          ok, err = core.cgroup_write(pdir .. "/cgroup.subtree_control", "+" .. c)
+        end
+        if not ok then
+          if wanted[c] == "required" then
+            return fail(c, ("cannot enable the %s controller: %s; %s must hold no processes of its own and its "
+              .. "parent must offer the controller"):format(c, err, pdir))
+          end
+          log.debug("cgroup %s: %s (not measured)", c, err)
+          ok = true
+        end
+      end
+      mk, merr, merrno = false, nil, nil
+      if ok then mk, merr, merrno = core.mkdir(dir, 493) end
+      if mk or merrno ~= 2 then break end
+    end
     if mk then
       g.created[#g.created + 1] = dir
       g.procs[#g.procs + 1] = dir .. "/cgroup.procs"
@@ -426,7 +443,7 @@ function Group:remove()
   for _ = 1, 100 do
     if not pids_left(self) then break end
     self:kill()
-    os.execute("sleep 0.02")
+    core.sleep(0.02)
   end
   local err, left = nil, {}
   for i = #self.created, 1, -1 do
@@ -434,6 +451,8 @@ function Group:remove()
     if not ok then err = rerr; table.insert(left, 1, self.created[i]) end
   end
   self.created = left
+  -- Another run may still use a parent (EBUSY) or just have made it: that one removes it later.
+  for dir in pairs(self.parents) do core.rmdir(dir) end
   if err then return nil, err end
   return true
 end
