@@ -7,7 +7,8 @@
  *   v1: a single thread that moves itself (writes "0" to the cgroup's tasks file) skips the
  *       global lock; init does so before it changes its ids or starts anything.
  * Whatever is left (a second v2 cgroup, a filesystem that is neither) is written by the parent as
- * before. Every way joins before init is released to build the sandbox, so nothing runs outside. */
+ * before. Every way completes before init builds the sandbox or starts anything, and a failed join
+ * stops the run (125), so nothing runs outside its cgroups. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
