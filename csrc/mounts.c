@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -71,6 +72,30 @@ int clone_tree(const char *path, unsigned attrs)
 	return fd;
 }
 
+/* clone_tree for a read-write bind: the path is opened with openat2(RESOLVE_NO_SYMLINKS), so a link
+ * that the command of an earlier run planted in its output can never turn the bind to another host
+ * directory, even when planted after purple checked the path (ELOOP). */
+static int clone_tree_nofollow(const char *path, unsigned attrs)
+{
+	struct mount_attr a = { .attr_set = attrs, .propagation = MS_PRIVATE };
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	int dfd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how), fd, e;
+
+	if (dfd < 0)
+		return -1;
+	fd = sys_open_tree(dfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+	e = errno;
+	close(dfd);
+	if (fd >= 0 && sys_mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a) < 0) {
+		e = errno;
+		close(fd);
+		fd = -1;
+	}
+	errno = e;
+	return fd;
+}
+
 int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n)
 {
 	if (!c->nmounts)
@@ -84,7 +109,7 @@ int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n)
 		m->src_fd = -1;
 		if (m->type != MT_BIND)
 			continue;
-		m->src_fd = clone_tree(m->source, attrs);
+		m->src_fd = m->readonly ? clone_tree(m->source, attrs) : clone_tree_nofollow(m->source, attrs);
 		if (m->src_fd < 0 && errno == ENOENT && m->optional)
 			continue;
 		if (m->src_fd < 0)

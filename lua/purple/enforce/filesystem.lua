@@ -28,6 +28,18 @@ local function make_dirs(path)
   return created
 end
 
+-- The first component of path that is a symbolic link, or nil. An output path is bound
+-- read-write: a link planted there by an earlier run's command would redirect the bind (and the
+-- directories purple creates) to any host directory.
+local function link_in(path)
+  local acc = ""
+  for part in path:gmatch("[^/]+") do
+    acc = acc .. "/" .. part
+    local link = core.readlink(acc)
+    if link then return acc, link end
+  end
+end
+
 local function passwd_files(run)
   local uid, gid = run.sandbox_uid, run.sandbox_gid
   local name = uid == 65534 and "nobody" or "agent"
@@ -75,6 +87,11 @@ function M.plan(run)
   run.created_dirs = {}
   for i, o in ipairs(fs.output_paths or {}) do
     local field = ("filesystem.output_paths[%d]"):format(i)
+    local link, text = link_in(o.host_path)
+    if link then
+      return nil, ("%s.host_path: %s is a symbolic link (to %s); output is never bound through a link, "
+        .. "give the real path"):format(field, link, text)
+    end
     local st = core.stat(o.host_path)
     if st and st.type ~= "directory" then
       return nil, ("%s.host_path: %s is not a directory"):format(field, o.host_path)
