@@ -22,13 +22,7 @@ local M = {}
 M.CONTROLLERS = { "cpu", "memory", "pids", "io" }
 local V1_NAME = { cpu = "cpu", memory = "memory", pids = "pids", io = "blkio", cpuacct = "cpuacct" }
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("purple.files").read
 M.read = read
 
 local function words(s)

@@ -5,13 +5,7 @@
 local core = require "purple.core"
 local json = require "purple.json"
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("purple.files").read
 
 local function trim(s) return s and (s:gsub("%s+$", "")) end
 

@@ -8,13 +8,7 @@ local usage_fmt = require "purple.usage"
 
 local USER_HZ, PAGE = 100, 4096 -- /proc units: clock ticks (USER_HZ is 100 on Linux) and pages
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("purple.files").read
 
 local function num(path) return tonumber((read(path) or ""):match("^%s*(%d+)")) end
 

@@ -34,13 +34,7 @@ local M = {}
 
 local SIGSYS, SIGKILL = 31, 9
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("purple.files").read
 
 -- What the supervisor can learn about a notified task: its pid inside the sandbox, process id,
 -- name, executable and whether it catches or ignores SIGSYS.
