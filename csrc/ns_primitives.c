@@ -99,15 +99,7 @@ static int l_wait(lua_State *L)
 	lua_createtable(L, 0, 3);
 	lua_pushinteger(L, r);
 	lua_setfield(L, -2, "pid");
-	if (WIFEXITED(status)) {
-		lua_pushinteger(L, WEXITSTATUS(status));
-		lua_setfield(L, -2, "code");
-	} else {
-		lua_pushinteger(L, WTERMSIG(status));
-		lua_setfield(L, -2, "signal");
-		lua_pushboolean(L, WCOREDUMP(status));
-		lua_setfield(L, -2, "core_dumped");
-	}
+	pl_push_wait_status(L, status);
 	return 1;
 }
 

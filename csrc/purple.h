@@ -17,6 +17,9 @@ lua_Integer pl_field_int(lua_State *L, int t, const char *k, lua_Integer def);
 int pl_field_bool(lua_State *L, int t, const char *k, int def);
 void pl_check_fields(lua_State *L, int t, const char *const names[], const char *what);
 
+/* code, or signal and core_dumped, of a wait status into the table on top of the stack */
+void pl_push_wait_status(lua_State *L, int status);
+
 /* Flags given as readable strings, e.g. "user,mount,pid". */
 int pl_ns_flags(lua_State *L, const char *spec, int *out);
 

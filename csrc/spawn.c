@@ -670,7 +670,8 @@ static int reap(struct sandbox *s)
 	return 1;
 }
 
-static void push_status(lua_State *L, int status)
+/* Sets code, or signal and core_dumped, of a wait status in the table on top of the stack. */
+void pl_push_wait_status(lua_State *L, int status)
 {
 	if (WIFEXITED(status)) {
 		lua_pushinteger(L, WEXITSTATUS(status));
@@ -732,7 +733,7 @@ static int l_poll(lua_State *L)
 		p[np++] = (struct pollfd){ .fd = s->listener, .events = POLLIN };
 		if (s->ctl < 0 && s->reaped) {
 			event(L, "exit");
-			push_status(L, s->status);
+			pl_push_wait_status(L, s->status);
 			return 1;
 		}
 		r = poll(p, (nfds_t)np, timeout);
@@ -802,7 +803,7 @@ static int l_poll(lua_State *L)
 					return 1;
 				case CTL_EXITED:
 					event(L, "exit");
-					push_status(L, m.err);
+					pl_push_wait_status(L, m.err);
 					/* init exits right after; reap it so nothing is left */
 					while (!reap(s)) {
 						struct pollfd w = { .fd = s->pidfd, .events = POLLIN };
@@ -828,7 +829,7 @@ static int l_poll(lua_State *L)
 				continue;
 			}
 			event(L, "exit");
-			push_status(L, s->status);
+			pl_push_wait_status(L, s->status);
 			lua_pushboolean(L, 1);
 			lua_setfield(L, -2, "init");
 			return 1;
