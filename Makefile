@@ -24,13 +24,13 @@ ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(CFLAGS
 
 # Debian packages needed to build, run and test.
 DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-busted pkg-config gcc make \
-               python3 iproute2 util-linux man-db logrotate git procps
+               python3 iproute2 util-linux man-db logrotate git procps nodejs
 
 CORE_SRC := $(sort $(wildcard csrc/*.c))
 CORE_OBJ := $(CORE_SRC:csrc/%.c=build/%.o)
 CORE_SO  := lua/purple/core.so
 
-.PHONY: all deps demo check check-unit check-root check-user install uninstall clean env bench bench-soak bench-deps check-vm
+.PHONY: all deps demo check check-unit check-root check-user install uninstall clean env bench bench-soak bench-seccomp bench-deps check-vm
 
 # Precompiled Lua (debug info kept) that the in-tree launcher loads instead of compiling the source
 # (csrc/launcher/launcher.c: bytecode_searcher); a .luac older than its .lua is never used.
@@ -117,7 +117,7 @@ install: all
 	sed 's#@BINDIR@#$(BINDIR)#g' contrib/purple-sandbox.service > $(DESTDIR)$(UNITDIR)/purple-sandbox.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/purple-sandbox.service
 	install -m 0644 docs/audit-schema.json $(DESTDIR)$(DOCDIR)/
-	-install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/ 2>/dev/null
+	install -m 0644 man/purple-policy.5 $(DESTDIR)$(MANDIR)/man5/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/purple $(DESTDIR)$(BINDIR)/purple-lua
@@ -165,3 +165,10 @@ bench: bench-deps all build/bench/runner build/bench/rss_probe
 
 bench-soak: all build/bench/runner
 	@COUNT=$(COUNT) $(LUA) bench/soak.lua
+
+build/bench/syscall_loop: bench/syscall_loop.c
+	@mkdir -p build/bench
+	$(CC) $(WARN) -D_GNU_SOURCE $(CFLAGS) -o $@ $<
+
+bench-seccomp: all build/bench/syscall_loop
+	@$(CURDIR)/bin/purple-lua bench/seccomp.lua $(ROUNDS_SECCOMP)

@@ -24,5 +24,7 @@ build = {
     LUA_LIBDIR = "$(LIBDIR)",
     LUA_SHAREDIR = "$(LUADIR)",
     BINDIR = "$(BINDIR)",
+    -- the rock's own conf dir: a rock install writes nothing to the host's /etc
+    SYSCONFDIR = "$(CONFDIR)",
   },
 }

@@ -6,6 +6,7 @@
  * The sockaddr reader only feeds the audit log; the kernel (Landlock) makes the decision. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,10 +25,19 @@
 #define SYS_pidfd_getfd 438
 #endif
 
-/* The supervisor's duplicate of fd in process pid, or -errno. */
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+/* The supervisor's duplicate of fd in the fd table of thread pid (the notification names the
+ * calling thread, which need not lead its group: pidfd_open of such a tid needs PIDFD_THREAD,
+ * Linux 6.9; older kernels fall back to a plain pidfd), or -errno. */
 static int steal_fd(pid_t pid, int fd)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), dup, err;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, PIDFD_THREAD), dup, err;
+
+	if (pidfd < 0 && errno == EINVAL)
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 
 	if (pidfd < 0)
 		return -errno;

@@ -298,4 +298,30 @@ describe("audit log", function()
     assert.are.equal(0, core.stat(log).mode & 7)
     for _, r in ipairs(S.records(log)) do assert.is_not_nil(r.event) end
   end)
+
+  it("refuses a log inside a path the sandbox mounts (125), where the command could read or forge it", function()
+    local d, _, out = setup()
+    core.mkdir(out)
+    if H.is_root() then os.execute("chown 65534:65534 " .. H.q(out)) end
+    local log = out .. "/audit.log"
+    local _, err, code = H.run(S.audit_profile(log, out), { "/bin/sh", "-c",
+      "echo '{\"event\":\"forged\"}' >> /output/audit.log; touch /output/ran" })
+    assert.are.equal(125, code)
+    assert.are.equal(("purple: audit.log_path: %s is inside %s, which the sandbox sees at /output (keep the log "
+      .. "outside every path the sandbox mounts, e.g. in /var/log/purple)\n"):format(log, out), err)
+    assert.is_nil(core.stat(out .. "/ran"))
+    local recs = S.records(log)
+    S.assert_valid(recs)
+    assert.are.same({ "session_start", "session_end" }, { recs[1].event, recs[2].event })
+    assert.are.equal(2, #recs)
+    -- also through a read-only bind of a directory above it, reached by a symbolic link
+    core.mkdir(d .. "/ro")
+    assert(os.execute(("ln -s %s %s"):format(H.q(d .. "/ro"), H.q(d .. "/via"))))
+    local p = H.profile(([[return { name = "x", filesystem = { immutable_paths = {
+      { host_path = "/usr", sandbox_path = "/usr" }, { host_path = %q, sandbox_path = "/data" } } },
+      audit = { enabled = true, log_path = %q } }]]):format(d, d .. "/via/a.log"))
+    _, err, code = H.run(p, { "/bin/true" })
+    assert.are.equal(125, code, err)
+    assert.is_truthy(err:find("^purple: audit.log_path: " .. d:gsub("%p", "%%%0") .. "/via/a.log is inside "), err)
+  end)
 end)

@@ -225,7 +225,7 @@ return purple.extend("base.yaml", {
       assert.same({ "bpf" }, p.syscalls.deny)
     end)
 
-    it("branch on the agent, argv, environment and host", function()
+    it("branch on the agent, argv, environment, host and time", function()
       local f = child("agent.lua", [[
 local ctx = ...
 local p = { name = "agent", resources = {}, environment = { set = {} } }
@@ -234,6 +234,7 @@ p.environment.set.ARGC = tostring(#ctx.argv)
 p.environment.set.FROM_ENV = ctx.env.SPEC_MARK or "none"
 p.environment.set.HOST = ctx.hostname
 p.resources.pids_limit = ctx.cpus * 10
+if ctx.date.hour < 6 then p.hostname = "night-shift" end
 return p
 ]])
       local p = assert(load(f, { argv = { "/usr/bin/browser", "x" }, env = { SPEC_MARK = "m" } }))
@@ -242,6 +243,11 @@ return p
       assert.equal("2", p.environment.set.ARGC)
       assert.equal("m", p.environment.set.FROM_ENV)
       assert.equal(H.read("/proc/sys/kernel/hostname"):gsub("\n", ""), p.environment.set.HOST)
+      -- and the time: ctx.date follows ctx.time
+      p = assert(load(f, { argv = {}, time = os.time({ year = 2030, month = 1, day = 2, hour = 3 }) }))
+      assert.equal("night-shift", p.hostname)
+      p = assert(load(f, { argv = {}, time = os.time({ year = 2030, month = 1, day = 2, hour = 15 }) }))
+      assert.equal("purple", p.hostname)
       p = assert(load(f, { argv = { "python3" }, agent = "coder" }))
       assert.is_true(p.network.isolated)
       -- through the CLI: the agent is $PURPLE_AGENT, else the command's basename

@@ -458,6 +458,8 @@ return { name = "bad", filesystem = {
       it("an empty command", function()
         local err = bad("", {})
         assert.are.equal("purple: command: empty (give the command after --)\n", err)
+        err = bad("", { "" }) -- `purple run ... -- ''`
+        assert.are.equal("purple: command: empty (give the command after --)\n", err)
       end)
     end)
   end)

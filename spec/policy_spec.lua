@@ -203,6 +203,19 @@ describe("validation messages", function()
       "filesystem.output_paths[1].sandbox_path: null is not allowed in a list entry" },
     { { syscalls = { allow = { keep = { "read" } } } },
       "syscalls.allow.keep: unknown key (a list, or a mapping with replace, append and remove lists)" },
+    { { syscalls = { allow = { 5 } } }, "syscalls.allow[1]: expected a syscall name, got 5" },
+    { { capabilities = { add = { 5 } } },
+      "capabilities.add[1]: expected a capability name like \"CAP_NET_BIND_SERVICE\", got 5" },
+    { { filesystem = { working_dir = "/a\0b" } }, "filesystem.working_dir: a path must not contain a NUL byte" },
+    { { environment = { set = { A = "x\0y" } } }, "environment.set.A: a value must not contain a NUL byte" },
+    { { resources = { memory_limit_bytes = true } },
+      "resources.memory_limit_bytes: expected a size like \"2G\", \"512M\", \"100K\" or a number of bytes" },
+    { { resources = { memory_limit_bytes = 1.5 } },
+      "resources.memory_limit_bytes: expected a whole number of bytes or a size like \"512M\"" },
+    { { resources = { block_io_limit = true } },
+      "resources.block_io_limit: expected a rate like \"100MBps\" or a number of bytes per second" },
+    { { resources = { block_io_limit = "99999999TBps" } }, "resources.block_io_limit: bad rate \"99999999TBps\": too large" },
+    { { resources = { block_io_limit = 0 } }, "resources.block_io_limit: 0 is below the minimum of 1" },
     { { [1] = "x" }, "expected a mapping, got a list" },
     { { [true] = "x" }, "key true: keys must be names" },
   }
@@ -272,6 +285,27 @@ return {
       "purple: " .. f .. ": resources.pids_limt: unknown key",
       "purple: " .. f .. ": network.isolated: expected true or false, got \"yes\"",
     }, "\n") .. "\n", err)
+    assert.is_nil(H.read(out .. "/ran"))
+  end)
+
+  it("purple.exec checks again a policy changed in Lua after loading", function()
+    local out = H.tmpdir()
+    os.execute("chmod 1777 " .. H.q(out))
+    local argv = { "/bin/sh", "-c", "echo ran > /output/ran" }
+    local exec = require("purple").exec
+    local p = assert(require("purple.profiles").load(profile(out), { argv = argv }))
+    -- control: the loaded policy runs the command
+    local r = exec(p, argv)
+    assert.equal(0, r.status, r.error)
+    assert.equal("ran\n", H.read(out .. "/ran"))
+    os.remove(out .. "/ran")
+    p.resources.memroy_limit_bytes = "1G"
+    p.resources.pids_limit = "2"
+    r = exec(p, argv)
+    assert.equal(125, r.status)
+    assert.equal("purple: resources.pids_limit: expected a whole number of at least 1, got \"2\"\n"
+      .. "purple: resources.memroy_limit_bytes: unknown key", r.error)
+    assert.is_false(r.started)
     assert.is_nil(H.read(out .. "/ran"))
   end)
 end)

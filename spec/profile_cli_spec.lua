@@ -24,6 +24,13 @@ describe("purple profile", function()
     assert.falsy(out:find("never listed", 1, true))
   end)
 
+  it("list: reads the search directories itself; no shell sees $XDG_CONFIG_HOME", function()
+    local d = H.tmpdir()
+    local _, err, code = purple("profile list", "XDG_CONFIG_HOME=" .. H.q(d .. "/$(touch " .. d .. "/ran)"))
+    assert.equal(0, code, err)
+    assert.is_nil(require("purple.core").stat(d .. "/ran"))
+  end)
+
   it("show: YAML by default, Lua and JSON on request; each loads again", function()
     local d = H.tmpdir()
     for _, fmt in ipairs({ "yaml", "lua" }) do
@@ -46,6 +53,8 @@ describe("purple profile", function()
       { "profile show", "purple: profile show: NAME is required\n" },
       { "profile show ai-strict --format xml", "purple: profile show: --format xml: expected yaml, lua or json\n" },
       { "profile show ai-strict --colour", "purple: profile show: unknown option '--colour'\n" },
+      { "profile show ai-strict --format", "purple: profile show: --format needs yaml, lua or json\n" },
+      { "profile show ai-strict ai-dev-safe", "purple: profile show: one profile at a time\n" },
       { "profile show nosuch-profile", "purple: profile nosuch-profile: not found in " },
       { "profile frobnicate", "purple: profile: unknown subcommand 'frobnicate' (list, show, check)\n" },
       { "profile", "purple: profile: expected list, show NAME [--format yaml|lua|json] or check FILE...\n" },

@@ -129,6 +129,58 @@ describe("seccomp hardening", function()
     assert.are.equal("", err)
   end)
 
+  it("keeps the argument-based hardening under a default-deny policy that allows clone, ioctl and socket", function()
+    -- here the filter's default is notify: the allow rules alone must leave the hardened values out
+    local dd = profile('syscalls = { default_deny = true, allow = { "@system-service" } },', "dd-spec")
+    local got, err = attempts(dd, {
+      { "newuser", ("%d 0x%x 0 0 0 0"):format(NR.clone, 0x10000011) },
+      { "newns", ("%d 0x%x 0 0 0 0"):format(NR.clone, 0x20011) },
+      { "sti_high", ("%d 0 0x%x buf"):format(NR.ioctl, 0x100005412) },
+      { "linux", ("%d 0 0x%x buf"):format(NR.ioctl, 0x541C) },
+      { "netlink", NR.socket .. " 16 3 0" }, { "unix", NR.socket .. " 1 1 0" },
+    })
+    assert.are.equal("st=" .. SIGSYS_STATUS, got.newuser)
+    assert.are.equal("st=" .. SIGSYS_STATUS, got.newns)
+    assert.are.equal("errno EPERM st=0", got.sti_high)
+    assert.are.equal("errno EPERM st=0", got.linux)
+    assert.are.equal("errno EAFNOSUPPORT st=0", got.netlink)
+    assert.matches("^ok %d+ st=0$", got.unix)
+    assert.matches("new namespaces %(CLONE_NEWUSER%) is blocked by purple's hardening; to permit it set "
+      .. "syscalls.hardening: false in dd%-spec", err)
+    assert.matches("TIOCSTI %(typing into the terminal%) is blocked by purple's hardening", err)
+    local out, _, code = sh(dd, ("(echo forked); printf abc | /h/rawsys %d 0 0x541B buf"):format(NR.ioctl))
+    assert.are.equal(0, code)
+    assert.are.equal("forked\nok 0\n", out)
+  end)
+
+  it("compiles filters whose verdict on clone, ioctl, socket and personality arguments matches the hardening", function()
+    local values = { 0, 1, 2, 10, 16, 0x11, 0x541B, 0x5412, 0x541C, 0x5413, 0x5416, 0x1541C, 0x100005412,
+      0xdead0000541C, 0xffffffff, 0x100000002, 0x10000011, 0x40000000, 0x7e020000, -1 }
+    local policies = {
+      {}, { default_deny = true, allow = { "@system-service", "personality" } },
+      { deny = { "ioctl", "clone" } }, { default_deny = true, allow = { "execve" } },
+    }
+    for _, sc in ipairs(policies) do
+      local plan = assert(seccomp.plan(sc, {}))
+      for _, name in ipairs({ "clone", "ioctl", "socket", "personality" }) do
+        for _, v in ipairs(values) do
+          for i = 1, 2 do
+            local args = { 0, 0, 0, 0, 0, 0 }
+            args[i] = v
+            local want = seccomp.allowed(plan, NR[name]) and "allow" or "notify"
+            for _, h in ipairs(plan.hardening[NR[name]] or {}) do
+              local all = true
+              for _, cmp in ipairs(h.args) do all = all and seccomp.arg_matches(args, cmp) end
+              if all then want = (h.action == "kill" or h.report) and "notify" or "errno" break end
+            end
+            local got = core.seccomp_eval(plan.program, { nr = NR[name], args = args })
+            assert.are.equal(want, got, ("%s arg%d=0x%x default_deny=%s"):format(name, i - 1, v, tostring(sc.default_deny)))
+          end
+        end
+      end
+    end
+  end)
+
   it("kills x32 and int 0x80 calls, in the sandbox and in the filter itself", function()
     local got = attempts(p, { { "x32", "x32 " .. NR.getpid }, { "int80", "int80 20" } })
     assert.are.equal("st=" .. SIGSYS_STATUS, got.x32)

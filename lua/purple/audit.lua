@@ -107,6 +107,23 @@ function M.record(run, event, fields)
   return true
 end
 
+-- The log must stay invisible inside the sandbox: a bind mount of its file or of a directory above
+-- it would let the command read other sessions' records or, as the same host user, forge its own.
+-- true, or nil, "audit.log_path: why" (the run then stops with 125).
+function M.check_hidden(run)
+  if not run.audit then return true end
+  local log_real = core.realpath(run.audit.path)
+  if not log_real then return true end -- gone since it was opened: nothing of it is bound
+  for _, m in ipairs(run.spec.mounts or {}) do
+    local src = m.type == "bind" and m.source and core.realpath(m.source)
+    if src and (log_real == src or log_real:sub(1, #src + 1) == src .. "/" or src == "/") then
+      return nil, ("audit.log_path: %s is inside %s, which the sandbox sees at %s (keep the log outside "
+        .. "every path the sandbox mounts, e.g. in /var/log/purple)"):format(run.audit.path, m.source, m.target)
+    end
+  end
+  return true
+end
+
 -- SIGHUP (logrotate): reopen the log under its path.
 function M.reopen(run)
   if not run.audit then return false end

@@ -23,6 +23,7 @@ M.enforcers = {
   "purple.enforce.resources",
   "purple.enforce.network",
   "purple.enforce.privileges",
+  "purple.enforce.audit_hidden", -- after every mount is planned: the log stays outside them
   "purple.enforce.runtime",
 }
 
@@ -121,9 +122,15 @@ function M.exec(policy, argv, opts)
   opts = opts or {}
   local t0 = core.monotonic()
   local result = { policy = policy.name, argv = argv, started = false, timed_out = false, warnings = {} }
-  if type(argv) ~= "table" or #argv == 0 then
+  if type(argv) ~= "table" or #argv == 0 or argv[1] == "" then
     return fail(result, status.SETUP, "purple: command: empty (give the command after --)")
   end
+  -- A policy changed or built in Lua after loading is checked again (normalising is idempotent):
+  -- an unknown key or a bad value must stop the run, not be ignored by the enforcers.
+  local valid, invalid = require("purple.policy").normalize(policy)
+  if not valid then return fail(result, status.SETUP, "purple: " .. invalid:gsub("\n", "\npurple: ")) end
+  valid.source = policy.source
+  policy = valid
   local uid, gid = core.ids()
   local run = {
     policy = policy, argv = argv, opts = opts, result = result, warnings = result.warnings,

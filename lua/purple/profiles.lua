@@ -234,8 +234,10 @@ end
 function M.list()
   local seen, out = {}, {}
   for _, d in ipairs(M.dirs()) do
-    local h = io.popen(("ls -1 %q 2>/dev/null"):format(d))
-    for f in h:lines() do
+    -- readdir, not a shell: the directories come from $HOME and $XDG_CONFIG_HOME
+    local files = require("purple.core").readdir(d) or {}
+    table.sort(files)
+    for _, f in ipairs(files) do
       local name = f:match("^(.-)%.lua$") or f:match("^(.-)%.ya?ml$")
       if name and not seen[name] then
         seen[name] = true
@@ -244,7 +246,6 @@ function M.list()
           path = d .. "/" .. f, valid = p ~= nil }
       end
     end
-    h:close()
   end
   table.sort(out, function(a, b) return a.name < b.name end)
   return out

@@ -176,9 +176,10 @@ function M.plan(sc, opts)
     for _, h in ipairs(entries) do
       local act = (h.action == "kill" or h.report) and "notify" or ERRNO[h.action]
       add(nr, act, h.args)
-      if h.args then rest = h.allow_when or { { h.args[1][1], "ge", 0 } } end
+      if h.args then rest = h.allow_when or { { { h.args[1][1], "ge", 0 } } } end
     end
-    if rest then add(nr, policy_action(nr), rest) end
+    -- One rule per alternative; see allow_when in purple.syscalls for why they must not overlap.
+    for _, args in ipairs(rest or {}) do add(nr, policy_action(nr), args) end
     done[nr] = true
   end
   local nrs = {}
@@ -189,6 +190,13 @@ function M.plan(sc, opts)
   for nr in pairs(nrs) do if not done[nr] then sorted[#sorted + 1] = nr end end
   table.sort(sorted)
   for _, nr in ipairs(sorted) do add(nr, policy_action(nr)) end
+  -- libseccomp keeps its syscalls in a list sorted by number and walks it on every insertion:
+  -- highest number first makes each insertion O(1) (same program; a syscall's rules keep their order).
+  for i, r in ipairs(rules) do r.order = i end
+  table.sort(rules, function(a, b)
+    if a.nr ~= b.nr then return a.nr > b.nr end
+    return a.order < b.order
+  end)
   plan.spec = { default = default, rules = rules }
   plan.program, err = M.compile(plan.spec)
   if not plan.program then return nil, "syscalls: " .. err end

@@ -93,8 +93,12 @@ M.groups["system-service"] = union("a general program: files, processes, signals
 --   action    "kill" (reported, the process dies of SIGSYS) or an errno name, answered by the kernel
 --             silently, or by the supervisor after reporting it when report is true
 --   why       the reason shown in the violation line
---   allow_when for an entry with args: the comparison under which a policy that allows the syscall
---             allows it (default: the same argument compared >= 0, i.e. every other value)
+--   allow_when for an entry with args: the comparisons under which a policy that allows the syscall
+--             allows it — a list of alternatives, each a list of comparisons (default: the same
+--             argument compared >= 0, i.e. every value). Where the filter's default is notify
+--             (default_deny, learn), the entry's own rule has the default action and is dropped
+--             (libseccomp refuses it), so allow_when must be the exact complement of the entry's
+--             values, or those values are allowed.
 -- An entry without args is also lifted by naming its syscall in syscalls.allow (not via a group).
 local CLONE_NEW = {
   { "CLONE_NEWNS", 0x00020000 }, { "CLONE_NEWCGROUP", 0x02000000 }, { "CLONE_NEWUTS", 0x04000000 },
@@ -105,6 +109,24 @@ M.CLONE_NEW_MASK = 0
 for _, f in ipairs(CLONE_NEW) do M.CLONE_NEW_MASK = M.CLONE_NEW_MASK | f[2] end
 
 M.TIOCSTI, M.TIOCLINUX = 0x5412, 0x541C
+
+-- Alternatives (one masked_eq each) that together match exactly the values of argument index whose
+-- low 32 bits are none of values: the kernel compares ioctl commands on the low 32 bits only.
+local function low32_none_of(index, values)
+  local out = {}
+  local function split(bit, prefix, mask, set)
+    if #set == 0 then out[#out + 1] = { { index, "masked_eq", prefix, mask } } return end
+    if bit < 0 then return end
+    local b = 1 << bit
+    local with, without = {}, {}
+    for _, v in ipairs(set) do table.insert(v & b ~= 0 and with or without, v) end
+    split(bit - 1, prefix, mask | b, without)
+    split(bit - 1, prefix | b, mask | b, with)
+  end
+  split(31, 0, 0, values)
+  return out
+end
+M.low32_none_of = low32_none_of
 M.SOCKET_FAMILIES = { [1] = "AF_UNIX", [2] = "AF_INET", [10] = "AF_INET6" }
 
 local function hardening()
@@ -128,21 +150,26 @@ local function hardening()
   h[#h + 1] = { name = "io_uring_setup", action = "ENOSYS", why = "io_uring" }
   for _, f in ipairs(CLONE_NEW) do
     h[#h + 1] = { name = "clone", args = { { 0, "masked_eq", f[2], f[2] } }, action = "kill",
-      why = "new namespaces (" .. f[1] .. ")" }
+      allow_when = { { { 0, "masked_eq", 0, M.CLONE_NEW_MASK } } }, why = "new namespaces (" .. f[1] .. ")" }
   end
   h[#h + 1] = { name = "personality", args = { { 0, "ne", 0xffffffff } }, action = "kill",
-    allow_when = { { 0, "eq", 0xffffffff } },
+    allow_when = { { { 0, "eq", 0xffffffff } } },
     why = "changing the personality (only the query 0xffffffff is allowed)" }
+  local other_ioctls = low32_none_of(1, { M.TIOCSTI, M.TIOCLINUX })
   h[#h + 1] = { name = "ioctl", args = { { 1, "masked_eq", M.TIOCSTI, 0xffffffff } }, action = "EPERM", report = true,
-    why = "TIOCSTI (typing into the terminal)" }
+    allow_when = other_ioctls, why = "TIOCSTI (typing into the terminal)" }
   h[#h + 1] = { name = "ioctl", args = { { 1, "masked_eq", M.TIOCLINUX, 0xffffffff } }, action = "EPERM", report = true,
-    why = "TIOCLINUX" }
+    allow_when = other_ioctls, why = "TIOCLINUX" }
   -- Socket families other than unix, inet and inet6: below, between and above the three.
-  h[#h + 1] = { name = "socket", args = { { 0, "eq", 0 } }, action = "EAFNOSUPPORT", why = "socket family" }
+  local families = { { { 0, "eq", 1 } }, { { 0, "eq", 2 } }, { { 0, "eq", 10 } } }
+  h[#h + 1] = { name = "socket", args = { { 0, "eq", 0 } }, action = "EAFNOSUPPORT", allow_when = families,
+    why = "socket family" }
   for fam = 3, 9 do
-    h[#h + 1] = { name = "socket", args = { { 0, "eq", fam } }, action = "EAFNOSUPPORT", why = "socket family" }
+    h[#h + 1] = { name = "socket", args = { { 0, "eq", fam } }, action = "EAFNOSUPPORT", allow_when = families,
+      why = "socket family" }
   end
-  h[#h + 1] = { name = "socket", args = { { 0, "gt", 10 } }, action = "EAFNOSUPPORT", why = "socket family" }
+  h[#h + 1] = { name = "socket", args = { { 0, "gt", 10 } }, action = "EAFNOSUPPORT", allow_when = families,
+    why = "socket family" }
   return h
 end
 M.hardening = hardening()

@@ -54,10 +54,10 @@ local function checks()
 
   local rel = trim(read("/proc/sys/kernel/osrelease")) or "?"
   local major, minor = rel:match("^(%d+)%.(%d+)")
-  local new_enough = major and (tonumber(major) > 5 or (tonumber(major) == 5 and tonumber(minor) >= 11))
+  local new_enough = major and (tonumber(major) > 5 or (tonumber(major) == 5 and tonumber(minor) >= 12))
   add({ name = "kernel", ok = new_enough == true, required = true, detail = "Linux " .. rel,
-    needed_for = "every run (pidfd, openat2, close_range with CLOSE_RANGE_CLOEXEC: Linux 5.11)",
-    fix = "run purple on Linux 5.11 or later" })
+    needed_for = "every run (the new mount API with mount_setattr, pidfd, openat2, close_range: Linux 5.12)",
+    fix = "run purple on Linux 5.12 or later" })
 
   local ok, err = core.probe_unshare("user")
   add({ name = "user namespace", ok = ok == true, required = true, detail = ok and "unshare works" or err,

@@ -72,6 +72,16 @@ local function describe(rec)
   return scalars(rec, COMMON)
 end
 
+-- A copy of rec whose strings have no control characters: file names, comm and exe come from the
+-- sandboxed command, and an escape sequence or newline in them must not reach the reader's terminal.
+local function printable(v)
+  if type(v) == "string" then return (v:gsub("%c", "?")) end
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = printable(x) end
+  return out
+end
+
 local function show(rec, opts, raw)
   if opts.session and not (type(rec.session) == "string" and rec.session:sub(1, #opts.session) == opts.session) then
     return
@@ -80,6 +90,7 @@ local function show(rec, opts, raw)
   if opts.json then
     io.stdout:write(raw, "\n")
   else
+    rec = printable(rec)
     io.stdout:write(("%s  %s  %-12s %-17s %s\n"):format(short(rec.ts), tostring(rec.session):sub(1, 8),
       tostring(rec.profile), tostring(rec.event), describe(rec)))
   end

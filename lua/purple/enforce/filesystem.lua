@@ -102,8 +102,9 @@ function M.plan(run)
         return nil, ("%s.host_path: cannot create %s: %s"):format(field, o.host_path, err)
       end
       for _, d in ipairs(created) do
-        -- Created by root for an unprivileged sandbox user: let that user write into it.
-        if run.privileged then core.chown(d, run.sandbox_uid, run.sandbox_gid) end
+        -- Created by root for an unprivileged sandbox user: let that user write into it -- only the
+        -- output directory itself: owning a parent would let it swap the outputs of other runs.
+        if run.privileged and d == o.host_path then core.chown(d, run.sandbox_uid, run.sandbox_gid) end
         log.debug("created output directory %s", d)
       end
     end

@@ -96,8 +96,9 @@ local function violation(run, ev, entry)
   if not reported[key] then
     reported[key] = true
     local verb = action == "log" and "logged" or "blocked"
+    -- comm is the command's to choose (prctl PR_SET_NAME): no escape sequence reaches the terminal.
     io.stderr:write(("purple: %s syscall %s (%d) in pid %d (%s); %s\n"):format(verb, name, ev.nr,
-      info.sandbox_pid or ev.pid, info.comm, seccomp.hint(plan, ev.nr, name, entry)))
+      info.sandbox_pid or ev.pid, (info.comm:gsub("%c", "?")), seccomp.hint(plan, ev.nr, name, entry)))
     local rec = {
       syscall = name, nr = ev.nr, args = ev.args, sandbox_pid = info.sandbox_pid, host_pid = ev.pid,
       comm = info.comm, exe = info.exe or nil, action = action,
