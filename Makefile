@@ -24,7 +24,7 @@ ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(CFLAGS
 
 # Debian packages needed to build, run and test.
 DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-busted pkg-config gcc make \
-               python3 iproute2 util-linux man-db logrotate git procps nodejs
+               python3 iproute2 util-linux man-db logrotate git procps nodejs luarocks
 
 CORE_SRC := $(sort $(wildcard csrc/*.c))
 CORE_OBJ := $(CORE_SRC:csrc/%.c=build/%.o)

@@ -405,6 +405,17 @@ int mount_dev(int rootfd, const char *target, char *what, size_t n)
 			errno = e;
 			FAIL("symlink %s/%s", target, dev_links[i][0]);
 		}
+	/* Populated: the command may use the nodes, pts and shm, but not add entries of its own. */
+	{
+		struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+
+		if (sys_mount_setattr(dfd, "", AT_EMPTY_PATH, &ro) < 0) {
+			int e = errno;
+			close(dfd);
+			errno = e;
+			FAIL("read-only %s", target);
+		}
+	}
 	close(dfd);
 	return 0;
 }

@@ -161,7 +161,8 @@ static int l_seccomp_compile(lua_State *L)
 				lua_pop(L, 1);
 			}
 			lua_pop(L, 3);
-			/* A rule with the default action is redundant (and libseccomp refuses it). */
+			/* libseccomp refuses a rule with the default action; dropping it is right only because a
+			 * syscall's rules never overlap (see allow_when in lua/purple/syscalls.lua). */
 			r = act == def ? 0 : seccomp_rule_add_exact_array(ctx, act, nr, nargs, args);
 			if (r < 0) {
 				seccomp_release(ctx);

@@ -151,6 +151,13 @@ describe("sandbox core", function()
       assert.are.equal("fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ", out)
     end)
 
+    it("lets the command use /dev but not add to it", function()
+      local out, _, code = sh(profile(), "export LC_ALL=C; touch /dev/planted 2>&1; echo x > /dev/null && echo null; "
+        .. "echo x > /dev/shm/s && echo shm; test -e /dev/planted || echo absent")
+      assert.are.equal(0, code)
+      assert.are.equal("touch: cannot touch '/dev/planted': Read-only file system\nnull\nshm\nabsent\n", out)
+    end)
+
     it("makes /proc/sys read-only", function()
       local out, _, code = sh(profile(), "(echo evil > /proc/sys/kernel/hostname) 2>/dev/null && echo WROTE; "
         .. "grep ' /proc/sys ' /proc/self/mountinfo | cut -d' ' -f6; cat /proc/sys/kernel/hostname")

@@ -272,6 +272,31 @@ describe("deployment", function()
     end
   end)
 
+  it("luarocks make builds and installs into a rock tree, writing nothing outside it", function()
+    local d = H.tmpdir()
+    local src, tree = d .. "/src", d .. "/tree"
+    -- a clean copy of the sources: the build must not touch the shared tree
+    local _, err, code = H.sh(("mkdir %s && tar -C %s --exclude=./.git --exclude=./build --exclude=./bin "
+      .. "--exclude='*.so' --exclude=./spec/helpers/bin -cf - . | tar -xf - -C %s"):format(H.q(src), H.q(H.tree),
+      H.q(src)))
+    assert.are.equal(0, code, err)
+    local out
+    out, err, code = H.sh(("cd %s && MAKEFLAGS=-j2 luarocks --lua-version 5.4 make --deps-mode=none --tree %s "
+      .. "purple-scm-1.rockspec"):format(H.q(src), H.q(tree)))
+    assert.are.equal(0, code, out .. err)
+    local rock = tree .. "/lib/luarocks/rocks-5.4/purple/scm-1"
+    -- the /etc files go to the rock's own conf directory
+    assert.is_truthy(core.stat(rock .. "/conf/logrotate.d/purple"))
+    assert.is_falsy(out:find(" /etc/", 1, true), out)
+    -- the deployed command finds its code, its C module and, by name, the rock's profiles
+    out, err, code = H.sh(("cd %s && env HOME=/nonexistent PURPLE_OUTPUT=%s %s run --profile ai-strict -- "
+      .. "sh -c 'echo ok > /output/r'"):format(H.q(d), H.q(d .. "/out"), H.q(tree .. "/bin/purple")))
+    assert.are.same({ "", 0 }, { out, code }, err)
+    assert.are.equal("ok\n", H.read(d .. "/out/r"))
+    out = H.sh(("env HOME=/nonexistent %s profile list"):format(H.q(tree .. "/bin/purple")))
+    assert.is_truthy(out:find(rock .. "/share/purple/profiles/ai-strict.lua", 1, true), out)
+  end)
+
   it("ships a systemd unit that systemd-analyze verifies", function()
     if not core.stat("/usr/bin/systemd-analyze") then
       pending("systemd-analyze is not installed")

@@ -83,22 +83,65 @@ describe("red team", function()
   end)
 
   describe("files the command leaves in an output directory", function()
-    it("are never set-user-ID or set-group-ID on the host", function()
-      pending("FINDING: chmod 6755 (and open/mkdir with S_ISUID/S_ISGID in the mode) works in an output path; "
-        .. "nosuid holds only inside the sandbox, so the file is a set-uid executable of the sandbox user on the "
-        .. "host (the caller's own uid for an unprivileged run or ai-dev-safe's workspace owner). Fix: "
-        .. "RestrictSUIDSGID-style entries in the seccomp hardening (lua/purple/syscalls.lua): EPERM for "
-        .. "chmod/fchmod/fchmodat/fchmodat2 with mode & 06000, open/openat/creat with O_CREAT and mode & 06000, "
-        .. "mkdir/mkdirat with S_ISGID, mknod/mknodat; or the supervisor strips 06000 from output after the run")
-      local d = H.tmpdir()
-      local out = d .. "/out"
-      local _, err, code = H.run(H.profile(output_policy(out)), { "/bin/sh", "-c",
-        "cp /usr/bin/id /output/id; chmod 6755 /output/id; mkdir /output/dir; chmod 2777 /output/dir; exit 0" })
-      assert.are.same({ 0 }, { code }, err)
-      for _, f in ipairs({ "id", "dir" }) do
-        local st = core.stat(out .. "/" .. f)
-        assert.are.equal(0, st and (st.mode & 3072) or 0, f) -- 06000
+    it("are never set-user-ID or set-group-ID on the host: chmod, open, O_TMPFILE, mkdir, mknod", function()
+      local script = [[
+import os, shutil
+def attempt(what, fn):
+    try:
+        fn()
+        print(what, "done")
+    except OSError as e:
+        print(what, e.errno)
+shutil.copy("/usr/bin/id", "/output/id")
+attempt("chmod", lambda: os.chmod("/output/id", 0o6755))
+attempt("fchmod", lambda: os.fchmod(os.open("/output/id", os.O_RDONLY), 0o2755))
+attempt("open", lambda: os.open("/output/open", os.O_CREAT | os.O_WRONLY, 0o4755))
+def tmpfile():
+    fd = os.open("/output", os.O_TMPFILE | os.O_WRONLY, 0o4755)
+    os.link("/proc/self/fd/%d" % fd, "/output/tmpfile")
+attempt("tmpfile", tmpfile)
+attempt("mkdir", lambda: os.mkdir("/output/dir", 0o2777))
+attempt("mknod", lambda: os.mknod("/output/node", 0o104755))
+os.chmod("/output/id", 0o750)
+os.mkdir("/output/plain")
+os.chmod("/output/plain", 0o1777)
+print(oct(os.stat("/output/id").st_mode), oct(os.stat("/output/plain").st_mode))]]
+      -- A policy that allows every other call, and ai-strict's allow list (the filter's default notifies).
+      for _, profile in ipairs({ "custom", "ai-strict" }) do
+        local out = H.tmpdir() .. "/out"
+        local stdout, err, code = H.run(profile == "custom" and H.profile(output_policy(out)) or profile,
+          { "/usr/bin/python3", "-c", script }, { env = "PURPLE_OUTPUT=" .. H.q(out) })
+        assert.are.same({ "chmod 1\nfchmod 1\nopen 1\ntmpfile 1\nmkdir 1\nmknod 1\n0o100750 0o41777\n", 0 },
+          { stdout, code }, err)
+        assert.truthy(err:find("purple: blocked syscall chmod %(90%) in pid %d+ %(python3%); set%-user%-ID and "
+          .. "set%-group%-ID bits %(they would hold on the host%) is blocked by purple's hardening"), err)
+        for _, f in ipairs({ "id", "open", "tmpfile", "dir", "node" }) do
+          local st = core.stat(out .. "/" .. f)
+          assert.are.equal(0, st and (st.mode & 3072) or 0, profile .. " " .. f) -- 06000
+        end
       end
+    end)
+  end)
+
+  describe("the audit of an output directory", function()
+    it("does not hash a 1 TiB sparse file the command made for free (no sha256 past 1 GiB a run)", function()
+      local S = require "helpers.sessions"
+      local json = require "purple.json"
+      local d = H.tmpdir()
+      local log, out = d .. "/audit.log", d .. "/out"
+      -- timeout only keeps a regression from hanging the suite for the half hour of hashing.
+      local _, err, code = H.run(S.audit_profile(log, out, nil, 'detail_level = { "filesystem" },'),
+        { "/bin/sh", "-c", "truncate -s 1T /output/big && echo x >/output/small" }, { env = "timeout 300" })
+      assert.are.same({ "", 0 }, { err, code })
+      local files
+      for line in io.lines(log) do
+        local rec = json.decode(line)
+        if rec.event == "files" then files = rec end
+      end
+      local by_path = {}
+      for _, f in ipairs(files.created) do by_path[f.path] = f end
+      assert.are.same({ 1 << 40, nil }, { by_path.big.size, by_path.big.sha256 })
+      assert.are.equal("73cb3858a687a8494ca3323053016282f3dad39d42cf62ca4e79dda2aac7d9ac", by_path.small.sha256)
     end)
   end)
 
@@ -204,10 +247,12 @@ t = threading.Thread(target=serve); t.start(); t.join()]]):format(port) })
 
   describe("profiles/ai-dev-safe.lua", function()
     it("keeps the agent from planting code that the host's git runs in the workspace", function()
-      pending("FINDING: the workspace's .git is writable: the agent sets core.fsmonitor (or hooks, "
-        .. "core.hooksPath, .git/commondir) and the user's next `git status` on the host runs its code "
-        .. "outside the sandbox. Fix in profiles/ai-dev-safe.lua: bind <workspace>/.git read-only when "
-        .. "it exists (git status/diff/log keep working; commits happen on the host), and document it")
+      pending("FINDING: the workspace is writable, .git and nested repositories included: the agent sets "
+        .. "core.fsmonitor (or hooks, core.hooksPath, .git/commondir) and the next `git status` the user runs "
+        .. "there on the host runs its code outside the sandbox (run by an ordinary user, git trusts the repo: "
+        .. "same owner). A read-only .git is no fix (the agent makes repo/.git). Fix needs a design decision "
+        .. "(profiles/ai-dev-safe.lua, docs): run the agent as a uid other than the user's so host git refuses "
+        .. "the repository (safe.directory), or document that the workspace must be treated as untrusted")
       local ws = H.tmpdir()
       local pwned = H.tmpdir() .. "/pwned"
       assert.are.same({ "", "", 0 }, { H.sh("git init -q " .. H.q(ws)) })

@@ -235,13 +235,19 @@ describe("resources", function()
   -- An ordinary user with a cgroup delegated to it (chowned, as an administrator would on v1) and
   -- named in PURPLE_CGROUP_PARENT. On v2 the supervisor itself would have to live in the delegated
   -- subtree to move processes there: the test VM's user pass covers that case.
-  local v1_deleg = uid == 0 and not unprivileged and usable("memory") and usable("pids")
-    and layout.controllers.memory.hierarchy == "v1" and layout.controllers.pids.hierarchy == "v1"
-  local deleg_test = v1_deleg and it or function(name) pending(name .. " (needs root on a v1 memory/pids host)") end
-  deleg_test("limits an ordinary user through a delegated v1 parent named in PURPLE_CGROUP_PARENT", function()
-    local parent = "/purple-spec-deleg-" .. require("purple.core").random_hex(4)
+  local v1_deleg = uid == 0 and not unprivileged
+  for _, c in ipairs({ "cpu", "memory", "pids" }) do
+    v1_deleg = v1_deleg and usable(c) and layout.controllers[c].hierarchy == "v1"
+  end
+  local deleg_test = v1_deleg and it or function(name) pending(name .. " (needs root on a v1 cpu/memory/pids host)") end
+
+  -- Runs argv as uid 65534 under a fresh v1 parent chowned to it (cpu, memory, pids); returns
+  -- stdout, stderr, status, the --report result and the session cgroups left in the parent.
+  local function run_delegated(resources, argv)
+    local core = require "purple.core"
+    local parent = "/purple-spec-deleg-" .. core.random_hex(4)
     local dirs = {}
-    for _, c in ipairs({ "memory", "pids" }) do
+    for _, c in ipairs({ "cpu", "memory", "pids" }) do
       local dir = layout.v1[c] .. parent
       dirs[#dirs + 1] = dir
       os.execute(("mkdir %s && chown 65534:65534 %s %s/cgroup.procs"):format(H.q(dir), H.q(dir), H.q(dir)))
@@ -249,23 +255,61 @@ describe("resources", function()
     local d = H.tmpdir()
     os.execute("chmod 777 " .. H.q(d))
     local words = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=/tmp",
-      "PURPLE_CGROUP_PARENT=" .. parent, H.purple, "run", "--profile", profile("memory_limit_bytes = \"64M\", pids_limit = 8"),
-      "--report", d .. "/r.json", "--", "/h/resource_hog", "mem", tostring(128 * MiB) }
+      "PURPLE_CGROUP_PARENT=" .. parent, H.purple, "run", "--profile", profile(resources), "--report", d .. "/r.json", "--" }
+    for _, a in ipairs(argv) do words[#words + 1] = a end
     for i, w in ipairs(words) do words[i] = H.q(w) end
     local out, err, code = H.sh(table.concat(words, " ") .. " </dev/null")
     local leftovers = {}
     for _, dir in ipairs(dirs) do
-      for _, name in ipairs(require("purple.core").readdir(dir) or {}) do
+      for _, name in ipairs(core.readdir(dir) or {}) do
         if name:match("^%x+%-%d+$") then leftovers[#leftovers + 1] = dir .. "/" .. name end
       end
       os.execute("rmdir " .. H.q(dir))
     end
-    assert.are.equal(137, code, err)
-    assert.are.equal("", out)
-    local r = require("lyaml").load(H.read(d .. "/r.json"))
-    assert.is_true(r.oom_killed)
-    assert.are.same({ memory_limit_bytes = 64 * MiB, pids_limit = 8 }, r.limits)
-    assert.are.same({}, leftovers)
+    local json = H.read(d .. "/r.json")
+    return out, err, code, json and require("lyaml").load(json), leftovers
+  end
+
+  describe("for an ordinary user with a delegated v1 parent named in PURPLE_CGROUP_PARENT", function()
+    deleg_test("OOM-kills twice the memory limit", function()
+      local out, err, code, r, leftovers = run_delegated("memory_limit_bytes = \"64M\", pids_limit = 8",
+        { "/h/resource_hog", "mem", tostring(128 * MiB) })
+      assert.are.equal(137, code, err)
+      assert.are.equal("", out)
+      assert.is_true(r.oom_killed)
+      assert.are.same({ memory_limit_bytes = 64 * MiB, pids_limit = 8 }, r.limits)
+      assert.are.same({}, leftovers)
+    end)
+
+    deleg_test("lets the command use 80% of the memory limit", function()
+      local out, err, code, r, leftovers = run_delegated("memory_limit_bytes = \"64M\"",
+        { "/h/resource_hog", "mem", tostring(64 * MiB * 8 // 10) })
+      assert.are.equal(0, code, err)
+      assert.are.equal(("allocated %d\n"):format(64 * MiB * 8 // 10), out)
+      assert.is_false(r.oom_killed)
+      assert.are.same({}, leftovers)
+    end)
+
+    deleg_test("contains a fork bomb until the session timeout ends it (124)", function()
+      local out, err, code, r, leftovers = run_delegated("pids_limit = 16, session_timeout_seconds = 2, grace_seconds = 1",
+        { "/h/resource_hog", "forkbomb" })
+      assert.are.equal(124, code, err)
+      assert.are.equal("contained\n", out)
+      if r.usage.pids_peak then assert.is_true(r.usage.pids_peak <= 16, "pids_peak " .. r.usage.pids_peak) end
+      assert.are.same({}, leftovers)
+    end)
+
+    deleg_test("holds a busy loop to its CPU quota (±20%)", function()
+      local out, err, code, r, leftovers = run_delegated("cpu_shares = 0.5", { "/h/resource_hog", "spin", "0.6" })
+      assert.are.equal(0, code, err)
+      assert.truthy(out:match("^spun"))
+      local u = r.usage
+      local cpu = u.user_seconds + u.system_seconds
+      assert.is_true(u.cpu_periods > 0)
+      local share = cpu / (u.cpu_periods * 0.1)
+      assert.is_true(share >= 0.4 and share <= 0.6, ("share %.3f over %d periods"):format(share, u.cpu_periods))
+      assert.are.same({}, leftovers)
+    end)
   end)
 
   describe("rlimits", function()
@@ -279,7 +323,7 @@ describe("resources", function()
     it("rejects an unknown rlimit (125)", function()
       local _, err, code = run("rlimits = { files = 3 }", { "true" })
       assert.are.equal(125, code)
-      assert.truthy(err:match("resources%.rlimits%.files"), err)
+      assert.truthy(err:match("^purple: [^\n]+%.lua: resources%.rlimits%.files: unknown key\n$"), err)
     end)
   end)
 
@@ -289,6 +333,24 @@ describe("resources", function()
       assert.are.equal(0, code, err)
       local found = H.sh("find /sys/fs/cgroup -maxdepth 6 -type d -name '" .. r.session .. "-*' 2>/dev/null")
       assert.are.equal("", found)
+    end)
+
+    it("purple doctor prints the mode, the controllers it can use, and why not the others", function()
+      local out, err, code = H.sh(H.purple .. " doctor --json")
+      assert.are.equal(0, code, err)
+      local checks = {}
+      for _, c in ipairs(require("purple.json").decode(out).checks) do checks[c.name] = c end
+      assert.truthy(checks.cgroups.detail:match("^mode " .. layout.mode), checks.cgroups.detail)
+      for _, c in ipairs({ "cpu", "memory", "pids", "io" }) do
+        local i, check = layout.controllers[c], checks[c .. " controller"]
+        assert.are.equal(i.usable, check.ok, c)
+        if i.usable then
+          assert.are.equal(("%s, under %s"):format(i.hierarchy, i.parent), check.detail)
+        else
+          assert.are.equal(i.why, check.detail)
+          assert.are.equal(i.fix, check.fix)
+        end
+      end
     end)
 
     it("describe() reports the mode and every controller with a reason when unusable", function()

@@ -238,16 +238,43 @@ describe("seccomp policy", function()
   it("with default_deny runs sh, python3 and git on @system-service and blocks the rest", function()
     local p = profile('syscalls = { default_deny = true, allow = { "@system-service" } },', "allow-spec")
     local out, err, code = sh(p, [[
-      echo shell; python3 -c 'import json, subprocess, threading; print(json.dumps([1]))'
+      echo shell; python3 -c 'import json, threading, asyncio, sqlite3, multiprocessing as mp
+t = threading.Thread(target=len, args=[()]); t.start(); t.join()
+with mp.Pool(2) as p: r = p.map(abs, [-1])
+sqlite3.connect(":memory:").execute("create table t(x)")
+print(json.dumps(r + [asyncio.run(asyncio.sleep(0, 1))]))'
       cd /tmp && git init -q r && cd r && git -c user.email=a@b -c user.name=n commit -q --allow-empty -m m &&
       git log --format=%s]])
     assert.are.equal("", err)
     assert.are.equal(0, code)
-    assert.are.equal("shell\n[1]\nm\n", out)
+    assert.are.equal("shell\n[1, 1]\nm\n", out)
     out, err = H.run(p, { "/h/rawsys", tostring(NR.syslog), "3", "buf", "10" })
     assert.are.equal("errno EPERM\n", out)
     assert.are.equal(('purple: blocked syscall syslog (%d) in pid 2 (rawsys); to permit it add "syslog" to '
       .. "syscalls.allow in allow-spec\n"):format(NR.syslog), err)
+  end)
+
+  it("with default_deny runs node (timers, promises, a child process) on @system-service", function()
+    if not io.open("/usr/bin/node") then
+      pending("node is not installed (Debian package nodejs)")
+      return
+    end
+    local p = profile('syscalls = { default_deny = true, allow = { "@system-service" } },', "allow-spec")
+    local out, err, code = H.run(p, { "node", "-e", [[
+      require("fs").writeFileSync("/tmp/x", "hi");
+      const sub = require("child_process").execSync("echo sub").toString().trim();
+      Promise.resolve().then(() => setTimeout(() => console.log(require("fs").readFileSync("/tmp/x", "utf8"), sub), 5));]] })
+    assert.are.equal("", err)
+    assert.are.equal(0, code)
+    assert.are.equal("hi sub\n", out)
+  end)
+
+  it("denies a call of an allowed group named in syscalls.deny (deny wins)", function()
+    local p = profile('syscalls = { default_deny = true, allow = { "@system-service" }, deny = { "mkdir" } },', "deny-spec")
+    local out, err = H.run(p, { "/h/rawsys", tostring(NR.mkdir), "0", "0" })
+    assert.are.equal("errno EPERM\n", out)
+    assert.are.equal(('purple: blocked syscall mkdir (%d) in pid 2 (rawsys); to permit it remove "mkdir" from '
+      .. "syscalls.deny in deny-spec\n"):format(NR.mkdir), err)
   end)
 
   it("reports a blocked call once per process", function()

@@ -253,6 +253,18 @@ function M.create(name, wanted, opts)
     g:remove()
     return nil, c, msg
   end
+  -- A supervisor killed with SIGKILL leaves cgroups in every v1 hierarchy it used, also in those this
+  -- run does not need (cpu, blkio): sweep them all, and remove purple's own parents there once empty.
+  local swept = {}
+  for _, c in ipairs({ "cpu", "memory", "pids", "io", "cpuacct" }) do
+    local i = L.controllers[c]
+    local pdir = i.hierarchy == "v1" and i.parent and join(i.mount, i.parent)
+    if pdir and not swept[pdir] and core.stat(pdir) then
+      swept[pdir] = true
+      remove_stale(pdir)
+      own_parent(pdir)
+    end
+  end
   local v2_needed = {}
   -- v1: one directory per hierarchy; cpu and cpuacct may share one.
   for _, c in ipairs({ "cpu", "memory", "pids", "io", "cpuacct" }) do
@@ -431,7 +443,7 @@ end
 
 -- Removes the run's cgroups (killing what is left in them first). Returns true or nil, err.
 function Group:remove()
-  if #self.created == 0 then return true end
+  if #self.created == 0 and next(self.parents) == nil then return true end
   -- Normally empty already: the pid namespace died with init. Killed processes leave their
   -- cgroup only once they have exited, so wait a little for them.
   for _ = 1, 100 do

@@ -17,6 +17,14 @@ function M.dirs()
   local prefix = debug.getinfo(1, "S").source:match("^@(.*)/share/lua/[%d.]+/purple/profiles%.lua$")
   local datadir = os.getenv("PURPLE_DATADIR") or (prefix and prefix .. "/share/purple") or "/usr/local/share/purple"
   dirs[#dirs + 1] = datadir .. "/profiles"
+  -- Installed by luarocks into the tree $(PREFIX): only the Lua code is deployed there, the
+  -- profiles stay in the rock's own directory.
+  if prefix and not os.getenv("PURPLE_DATADIR") then
+    local rock = prefix .. "/lib/luarocks/rocks-" .. _VERSION:match("[%d.]+$") .. "/purple"
+    local versions = require("purple.core").readdir(rock) or {}
+    table.sort(versions)
+    for _, v in ipairs(versions) do dirs[#dirs + 1] = rock .. "/" .. v .. "/share/purple/profiles" end
+  end
   return dirs
 end
 

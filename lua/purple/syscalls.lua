@@ -160,6 +160,38 @@ local function hardening()
     allow_when = other_ioctls, why = "TIOCSTI (typing into the terminal)" }
   h[#h + 1] = { name = "ioctl", args = { { 1, "masked_eq", M.TIOCLINUX, 0xffffffff } }, action = "EPERM", report = true,
     allow_when = other_ioctls, why = "TIOCLINUX" }
+  -- Set-user-ID and set-group-ID bits (as systemd's RestrictSUIDSGID=): nosuid holds only inside
+  -- the sandbox, and a file left in an output path would be a set-uid program of the sandbox user
+  -- on the host. Modes are checked where they are set; openat2's is in memory, so it is ENOSYS.
+  local S_ISUID, S_ISGID, SUID_BITS = 0x800, 0x400, 0xc00
+  local SUID_WHY = "set-user-ID and set-group-ID bits (they would hold on the host)"
+  local function no_suid(name, mode_arg, flags_arg)
+    if not flags_arg then
+      for _, bit in ipairs({ S_ISUID, S_ISGID }) do
+        h[#h + 1] = { name = name, args = { { mode_arg, "masked_eq", bit, bit } }, action = "EPERM", report = true,
+          allow_when = { { { mode_arg, "masked_eq", 0, SUID_BITS } } }, why = SUID_WHY }
+      end
+      return
+    end
+    -- Only a file being created takes the mode: O_CREAT or O_TMPFILE (without O_DIRECTORY's bit).
+    local O_CREAT, O_TMPFILE = 0x40, 0x400000
+    local creating = O_CREAT | O_TMPFILE
+    local allow_when = { { { flags_arg, "masked_eq", 0, creating } } }
+    for _, f in ipairs({ O_CREAT, O_TMPFILE, creating }) do
+      allow_when[#allow_when + 1] = { { flags_arg, "masked_eq", f, creating }, { mode_arg, "masked_eq", 0, SUID_BITS } }
+    end
+    for _, f in ipairs({ O_CREAT, O_TMPFILE, creating }) do
+      for _, bit in ipairs({ S_ISUID, S_ISGID }) do
+        h[#h + 1] = { name = name, args = { { flags_arg, "masked_eq", f, creating }, { mode_arg, "masked_eq", bit, bit } },
+          action = "EPERM", report = true, allow_when = allow_when, why = SUID_WHY }
+      end
+    end
+  end
+  no_suid("chmod", 1); no_suid("fchmod", 1); no_suid("fchmodat", 2); no_suid("fchmodat2", 2)
+  no_suid("creat", 1); no_suid("mkdir", 1); no_suid("mkdirat", 2); no_suid("mknod", 1); no_suid("mknodat", 2)
+  no_suid("open", 2, 1); no_suid("openat", 3, 2)
+  h[#h + 1] = { name = "openat2", action = "ENOSYS", fixed = true,
+    why = "openat2's mode cannot be inspected; libc's open uses openat" }
   -- Socket families other than unix, inet and inet6: below, between and above the three.
   local families = { { { 0, "eq", 1 } }, { { 0, "eq", 2 } }, { { 0, "eq", 10 } } }
   h[#h + 1] = { name = "socket", args = { { 0, "eq", 0 } }, action = "EAFNOSUPPORT", allow_when = families,

@@ -13,6 +13,9 @@ local purple = require "purple"
 local M = {}
 
 local MAX_LISTED = 10000 -- entries per list in one files record
+-- Bytes hashed per run: the command makes a 1 TiB sparse file for free, and hashing it would keep
+-- the supervisor busy for many minutes after the run. Files past the budget are listed without sha256.
+local MAX_HASHED = 1 << 30
 
 local function seccomp_mode(spec)
   if not spec.seccomp then return "none" end
@@ -80,7 +83,7 @@ local function sorted_keys(t)
 end
 
 -- What changed under one output path between the two snapshots.
-local function diff(out, before, after)
+local function diff(out, before, after, budget)
   local rec = { path = out.host_path, sandbox_path = out.sandbox_path, created = {}, modified = {}, deleted = {} }
   local function add(list, rel, e, hash)
     if #list >= MAX_LISTED then
@@ -88,7 +91,10 @@ local function diff(out, before, after)
       return
     end
     local item = { path = rel, type = e.type, size = e.size }
-    if hash and e.type == "file" then item.sha256 = core.file_sha256(out.host_path, rel) or nil end
+    if hash and e.type == "file" and e.size <= budget.left then
+      budget.left = budget.left - e.size
+      item.sha256 = core.file_sha256(out.host_path, rel) or nil
+    end
     list[#list + 1] = item
   end
   for _, rel in ipairs(sorted_keys(after)) do
@@ -158,9 +164,10 @@ function M.finish(run, result)
   session_start(run)
   if run.sandbox then mounts(run) end -- built, even if the command could not be executed
   if run.audit_before and result.started then
+    local budget = { left = MAX_HASHED }
     for i, o in ipairs(run.policy.filesystem.output_paths or {}) do
       local after, truncated = snapshot(o.host_path)
-      local rec = diff(o, run.audit_before[i] or {}, after)
+      local rec = diff(o, run.audit_before[i] or {}, after, budget)
       if truncated then rec.truncated = true end
       audit.record(run, "files", rec)
     end
