@@ -62,6 +62,10 @@ return {
     default_deny = false,
     deny = { "@clock", "@swap", "@reboot", "@raw-io", "@module", "@privileged", "@debug", "@mount" },
   },
+  -- A fork bomb stops at 4096 processes and no file grows past 4 GiB, with or without root (rlimits
+  -- count per sandbox: each has its own user namespace). Memory needs a cgroup: add
+  -- resources.memory_limit_bytes when running as root or in a delegated cgroup.
+  resources = { rlimits = { nproc = 4096, fsize = "4G" } },
   network = { isolated = true },
   capabilities = { default_drop = true, add = {} },
 }

@@ -45,6 +45,10 @@ return {
   -- Everything a service process needs, nothing that administers the machine (purple syscalls
   -- @system-service lists it); other calls fail with EPERM and are reported.
   syscalls = { default_deny = true, allow = { "@system-service" } },
+  -- A fork bomb stops at 4096 processes and no file grows past 4 GiB, with or without root (rlimits
+  -- count per sandbox: each has its own user namespace). Memory needs a cgroup: add
+  -- resources.memory_limit_bytes when running as root or in a delegated cgroup.
+  resources = { rlimits = { nproc = 4096, fsize = "4G" } },
   network = { isolated = true },
   capabilities = { default_drop = true, add = {} },
 }

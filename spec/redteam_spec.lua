@@ -269,17 +269,49 @@ t = threading.Thread(target=serve); t.start(); t.join()]]):format(port) })
   end)
 
   describe("resource exhaustion under the shipped profiles", function()
+    it("ai-strict's /tmp (256 MiB) and /dev/shm (64 MiB) are size-limited tmpfs; / and /dev take nothing", function()
+      local out, err, code = H.run("ai-strict", { "/bin/sh", "-c", [[
+        fallocate -l 1M /tmp/a && fallocate -l 1M /dev/shm/a && echo small ok
+        fallocate -l 300M /tmp/b 2>/dev/null || echo "tmp full"
+        fallocate -l 100M /dev/shm/b 2>/dev/null || echo "shm full"
+        (: >/x) 2>/dev/null || echo "root refused"
+        (: >/dev/x) 2>/dev/null || echo "dev refused"]] })
+      assert.are.same({ "small ok\ntmp full\nshm full\nroot refused\ndev refused\n", "", 0 }, { out, err, code })
+    end)
+
+    it("a fork bomb stops at the policy's nproc, counted per sandbox (root and not)", function()
+      local p = H.profile(H.minimal("resources = { rlimits = { nproc = 20 } },"))
+      local out, err, code = H.run(p, { "/usr/bin/python3", "-c", [[
+import os, time
+n = 0
+for i in range(60):
+    try:
+        if os.fork() == 0:
+            time.sleep(2); os._exit(0)
+        n += 1
+    except OSError as e:
+        print("forked", n, "then errno", e.errno); break]] })
+      -- 20 processes of the sandbox user: init, python3 and 18 children.
+      assert.are.same({ "forked 18 then errno 11\n", "", 0 }, { out, err, code })
+    end)
+
     for _, name in ipairs({ "ai-strict", "ai-dev-safe" }) do
-      it(name .. " bounds processes, memory and the size of files the command writes", function()
-        pending("FINDING: " .. name .. " sets no pids_limit, memory_limit_bytes or rlimits.fsize/nproc: "
-          .. "a fork bomb or malloc loop in the untrusted command exhausts the host, and /output fills its disk. "
-          .. "Fix: add resources to profiles/" .. name .. ".lua/.yaml (cgroup limits need root or a delegated "
-          .. "cgroup, so the profile needs a rootless fallback such as rlimits nproc/as/fsize)")
-        local p = require("purple.profiles")
-        local pol = assert(p.load(name))
-        assert.is_not_nil(pol.resources.pids_limit or pol.resources.rlimits.nproc)
-        assert.is_not_nil(pol.resources.memory_limit_bytes or pol.resources.rlimits.as)
-        assert.is_not_nil(pol.resources.rlimits.fsize)
+      it(name .. " limits processes to 4096 and files to 4 GiB", function()
+        local ws = H.tmpdir()
+        local out, err, code = H.run(name == "ai-strict" and name or H.tree .. "/profiles/ai-dev-safe.lua",
+          { "/bin/sh", "-c", "grep -E '^Max (processes|file size)' /proc/self/limits | tr -s ' '" },
+          { env = "PURPLE_WORKSPACE=" .. H.q(ws) })
+        assert.are.same({ "Max file size 4294967296 4294967296 bytes \nMax processes 4096 4096 processes \n", "", 0 },
+          { out, err, code })
+      end)
+
+      it(name .. " bounds memory", function()
+        pending("FINDING: " .. name .. " sets no memory_limit_bytes: a malloc loop of the untrusted command "
+          .. "drives the host into its OOM killer, and many files can still fill the output's disk. A cgroup "
+          .. "limit needs root or a delegated cgroup (else 125 without --allow-unenforced), and RLIMIT_AS breaks "
+          .. "node and other JITs; needs a decision for profiles/" .. name .. ".lua/.yaml")
+        local pol = assert(require("purple.profiles").load(name))
+        assert.is_not_nil(pol.resources.memory_limit_bytes)
       end)
     end
   end)
