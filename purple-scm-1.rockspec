@@ -26,5 +26,6 @@ build = {
     BINDIR = "$(BINDIR)",
     -- the rock's own conf dir: a rock install writes nothing to the host's /etc
     SYSCONFDIR = "$(CONFDIR)",
+    UNITDIR = "$(PREFIX)/lib/systemd/system",
   },
 }

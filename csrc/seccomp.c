@@ -15,6 +15,7 @@
 #include <seccomp.h>
 
 #include "purple.h"
+#include "seccomp_emit.h"
 
 /* An action: "allow", "kill" (the whole process, SIGSYS), "notify" (the supervisor decides),
  * "log", or an integer errno. */
@@ -109,19 +110,73 @@ static int export_bpf(lua_State *L, scmp_filter_ctx ctx)
 	return 1;
 }
 
+/* Reads spec (at idx) into *def and a new array of *n rules (free it); raises on a malformed spec. */
+static struct pl_seccomp_rule *check_rules(lua_State *L, int idx, uint32_t *def, size_t *n)
+{
+	struct pl_seccomp_rule *rules = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	lua_getfield(L, idx, "default");
+	*def = check_action(L, -1, "seccomp default");
+	lua_pop(L, 1);
+	lua_getfield(L, idx, "rules");
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	/* The array lives in a userdata so that a Lua error frees it; the caller copies nothing out. */
+	int rt = lua_gettop(L);
+
+	luaL_checktype(L, rt, LUA_TTABLE);
+	cap = lua_rawlen(L, rt);
+	rules = lua_newuserdatauv(L, (cap ? cap : 1) * sizeof *rules, 0);
+	lua_insert(L, rt); /* keep the userdata below the rules table */
+	rt++;
+	for (size_t i = 1; i <= cap; i++) {
+		struct pl_seccomp_rule *r = &rules[*n];
+		int rule;
+
+		lua_rawgeti(L, rt, (lua_Integer)i);
+		rule = lua_gettop(L);
+		luaL_checktype(L, rule, LUA_TTABLE);
+		memset(r, 0, sizeof *r);
+		lua_getfield(L, rule, "nr");
+		r->nr = (int)luaL_checkinteger(L, -1);
+		lua_getfield(L, rule, "action");
+		r->action = check_action(L, -1, "seccomp rule");
+		lua_getfield(L, rule, "args");
+		if (!lua_isnil(L, -1)) {
+			int at = lua_gettop(L);
+
+			for (lua_Integer j = 1; lua_rawgeti(L, at, j) != LUA_TNIL; j++) {
+				if (r->nargs == 6)
+					luaL_error(L, "seccomp rule: more than 6 argument comparisons");
+				r->args[r->nargs++] = check_arg(L, lua_gettop(L));
+				lua_pop(L, 1);
+			}
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 4);
+		(*n)++;
+	}
+	lua_pop(L, 1); /* the rules table; the userdata stays on the stack until the caller returns */
+	return rules;
+}
+
 /* core.seccomp_compile{ default = ACTION, rules = { { nr = N, action = ACTION, args = { {i, op, v [, mask]} } } } }
  *   -> BPF program bytes (native architecture only; any other architecture, and x32, kills the process).
  * Rules are added in order; libseccomp orders the generated checks itself. */
 static int l_seccomp_compile(lua_State *L)
 {
 	scmp_filter_ctx ctx;
+	struct pl_seccomp_rule *rules;
 	uint32_t def;
+	size_t n;
 	int r, ret;
 
-	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_getfield(L, 1, "default");
-	def = check_action(L, -1, "seccomp default");
-	lua_pop(L, 1);
+	rules = check_rules(L, 1, &def, &n);
 	ctx = seccomp_init(def);
 	if (!ctx)
 		return pl_fail(L, EINVAL, "seccomp init");
@@ -132,50 +187,41 @@ static int l_seccomp_compile(lua_State *L)
 		seccomp_release(ctx);
 		return pl_fail(L, -r, "seccomp attributes");
 	}
-	lua_getfield(L, 1, "rules");
-	if (!lua_isnil(L, -1)) {
-		int rules = lua_gettop(L);
-
-		luaL_checktype(L, rules, LUA_TTABLE);
-		for (lua_Integer i = 1; lua_rawgeti(L, rules, i) != LUA_TNIL; i++) {
-			struct scmp_arg_cmp args[6];
-			unsigned nargs = 0;
-			int rule = lua_gettop(L), nr;
-			uint32_t act;
-
-			luaL_checktype(L, rule, LUA_TTABLE);
-			lua_getfield(L, rule, "nr");
-			nr = (int)luaL_checkinteger(L, -1);
-			lua_getfield(L, rule, "action");
-			act = check_action(L, -1, "seccomp rule");
-			lua_getfield(L, rule, "args");
-			if (!lua_isnil(L, -1)) {
-				int at = lua_gettop(L);
-
-				for (lua_Integer j = 1; lua_rawgeti(L, at, j) != LUA_TNIL; j++) {
-					if (nargs == 6)
-						luaL_error(L, "seccomp rule: more than 6 argument comparisons");
-					args[nargs++] = check_arg(L, lua_gettop(L));
-					lua_pop(L, 1);
-				}
-				lua_pop(L, 1);
-			}
-			lua_pop(L, 3);
-			/* libseccomp refuses a rule with the default action; dropping it is right only because a
-			 * syscall's rules never overlap (see allow_when in lua/purple/syscalls.lua). */
-			r = act == def ? 0 : seccomp_rule_add_exact_array(ctx, act, nr, nargs, args);
-			if (r < 0) {
-				seccomp_release(ctx);
-				return pl_fail(L, -r, "seccomp rule for syscall %d", nr);
-			}
-			lua_pop(L, 1);
+	for (size_t i = 0; i < n; i++) {
+		/* libseccomp refuses a rule with the default action; dropping it is right only because a
+		 * syscall's rules never overlap (see allow_when in lua/purple/syscalls.lua). */
+		r = rules[i].action == def ? 0 :
+					     seccomp_rule_add_exact_array(ctx, rules[i].action, rules[i].nr,
+									  rules[i].nargs, rules[i].args);
+		if (r < 0) {
+			seccomp_release(ctx);
+			return pl_fail(L, -r, "seccomp rule for syscall %d", rules[i].nr);
 		}
-		lua_pop(L, 1); /* the nil that ended the list */
 	}
-	lua_pop(L, 1);
 	ret = export_bpf(L, ctx);
 	seccomp_release(ctx);
 	return ret;
+}
+
+/* core.seccomp_emit(spec) -> BPF program bytes: the same spec and the same decisions as
+ * core.seccomp_compile, emitted by purple (csrc/seccomp_emit.c) in a fraction of the time. */
+static int l_seccomp_emit(lua_State *L)
+{
+	uint32_t def;
+	size_t n, len;
+	struct pl_seccomp_rule *rules = check_rules(L, 1, &def, &n);
+	struct sock_filter *prog;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		if (rules[i].nr < 0)
+			luaL_error(L, "seccomp rule: syscall number %d out of range", rules[i].nr);
+	r = pl_seccomp_emit(def, rules, n, &prog, &len);
+	if (r < 0)
+		return pl_fail(L, -r, "seccomp emit");
+	lua_pushlstring(L, (const char *)prog, len * sizeof *prog);
+	free(prog);
+	return 1;
 }
 
 /* The classic BPF subset seccomp programs use, run over a struct seccomp_data. */
@@ -343,6 +389,7 @@ void pl_open_seccomp(lua_State *L)
 {
 	static const luaL_Reg f[] = {
 		{ "seccomp_compile", l_seccomp_compile },
+		{ "seccomp_emit", l_seccomp_emit },
 		{ "seccomp_eval", l_seccomp_eval },
 		{ "syscall_names", l_syscall_names },
 		{ NULL, NULL },

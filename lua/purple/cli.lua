@@ -17,14 +17,16 @@ Commands:
   profile show NAME [--format yaml|lua|json]
                        print the effective policy of a profile
   profile check FILE...  validate policy files, report every error
-  ps [--json] [--watch SECONDS]
+  ps [--json] [--watch [SECONDS]]
                        list running sessions: id, profile, pid, uptime, CPU, memory, pids
   stop [--wait SECONDS] ID...
                        end a session like a timeout (SIGTERM, grace period, SIGKILL)
   log [FILE...] [--session ID] [--event TYPE] [--follow] [--json]
                        show audit logs (default: /var/log/purple/*.log)
   doctor [--json]      check the kernel features purple needs; exit 1 when it cannot run
-  syscalls [GROUP]     list the syscall groups (@name), or the members of one group
+  syscalls [GROUP | --hardening]
+                       list the syscall groups (@name), the members of one group, or the
+                       hardening every profile gets
 
 Options:
   -l, --log-level LEVEL  error, warn (default), info or debug
