@@ -5,7 +5,7 @@ local status = require "purple.status"
 
 local M = {}
 
-M.USAGE = [[
+M.USAGE = [==[
 Usage: purple [-l LEVEL] COMMAND ...
 
 Commands:
@@ -40,7 +40,7 @@ Exit status:
   125    purple, policy or setup error (the command did not run)
   126    the command was found but could not be executed
   127    the command was not found inside the sandbox
-]]
+]==]
 
 M.LUA_USAGE = [==[
 Usage: purple-lua [-l LEVEL] SCRIPT [ARG...] [-- CMD [ARG...]]
