@@ -1,4 +1,5 @@
--- The seccomp filter's costs: compiling it (purple.seccomp's plan in Lua, then libseccomp) and the
+-- The seccomp filter's costs: compiling it (purple.seccomp's plan in Lua, then purple's emitter or
+-- libseccomp) and the
 -- time it adds to every system call. Rerun when lua/purple/seccomp.lua or the hardening changes;
 -- bench/README.md and docs/privileges.md record the results.
 -- Usage: purple-lua bench/seccomp.lua [ROUNDS]   (default 15; `make bench-seccomp`)
@@ -42,21 +43,30 @@ local filters = {
 local function ms_since(t0) return (core.monotonic() - t0) * 1e3 end
 
 print("## Compiling (median of " .. rounds * 20 .. ", in one process)\n")
-print("| filter | names | libseccomp rules | BPF insns | plan (Lua) ms | compile ms | compile, ascending order ms |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| filter | names | rules | BPF insns purple / libseccomp | plan ms (Lua + emit) | of which emit ms | libseccomp compile ms | libseccomp, ascending order ms |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for _, f in ipairs(filters) do
   local plan = assert(seccomp.plan(f[2], {}))
-  local asc = {}
-  for i, r in ipairs(plan.spec.rules) do asc[i] = r end
+  -- libseccomp gets the rules highest number first (as purple.seccomp hands them) or ascending
+  local asc, desc = {}, {}
+  for i, r in ipairs(plan.spec.rules) do
+    asc[i] = { nr = r.nr, action = r.action, args = r.args, order = i }
+    desc[i] = asc[i]
+  end
   table.sort(asc, function(a, b) if a.nr ~= b.nr then return a.nr < b.nr end return a.order < b.order end)
+  table.sort(desc, function(a, b) if a.nr ~= b.nr then return a.nr > b.nr end return a.order < b.order end)
   local ascending = { default = plan.spec.default, rules = asc }
-  local t_plan, t_compile, t_asc = {}, {}, {}
+  local descending = { default = plan.spec.default, rules = desc }
+  local t_plan, t_emit, t_compile, t_asc = {}, {}, {}, {}
   for _ = 1, rounds * 20 do
     local t0 = core.monotonic()
-    assert(seccomp.plan(f[2], {})) -- the program is cached: the Lua part only
+    assert(seccomp.plan(f[2], {})) -- the Lua part and purple's emitter
     t_plan[#t_plan + 1] = ms_since(t0)
     t0 = core.monotonic()
-    assert(core.seccomp_compile(plan.spec))
+    assert(core.seccomp_emit(plan.spec))
+    t_emit[#t_emit + 1] = ms_since(t0)
+    t0 = core.monotonic()
+    assert(core.seccomp_compile(descending))
     t_compile[#t_compile + 1] = ms_since(t0)
     t0 = core.monotonic()
     assert(core.seccomp_compile(ascending))
@@ -64,8 +74,9 @@ for _, f in ipairs(filters) do
   end
   local n = 0
   for _ in pairs(plan.allow) do n = n + 1 end
-  print(("| %s | %d | %d | %d | %.3f | %.3f | %.3f |"):format(f[1], n, #plan.spec.rules, #plan.program // 8,
-    stats.median(t_plan), stats.median(t_compile), stats.median(t_asc)))
+  print(("| %s | %d | %d | %d / %d | %.3f | %.3f | %.3f | %.3f |"):format(f[1], n, #plan.spec.rules,
+    #core.seccomp_emit(plan.spec) // 8, #core.seccomp_compile(plan.spec) // 8,
+    stats.median(t_plan), stats.median(t_emit), stats.median(t_compile), stats.median(t_asc)))
 end
 
 -- Per call: syscall_loop on the host (no filter) and in a sandbox per filter, alternating.
@@ -97,7 +108,10 @@ local calls = {
   { "ioctl(-1, FIONREAD)", { NR.ioctl, 200000, -1, 0x541B, 0 } },
 }
 local configs = { { "host, no filter" } }
-for i, f in ipairs(filters) do configs[#configs + 1] = { f[1], profile_file(i, f[2]) } end
+for i, f in ipairs(filters) do
+  configs[#configs + 1] = { f[1], profile_file(i, f[2]) }
+  configs[#configs + 1] = { f[1] .. ", libseccomp's program", profile_file(i, f[2]), libseccomp = true }
+end
 -- a denied call, answered by the supervisor with EPERM (the line is printed once)
 configs[#configs + 1] = { "denied: notify round trip to the supervisor", profile_file(9, { deny = { "getppid" } }),
   only = "getppid", count = 5000 }
@@ -108,8 +122,10 @@ local function run(cfg, call)
   for i, a in ipairs(args) do args[i] = tostring(math.tointeger(a) or a) end
   local cmd
   if cfg[2] then
-    cmd = ("%s/bin/purple run --profile %s -- /b/syscall_loop %s 2>%s/err"):format(tree, cfg[2],
-      table.concat(args, " "), dir)
+    local purple = cfg.libseccomp and ("%s/bin/purple-lua %s/bench/libseccomp_run.lua"):format(tree, tree)
+      or tree .. "/bin/purple"
+    cmd = ("%s run --profile %s %s /b/syscall_loop %s 2>%s/err"):format(purple, cfg[2],
+      cfg.libseccomp and "++" or "--", table.concat(args, " "), dir)
   else
     cmd = ("%s %s 2>%s/err"):format(loop, table.concat(args, " "), dir)
   end

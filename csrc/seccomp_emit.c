@@ -171,15 +171,14 @@ static void emit_tree(struct emitter *e, const struct sys *sys, const size_t *or
 	emit_tree(e, sys, order, rules, mid, hi);
 }
 
-static const struct pl_seccomp_rule *sort_rules;
-
-/* By syscall number, then table order. */
-static int by_nr(const void *a, const void *b)
+/* Rule indexes by syscall number, then table order. */
+static int by_nr(const void *a, const void *b, void *rules)
 {
+	const struct pl_seccomp_rule *r = rules;
 	size_t i = *(const size_t *)a, j = *(const size_t *)b;
 
-	if (sort_rules[i].nr != sort_rules[j].nr)
-		return sort_rules[i].nr < sort_rules[j].nr ? -1 : 1;
+	if (r[i].nr != r[j].nr)
+		return r[i].nr < r[j].nr ? -1 : 1;
 	return i < j ? -1 : i > j;
 }
 
@@ -246,8 +245,7 @@ int pl_seccomp_emit(uint32_t def, const struct pl_seccomp_rule *rules, size_t n,
 	for (size_t i = 0; i < n; i++)
 		if (rules[i].action != def)
 			order[kept++] = i;
-	sort_rules = rules;
-	qsort(order, kept, sizeof *order, by_nr);
+	qsort_r(order, kept, sizeof *order, by_nr, (void *)rules);
 	for (size_t i = 0; i < kept; i++) {
 		if (nsys && sys[nsys - 1].nr == rules[order[i]].nr) {
 			sys[nsys - 1].count++;

@@ -46,9 +46,17 @@ return {
   -- @system-service lists it); other calls fail with EPERM and are reported.
   syscalls = { default_deny = true, allow = { "@system-service" } },
   -- A fork bomb stops at 4096 processes and no file grows past 4 GiB, with or without root (rlimits
-  -- count per sandbox: each has its own user namespace). Memory needs a cgroup: add
-  -- resources.memory_limit_bytes when running as root or in a delegated cgroup.
-  resources = { rlimits = { nproc = 4096, fsize = "4G" } },
+  -- count per sandbox: each has its own user namespace). Memory and process limits need a cgroup:
+  -- enforced as root or in a delegated cgroup; elsewhere (an ordinary user without delegation)
+  -- purple warns on stderr, in the result and the audit log, and runs without them. A run ends
+  -- after an hour (status 124).
+  resources = {
+    memory_limit_bytes = "2G",
+    pids_limit = 1024,
+    session_timeout_seconds = 3600,
+    allow_unenforced = true,
+    rlimits = { nproc = 4096, fsize = "4G" },
+  },
   network = { isolated = true },
   capabilities = { default_drop = true, add = {} },
 }

@@ -1,6 +1,11 @@
 #!/bin/sh
 # Runs every spec with busted: as the invoking user, and when that is root also as an
 # unprivileged user (uid 65534), since every isolation property must hold in both modes.
+#
+# The unprivileged pass gets what a systemd user session has: a cgroup delegated to it (on this
+# v1/hybrid layout, a chowned parent in the cpu, memory and pids hierarchies, named in
+# PURPLE_CGROUP_PARENT), so its limits are enforced rather than skipped. An unprivileged user
+# WITHOUT delegation (limits fail closed) is tested by `make check-vm`'s third pass.
 # Usage: spec/run.sh [busted args...]   (e.g. spec/run.sh spec/core_spec.lua)
 set -u
 cd "$(dirname "$0")/.." || exit 125
@@ -11,10 +16,24 @@ $BUSTED -o utfTerminal "$@" || status=1
 if [ "$(id -u)" = 0 ] && [ -z "${PURPLE_SPEC_ROOT_ONLY:-}" ]; then
   home=$(mktemp -d /tmp/purple-spec-home.XXXXXX)
   chown 65534:65534 "$home"
-  echo "== specs as nobody (uid 65534, no capabilities)"
+  deleg="" parent=""
+  if [ -f /sys/fs/cgroup/memory/cgroup.procs ] && [ -f /sys/fs/cgroup/pids/cgroup.procs ] \
+     && [ -f /sys/fs/cgroup/cpu/cgroup.procs ]; then
+    parent=/purple-spec-nobody-$$
+    for h in cpu memory pids; do
+      d=/sys/fs/cgroup/$h$parent
+      mkdir "$d" && chown 65534:65534 "$d" "$d/cgroup.procs" && deleg="$deleg $d"
+    done
+  fi
+  echo "== specs as nobody (uid 65534, no capabilities${parent:+, cgroup $parent delegated})"
   setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --reset-env \
     env HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin PURPLE_SPEC_UNPRIVILEGED=1 \
+    ${parent:+PURPLE_CGROUP_PARENT=$parent} \
     $BUSTED -o utfTerminal "$@" || status=1
+  for d in $deleg; do
+    for s in "$d"/*/; do [ -d "$s" ] && rmdir "$s" 2>/dev/null; done
+    rmdir "$d" || { echo "spec/run.sh: could not remove $d"; status=1; }
+  done
   rm -rf "$home"
 fi
 exit $status
