@@ -1,6 +1,6 @@
 /* purple's own seccomp BPF emitter: the same decisions as libseccomp's export of the same rule
- * table (spec/seccomp_emit_spec.lua compares the two exhaustively), in a few microseconds instead
- * of libseccomp 2.5's ~1 ms binary-tree export for 300 rules.
+ * table (spec/seccomp_emit_spec.lua compares the two exhaustively), in ~0.05 ms for 300 names
+ * (reading the Lua table included) instead of libseccomp 2.5's 1.5–2 ms (its binary-tree export).
  *
  * Layout:
  *   prologue       another architecture → kill; nr >= 0x40000000 (x32) except -1 → kill — exactly
