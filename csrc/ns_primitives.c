@@ -103,24 +103,6 @@ static int l_wait(lua_State *L)
 	return 1;
 }
 
-static int write_proc(pid_t pid, const char *file, const char *data)
-{
-	char path[64];
-	int fd, r = 0;
-
-	if (pid > 0)
-		snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-	else
-		snprintf(path, sizeof path, "/proc/self/%s", file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, data, strlen(data)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 /* core.set_id_maps(pid|"self", {uid = "IN OUT N\n...", gid = ..., setgroups = "deny"|"allow"})
  *   -> true | fail   (user_namespaces(7)); setgroups is written first, as an unprivileged gid_map needs */
 static int l_set_id_maps(lua_State *L)

@@ -343,12 +343,16 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 
 /* ---------------------------------------------------------------- parent side */
 
-static int write_map(pid_t pid, const char *file, const char *data)
+/* Writes data to /proc/PID/FILE (/proc/self/FILE when pid <= 0): id maps, setgroups. 0 or -errno. */
+int write_proc(pid_t pid, const char *file, const char *data)
 {
 	char path[64];
 	int fd, r = 0;
 
-	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+	if (pid > 0)
+		snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+	else
+		snprintf(path, sizeof path, "/proc/self/%s", file);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -630,10 +634,10 @@ static int l_spawn(lua_State *L)
 		int r = 0;
 
 		if (cfg.deny_setgroups)
-			r = write_map(s->pid, "setgroups", "deny");
-		if (!r && cfg.uid_map && (r = write_map(s->pid, "uid_map", cfg.uid_map)) < 0)
+			r = write_proc(s->pid, "setgroups", "deny");
+		if (!r && cfg.uid_map && (r = write_proc(s->pid, "uid_map", cfg.uid_map)) < 0)
 			snprintf(what, sizeof what, "write uid_map '%s'", cfg.uid_map);
-		else if (!r && cfg.gid_map && (r = write_map(s->pid, "gid_map", cfg.gid_map)) < 0)
+		else if (!r && cfg.gid_map && (r = write_proc(s->pid, "gid_map", cfg.gid_map)) < 0)
 			snprintf(what, sizeof what, "write gid_map '%s'", cfg.gid_map);
 		else if (r)
 			snprintf(what, sizeof what, "write setgroups");

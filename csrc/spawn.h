@@ -83,6 +83,9 @@ int notify_recv(lua_State *L, int fd);
 int notify_respond(int fd, uint64_t id, int cont, int err, long long val);
 int notify_valid(int fd, uint64_t id);
 
+/* Writes data to /proc/PID/FILE (/proc/self/FILE when pid <= 0). 0 or -errno. */
+int write_proc(pid_t pid, const char *file, const char *data);
+
 /* Parent-side parsing helpers. */
 void mounts_parse(lua_State *L, int t, struct spawn_cfg *c);
 void caps_parse(lua_State *L, int t, struct spawn_cfg *c);
