@@ -73,6 +73,17 @@ local function probe(profile, ...)
   return out:gsub("\n$", ""), err, code
 end
 
+-- n connects to srv's first port while two threads keep writing its second (denied) port into the
+-- address: none may reach the denied port, and some must reach the allowed one.
+local function assert_race_never_denied(srv, profile, n)
+  local out, err, code = probe(profile, "race", "127.0.0.1", tostring(srv.ports[1]), tostring(srv.ports[2]), n)
+  assert.are.equal(0, code, err)
+  local allowed, denied = out:match("^ok allowed=(%d+) denied=(%d+)")
+  assert.are.equal("0", denied)
+  assert.is_true(tonumber(allowed) > 0, out)
+  assert.are.equal(0, count(srv, "tcp " .. srv.ports[2]))
+end
+
 local function ports_list(t)
   local q = {}
   for _, p in ipairs(t) do q[#q + 1] = ("%q"):format(p) end
@@ -194,12 +205,7 @@ describe("network isolated = false", function()
     end)
 
     it("never reaches a denied port while threads rewrite the address during connect", function()
-      local out, err, code = probe(tcp_only, "race", "127.0.0.1", tostring(srv.ports[1]), tostring(srv.ports[2]), "2000")
-      assert.are.equal(0, code, err)
-      local allowed, denied = out:match("^ok allowed=(%d+) denied=(%d+)")
-      assert.are.equal("0", denied)
-      assert.is_true(tonumber(allowed) > 0, out)
-      assert.are.equal(0, count(srv, "tcp " .. srv.ports[2]))
+      assert_race_never_denied(srv, tcp_only, "2000")
     end)
 
     it("prints denials at -l info", function()
@@ -299,12 +305,7 @@ describe("network isolated = false", function()
   end)
 
   it("never reaches a denied port while threads rewrite the address during connect", function()
-    local out, err, code = probe(profile, "race", "127.0.0.1", tostring(srv.ports[1]), tostring(srv.ports[2]), "3000")
-    assert.are.equal(0, code, err)
-    local allowed, denied = out:match("^ok allowed=(%d+) denied=(%d+)")
-    assert.are.equal("0", denied)
-    assert.is_true(tonumber(allowed) > 0, out)
-    assert.are.equal(0, count(srv, "tcp " .. srv.ports[2]))
+    assert_race_never_denied(srv, profile, "3000")
   end)
 
   it("records each allowed and denied destination in the audit log and prints denials at -l info", function()

@@ -57,13 +57,8 @@ function H.write(path, text)
   f:close()
 end
 
-function H.read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+-- The whole content of a file, or nil (the project's own helper).
+H.read = require("purple.files").read
 
 -- Writes a Lua profile returning the given source text into a temp dir; returns its path.
 function H.profile(src)
