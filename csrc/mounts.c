@@ -254,12 +254,12 @@ fail:;
 	return -1;
 }
 
-int mount_tmpfs(int rootfd, const char *target, long long size, int mode, unsigned attrs, char *what,
-		       size_t n)
+/* A new tmpfs attached at target; returns the fd of the attached mount (its root directory). */
+static int tmpfs_at(int rootfd, const char *target, long long size, int mode, unsigned attrs, char *what, size_t n)
 {
 	char sz[32], md[32];
 	const char *opts[3] = { sz, md, NULL };
-	int tfd, mfd, r = 0;
+	int tfd, mfd;
 
 	snprintf(sz, sizeof sz, "size=%lld", size > 0 ? size : 64LL << 20);
 	snprintf(md, sizeof md, "mode=%o", mode >= 0 ? mode : 01777);
@@ -268,13 +268,27 @@ int mount_tmpfs(int rootfd, const char *target, long long size, int mode, unsign
 		return tfd;
 	mfd = new_fs("tmpfs", opts, attrs);
 	if (mfd < 0 || attach(mfd, tfd) < 0) {
-		r = -errno;
-		snprintf(what, n, "tmpfs %s", target);
+		int e = errno;
+
+		if (mfd >= 0)
+			close(mfd);
+		close(tfd);
+		errno = e;
+		FAIL("tmpfs %s", target);
 	}
-	if (mfd >= 0)
-		close(mfd);
 	close(tfd);
-	return r;
+	return mfd;
+}
+
+int mount_tmpfs(int rootfd, const char *target, long long size, int mode, unsigned attrs, char *what,
+		       size_t n)
+{
+	int mfd = tmpfs_at(rootfd, target, size, mode, attrs, what, n);
+
+	if (mfd < 0)
+		return mfd;
+	close(mfd);
+	return 0;
 }
 
 /* Host-wide knobs under /proc: read-only, or hidden behind /dev/null. */
@@ -347,57 +361,76 @@ static const char *const dev_links[][2] = {
 	{ "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },
 };
 
-/* A minimal /dev: a few host device nodes, a private devpts instance and a private /dev/shm. */
+/* Attaches the detached mount mfd at name in the directory dfd. Only for directories purple has just
+ * made itself (a fresh tmpfs): nothing else can have planted a link there, and the last component
+ * is not followed anyway (no MOVE_MOUNT_T_SYMLINKS). */
+static int attach_at(int mfd, int dfd, const char *name)
+{
+	return sys_move_mount(mfd, "", dfd, name, MOVE_MOUNT_F_EMPTY_PATH);
+}
+
+/* Binds the host's /dev/name on a new empty file name in dfd; a node the host lacks is left out.
+ * 0, or -1 with errno. */
+static int bind_dev_node(int dfd, const char *name)
+{
+	char host[64];
+	int mfd, r, e;
+
+	snprintf(host, sizeof host, "/dev/%s", name);
+	mfd = clone_tree(host, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	if (mfd < 0)
+		return errno == ENOENT ? 0 : -1;
+	r = mknodat(dfd, name, S_IFREG | 0444, 0);
+	if (r == 0 || errno == EEXIST)
+		r = attach_at(mfd, dfd, name);
+	e = errno;
+	close(mfd);
+	errno = e;
+	return r;
+}
+
+/* A new filesystem on a new directory name in dfd (a fresh tmpfs of purple's). 0, or -1 with errno. */
+static int new_fs_at(int dfd, const char *name, const char *fstype, const char *const *opts, unsigned attrs)
+{
+	int mfd, r, e;
+
+	if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
+		return -1;
+	mfd = new_fs(fstype, opts, attrs);
+	if (mfd < 0)
+		return -1;
+	r = attach_at(mfd, dfd, name);
+	e = errno;
+	close(mfd);
+	errno = e;
+	return r;
+}
+
+/* A minimal /dev: a few host device nodes, a private devpts instance and a private /dev/shm. Built
+ * inside its own new tmpfs through that mount's fd, so each entry is one or two calls by name. */
 int mount_dev(int rootfd, const char *target, char *what, size_t n)
 {
 	static const char *const pts_opts[] = { "newinstance", "ptmxmode=0666", "mode=0620", NULL };
-	char path[512];
-	int r, dfd, mfd, t;
+	static const char *const shm_opts[] = { "size=67108864", "mode=1777", NULL };
+	int dfd;
 
-	r = mount_tmpfs(rootfd, target, 1 << 20, 0755, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, what, n);
-	if (r < 0)
-		return r;
-	for (int i = 0; dev_nodes[i]; i++) {
-		char host[64];
-
-		snprintf(host, sizeof host, "/dev/%s", dev_nodes[i]);
-		snprintf(path, sizeof path, "%s/%s", target, dev_nodes[i]);
-		mfd = clone_tree(host, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
-		if (mfd < 0 && errno == ENOENT)
-			continue;
-		if (mfd < 0)
-			FAIL("bind %s", host);
-		t = open_target(rootfd, path, 1, what, n);
-		if (t < 0) {
-			close(mfd);
-			return t;
-		}
-		r = attach(mfd, t);
-		close(t);
-		close(mfd);
-		if (r < 0)
-			FAIL("bind %s", host);
-	}
-	snprintf(path, sizeof path, "%s/pts", target);
-	t = open_target(rootfd, path, 0, what, n);
-	if (t < 0)
-		return t;
-	mfd = new_fs("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
-	if (mfd < 0 || attach(mfd, t) < 0) {
-		int e = errno;
-		close(t);
-		errno = e;
-		FAIL("mount devpts %s", path);
-	}
-	close(mfd);
-	close(t);
-	snprintf(path, sizeof path, "%s/shm", target);
-	r = mount_tmpfs(rootfd, path, 64LL << 20, 01777, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, what, n);
-	if (r < 0)
-		return r;
-	dfd = open_target(rootfd, target, 0, what, n);
+	dfd = tmpfs_at(rootfd, target, 1 << 20, 0755, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, what, n);
 	if (dfd < 0)
 		return dfd;
+	for (int i = 0; dev_nodes[i]; i++)
+		if (bind_dev_node(dfd, dev_nodes[i]) < 0) {
+			int e = errno;
+			close(dfd);
+			errno = e;
+			FAIL("bind /dev/%s on %s/%s", dev_nodes[i], target, dev_nodes[i]);
+		}
+	if (new_fs_at(dfd, "pts", "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) < 0 ||
+	    new_fs_at(dfd, "shm", "tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) < 0) {
+		int e = errno;
+		close(dfd);
+		errno = e;
+		FAIL("mount %s/pts and %s/shm", target, target);
+	}
 	for (size_t i = 0; i < PL_ARRAY_LEN(dev_links); i++)
 		if (symlinkat(dev_links[i][1], dfd, dev_links[i][0]) < 0 && errno != EEXIST) {
 			int e = errno;

@@ -8,6 +8,7 @@
  *   connect4/6 + sendmsg4/6   "outgoing" rules: TCP and UDP connect, unconnected UDP sendto/sendmsg
  *   bind4/6                   "incoming" rules
  *   ingress (cgroup skb)      "incoming" rules for packets to listening sockets (listen without bind)
+ *   sock_create               only TCP and UDP internet sockets may be created (not counted)
  *
  * Every decision is also counted in a hash map (audit_key → count) that the supervisor reads
  * after the run for the audit log (filter:events()).
@@ -21,6 +22,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <linux/bpf.h>
 #include <sys/syscall.h>
 
@@ -39,7 +41,7 @@ struct port_range {
 /* The hooks, in the order of their index in an audit key. */
 static const struct hook {
 	enum bpf_attach_type type;
-	int family;      /* of the address the program sees; 0: the listen (ingress) program */
+	int family;      /* of the address the program sees; 0: the listen (ingress) program, -1: sock_create */
 	int incoming;    /* checks the "incoming" list */
 	const char *name, *op;
 } hooks[] = {
@@ -187,12 +189,33 @@ static void build_program(struct prog *p, size_t hook, const struct port_range *
 		p->i[p->fix[k]].off = (int16_t)(p->at[p->label[k]] - (p->fix[k] + 1));
 }
 
+/* The sock_create program: an internet socket may only be TCP (stream) or UDP (datagram). The
+ * sock_addr hooks do not run for every protocol (UDP-Lite has no connect hook, ping sockets no
+ * sendmsg hook, MPTCP is checked on its first subflow only), so the others must not exist. */
+static void build_socket_program(struct prog *p)
+{
+	p->n = p->nfix = 0;
+	emit(p, BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, offsetof(struct bpf_sock, type), 0);
+	emit(p, BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_1, offsetof(struct bpf_sock, protocol), 0);
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
+	emit(p, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 2, SOCK_STREAM);
+	emit(p, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_3, 0, 3, IPPROTO_TCP);
+	emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	emit(p, BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 1, SOCK_DGRAM);
+	emit(p, BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_3, 0, 1, IPPROTO_UDP);
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+	emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+}
+
+static const struct hook socket_hook = { BPF_CGROUP_INET_SOCK_CREATE, -1, 0, "sock_create", "socket" };
+
 static int prog_load(const struct prog *p, const struct hook *h, char *log, size_t loglen)
 {
 	union bpf_attr a;
 
 	memset(&a, 0, sizeof a);
-	a.prog_type = h->family ? BPF_PROG_TYPE_CGROUP_SOCK_ADDR : BPF_PROG_TYPE_CGROUP_SKB;
+	a.prog_type = h->family < 0 ? BPF_PROG_TYPE_CGROUP_SOCK
+		      : h->family ? BPF_PROG_TYPE_CGROUP_SOCK_ADDR : BPF_PROG_TYPE_CGROUP_SKB;
 	a.expected_attach_type = h->type;
 	a.insns = (uint64_t)(uintptr_t)p->i;
 	a.insn_cnt = (uint32_t)p->n;
@@ -296,24 +319,27 @@ static int l_net_filter_attach(lua_State *L)
 	cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg < 0)
 		return pl_fail(L, errno, "open cgroup %s", dir);
-	for (size_t i = 0; i < PL_ARRAY_LEN(hooks); i++) {
+	for (size_t i = 0; i <= PL_ARRAY_LEN(hooks); i++) {
+		const struct hook *h = i < PL_ARRAY_LEN(hooks) ? &hooks[i] : &socket_hook;
 		int fd;
 
-		if (hooks[i].incoming)
+		if (h == &socket_hook)
+			build_socket_program(prog);
+		else if (h->incoming)
 			build_program(prog, i, in, nin, f->map);
 		else
 			build_program(prog, i, out, nout, f->map);
-		fd = prog_load(prog, &hooks[i], log, sizeof log);
+		fd = prog_load(prog, h, log, sizeof log);
 		if (fd < 0) {
 			err = errno;
 			close(cg);
-			return pl_fail(L, err, "load BPF %s program%s%s", hooks[i].name, log[0] ? ": " : "", log);
+			return pl_fail(L, err, "load BPF %s program%s%s", h->name, log[0] ? ": " : "", log);
 		}
-		if (prog_attach(cg, fd, hooks[i].type) < 0) {
+		if (prog_attach(cg, fd, h->type) < 0) {
 			err = errno;
 			close(fd);
 			close(cg);
-			return pl_fail(L, err, "attach BPF %s program to %s", hooks[i].name, dir);
+			return pl_fail(L, err, "attach BPF %s program to %s", h->name, dir);
 		}
 		close(fd); /* the attachment holds the program */
 	}
@@ -414,4 +440,5 @@ void pl_open_net(lua_State *L)
 	lua_pushcfunction(L, l_landlock_abi);
 	lua_setfield(L, -2, "landlock_abi");
 	pl_open_net_notify(L);
+	pl_open_net_perform(L);
 }

@@ -40,6 +40,14 @@ void pl_open_net(lua_State *L);
 void pl_open_ns_primitives(lua_State *L);
 void pl_open_net_notify(lua_State *L);
 
+/* Network notification helpers (net_notify.c): a pidfd of thread tid (-errno on failure), and a
+ * sockaddr's family name ("inet", "inet6"; NULL for other
+ * families) with its address text and port. */
+struct sockaddr_storage;
+int pl_pidfd_thread(pid_t tid);
+const char *pl_sockaddr_describe(const struct sockaddr_storage *ss, char *addr, size_t n, int *port);
+void pl_open_net_perform(lua_State *L);
+
 /* SHA-256 (sha256.c): the audit log's digests of policies and produced files. */
 struct pl_sha256 {
 	unsigned int h[8];

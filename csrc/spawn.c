@@ -12,9 +12,11 @@
  *         the payload exits.
  * Payload: landlock → seccomp (last, so setup syscalls need not be allowed) → execve.
  *
- * The payload shares its fd table with init until execve, so a seccomp listener it creates stays
- * behind in init, which hands it to the supervisor; the payload makes no syscall between the
- * filter and execve, so no policy can deadlock it. Its result travels through a shared page. */
+ * The payload shares its fd table and memory with init until execve (CLONE_VM | CLONE_VFORK, as
+ * posix_spawn does: init is suspended meanwhile, and no copy of init's address space is made and
+ * torn down again), so a seccomp listener it creates stays behind in init, which hands it to the
+ * supervisor; the payload makes no syscall between the filter and execve, so no policy can
+ * deadlock it. Its result travels through init's memory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -28,7 +30,6 @@
 #include <unistd.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -69,7 +70,7 @@ struct payload_result {
 struct payload_arg {
 	const struct spawn_cfg *cfg;
 	const sigset_t *mask;
-	struct payload_result *res; /* a shared page: the payload writes it without a syscall */
+	struct payload_result *res; /* in init's memory: the payload writes it without a syscall */
 };
 
 static volatile pid_t payload_pid;
@@ -202,35 +203,33 @@ static int payload_main(void *arg)
 static int run_payload(const struct spawn_cfg *c, int ctl, const sigset_t *mask)
 {
 	static char stack[64 * 1024] __attribute__((aligned(16)));
-	struct payload_result *r;
+	static struct payload_result r;
 	struct payload_arg arg;
 	pid_t pid;
 
-	r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (r == MAP_FAILED)
-		return -errno;
-	memset(r, 0, sizeof *r);
-	r->listener = -1;
+	memset(&r, 0, sizeof r);
+	r.listener = -1;
 	arg.cfg = c;
 	arg.mask = mask;
-	arg.res = r;
+	arg.res = &r;
 
 	/* Mark every fd above 2 close-on-exec: the command inherits only stdin, stdout, stderr. */
 	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		return -errno;
-	/* The payload runs on its own stack copy-on-write; CLONE_VFORK holds init until execve. */
-	pid = clone(payload_main, stack + sizeof stack, CLONE_VFORK | CLONE_FILES | SIGCHLD, &arg);
+	/* The payload runs on its own stack in init's memory; CLONE_VFORK holds init until execve (or
+	 * _exit), so the two never run at once and r is complete when clone returns. */
+	pid = clone(payload_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &arg);
 	if (pid < 0)
 		return -errno;
 	payload_pid = pid;
-	if (r->stage == 2) {
+	if (r.stage == 2) {
 		/* exec failed: the payload has exited (or is exiting) with 125/126/127 */
-		child_report(ctl, CTL_EXEC_ERROR, r->err, r->what, -1);
+		child_report(ctl, CTL_EXEC_ERROR, r.err, r.what, -1);
 		return 0;
 	}
-	child_report(ctl, CTL_STARTED, 0, NULL, r->listener);
-	if (r->listener >= 0)
-		close(r->listener);
+	child_report(ctl, CTL_STARTED, 0, NULL, r.listener);
+	if (r.listener >= 0)
+		close(r.listener);
 	return 0;
 }
 
@@ -520,6 +519,7 @@ static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
 
 static void sandbox_release(struct sandbox *s)
 {
+	net_perform_cancel(s);
 	if (s->pidfd >= 0 && !s->reaped) {
 		siginfo_t si;
 
@@ -659,6 +659,16 @@ static struct sandbox *check_sandbox(lua_State *L)
 	if (s->pidfd < 0 && !s->reaped)
 		luaL_error(L, "attempt to use a closed sandbox");
 	return s;
+}
+
+/* The seccomp listener of the sandbox handle at idx (-1 before init hands it over), for net_perform.c,
+ * whose workers answer notifications on their own; the handle is their owner for cancellation. */
+int sandbox_listener(lua_State *L, int idx, void **owner)
+{
+	struct sandbox *s = luaL_checkudata(L, idx, HANDLE_MT);
+
+	*owner = s;
+	return s->listener;
 }
 
 static int reap(struct sandbox *s)

@@ -83,6 +83,10 @@ int notify_recv(lua_State *L, int fd);
 int notify_respond(int fd, uint64_t id, int cont, int err, long long val);
 int notify_valid(int fd, uint64_t id);
 
+/* net_perform.c: calls performed for the sandbox by worker threads; cancel ends those of owner. */
+int sandbox_listener(lua_State *L, int idx, void **owner);
+void net_perform_cancel(const void *owner);
+
 /* Writes data to /proc/PID/FILE (/proc/self/FILE when pid <= 0). 0 or -errno. */
 int write_proc(pid_t pid, const char *file, const char *data);
 

@@ -1,7 +1,10 @@
 /* The purple and purple-lua commands: a Lua 5.4 interpreter that finds purple's Lua code next to
  * its own executable (in-tree: ../lua; installed: ../share/lua/5.4 and ../lib/lua/5.4), then runs
  * purple.cli inside lua_pcall with a traceback handler and exits with the status it returns.
- * Linked with -Wl,-E so that C modules loaded by require (purple.core, lyaml) find liblua. */
+ * purple.core is linked in (package.preload) and, where their static archives exist, so are liblua,
+ * libseccomp and libcap: a start maps and relocates no shared object but libc, libm and ld.so, which
+ * is most of what keeps the supervisor's peak RSS down (Makefile; bench/README.md, Memory). The Lua
+ * C API is exported, as lua5.4 does, for C modules loaded by require (lyaml). */
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -31,10 +34,9 @@ static int traceback(lua_State *L)
  * edited module is always loaded from source. Upvalue 1: "<prefix>/lua/"; 2: "<prefix>/build/luac/". */
 static int bytecode_searcher(lua_State *L)
 {
-	const char *name = luaL_checkstring(L, 1), *src, *lua_dir = lua_tostring(L, lua_upvalueindex(1));
+	const char *name = luaL_checkstring(L, 1), *src, *bc, *lua_dir = lua_tostring(L, lua_upvalueindex(1));
 	size_t dlen = strlen(lua_dir);
 	struct stat ss, bs;
-	char bc[PATH_MAX];
 
 	lua_getglobal(L, "package");
 	lua_getfield(L, -1, "searchpath");
@@ -42,15 +44,18 @@ static int bytecode_searcher(lua_State *L)
 	lua_getfield(L, -3, "path");
 	lua_call(L, 2, 1);
 	src = lua_tostring(L, -1);
-	if (!src || strncmp(src, lua_dir, dlen) != 0 ||
-	    snprintf(bc, sizeof bc, "%s%sc", lua_tostring(L, lua_upvalueindex(2)), src + dlen) >= (int)sizeof bc ||
-	    stat(src, &ss) < 0 || stat(bc, &bs) < 0 ||
+	if (!src || strncmp(src, lua_dir, dlen) != 0)
+		return 0;
+	/* a Lua string, not a PATH_MAX array: luaL_loadfilex adds its own 8 KiB buffer below this
+	 * frame, and the deepest nested require sets the supervisor's stack high-water mark */
+	bc = lua_pushfstring(L, "%s%sc", lua_tostring(L, lua_upvalueindex(2)), src + dlen);
+	if (stat(src, &ss) < 0 || stat(bc, &bs) < 0 ||
 	    bs.st_mtim.tv_sec < ss.st_mtim.tv_sec ||
 	    (bs.st_mtim.tv_sec == ss.st_mtim.tv_sec && bs.st_mtim.tv_nsec < ss.st_mtim.tv_nsec))
 		return 0;
 	if (luaL_loadfilex(L, bc, "b") != LUA_OK)
 		return 0; /* unreadable or from another Lua: the source searcher follows */
-	lua_pushvalue(L, -2); /* the loader gets the source's file name, as from the source searcher */
+	lua_pushvalue(L, -3); /* the loader gets the source's file name, as from the source searcher */
 	return 2;
 }
 
@@ -102,6 +107,8 @@ static void add_paths(lua_State *L)
 	lua_pop(L, 1);
 }
 
+int luaopen_purple_core(lua_State *L); /* csrc/core.c, linked in */
+
 static int pmain(lua_State *L)
 {
 	int argc = (int)lua_tointeger(L, 1);
@@ -111,6 +118,10 @@ static int pmain(lua_State *L)
 	name = name ? name + 1 : argv[0];
 	luaL_openlibs(L);
 	add_paths(L);
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	lua_pushcfunction(L, luaopen_purple_core);
+	lua_setfield(L, -2, "purple.core");
+	lua_pop(L, 1);
 	lua_createtable(L, argc, 1);
 	for (int i = 0; i < argc; i++) {
 		lua_pushstring(L, argv[i]);

@@ -265,35 +265,12 @@ function M.create(name, wanted, opts)
       own_parent(pdir)
     end
   end
+  -- Controllers that live in the v2 hierarchy; the v2 group is made first, so that the v1 loop
+  -- knows whether it gives cpu.stat.
   local v2_needed = {}
-  -- v1: one directory per hierarchy; cpu and cpuacct may share one.
   for _, c in ipairs({ "cpu", "memory", "pids", "io", "cpuacct" }) do
-    local want = wanted[c]
-    local i = L.controllers[c]
-    if want and not i.usable then
-      if want == "required" then return fail(c, ("%s; %s"):format(i.why, i.fix)) end
-    elseif want and i.hierarchy == "v2" then
+    if wanted[c] and L.controllers[c].usable and L.controllers[c].hierarchy == "v2" then
       v2_needed[#v2_needed + 1] = c
-    elseif want then
-      local dir = join(i.mount, i.parent) .. "/" .. name
-      if not g.dirs[dir] then
-        local pdir = join(i.mount, i.parent)
-        remove_stale(pdir)
-        own_parent(pdir)
-        local ok, err = mkdir_p(i.mount, i.parent .. "/" .. name)
-        if not ok then
-          if want == "required" then
-            return fail(c, ("cannot create its cgroup: %s; check the permissions of %s"):format(err, pdir))
-          end
-          log.debug("cgroup %s: %s (not measured)", c, err)
-          dir = nil
-        else
-          g.dirs[dir] = true
-          g.created[#g.created + 1] = dir
-          g.procs[#g.procs + 1] = dir .. "/cgroup.procs"
-        end
-      end
-      if dir then g.ctl[c] = { hierarchy = "v1", dir = dir } end
     end
   end
   -- v2: one directory; the controllers are enabled in the parent's subtree_control. On hybrid
@@ -333,7 +310,7 @@ function M.create(name, wanted, opts)
       g.created[#g.created + 1] = dir
       g.procs[#g.procs + 1] = dir .. "/cgroup.procs"
       g.v2 = dir
-      local have = words(read(dir .. "/cgroup.controllers"))
+      local have = #v2_needed > 0 and words(read(dir .. "/cgroup.controllers")) or {}
       for _, c in ipairs(v2_needed) do
         if have[c] then
           g.ctl[c] = { hierarchy = "v2", dir = dir }
@@ -350,6 +327,37 @@ function M.create(name, wanted, opts)
         end
       end
       log.debug("cgroup v2: %s (not measured)", tostring(merr or err))
+    end
+  end
+  -- v1: one directory per hierarchy; cpu and cpuacct may share one.
+  for _, c in ipairs({ "cpu", "memory", "pids", "io", "cpuacct" }) do
+    local want = wanted[c]
+    local i = L.controllers[c]
+    if want and not i.usable then
+      if want == "required" then return fail(c, ("%s; %s"):format(i.why, i.fix)) end
+    elseif c == "cpuacct" and want == "optional" and g.v2 then
+      -- CPU time is measured by the v2 group's cpu.stat (usage()): a v1 cpuacct group would only
+      -- cost a mkdir, a join and an rmdir per run.
+    elseif want and i.hierarchy == "v1" then
+      local dir = join(i.mount, i.parent) .. "/" .. name
+      if not g.dirs[dir] then
+        local pdir = join(i.mount, i.parent)
+        if not swept[pdir] then remove_stale(pdir) end
+        own_parent(pdir)
+        local ok, err = mkdir_p(i.mount, i.parent .. "/" .. name)
+        if not ok then
+          if want == "required" then
+            return fail(c, ("cannot create its cgroup: %s; check the permissions of %s"):format(err, pdir))
+          end
+          log.debug("cgroup %s: %s (not measured)", c, err)
+          dir = nil
+        else
+          g.dirs[dir] = true
+          g.created[#g.created + 1] = dir
+          g.procs[#g.procs + 1] = dir .. "/cgroup.procs"
+        end
+      end
+      if dir then g.ctl[c] = { hierarchy = "v1", dir = dir } end
     end
   end
   return g
@@ -444,19 +452,27 @@ end
 -- Removes the run's cgroups (killing what is left in them first). Returns true or nil, err.
 function Group:remove()
   if #self.created == 0 and next(self.parents) == nil then return true end
-  -- Normally empty already: the pid namespace died with init. Killed processes leave their
-  -- cgroup only once they have exited, so wait a little for them.
-  for _ = 1, 100 do
-    if not pids_left(self) then break end
-    self:kill()
-    core.sleep(0.02)
+  local function rmdirs()
+    local err, left = nil, {}
+    for i = #self.created, 1, -1 do
+      local ok, rerr = core.rmdir(self.created[i])
+      if not ok then err = rerr; table.insert(left, 1, self.created[i]) end
+    end
+    self.created = left
+    return err
   end
-  local err, left = nil, {}
-  for i = #self.created, 1, -1 do
-    local ok, rerr = core.rmdir(self.created[i])
-    if not ok then err = rerr; table.insert(left, 1, self.created[i]) end
+  -- Normally every group is empty already: the pid namespace died with init, which was reaped
+  -- before this. So remove first and look for processes only when that fails (EBUSY): killed
+  -- processes leave their cgroup only once they have exited, so wait a little for them then.
+  local err = rmdirs()
+  if err then
+    for _ = 1, 100 do
+      if not pids_left(self) then break end
+      self:kill()
+      core.sleep(0.02)
+    end
+    err = rmdirs()
   end
-  self.created = left
   -- Another run may still use a parent (EBUSY) or just have made it: that one removes it later.
   for dir in pairs(self.parents) do core.rmdir(dir) end
   if err then return nil, err end

@@ -126,8 +126,9 @@ function M.exec(policy, argv, opts)
     return fail(result, status.SETUP, "purple: command: empty (give the command after --)")
   end
   -- A policy changed or built in Lua after loading is checked again (normalising is idempotent):
-  -- an unknown key or a bad value must stop the run, not be ignored by the enforcers.
-  local valid, invalid = require("purple.policy").normalize(policy)
+  -- an unknown key or a bad value must stop the run, not be ignored by the enforcers. One that
+  -- is as purple loaded it is only copied (policy.check).
+  local valid, invalid = require("purple.policy").check(policy)
   if not valid then return fail(result, status.SETUP, "purple: " .. invalid:gsub("\n", "\npurple: ")) end
   valid.source = policy.source
   policy = valid

@@ -6,9 +6,56 @@
 -- boot, to tell a reused pid apart), init_pid, argv, started (RFC 3339), started_epoch, uid,
 -- cgroups (directories), audit_log. Written when the command has started, removed at the end.
 local core = require "purple.core"
-local json = require "purple.json"
 
 local M = {}
+
+-- purple.json is loaded by the readers (ps, stop) only: every run writes its record with
+-- encode_record below, which writes what purple.json would (keys sorted) for the record's shape.
+local json_module
+local function json()
+  json_module = json_module or require "purple.json"
+  return json_module
+end
+
+local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+  ["\r"] = "\\r", ["\t"] = "\\t" }
+local function escape(c) return ESCAPES[c] or ("\\u%04x"):format(c:byte()) end
+local function jstring(s) return '"' .. s:gsub('[%c"\\]', escape) .. '"' end
+
+-- The keys of a record, sorted as purple.json sorts them.
+local RECORD_KEYS = { "argv", "audit_log", "cgroups", "id", "init_pid", "profile", "started", "started_epoch",
+  "supervisor_pid", "supervisor_start", "uid" }
+
+-- The record as JSON: strings, integers and lists of strings; anything else (an argv handed to
+-- purple.exec with other values in it) is left to purple.json.
+local function encode_record(rec)
+  local out = {}
+  for _, k in ipairs(RECORD_KEYS) do
+    local v = rec[k]
+    if v ~= nil then
+      local enc
+      if type(v) == "string" then
+        enc = jstring(v)
+      elseif math.type(v) == "integer" then
+        enc = tostring(v)
+      elseif type(v) == "table" and getmetatable(v) == nil then
+        local items, n = {}, 0
+        for _ in next, v do n = n + 1 end
+        if n ~= #v then return json().encode(rec) end -- not a plain list
+        for i = 1, n do
+          if type(v[i]) ~= "string" then return json().encode(rec) end
+          items[i] = jstring(v[i])
+        end
+        enc = "[" .. table.concat(items, ",") .. "]"
+      else
+        return json().encode(rec)
+      end
+      out[#out + 1] = '"' .. k .. '":' .. enc
+    end
+  end
+  return "{" .. table.concat(out, ",") .. "}"
+end
+M.encode_record = encode_record
 
 function M.dir()
   local uid = core.ids()
@@ -67,7 +114,7 @@ function M.register(run)
   local tmp = path .. ".tmp"
   local f, ferr = io.open(tmp, "w")
   if not f then return nil, ferr end
-  f:write(json.encode(rec), "\n")
+  f:write(encode_record(rec), "\n")
   f:close()
   local ok, rerr = os.rename(tmp, path)
   if not ok then
@@ -97,7 +144,7 @@ function M.read(path)
   if not f then return nil end
   local s = f:read("a")
   f:close()
-  local rec = json.decode(s)
+  local rec = json().decode(s)
   if type(rec) ~= "table" or type(rec.id) ~= "string" then return nil end
   return rec
 end

@@ -37,7 +37,37 @@ local function number(name)
 end
 M.number = number
 
+-- The numbers of a group's members on this architecture (a composite group through its parts; a
+-- number may repeat), or nil for an unknown group. Computed once per process.
+local group_nrs = {}
+local function group_numbers(group)
+  local nrs = group_nrs[group]
+  if nrs then return nrs end
+  local parts = syscalls.composite[group]
+  nrs = {}
+  if parts then
+    for _, p in ipairs(parts) do
+      if p:sub(1, 1) == "@" then
+        local sub = group_numbers(p:sub(2))
+        if not sub then error("purple.syscalls: composite group @" .. group .. ": unknown part " .. p) end
+        table.move(sub, 1, #sub, #nrs + 1, nrs)
+      else
+        nrs[#nrs + 1] = number(p)
+      end
+    end
+  else
+    local members = rawget(syscalls.groups, group)
+    if not members then return nil end
+    -- straight from libseccomp: caching ~280 member names in `numbers` cost more than it saves
+    local resolve = core.syscall_number
+    for _, n in ipairs(members) do nrs[#nrs + 1] = numbers[n] or resolve(n) or nil end -- skips names this arch lacks
+  end
+  group_nrs[group] = nrs
+  return nrs
+end
+
 -- Expands a list of names and "@group"s into { nr = source entry }; nil, error for an unknown name.
+-- The entry tables are read-only (one is shared by the members of a group).
 local function expand(list, field)
   local out = {}
   for i, entry in ipairs(list or {}) do
@@ -45,13 +75,14 @@ local function expand(list, field)
       return nil, ("syscalls.%s[%d]: expected a syscall name or @group"):format(field, i)
     end
     if entry:sub(1, 1) == "@" then
-      local members = syscalls.members(entry:sub(2), number)
-      if not members then
+      local nrs = group_numbers(entry:sub(2))
+      if not nrs then
         return nil, ("syscalls.%s: unknown syscall group %q (see purple syscalls)"):format(field, entry)
       end
-      for _, n in ipairs(members) do
-        local nr = number(n)
-        out[nr] = out[nr] or { entry = entry, group = true }
+      local e = { entry = entry, group = true }
+      for j = 1, #nrs do
+        local nr = nrs[j]
+        if out[nr] == nil then out[nr] = e end
       end
     else
       local name = ALIASES[entry] or entry
@@ -126,11 +157,71 @@ function M.compile(spec)
   return libseccomp_compile(spec)
 end
 
+-- The finished parts of plans already made in this process, by plan_key (a second purple.exec of
+-- the same profile reuses its filter: ~1 ms of Lua). Only successful plans are kept.
+local plans, nplans = {}, 0
+M.reuse = true -- false: build every plan from scratch (bench/seccomp.lua times the whole build)
+
+-- The key of everything a plan's shared parts depend on: the section's content, learn mode, the
+-- names handlers are registered for (not the functions) and the compiler. nil when the section
+-- holds something other than strings in its lists (plan() then reports it, uncached). Strings
+-- are length-prefixed, so no two different sections share a key.
+local function plan_key(sc, learn, handlers)
+  local parts = { M.compiler, learn and "L" or "-", sc.default_deny == true and "D" or "-",
+    sc.hardening ~= false and "H" or "-", tostring(sc.action or "errno") }
+  for _, field in ipairs({ "allow", "deny" }) do
+    local list = sc[field]
+    parts[#parts + 1] = field
+    if list ~= nil then
+      if type(list) ~= "table" then return nil end
+      for _, e in ipairs(list) do
+        if type(e) ~= "string" then return nil end
+        parts[#parts + 1] = #e .. ":" .. e
+      end
+    end
+  end
+  if handlers and next(handlers) ~= nil then
+    local names = {}
+    for name in pairs(handlers) do
+      if type(name) ~= "string" then return nil end
+      names[#names + 1] = #name .. ":" .. name
+    end
+    table.sort(names)
+    parts[#parts + 1] = "handlers"
+    table.move(names, 1, #names, #parts + 1, parts)
+  end
+  return table.concat(parts, "\n")
+end
+
+-- The per-run plan around the shared parts: handlers (functions), learned and profile are the run's.
+local function instance(shared, opts, handlers)
+  return {
+    default_deny = shared.default_deny, allow = shared.allow, deny = shared.deny, action = shared.action,
+    learn = shared.learn, profile = opts.profile or "the policy", hardening = shared.hardening,
+    handlers = handlers, learned = {}, spec = shared.spec, program = shared.program, listener = true,
+  }
+end
+
 -- plan(syscalls_section, opts) -> plan | nil, "syscalls...: why"
 -- opts: learn (bool), handlers ({ name = function } from run.seccomp_notify), profile (name).
+-- allow, deny, hardening, spec and program of the plan are shared with other plans of the same
+-- section in this process: read-only.
 function M.plan(sc, opts)
   opts = opts or {}
   sc = sc or {}
+  local learn = opts.learn == true
+  local execve = number("execve")
+  local handlers = {}
+  for name, fn in pairs(opts.handlers or {}) do
+    local nr = number(name)
+    if not nr then return nil, ("seccomp handler for unknown syscall %q"):format(tostring(name)) end
+    if nr == execve then return nil, "seccomp handler: execve cannot be routed to the supervisor" end
+    handlers[nr] = fn
+  end
+  local key = M.reuse and plan_key(sc, learn, opts.handlers)
+  local shared = key and plans[key]
+  if shared then return instance(shared, opts, handlers) end
+
   local allow, err = expand(sc.allow, "allow")
   if not allow then return nil, err end
   local deny
@@ -140,18 +231,13 @@ function M.plan(sc, opts)
   if action ~= "errno" and action ~= "kill" and action ~= "log" then
     return nil, ("syscalls.action: unknown action %q (errno, kill or log)"):format(tostring(action))
   end
-  local plan = {
-    default_deny = sc.default_deny == true, allow = allow, deny = deny, action = action,
-    learn = opts.learn == true, profile = opts.profile or "the policy",
-    hardening = {}, handlers = {}, learned = {},
-  }
+  local default_deny = sc.default_deny == true
 
-  local execve = number("execve")
   if deny[execve] then
     return nil, ("syscalls.deny: %q denies execve, which purple starts the command with; remove it")
       :format(deny[execve].entry)
   end
-  if plan.default_deny and not allow[execve] and not plan.learn then
+  if default_deny and not allow[execve] and not learn then
     return nil, "syscalls.allow: add \"execve\": purple starts the command with it"
   end
   for _, name in ipairs({ "exit", "exit_group" }) do
@@ -163,38 +249,40 @@ function M.plan(sc, opts)
 
   -- Active hardening entries by number (lifted by hardening: false or, without args, by an
   -- explicit allow of the name).
+  local hardening = {}
   if sc.hardening ~= false then
     for _, h in ipairs(syscalls.hardening) do
       local nr = number(h.name)
       local lifted = not h.args and not h.fixed and allow[nr] and not allow[nr].group
       if nr and not lifted then
-        plan.hardening[nr] = plan.hardening[nr] or {}
-        table.insert(plan.hardening[nr], h)
+        local list = hardening[nr]
+        if list then list[#list + 1] = h else hardening[nr] = { h } end
       end
     end
   end
-  for name, fn in pairs(opts.handlers or {}) do
-    local nr = number(name)
-    if not nr then return nil, ("seccomp handler for unknown syscall %q"):format(tostring(name)) end
-    if nr == execve then return nil, "seccomp handler: execve cannot be routed to the supervisor" end
-    plan.handlers[nr] = fn
-  end
 
-  -- The filter.
-  local rules = {}
-  local default = (plan.learn or plan.default_deny) and "notify" or "allow"
-  local function add(nr, act, args) rules[#rules + 1] = { nr = nr, action = act, args = args } end
+  -- The filter. Rules of one syscall keep their order; the order between syscalls does not matter
+  -- (both compilers sort by number), so the policy's numbers are not sorted here.
+  local rules, n = {}, 0
+  local default = (learn or default_deny) and "notify" or "allow"
+  local function add(nr, act, args)
+    n = n + 1
+    rules[n] = { nr = nr, action = act, args = args }
+  end
+  -- What the policy says about nr: M.allowed, and a handler routes an allowed call to the supervisor.
   local function policy_action(nr)
-    if plan.learn then return "notify" end
-    if not M.allowed(plan, nr) then return "notify" end
-    return plan.handlers[nr] and "notify" or "allow"
+    if learn or deny[nr] or (default_deny and allow[nr] == nil) or handlers[nr] then return "notify" end
+    return "allow"
   end
   -- execve when allowed (checked above); exit and exit_group always: a payload whose execve failed
   -- exits before the supervisor holds the listener, and a process must be able to end.
-  for _, name in ipairs(M.ALWAYS) do add(number(name), "allow") end
-  local done = {}
-  for _, name in ipairs(M.ALWAYS) do done[number(name)] = true end
-  for nr, entries in pairs(plan.hardening) do
+  local always = {}
+  for _, name in ipairs(M.ALWAYS) do
+    local nr = number(name)
+    add(nr, "allow")
+    always[nr] = true
+  end
+  for nr, entries in pairs(hardening) do
     local rest
     for _, h in ipairs(entries) do
       local act = (h.action == "kill" or h.report) and "notify" or ERRNO[h.action]
@@ -202,22 +290,32 @@ function M.plan(sc, opts)
       if h.args then rest = h.allow_when or { { { h.args[1][1], "ge", 0 } } } end
     end
     -- One rule per alternative; see allow_when in purple.syscalls for why they must not overlap.
-    for _, args in ipairs(rest or {}) do add(nr, policy_action(nr), args) end
-    done[nr] = true
+    if rest then
+      local act = policy_action(nr)
+      for _, args in ipairs(rest) do add(nr, act, args) end
+    end
   end
-  local nrs = {}
-  for nr in pairs(allow) do nrs[nr] = true end
-  for nr in pairs(deny) do nrs[nr] = true end
-  for nr in pairs(plan.handlers) do nrs[nr] = true end
-  local sorted = {}
-  for nr in pairs(nrs) do if not done[nr] then sorted[#sorted + 1] = nr end end
-  table.sort(sorted)
-  for _, nr in ipairs(sorted) do add(nr, policy_action(nr)) end
-  plan.spec = { default = default, rules = rules }
-  plan.program, err = M.compile(plan.spec)
-  if not plan.program then return nil, "syscalls: " .. err end
-  plan.listener = true -- every plan notifies something (violations, hardening kills, learning)
-  return plan
+  -- Every other number the policy names, once.
+  for nr in pairs(allow) do
+    if not hardening[nr] and not always[nr] then add(nr, policy_action(nr)) end
+  end
+  for nr in pairs(deny) do
+    if not hardening[nr] and not always[nr] and not allow[nr] then add(nr, policy_action(nr)) end
+  end
+  for nr in pairs(handlers) do
+    if not hardening[nr] and not always[nr] and not allow[nr] and not deny[nr] then add(nr, policy_action(nr)) end
+  end
+  local spec = { default = default, rules = rules }
+  local program
+  program, err = M.compile(spec)
+  if not program then return nil, "syscalls: " .. err end
+  shared = { default_deny = default_deny, allow = allow, deny = deny, action = action, learn = learn,
+    hardening = hardening, spec = spec, program = program }
+  if key then
+    if nplans >= 64 then plans, nplans = {}, 0 end -- a bound for long-lived scripts with many policies
+    plans[key], nplans = shared, nplans + 1
+  end
+  return instance(shared, opts, handlers)
 end
 
 -- Does the policy (ignoring the hardening) allow call nr?

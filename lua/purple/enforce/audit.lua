@@ -6,9 +6,13 @@
 --   finish    files, resource_summary / oom / timeout, session_end; closes the log
 -- A run that never started still gets session_start and session_end (with the error).
 local core = require "purple.core"
-local json = require "purple.json"
-local audit = require "purple.audit"
-local purple = require "purple"
+
+-- Loaded by the first run whose policy enables audit (most runs never need them).
+local json, audit
+local function load_modules()
+  json = json or require "purple.json"
+  audit = audit or require "purple.audit"
+end
 
 local M = {}
 
@@ -45,7 +49,7 @@ local function session_start(run)
     uid = run.uid,
     gid = run.gid,
     sandbox_uid = run.sandbox_uid,
-    version = purple.version,
+    version = require("purple").version,
     init_pid = run.sandbox and run.sandbox.pid or nil,
     kernel = kernel_features(run),
   })
@@ -131,6 +135,7 @@ end
 function M.prepare(run)
   local a = run.policy.audit or {}
   if not a.enabled then return true end
+  load_modules()
   local ok, err = audit.open(run)
   if not ok then return nil, err end
   run.audit_t0 = core.monotonic()
@@ -151,16 +156,21 @@ end
 
 function M.started(run)
   if not run.audit then return end
+  load_modules()
   session_start(run)
   mounts(run)
 end
 
 function M.signal(run, signo)
-  if signo == 1 then audit.reopen(run) end
+  if signo == 1 and run.audit then
+    load_modules()
+    audit.reopen(run)
+  end
 end
 
 function M.finish(run, result)
   if not run.audit then return end
+  load_modules()
   session_start(run)
   if run.sandbox then mounts(run) end -- built, even if the command could not be executed
   if run.audit_before and result.started then

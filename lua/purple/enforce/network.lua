@@ -7,8 +7,10 @@
 --          packets to listening sockets), which also count every decision for the audit log.
 --     the host's abstract unix sockets: Landlock scope (ABI 6+).
 --   without root: Landlock (ABI 6+) TCP connect/bind rules and abstract unix scoping, plus seccomp
---     notification handlers: no UDP/raw/SCTP/MPTCP sockets, no TCP fast open, listen() checked and
---     performed by the supervisor. Policies that allow UDP fail closed without root.
+--     notification handlers: no raw/SCTP/MPTCP sockets, no TCP fast open, listen() checked and
+--     performed by the supervisor. A TCP-only policy opens no UDP socket. A policy that allows UDP
+--     runs supervised: every connect, bind and send is performed by the supervisor on its own copy
+--     of the socket and address after the check (csrc/net_perform.c).
 -- See docs/network.md for what each mechanism covers and the choices made.
 local core = require "purple.core"
 local log = require "purple.log"
@@ -62,7 +64,7 @@ end
 -- Rootless: Landlock decides TCP connect and bind; seccomp notification handlers close what
 -- Landlock does not see. Each handler decides on register values only (then "continue" is safe)
 -- or performs the call itself on the socket it checked (listen).
-local AF_INET, AF_INET6, SOCK_STREAM, IPPROTO_TCP = 2, 10, 1, 6
+local AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM, IPPROTO_TCP, IPPROTO_UDP = 2, 10, 1, 2, 6, 17
 local MSG_FASTOPEN = 0x20000000
 local EACCES = 13
 
@@ -93,13 +95,17 @@ end
 
 local SOCKET_KIND = { [2] = "udp", [3] = "raw", [5] = "seqpacket" }
 
-local function rootless_handlers(run, outgoing, incoming, observe)
+local function rootless_handlers(run, outgoing, incoming, observe, supervised)
   local h = {}
-  -- UDP, raw, SCTP, MPTCP: Landlock filters TCP only, so only plain TCP sockets may exist.
+  -- Raw, SCTP, MPTCP, UDP-Lite: nothing filters them, so only plain TCP sockets (and UDP ones when
+  -- supervised) may exist.
   h.socket = function(_, ev)
     local domain, kind, proto = u32(ev.args[1]), u32(ev.args[2]) & 0xf, u32(ev.args[3])
     if domain ~= AF_INET and domain ~= AF_INET6 then return { continue = true } end
     if kind == SOCK_STREAM and (proto == 0 or proto == IPPROTO_TCP) then return { continue = true } end
+    if supervised and kind == SOCK_DGRAM and (proto == 0 or proto == IPPROTO_UDP) then
+      return { continue = true }
+    end
     local what_kind = kind == SOCK_STREAM and ("protocol " .. proto) or SOCKET_KIND[kind] or ("type " .. kind)
     note(run, { op = "socket", proto = what_kind, allowed = false })
     return { error = EACCES }
@@ -117,16 +123,27 @@ local function rootless_handlers(run, outgoing, incoming, observe)
   h.sendto, h.sendmsg, h.sendmmsg = send_flags(4), send_flags(3), send_flags(4)
   -- listen() on an unbound socket takes a port from the kernel without a bind check: the
   -- supervisor performs listen on its own duplicate of the socket it checked.
-  h.listen = function(_, ev)
-    local port, err, errno = core.net_listen_for(ev.pid, s32(ev.args[1]), s32(ev.args[2]), incoming)
-    if port then
-      if port > 0 then note(run, { op = "listen", proto = "tcp", port = port, allowed = true }) end
-      return { val = 0 }
+  local rules = { outgoing = outgoing, incoming = incoming }
+  local function perform(name)
+    return function(r, ev)
+      local answer, notes = core.net_perform(r.sandbox, name, ev, rules)
+      for _, n in ipairs(notes) do note(r, n) end
+      return answer
     end
-    if errno == EACCES then
-      note(run, { op = "listen", proto = "tcp", port = tonumber(err:match("port (%d+)")), allowed = false })
+  end
+  h.listen = perform("listen")
+  if supervised then
+    -- Performed by the supervisor on its own copies after the check (csrc/net_perform.c). A sendto
+    -- without an address goes where the socket was connected (checked then): its registers are
+    -- all the kernel reads, so "continue" is safe for it.
+    local perform_sendto = perform("sendto")
+    h.sendto = function(r, ev)
+      if ev.args[5] == 0 and ev.args[4] & MSG_FASTOPEN == 0 then return { continue = true } end
+      return perform_sendto(r, ev)
     end
-    return { error = errno or EACCES }
+    h.connect, h.bind = perform("connect"), perform("bind")
+    h.sendmsg, h.sendmmsg = perform("sendmsg"), perform("sendmmsg")
+    return h
   end
   -- Audit only: the address as read now; Landlock decides on its own copy.
   if observe then
@@ -145,14 +162,11 @@ local function rootless_handlers(run, outgoing, incoming, observe)
 end
 
 rootless = function(run, outgoing, incoming)
-  for _, f in ipairs({ { "allow_outgoing", outgoing }, { "allow_incoming", incoming } }) do
-    for i, p in ipairs(f[2]) do
-      if p.proto ~= "tcp" then
-        local units = require "purple.units"
-        return nil, ("network.%s[%d]: %q allows UDP, which purple filters only as root (cgroup BPF); "
-          .. "without root list TCP ports only (\"%s/tcp\") or run as root"):format(f[1], i,
-          units.port_string(p), units.port_string({ from = p.from, to = p.to, proto = "any" }))
-      end
+  -- UDP has no unprivileged kernel filter: a policy that allows it runs supervised.
+  local supervised = false
+  for _, list in ipairs({ outgoing, incoming }) do
+    for _, p in ipairs(list) do
+      if p.proto ~= "tcp" then supervised = true end
     end
   end
   local probe = core.probe_seccomp and core.probe_seccomp()
@@ -160,23 +174,28 @@ rootless = function(run, outgoing, incoming)
     return nil, "network.isolated: false: without root the port filter needs seccomp user notification "
       .. "(Linux 5.0), which this kernel lacks; run as root or set isolated: true"
   end
+  -- Landlock's TCP rules stay under supervision too, as a second wall.
   local lines = { "net", "scope abstract_unix" }
-  for _, p in ipairs(outgoing) do lines[#lines + 1] = ("connect %d %d"):format(p.from, p.to) end
-  for _, p in ipairs(incoming) do lines[#lines + 1] = ("bind %d %d"):format(p.from, p.to) end
+  for _, p in ipairs(outgoing) do
+    if p.proto ~= "udp" then lines[#lines + 1] = ("connect %d %d"):format(p.from, p.to) end
+  end
+  for _, p in ipairs(incoming) do
+    if p.proto ~= "udp" then lines[#lines + 1] = ("bind %d %d"):format(p.from, p.to) end
+  end
   local text = table.concat(lines, "\n")
   run.spec.landlock = run.spec.landlock and (run.spec.landlock .. "\n" .. text) or text
   run.net = { outgoing = outgoing, incoming = incoming, notes = {} }
   local audit = run.policy.audit or {}
   local observe = log.enabled("info") or audit.enabled == true
   run.seccomp_notify = run.seccomp_notify or {}
-  for name, fn in pairs(rootless_handlers(run, outgoing, incoming, observe)) do
+  for name, fn in pairs(rootless_handlers(run, outgoing, incoming, observe, supervised)) do
     if run.seccomp_notify[name] then
       return nil, ("network: the seccomp handler for %s is already taken by another enforcer"):format(name)
     end
     run.seccomp_notify[name] = fn
   end
-  log.debug("network: host network (rootless), outgoing %d rule(s), incoming %d rule(s), Landlock + seccomp",
-    #outgoing, #incoming)
+  log.debug("network: host network (rootless), outgoing %d rule(s), incoming %d rule(s), Landlock + seccomp%s",
+    #outgoing, #incoming, supervised and ", supervised (UDP allowed)" or "")
   return true
 end
 

@@ -14,7 +14,8 @@
 -- GENERIC NOTIFY API for other enforcers (e.g. network checks of connect/sendto without privilege):
 -- an enforcer whose prepare() runs before this one registers
 --     run.seccomp_notify = run.seccomp_notify or {}
---     run.seccomp_notify["connect"] = function(run, ev) ... return { error = errno } | { val = n } | { continue = true } end
+--     run.seccomp_notify["connect"] = function(run, ev) ... return { error = errno } | { val = n } | { continue = true }
+--       | { answered = true } (answered already, e.g. by a core.net_perform worker) end
 -- The filter then routes that syscall to the supervisor (unless the policy denies it outright, in
 -- which case it is a violation and the handler is not called), and this enforcer's event() calls
 -- the handler with the notify event { id, pid (supervisor's namespace), nr, name, arch, args = {6} }.
@@ -159,8 +160,11 @@ function M.event(run, ev)
       log.error("seccomp handler for %s: %s", ev.name or ev.nr, ok and "no answer" or tostring(answer))
       answer = { error = seccomp.ERRNO.EPERM }
     end
-    local rok, rerr = sandbox:respond(ev.id, answer)
-    if not rok then log.debug("seccomp respond: %s", rerr) end
+    -- answered: the handler handed the call to a worker that answers it (core.net_perform)
+    if not answer.answered then
+      local rok, rerr = sandbox:respond(ev.id, answer)
+      if not rok then log.debug("seccomp respond: %s", rerr) end
+    end
   else
     violation(run, ev, kind == "hardening" and x or nil)
   end

@@ -1,0 +1,874 @@
+/* Network calls the supervisor performs for a rootless sandbox whose policy allows UDP
+ * ("supervised mode", docs/network.md).
+ *
+ * Without root there is no kernel filter for UDP (Landlock filters TCP only, cgroup BPF needs
+ * root). So every connect, bind, sendto, sendmsg and sendmmsg of the sandbox stops in a seccomp
+ * notification and the supervisor performs the call itself: on its own duplicate of the socket
+ * (pidfd_getfd), with its own copy of the address, the data and the control messages, after
+ * checking the destination port. Whatever a thread inside rewrites after the check (the address,
+ * the fd table) cannot change what is performed; "continue" is never the answer to these calls.
+ *
+ * Unix socket paths are resolved in the sandbox's root (RESOLVE_IN_ROOT; relative ones from the
+ * calling thread's working directory), then reached through /proc/self/fd/N. Abstract addresses are refused for connect and send (EPERM): the
+ * supervisor is not inside the sandbox's Landlock scope that keeps the host's abstract sockets out.
+ *
+ * A call that can block (a stream connect, a send on a blocking socket that would block) runs on a
+ * worker thread that answers the notification itself, so the supervisor keeps serving other calls,
+ * signals and the session timeout meanwhile. Closing the sandbox shuts the workers' sockets down. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#include "spawn.h"
+
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+/* What one call, and all workers together, may make the supervisor hold: the sandbox's limits do
+ * not apply to the supervisor, so these bound what a sandbox can make it allocate. */
+#define MAX_STREAM_SEND (256u << 10) /* a stream send may be short: the rest is the caller's to retry */
+#define MAX_MESSAGE (1u << 20)       /* above the largest datagram or unix message the kernel sends */
+#define MAX_CONTROL (64u << 10)
+#define MAX_OP_BYTES ((2u << 20) + MAX_CONTROL) /* a sendmmsg stops taking messages beyond this */
+#define MAX_MMSG 1024                /* UIO_MAXIOV, the kernel's own cap on sendmmsg's vlen */
+#define MAX_FDS 253                  /* SCM_MAX_FD: fds one call may pass */
+#define MAX_WORKERS 64
+#define MAX_WORKER_FDS 512
+#define MAX_WORKER_BYTES (32u << 20)
+
+enum op_kind { OP_CONNECT, OP_BIND, OP_LISTEN, OP_SEND };
+
+/* One message to send (or, for connect and bind, just the address). */
+struct msg {
+	struct sockaddr_storage name;
+	socklen_t namelen;
+	int pathfd;            /* O_PATH fd a unix path was resolved to, -1 */
+	char *data;
+	size_t len;
+	char *control;
+	size_t controllen;
+	int *fds;              /* SCM_RIGHTS fds duplicated from the sandbox, closed after the send */
+	size_t nfds;
+};
+
+struct op {
+	enum op_kind kind;
+	const void *owner;     /* the sandbox handle, for cancellation */
+	pid_t pid;             /* calling thread, supervisor's pid namespace */
+	int pidfd;             /* of that thread: what is taken by pid is checked against it */
+	int memfd;             /* sendmmsg: /proc/PID/mem, to write msg_len back, -1 */
+	uint64_t id;           /* notification id */
+	int listener;          /* worker's own duplicate of the listener */
+	int sock, domain, type, protocol;
+	int flags;             /* send flags as the sandbox gave them; listen: the backlog */
+	int lost_cwd;          /* bind: errno of the failed return to the supervisor's directory */
+	uint64_t mmsg;         /* sendmmsg: the sandbox's array, for msg_len */
+	struct msg *msgs;
+	size_t nmsgs;
+	size_t bytes, fds;     /* data + control held, fds held (SCM_RIGHTS) */
+	struct op *next;       /* in-flight list */
+};
+
+static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct op *inflight;
+static size_t inflight_n, inflight_fds, inflight_bytes;
+
+static void msg_free(struct msg *m)
+{
+	if (m->pathfd >= 0)
+		close(m->pathfd);
+	for (size_t i = 0; i < m->nfds; i++)
+		close(m->fds[i]);
+	free(m->fds);
+	free(m->data);
+	free(m->control);
+}
+
+static void op_free(struct op *o)
+{
+	for (size_t i = 0; i < o->nmsgs; i++)
+		msg_free(&o->msgs[i]);
+	free(o->msgs);
+	if (o->sock >= 0)
+		close(o->sock);
+	if (o->listener >= 0)
+		close(o->listener);
+	if (o->pidfd >= 0)
+		close(o->pidfd);
+	if (o->memfd >= 0)
+		close(o->memfd);
+	free(o);
+}
+
+/* ------------------------------------------------------------ reading the sandbox's memory */
+
+static int read_mem(pid_t pid, uint64_t remote, void *local, size_t len)
+{
+	struct iovec l = { local, len }, r = { (void *)(uintptr_t)remote, len };
+	ssize_t n;
+
+	if (len == 0)
+		return 0;
+	n = process_vm_readv(pid, &l, 1, &r, 1, 0);
+	if (n < 0)
+		return errno == ESRCH ? -ESRCH : -EFAULT;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+/* The address a call names, copied once; namelen 0 when there is none. */
+static int read_name(pid_t pid, uint64_t ptr, uint64_t len, struct msg *m)
+{
+	if (ptr == 0 || len == 0)
+		return 0;
+	if (len > sizeof m->name)
+		return -EINVAL;
+	m->namelen = (socklen_t)len;
+	return read_mem(pid, ptr, &m->name, (size_t)len);
+}
+
+/* The data of iov[0..n) as one buffer (a socket sees the concatenation either way), at most cap
+ * bytes; *total is the full length the caller asked to send. */
+static int read_iov(pid_t pid, uint64_t iov_ptr, uint64_t n, size_t cap, struct msg *m, size_t *total)
+{
+	struct iovec *iov;
+	size_t want = 0, got = 0;
+	int r = 0;
+
+	*total = 0;
+	if (n == 0)
+		return 0;
+	if (n > MAX_MMSG)
+		return -EMSGSIZE;
+	iov = calloc((size_t)n, sizeof *iov);
+	if (!iov)
+		return -ENOMEM;
+	r = read_mem(pid, iov_ptr, iov, (size_t)n * sizeof *iov);
+	for (uint64_t i = 0; r == 0 && i < n; i++) {
+		if (iov[i].iov_len > SSIZE_MAX - want)
+			r = -EINVAL;
+		else
+			want += iov[i].iov_len;
+	}
+	*total = want;
+	if (r == 0 && want > cap)
+		want = cap;
+	if (r == 0 && want > 0 && !(m->data = malloc(want)))
+		r = -ENOMEM;
+	for (uint64_t i = 0; r == 0 && i < n && got < want; i++) {
+		size_t k = iov[i].iov_len < want - got ? iov[i].iov_len : want - got;
+
+		r = read_mem(pid, (uint64_t)(uintptr_t)iov[i].iov_base, m->data + got, k);
+		got += k;
+	}
+	m->len = got;
+	free(iov);
+	return r;
+}
+
+/* Control messages, with SCM_RIGHTS fds replaced by the supervisor's duplicates of the sandbox's. */
+static int read_control(pid_t pid, int pidfd, uint64_t ptr, uint64_t len, struct msg *m)
+{
+	struct msghdr mh = { 0 };
+	struct cmsghdr *c;
+	int r = 0;
+
+	if (ptr == 0 || len == 0)
+		return 0;
+	if (len > MAX_CONTROL)
+		return -ENOBUFS;
+	if (!(m->control = malloc((size_t)len)))
+		return -ENOMEM;
+	m->controllen = (size_t)len;
+	r = read_mem(pid, ptr, m->control, (size_t)len);
+	mh.msg_control = m->control;
+	mh.msg_controllen = m->controllen;
+	for (c = r ? NULL : CMSG_FIRSTHDR(&mh); c && r == 0; c = CMSG_NXTHDR(&mh, c)) {
+		size_t n;
+		int *fds;
+
+		/* a header claiming more than the buffer holds is refused, as the kernel does (CMSG_OK) */
+		if (c->cmsg_len < sizeof *c || c->cmsg_len > m->controllen - (size_t)((char *)c - m->control)) {
+			r = -EINVAL;
+			break;
+		}
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (n > MAX_FDS - m->nfds) {
+			r = -EINVAL; /* as the kernel answers more than SCM_MAX_FD */
+			break;
+		}
+		fds = (int *)CMSG_DATA(c);
+		int *grown = realloc(m->fds, (m->nfds + n) * sizeof(int));
+		if (!grown) {
+			r = -ENOMEM;
+			break;
+		}
+		m->fds = grown;
+		for (size_t i = 0; i < n; i++) {
+			int d = (int)syscall(SYS_pidfd_getfd, pidfd, fds[i], 0);
+
+			if (d < 0) {
+				r = errno == ESRCH ? -ESRCH : -EBADF;
+				break;
+			}
+			m->fds[m->nfds++] = d;
+			fds[i] = d;
+		}
+	}
+	return r;
+}
+
+/* One struct msghdr of the sandbox at ptr: name, data and control. */
+static int read_msghdr(pid_t pid, int pidfd, uint64_t ptr, size_t cap, struct msg *m, size_t *total)
+{
+	struct msghdr mh;
+	int r = read_mem(pid, ptr, &mh, sizeof mh);
+
+	if (r == 0)
+		r = read_name(pid, (uint64_t)(uintptr_t)mh.msg_name, mh.msg_namelen, m);
+	if (r == 0)
+		r = read_iov(pid, (uint64_t)(uintptr_t)mh.msg_iov, mh.msg_iovlen, cap, m, total);
+	if (r == 0)
+		r = read_control(pid, pidfd, (uint64_t)(uintptr_t)mh.msg_control, mh.msg_controllen, m);
+	return r;
+}
+
+/* ------------------------------------------------------------------------- unix addresses */
+
+/* An O_PATH fd of path as the sandbox's thread pid sees it: resolved in its root, a relative path
+ * from its working directory. The directory's path inside the sandbox is what /proc/PID/cwd reads
+ * (d_path stops at the sandbox's own root); a directory without such a path (deleted) resolves
+ * relative paths beneath itself only. */
+static int open_in_sandbox(pid_t pid, const char *path, int directory)
+{
+	char base[48], full[PATH_MAX + sizeof(((struct sockaddr_un *)0)->sun_path) + 2];
+	int b, fd, in_root = 1;
+	ssize_t n = 0;
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | (directory ? O_DIRECTORY : 0),
+		.resolve = RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT,
+	};
+
+	if (path[0] != '/') {
+		snprintf(base, sizeof base, "/proc/%d/cwd", (int)pid);
+		n = readlink(base, full, PATH_MAX);
+		if (n <= 0 || full[0] != '/' || (n >= 10 && memcmp(full + n - 10, " (deleted)", 10) == 0)) {
+			in_root = 0;
+			how.resolve = RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH;
+		} else {
+			full[n] = '\0';
+			strcat(full, "/");
+			strcat(full, path);
+			path = full;
+		}
+	}
+	snprintf(base, sizeof base, "/proc/%d/%s", (int)pid, in_root ? "root" : "cwd");
+	b = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (b < 0)
+		return -errno;
+	fd = (int)syscall(SYS_openat2, b, path, &how, sizeof how);
+	if (fd < 0)
+		fd = -errno;
+	close(b);
+	return fd;
+}
+
+/* Rewrites a unix pathname address to reach the same inode from the supervisor: the socket itself
+ * through /proc/self/fd/N (connect, send), or for bind its directory's fd with the last component,
+ * which perform() binds from inside that directory (so the name the socket keeps is that
+ * component). Abstract and unnamed addresses stay as they are; *abstract is set for an abstract one. */
+static int resolve_unix(pid_t pid, struct msg *m, int for_bind, int *abstract)
+{
+	struct sockaddr_un *un = (struct sockaddr_un *)&m->name;
+	size_t plen = m->namelen > offsetof(struct sockaddr_un, sun_path)
+			      ? m->namelen - offsetof(struct sockaddr_un, sun_path) : 0;
+	char path[sizeof un->sun_path + 1], *slash;
+	const char *base = NULL;
+	int fd, n;
+
+	*abstract = 0;
+	if (m->namelen < sizeof(sa_family_t) || un->sun_family != AF_UNIX || plen == 0)
+		return 0;
+	if (un->sun_path[0] == '\0') {
+		*abstract = 1;
+		return 0;
+	}
+	if (plen > sizeof un->sun_path)
+		plen = sizeof un->sun_path;
+	memcpy(path, un->sun_path, plen);
+	path[plen] = '\0';
+	if (for_bind) {
+		slash = strrchr(path, '/');
+		if (slash) {
+			*slash = '\0';
+			base = slash + 1;
+			fd = open_in_sandbox(pid, slash == path ? "/" : path, 1);
+		} else {
+			base = path;
+			fd = open_in_sandbox(pid, ".", 1);
+		}
+	} else {
+		fd = open_in_sandbox(pid, path, 0);
+	}
+	if (fd < 0)
+		return fd;
+	m->pathfd = fd;
+	memset(un->sun_path, 0, sizeof un->sun_path);
+	n = base ? snprintf(un->sun_path, sizeof un->sun_path, "%s", base)
+		 : snprintf(un->sun_path, sizeof un->sun_path, "/proc/self/fd/%d", fd);
+	if (n < 0 || (size_t)n >= sizeof un->sun_path)
+		return -ENAMETOOLONG;
+	m->namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
+	return 0;
+}
+
+/* The umask of thread pid, for the socket file a unix bind creates. */
+static int umask_of(pid_t pid)
+{
+	char path[48], line[128];
+	FILE *f;
+	int mask = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "Umask: %o", (unsigned *)&mask) == 1)
+			break;
+	fclose(f);
+	return mask;
+}
+
+/* ----------------------------------------------------------------------------- the policy */
+
+static const char *proto_name(int protocol)
+{
+	return protocol == IPPROTO_TCP ? "tcp" : protocol == IPPROTO_UDP ? "udp" : NULL;
+}
+
+/* 1 when ranges (at stack index t: { { from, to, proto }, ... }) hold port for proto. */
+static int allowed_port(lua_State *L, int t, const char *proto, int port)
+{
+	size_t len = lua_rawlen(L, t);
+
+	for (size_t i = 1; i <= len; i++) {
+		lua_Integer from, to;
+		const char *p;
+		int e, hit;
+
+		lua_rawgeti(L, t, (lua_Integer)i);
+		e = lua_gettop(L);
+		from = pl_field_int(L, e, "from", -1);
+		to = pl_field_int(L, e, "to", from);
+		p = pl_field_str(L, e, "proto", "any");
+		hit = port >= from && port <= to && (strcmp(p, "any") == 0 || strcmp(p, proto) == 0);
+		lua_pop(L, 1);
+		if (hit)
+			return 1;
+	}
+	return 0;
+}
+
+/* Appends one audit note { op, proto, addr, port, allowed } to the list at index notes; addr may
+ * be NULL, port < 0 leaves it out. */
+static void push_note(lua_State *L, int notes, const char *op, const char *proto, const char *addr,
+		      int port, int allowed)
+{
+	lua_createtable(L, 0, 5);
+	lua_pushstring(L, op);
+	lua_setfield(L, -2, "op");
+	lua_pushstring(L, proto);
+	lua_setfield(L, -2, "proto");
+	if (addr && addr[0]) {
+		lua_pushstring(L, addr);
+		lua_setfield(L, -2, "addr");
+	}
+	if (port >= 0) {
+		lua_pushinteger(L, port);
+		lua_setfield(L, -2, "port");
+	}
+	lua_pushboolean(L, allowed);
+	lua_setfield(L, -2, "allowed");
+	lua_rawseti(L, notes, (lua_Integer)lua_rawlen(L, notes) + 1);
+}
+
+/* listen() on an internet socket: it must be bound to an allowed port, since listening on an
+ * unbound one takes a port from the kernel that no bind check saw. */
+static int check_listen(lua_State *L, int rules, int notes, struct op *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char addr[INET6_ADDRSTRLEN];
+	int port = 0, ok;
+
+	memset(&ss, 0, sizeof ss);
+	if (getsockname(o->sock, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	pl_sockaddr_describe(&ss, addr, sizeof addr, &port);
+	if (o->type != SOCK_STREAM || !proto_name(o->protocol))
+		return 0; /* the kernel refuses listen() on these itself */
+	lua_getfield(L, rules, "incoming");
+	ok = lua_istable(L, -1) && port > 0 && allowed_port(L, lua_gettop(L), proto_name(o->protocol), port);
+	lua_pop(L, 1);
+	push_note(L, notes, "listen", proto_name(o->protocol), NULL, port, ok);
+	return ok ? 0 : -EACCES;
+}
+
+/* Checks message m of o against the rules (stack index rules); 0, -EACCES or -EPERM. Internet
+ * destinations get an audit note. */
+static int check(lua_State *L, int rules, int notes, struct op *o, struct msg *m)
+{
+	const char *proto, *list = o->kind == OP_BIND ? "incoming" : "outgoing";
+	const char *op = o->kind == OP_BIND ? "bind" : o->kind == OP_CONNECT ? "connect" : "send";
+	char addr[INET6_ADDRSTRLEN] = "";
+	int port, ok, abstract, r, ignored;
+
+	if (o->kind == OP_LISTEN)
+		return o->domain == AF_INET || o->domain == AF_INET6 ? check_listen(L, rules, notes, o) : 0;
+	if (o->domain == AF_UNIX) {
+		r = resolve_unix(o->pid, m, o->kind == OP_BIND, &abstract);
+		if (r == 0 && abstract && o->kind != OP_BIND)
+			return -EPERM;
+		return r;
+	}
+	if (o->domain != AF_INET && o->domain != AF_INET6)
+		return 0; /* netlink and the like: socket() decides which families exist */
+	if (m->namelen == 0)
+		return 0; /* the connected destination, checked when it was connected */
+	if (o->kind == OP_CONNECT && m->name.ss_family == AF_UNSPEC)
+		return 0; /* dissolves the association */
+	proto = proto_name(o->protocol);
+	if (!proto)
+		return -EACCES; /* socket() lets no other protocol exist */
+	/* sin_port and sin6_port share their offset; IPv4's sendto reads it even for AF_UNSPEC */
+	port = m->namelen >= 4 ? ntohs(((const struct sockaddr_in *)&m->name)->sin_port) : 0;
+	lua_getfield(L, rules, list);
+	ok = lua_istable(L, -1) && port > 0 && allowed_port(L, lua_gettop(L), proto, port);
+	lua_pop(L, 1);
+	pl_sockaddr_describe(&m->name, addr, sizeof addr, &ignored);
+	push_note(L, notes, op, proto, addr, port, ok);
+	return ok ? 0 : -EACCES;
+}
+
+/* --------------------------------------------------------------------------- performing */
+
+/* Performs o from message *done on; the result the call returns (>= 0) or -errno. Without
+ * blocking, -EWOULDBLOCK means "hand it to a worker" when the sandbox's call would have waited. */
+static long perform(struct op *o, size_t *done, int may_block)
+{
+	long r = 0;
+
+	if (o->kind == OP_LISTEN)
+		return listen(o->sock, o->flags) < 0 ? -errno : 0;
+	if (o->kind == OP_CONNECT)
+		return connect(o->sock, (struct sockaddr *)&o->msgs[0].name, o->msgs[0].namelen) < 0 ? -errno : 0;
+	if (o->kind == OP_BIND) {
+		struct msg *m = &o->msgs[0];
+		int mask = -1, old = 0, here = -1;
+
+		/* a unix name is created from inside its directory, with the sandbox's umask; only the
+		 * supervisor's Lua thread binds, and it is back in its own directory before it goes on */
+		if (m->pathfd >= 0) {
+			mask = umask_of(o->pid);
+			here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (here < 0 || fchdir(m->pathfd) < 0) {
+				r = -errno;
+				if (here >= 0)
+					close(here);
+				return r;
+			}
+		}
+		if (mask >= 0)
+			old = (int)umask((mode_t)mask);
+		r = bind(o->sock, (struct sockaddr *)&m->name, m->namelen) < 0 ? -errno : 0;
+		if (mask >= 0)
+			umask((mode_t)old);
+		if (here >= 0) {
+			if (fchdir(here) < 0)
+				o->lost_cwd = errno;
+			close(here);
+		}
+		return r;
+	}
+	for (; *done < o->nmsgs; (*done)++) {
+		struct msg *m = &o->msgs[*done];
+		struct iovec iov = { m->data, m->len };
+		struct msghdr mh = {
+			.msg_name = m->namelen ? &m->name : NULL, .msg_namelen = m->namelen,
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = m->control, .msg_controllen = m->controllen,
+		};
+		/* never SIGPIPE the supervisor: the sandbox gets it below, as the kernel would have; never
+		 * zero-copy, which would send the supervisor's buffer after it is freed and reused */
+		int flags = ((o->flags & ~MSG_ZEROCOPY) | MSG_NOSIGNAL) | (may_block ? 0 : MSG_DONTWAIT);
+		ssize_t n = sendmsg(o->sock, &mh, flags);
+
+		if (n < 0) {
+			int err = errno;
+
+			if (err == EPIPE && !(o->flags & MSG_NOSIGNAL))
+				syscall(SYS_pidfd_send_signal, o->pidfd, SIGPIPE, NULL, 0);
+			if ((err == EAGAIN || err == EWOULDBLOCK) && !may_block && !(o->flags & MSG_DONTWAIT)
+			    && !(fcntl(o->sock, F_GETFL) & O_NONBLOCK))
+				return -EWOULDBLOCK;
+			return *done > 0 ? (long)*done : -err;
+		}
+		if (o->memfd >= 0) {
+			unsigned len = (unsigned)n;
+			uint64_t at = o->mmsg + *done * sizeof(struct mmsghdr) + offsetof(struct mmsghdr, msg_len);
+
+			/* the mm opened before the call was checked valid, never a reused pid's */
+			if (pwrite(o->memfd, &len, sizeof len, (off_t)at) != (ssize_t)sizeof len)
+				return *done > 0 ? (long)*done : -EFAULT;
+		}
+		r = n;
+	}
+	return o->mmsg ? (long)*done : r;
+}
+
+static void answer(int listener, uint64_t id, long r)
+{
+	notify_respond(listener, id, 0, r < 0 ? (int)-r : 0, r < 0 ? 0 : r);
+}
+
+/* Takes o off the in-flight list. */
+static void forget(struct op *o)
+{
+	pthread_mutex_lock(&inflight_lock);
+	for (struct op **p = &inflight; *p; p = &(*p)->next)
+		if (*p == o) {
+			*p = o->next;
+			inflight_n--;
+			inflight_fds -= o->fds + 3;
+			inflight_bytes -= o->bytes;
+			break;
+		}
+	pthread_mutex_unlock(&inflight_lock);
+}
+
+static void *worker(void *arg)
+{
+	struct op *o = arg;
+	size_t done = 0; /* handed over before any message went (l_net_perform) */
+	long r = perform(o, &done, 1);
+
+	answer(o->listener, o->id, r);
+	forget(o);
+	op_free(o);
+	return NULL;
+}
+
+/* Runs o on a worker thread that answers for it. 0 or -errno (then o is still the caller's). */
+static int hand_over(struct op *o, int listener)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+	int r;
+
+	pthread_mutex_lock(&inflight_lock);
+	if (inflight_n >= MAX_WORKERS || inflight_fds + o->fds + 3 > MAX_WORKER_FDS
+	    || inflight_bytes + o->bytes > MAX_WORKER_BYTES) {
+		pthread_mutex_unlock(&inflight_lock);
+		return -EAGAIN; /* the sandbox has enough calls waiting already */
+	}
+	o->listener = fcntl(listener, F_DUPFD_CLOEXEC, 3);
+	if (o->listener < 0) {
+		pthread_mutex_unlock(&inflight_lock);
+		return -errno;
+	}
+	o->next = inflight;
+	inflight = o;
+	inflight_n++;
+	inflight_fds += o->fds + 3;
+	inflight_bytes += o->bytes;
+	pthread_mutex_unlock(&inflight_lock);
+	/* the worker takes no signal: they are the supervisor's (forwarding, timeout) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	r = pthread_create(&t, &attr, worker, o);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		forget(o);
+		close(o->listener);
+		o->listener = -1;
+		return -r;
+	}
+	return 0;
+}
+
+/* Wakes every worker of owner: its socket is shut down, so its blocked call returns. */
+void net_perform_cancel(const void *owner)
+{
+	pthread_mutex_lock(&inflight_lock);
+	for (struct op *o = inflight; o; o = o->next)
+		if (o->owner == owner)
+			shutdown(o->sock, SHUT_RDWR);
+	pthread_mutex_unlock(&inflight_lock);
+}
+
+/* ------------------------------------------------------------------------------ Lua entry */
+
+static int sockopt(int s, int opt)
+{
+	int v = -1;
+	socklen_t len = sizeof v;
+
+	return getsockopt(s, SOL_SOCKET, opt, &v, &len) < 0 ? -errno : v;
+}
+
+static uint64_t arg(lua_State *L, int ev, int i)
+{
+	uint64_t v;
+
+	lua_getfield(L, ev, "args");
+	luaL_checktype(L, -1, LUA_TTABLE);
+	lua_rawgeti(L, -1, i);
+	v = (uint64_t)luaL_checkinteger(L, -1);
+	lua_pop(L, 2);
+	return v;
+}
+
+/* Reads what call `name` of o's thread asks for into o->msgs. 0 or -errno. */
+static int load(lua_State *L, int ev, const char *name, struct op *o)
+{
+	size_t cap = o->type == SOCK_STREAM ? MAX_STREAM_SEND : MAX_MESSAGE, total;
+	int r;
+
+	o->kind = strcmp(name, "listen") == 0 ? OP_LISTEN : strcmp(name, "connect") == 0 ? OP_CONNECT
+		: strcmp(name, "bind") == 0 ? OP_BIND : OP_SEND;
+	o->nmsgs = 1;
+	if (strcmp(name, "sendmmsg") == 0) {
+		uint64_t vlen = arg(L, ev, 3) & 0xffffffffu;
+
+		o->mmsg = arg(L, ev, 2);
+		o->flags = (int)arg(L, ev, 4);
+		if (o->mmsg == 0)
+			return -EFAULT;
+		o->nmsgs = vlen > MAX_MMSG ? MAX_MMSG : (size_t)vlen;
+		if (o->nmsgs == 0)
+			return 0;
+	}
+	o->msgs = calloc(o->nmsgs, sizeof *o->msgs);
+	if (!o->msgs)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->nmsgs; i++)
+		o->msgs[i].pathfd = -1;
+	if (o->kind == OP_LISTEN) {
+		o->flags = (int)(arg(L, ev, 2) & 0xffffffffu);
+		return 0;
+	}
+	if (o->kind == OP_CONNECT || o->kind == OP_BIND) {
+		r = read_name(o->pid, arg(L, ev, 2), arg(L, ev, 3) & 0xffffffffu, &o->msgs[0]);
+		if (r == 0 && o->msgs[0].namelen == 0)
+			r = -EINVAL;
+		return r;
+	}
+	if (strcmp(name, "sendto") == 0) {
+		struct msg *m = &o->msgs[0];
+		uint64_t len = arg(L, ev, 3);
+
+		o->flags = (int)arg(L, ev, 4);
+		r = read_name(o->pid, arg(L, ev, 5), arg(L, ev, 6) & 0xffffffffu, m);
+		if (r == 0 && len > SSIZE_MAX)
+			r = -EINVAL;
+		m->len = len < cap ? (size_t)len : cap;
+		if (r == 0 && o->type != SOCK_STREAM && len > cap)
+			r = -EMSGSIZE;
+		if (r == 0 && m->len && !(m->data = malloc(m->len)))
+			r = -ENOMEM;
+		if (r == 0)
+			r = read_mem(o->pid, arg(L, ev, 2), m->data, m->len);
+		o->bytes = m->len;
+		return r;
+	}
+	if (strcmp(name, "sendmsg") == 0) {
+		o->flags = (int)arg(L, ev, 3);
+		r = read_msghdr(o->pid, o->pidfd, arg(L, ev, 2), cap, &o->msgs[0], &total);
+		if (r == 0 && o->type != SOCK_STREAM && total > cap)
+			r = -EMSGSIZE;
+		o->bytes = o->msgs[0].len + o->msgs[0].controllen;
+		o->fds = o->msgs[0].nfds;
+		return r;
+	}
+	for (size_t i = 0; i < o->nmsgs; i++) {
+		struct msg *m = &o->msgs[i];
+
+		r = read_msghdr(o->pid, o->pidfd, o->mmsg + i * sizeof(struct mmsghdr), cap, m, &total);
+		if (r == 0 && o->type != SOCK_STREAM && total > cap)
+			r = -EMSGSIZE;
+		if (r == 0 && i > 0 && (o->bytes + m->len + m->controllen > MAX_OP_BYTES || o->fds + m->nfds > MAX_FDS)) {
+			msg_free(m); /* over this call's budget: the rest is the caller's to send again */
+			memset(m, 0, sizeof *m);
+			m->pathfd = -1;
+			o->nmsgs = i;
+			break;
+		}
+		if (r < 0) {
+			if (i == 0)
+				return r;
+			o->nmsgs = i; /* the kernel, too, sends what precedes a bad entry */
+			break;
+		}
+		o->bytes += m->len + m->controllen;
+		o->fds += m->nfds;
+	}
+	return 0;
+}
+
+static int push_answer(lua_State *L, const char *key, long v)
+{
+	lua_createtable(L, 0, 1);
+	if (key) {
+		lua_pushinteger(L, v);
+		lua_setfield(L, -2, key);
+	} else {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, "answered");
+	}
+	return 1;
+}
+
+/* core.net_perform(sandbox, name, ev, rules) -> answer, notes
+ * Performs notified call `name` ("connect", "bind", "listen", "sendto", "sendmsg" or "sendmmsg") of
+ * event ev ({ id, pid, args }) after checking it against rules ({ outgoing = ranges, incoming =
+ * ranges }, ranges = { { from, to, proto = "tcp"|"udp"|"any" }, ... }).
+ * answer: { val = n } | { error = errno } | { answered = true } (a worker thread answers later, or
+ * the caller is gone). notes: { op, proto, addr, port, allowed } for each internet destination. */
+static int l_net_perform(lua_State *L)
+{
+	void *owner;
+	int listener = sandbox_listener(L, 1, &owner);
+	static const char *const calls[] = { "connect", "bind", "listen", "sendto", "sendmsg", "sendmmsg", NULL };
+	const char *name = calls[luaL_checkoption(L, 2, NULL, calls)];
+	struct op *o;
+	size_t done = 0;
+	long r;
+	int notes, fd, lost;
+
+	luaL_checktype(L, 3, LUA_TTABLE);
+	luaL_checktype(L, 4, LUA_TTABLE);
+	lua_newtable(L);
+	notes = lua_gettop(L);
+	o = calloc(1, sizeof *o);
+	if (!o)
+		return luaL_error(L, "net_perform: out of memory");
+	o->owner = owner;
+	o->listener = o->sock = o->memfd = -1;
+	o->pid = (pid_t)pl_field_int(L, 3, "pid", 0);
+	o->id = (uint64_t)pl_field_int(L, 3, "id", 0);
+	fd = (int)(arg(L, 3, 1) & 0xffffffffu);
+	o->pidfd = pl_pidfd_thread(o->pid);
+	if (o->pidfd < 0) {
+		r = o->pidfd;
+		goto out;
+	}
+	o->sock = (int)syscall(SYS_pidfd_getfd, o->pidfd, fd, 0);
+	if (o->sock < 0) {
+		r = errno == ESRCH ? -ESRCH : -EBADF;
+		goto out;
+	}
+	o->domain = sockopt(o->sock, SO_DOMAIN);
+	o->type = sockopt(o->sock, SO_TYPE);
+	o->protocol = sockopt(o->sock, SO_PROTOCOL);
+	if (o->domain < 0 || o->type < 0) {
+		r = -ENOTSOCK;
+		goto out;
+	}
+	r = load(L, 3, name, o);
+	if (r == 0 && o->kind == OP_SEND && (o->flags & MSG_FASTOPEN)) {
+		/* a connect inside a send: refused, as in the TCP-only mode */
+		push_note(L, notes, "fastopen", "tcp", NULL, -1, 0);
+		r = -EACCES;
+	}
+	if (r == 0 && o->mmsg) {
+		char mem[48];
+
+		snprintf(mem, sizeof mem, "/proc/%d/mem", (int)o->pid);
+		if ((o->memfd = open(mem, O_WRONLY | O_CLOEXEC)) < 0)
+			r = -errno;
+	}
+	for (size_t i = 0; r == 0 && i < (o->kind == OP_LISTEN ? 1 : o->nmsgs); i++) {
+		r = check(L, 4, notes, o, o->kind == OP_LISTEN ? NULL : &o->msgs[i]);
+		if (r < 0 && i > 0) {
+			o->nmsgs = i; /* send what precedes the refused message */
+			r = 0;
+		}
+	}
+	/* Everything above was taken by pid (memory, /proc/PID/root, cwd, umask): it belonged to the
+	 * caller only if the caller still waits now, after it was all taken (a pid is not reused while
+	 * its task lives). Otherwise nothing is performed and nothing is noted. */
+	if (listener < 0 || !notify_valid(listener, o->id)) {
+		op_free(o);
+		lua_newtable(L);
+		lua_replace(L, notes);
+		push_answer(L, NULL, 0);
+		lua_pushvalue(L, notes);
+		return 2;
+	}
+	if (r < 0)
+		goto out;
+	if (o->kind == OP_SEND && o->nmsgs == 0)
+		goto out; /* sendmmsg of nothing */
+	/* a stream connect may wait long; a datagram one never does */
+	if (o->kind == OP_CONNECT && o->type != SOCK_DGRAM)
+		r = -EWOULDBLOCK;
+	else
+		r = perform(o, &done, 0);
+	if (r == -EWOULDBLOCK) {
+		if (done > 0) {
+			r = (long)done; /* some of a sendmmsg went: report those, as the kernel would */
+		} else if ((r = hand_over(o, listener)) == 0) {
+			push_answer(L, NULL, 0);
+			lua_pushvalue(L, notes);
+			return 2;
+		}
+	}
+out:
+	lost = o->lost_cwd;
+	op_free(o);
+	if (lost)
+		return luaL_error(L, "net_perform: bind: cannot return to the supervisor's directory: %s",
+				  strerror(lost));
+	if (r < 0)
+		push_answer(L, "error", -r);
+	else
+		push_answer(L, "val", r);
+	lua_pushvalue(L, notes);
+	return 2;
+}
+
+void pl_open_net_perform(lua_State *L)
+{
+	lua_pushcfunction(L, l_net_perform);
+	lua_setfield(L, -2, "net_perform");
+}
