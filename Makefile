@@ -44,14 +44,15 @@ build/luac/%.luac: lua/%.lua
 	@mkdir -p $(@D)
 	@$(LUAC) -o $@.tmp $(CURDIR)/$< && mv -f $@.tmp $@ || { rm -f $@.tmp; echo "luac: $< not precompiled (loaded from source)"; }
 
-# bin/purple has purple.core built in (package.preload) and, when their static archives are installed
-# (Debian's -dev packages ship them), liblua, libseccomp and libcap: a start then maps and relocates
-# only libc, libm and ld.so, ~130 KiB less peak RSS (bench/README.md, Memory). Without an archive the
-# shared library is linked as before. The Lua C API is exported, as lua5.4 does, for C modules (lyaml).
-# -z now: full RELRO, and the forked init never enters the lazy binder (~350 KiB less init RSS).
-# DT_RELR (binutils 2.38, glibc 2.36) where the toolchain has it: ~25 KiB fewer relocation pages.
+# bin/purple has purple.core built in (package.preload), so a start maps one object less. liblua,
+# libseccomp and libcap stay shared libraries, so Debian's security updates reach purple without a
+# rebuild; `make STATIC_LIBS=1` links their static archives instead (~110 KiB less peak RSS and ~7%
+# less CPU per `purple run`: bench/README.md, Memory). The Lua C API is exported, as lua5.4 does, for
+# C modules (lyaml). -z now: full RELRO, and the forked init never runs the lazy binder (which would
+# map ld.so and libm pages in it). DT_RELR (binutils 2.38, glibc 2.36) where the toolchain has it.
 LUA_LIBS  := $(shell $(PKG_CONFIG) --libs lua$(LUA_VERSION) 2>/dev/null)
-lib_a      = $(wildcard $(shell $(PKG_CONFIG) --variable=libdir $(1) 2>/dev/null)/$(2))
+STATIC_LIBS ?=
+lib_a      = $(if $(STATIC_LIBS),$(wildcard $(shell $(PKG_CONFIG) --variable=libdir $(1) 2>/dev/null)/$(2)))
 LUA_A     ?= $(call lib_a,lua$(LUA_VERSION),liblua$(LUA_VERSION).a)
 SECCOMP_A ?= $(call lib_a,libseccomp,libseccomp.a)
 CAP_A     ?= $(call lib_a,libcap,libcap.a)

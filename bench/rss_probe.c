@@ -3,8 +3,8 @@
  *   rss_probe LIB...          dlopens each LIB (RTLD_NOW, so every symbol is bound and its pages touched
  *                             as in real use), then exits; the caller reads wait4's ru_maxrss.
  *   rss_probe --peak CMD ARG...
- *                             runs CMD under ptrace and prints its exact peak RSS in KiB, then one
- *                             "<mapping> <KiB>" line per mapping group at that peak (libc.so, [heap], ...).
+ *                             runs CMD (stdout to /dev/null) under ptrace and prints its exact peak RSS
+ *                             in KiB, then one "<mapping> <KiB>" line per mapping group at that peak.
  *
  * Why --peak: ru_maxrss comes from the kernel's high-water mark, which reads the mm's RSS counters
  * without folding their per-CPU deltas (up to ~31 pages per counter and CPU), so it runs 0-400 KiB
@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,12 @@ static int peak(char **argv)
 	if (pid < 0)
 		return perror("rss_probe: fork"), 1;
 	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY); /* its output would mix with ours; stderr stays */
+
+		if (null < 0 || dup2(null, 1) < 0)
+			_exit(127);
+		if (null != 1)
+			close(null);
 		ptrace(PTRACE_TRACEME, 0, 0, 0);
 		raise(SIGSTOP);
 		execvp(argv[0], argv);

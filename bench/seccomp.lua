@@ -3,6 +3,8 @@
 -- time it adds to every system call. Rerun when lua/purple/seccomp.lua or the hardening changes;
 -- bench/README.md and docs/privileges.md record the results.
 -- Usage: purple-lua bench/seccomp.lua [ROUNDS]   (default 15; `make bench-seccomp`)
+-- BASELINE=/other/tree (environment): that tree's `purple run` (its emitter) is timed per call too,
+-- in the same rounds, for a before/after of an emitter change.
 local core = require "purple.core"
 local seccomp = require "purple.seccomp"
 local syscalls = require "purple.syscalls"
@@ -11,6 +13,7 @@ local stats = dofile(here .. "/stats.lua")
 local tree = core.realpath and core.realpath(here .. "/..") or (here .. "/..")
 
 local rounds = tonumber((...) or "15")
+local baseline = os.getenv("BASELINE")
 local loop = tree .. "/build/bench/syscall_loop"
 assert(io.open(loop), loop .. " missing: run make bench-seccomp")
 
@@ -111,6 +114,9 @@ local configs = { { "host, no filter" } }
 for i, f in ipairs(filters) do
   configs[#configs + 1] = { f[1], profile_file(i, f[2]) }
   configs[#configs + 1] = { f[1] .. ", libseccomp's program", profile_file(i, f[2]), libseccomp = true }
+  if baseline then
+    configs[#configs + 1] = { f[1] .. ", BASELINE's purple", profile_file(i, f[2]), purple = baseline .. "/bin/purple" }
+  end
 end
 -- a denied call, answered by the supervisor with EPERM (the line is printed once)
 configs[#configs + 1] = { "denied: notify round trip to the supervisor", profile_file(9, { deny = { "getppid" } }),
@@ -123,7 +129,7 @@ local function run(cfg, call)
   local cmd
   if cfg[2] then
     local purple = cfg.libseccomp and ("%s/bin/purple-lua %s/bench/libseccomp_run.lua"):format(tree, tree)
-      or tree .. "/bin/purple"
+      or cfg.purple or tree .. "/bin/purple"
     cmd = ("%s run --profile %s %s /b/syscall_loop %s 2>%s/err"):format(purple, cfg[2],
       cfg.libseccomp and "++" or "--", table.concat(args, " "), dir)
   else

@@ -453,6 +453,72 @@ int mount_dev(int rootfd, const char *target, char *what, size_t n)
 	return 0;
 }
 
+/* /sys with only the sandbox's own network interfaces: a read-only tmpfs holding class/net and
+ * devices/virtual/net of a sysfs instance made inside the sandbox's network namespace (sysfs lists
+ * the devices of the namespace it is mounted in). The rest of sysfs (hardware, firmware, kernel
+ * knobs) is not there. The whole sysfs is attached for a moment under a hidden name to take the
+ * two subtrees from it (older kernels cannot clone from a detached mount), then unmounted. */
+int mount_sysnet(int rootfd, const char *target, char *what, size_t n)
+{
+	static const char *const dirs[] = { "class", "class/net", "devices", "devices/virtual",
+					    "devices/virtual/net", ".sysfs", NULL };
+	static const char *const parts[] = { "class/net", "devices/virtual/net", NULL };
+	const unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	char self[48];
+	int dfd, sfd = -1, e;
+
+	dfd = tmpfs_at(rootfd, target, 1 << 16, 0755, attrs, what, n);
+	if (dfd < 0)
+		return dfd;
+	for (int i = 0; dirs[i]; i++)
+		if (mkdirat(dfd, dirs[i], 0755) < 0)
+			goto fail;
+	sfd = new_fs("sysfs", NULL, attrs | MOUNT_ATTR_RDONLY);
+	if (sfd < 0 && errno == EPERM) {
+		/* The kernel lets a user namespace mount sysfs only where a fully visible sysfs is mounted
+		 * already (not in some containers and initramfs systems): then /sys stays empty, which
+		 * shows less, not more. */
+		snprintf(self, sizeof self, "/proc/self/fd/%d", dfd);
+		e = umount2(self, MNT_DETACH) < 0 ? errno : 0;
+		close(dfd);
+		errno = e;
+		if (e)
+			FAIL("unmount %s", target);
+		return 0;
+	}
+	if (sfd < 0 || attach_at(sfd, dfd, ".sysfs") < 0)
+		goto fail;
+	for (int i = 0; parts[i]; i++) {
+		int c = sys_open_tree(sfd, parts[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+
+		if (c < 0 || attach_at(c, dfd, parts[i]) < 0) {
+			e = errno;
+			if (c >= 0)
+				close(c);
+			errno = e;
+			goto fail;
+		}
+		close(c);
+	}
+	snprintf(self, sizeof self, "/proc/self/fd/%d", sfd);
+	if (umount2(self, MNT_DETACH) < 0)
+		goto fail;
+	close(sfd);
+	sfd = -1;
+	if (unlinkat(dfd, ".sysfs", AT_REMOVEDIR) < 0 || sys_mount_setattr(dfd, "", AT_EMPTY_PATH, &ro) < 0)
+		goto fail;
+	close(dfd);
+	return 0;
+fail:
+	e = errno;
+	if (sfd >= 0)
+		close(sfd);
+	close(dfd);
+	errno = e;
+	FAIL("sysfs %s/class/net", target);
+}
+
 static int make_symlink(int rootfd, const struct mount_op *m, char *what, size_t n)
 {
 	const char *base;
@@ -557,6 +623,9 @@ int mounts_build_root(struct spawn_cfg *c, char *what, size_t n)
 		case MT_DEV:
 			r = mount_dev(rootfd, m->target, what, n);
 			break;
+		case MT_SYSNET:
+			r = mount_sysnet(rootfd, m->target, what, n);
+			break;
 		case MT_SYMLINK:
 			r = make_symlink(rootfd, m, what, n);
 			break;
@@ -595,7 +664,8 @@ int mounts_build_root(struct spawn_cfg *c, char *what, size_t n)
 
 /* ---------------------------------------------------------------- parsing (parent) */
 
-static const char *const mount_types[] = { "bind", "tmpfs", "proc", "dev", "symlink", "dir", "file", NULL };
+static const char *const mount_types[] = { "bind", "tmpfs", "proc", "dev", "symlink", "dir", "file", "sysnet",
+					   NULL };
 static const char *const mount_fields[] = { "type", "source", "target", "readonly", "optional", "size",
 					    "mode", "link", "contents", NULL };
 

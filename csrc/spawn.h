@@ -9,7 +9,7 @@
 
 #include "purple.h"
 
-enum mount_type { MT_BIND, MT_TMPFS, MT_PROC, MT_DEV, MT_SYMLINK, MT_DIR, MT_FILE };
+enum mount_type { MT_BIND, MT_TMPFS, MT_PROC, MT_DEV, MT_SYMLINK, MT_DIR, MT_FILE, MT_SYSNET };
 
 struct mount_op {
 	enum mount_type type;
@@ -70,6 +70,7 @@ int mount_tmpfs(int rootfd, const char *target, long long size, int mode, unsign
 		size_t n);
 int mount_proc(int rootfd, const char *target, char *what, size_t n);
 int mount_dev(int rootfd, const char *target, char *what, size_t n);
+int mount_sysnet(int rootfd, const char *target, char *what, size_t n);
 int mounts_pivot(int rootfd, char *what, size_t n);
 int rlimit_by_name(const char *name);               /* RLIMIT_* or -1 (spawn.c) */
 int caps_drop(const struct spawn_cfg *c, char *what, size_t n);

@@ -138,7 +138,7 @@ describe("network isolated = true", function()
     assert.are.same({}, seen(srv))
   end)
 
-  it("has loopback only, up, and no /sys", function()
+  it("has loopback only, up; /sys shows only class/net (lo), read-only", function()
     local out, err, code = H.run(profile, { "/usr/bin/cat", "/proc/net/dev" })
     assert.are.equal(0, code, err)
     local ifaces = {}
@@ -146,8 +146,14 @@ describe("network isolated = true", function()
     assert.are.same({ "lo" }, ifaces)
     out = probe(profile, "selfconnect", "0", "10000")
     assert.are.equal("ok", out)
-    local _, _, c2 = H.run(profile, { "/usr/bin/ls", "/sys/class/net" })
-    assert.are_not.equal(0, c2)
+    out, err, code = H.run(profile, { "/usr/bin/sh", "-c",
+      "ls /sys; ls /sys/class/net; ls /sys/devices/virtual/net; cat /sys/class/net/lo/address; "
+        .. "ls /sys/devices/system /sys/kernel /sys/firmware 2>&1 | sed 's/.*: //'; "
+        .. "{ echo 1 > /sys/class/net/lo/mtu; } 2>&1 | sed 's/.*: //'; touch /sys/x 2>&1 | sed 's/.*: //'" })
+    assert.are.equal(0, code, err)
+    assert.are.equal(table.concat({ "class", "devices", "lo", "lo", "00:00:00:00:00:00",
+      "No such file or directory", "No such file or directory", "No such file or directory",
+      "Read-only file system", "Read-only file system" }, "\n") .. "\n", out)
   end)
 end)
 

@@ -185,3 +185,74 @@ describe("the seccomp plan of a syscalls section", function()
     assert.is_truthy(table.concat(names, " "):find("mkdir"), table.concat(names, " "))
   end)
 end)
+
+describe("what a run does not load or read", function()
+  teardown(H.cleanup)
+
+  it("writes the runtime record as purple.json would, without loading purple.json", function()
+    local runtime = require "purple.runtime"
+    local json = require "purple.json"
+    local recs = {
+      { id = "ab12", profile = "x\"y\\z\n\1\127\195\169", supervisor_pid = 5, supervisor_start = 77, init_pid = 9,
+        argv = { "sh", "-c", "echo \"hi\"\t\0" }, uid = 0, started = "2026-01-01T00:00:00Z",
+        started_epoch = 1796048509, cgroups = {}, audit_log = "/var/log/a b.log" },
+      { id = "cd", profile = "p", supervisor_pid = 5, init_pid = 9, argv = { "a" }, uid = 1, started = "s",
+        started_epoch = 2, cgroups = { "/sys/fs/cgroup/pids/purple/x", "/y" } },
+      -- shapes the record itself never has go through purple.json
+      { id = "cd", profile = "p", argv = { "a", 5 }, started_epoch = 2.5 },
+      { id = "cd", profile = "p", argv = { "a", n = 1 }, cgroups = setmetatable({}, json.object_mt) },
+    }
+    for i, rec in ipairs(recs) do
+      local got = runtime.encode_record(rec)
+      assert.equal(json.encode(rec), got, "record " .. i)
+      if i < 4 then assert.same(rec.argv, json.decode(got).argv) end
+    end
+    -- a whole run in a fresh process: its record is written (ps would list it), purple.json stays unloaded
+    local out = H.tmpdir()
+    local script = H.tmpdir() .. "/s.lua"
+    H.write(script, ([[
+local p = assert(purple.profile(%q))
+local runtime = require "purple.runtime"
+local written
+local register = runtime.register
+runtime.register = function(run) local ok, err = register(run) written = run.runtime_file and require("purple.files").read(run.runtime_file) return ok, err end
+local r = purple.exec(p, { "true" })
+local rec = require("purple.json").decode(written)
+print(r.status, rec.id == r.session, rec.argv[1], rec.profile, written:sub(-1) == "\n")
+]]):format(profile(out)))
+    local stdout, err, code = H.sh(H.q(H.purple_lua) .. " " .. H.q(script) .. " </dev/null")
+    assert.are.same({ "0\ttrue\ttrue\treuse-spec\ttrue\n", "", 0 }, { stdout, err, code })
+    -- and a script that never decodes: nothing in the run loaded purple.json
+    H.write(script, ([[
+local r = purple.exec(assert(purple.profile(%q)), { "true" })
+print(r.status, package.loaded["purple.json"] == nil)
+]]):format(profile(out)))
+    stdout, err, code = H.sh(H.q(H.purple_lua) .. " " .. H.q(script) .. " </dev/null")
+    assert.are.same({ "0\ttrue\n", "", 0 }, { stdout, err, code })
+  end)
+
+  it("passes kept names read one by one, and patterns from the whole environment", function()
+    local out = H.tmpdir()
+    local p = profile(out)
+    local function env_in(keep)
+      local script = H.tmpdir() .. "/s.lua"
+      H.write(script, ([[
+local p = assert(purple.profile(%q))
+p.environment.keep = %s
+local r = purple.exec(p, { "sh", "-c", "env | grep -v ^PWD= | sort > /output/env" })
+return r.status
+]]):format(p, keep))
+      local parent = os.getenv("PURPLE_CGROUP_PARENT") -- the unprivileged pass's delegated cgroup
+      local _, err, code = H.sh("env -i PATH=/usr/bin:/bin TERM=vt100 SPEC_A=1 SPEC_AB=2 SPEC_B=3 SECRET=s "
+        .. (parent and ("PURPLE_CGROUP_PARENT=" .. H.q(parent) .. " ") or "")
+        .. H.q(H.purple_lua) .. " " .. H.q(script) .. " </dev/null")
+      assert.are.same({ "", 0 }, { err, code })
+      return H.read(out .. "/env")
+    end
+    local base = "HOME=/\nLANG=C.UTF-8\nPATH=/usr/local/bin:/usr/bin:/bin\n"
+    assert.equal(base .. "TERM=vt100\n", env_in("{}"))
+    assert.equal(base .. "SPEC_A=1\nSPEC_B=3\nTERM=vt100\n", env_in('{ "SPEC_A", "SPEC_B", "SPEC_NONE" }'))
+    assert.equal(base .. "SPEC_A=1\nSPEC_AB=2\nTERM=vt100\n", env_in('{ "SPEC_A*" }'))
+    assert.equal(base .. "SPEC_A=1\nSPEC_AB=2\nSPEC_B=3\nTERM=vt100\n", env_in('{ "SPEC_B", "SPEC_A*" }'))
+  end)
+end)

@@ -86,44 +86,107 @@ end
 local NUMBERS = { -1, -2, 0x3fffffff, 0x40000000, 0x40000001, 0x7fffffff, -0x80000000 }
 for nr = 0, 1023 do NUMBERS[#NUMBERS + 1] = nr end
 
+-- Compares purple's program with libseccomp's for spec: every number in NUMBERS under each
+-- architecture, and the argument combinations of every syscall with argument rules.
+local function compare(spec)
+  local ours = assert(core.seccomp_emit(spec))
+  local theirs = assert(core.seccomp_compile(spec))
+  local checked, mismatches = 0, {}
+  local function same(d)
+    local a, ad = core.seccomp_eval(ours, d)
+    local b, bd = core.seccomp_eval(theirs, d)
+    checked = checked + 1
+    if a ~= b or ad ~= bd then
+      mismatches[#mismatches + 1] = ("nr %d arch %s args %s: purple %s %d, libseccomp %s %d"):format(d.nr,
+        d.arch, table.concat(d.args or {}, ","), a, ad, b, bd)
+    end
+  end
+  for _, nr in ipairs(NUMBERS) do
+    for _, arch in ipairs({ "x86_64", "x32", "i386", "aarch64" }) do
+      same({ nr = nr, arch = arch })
+    end
+  end
+  local values = argument_values(spec)
+  local with_args = 0
+  for nr, per_arg in pairs(values) do
+    with_args = with_args + 1
+    combinations(per_arg, function(args)
+      same({ nr = nr, arch = "x86_64", args = { table.unpack(args) } })
+      same({ nr = nr, arch = "x32", args = { table.unpack(args) } })
+    end)
+  end
+  assert.are.same({}, { table.unpack(mismatches, 1, math.min(#mismatches, 10)) })
+  assert.is_true(checked >= 4 * #NUMBERS)
+  return ours, with_args
+end
+
+local function insns(program) return #program // 8 end
+
+-- Rule tables that stress the merging of consecutive numbers into runs: { name, spec }.
+local function range(lo, hi, action, into)
+  into = into or {}
+  for nr = lo, hi do into[#into + 1] = { nr = nr, action = action } end
+  return into
+end
+local ioctl_arg = { { 1, "masked_eq", 0x5400, 0xff00 } }
+local TABLES = {
+  { "none listed", { default = "notify", rules = {} } },
+  { "none listed, default allow", { default = "allow", rules = {} } },
+  { "a single listed syscall", { default = "notify", rules = { { nr = 39, action = "allow" } } } },
+  { "a single syscall with argument rules", { default = "notify",
+    rules = { { nr = 16, action = "allow", args = ioctl_arg } } } },
+  { "runs at 0 and at the highest numbers", { default = 1, rules = range(1020, 1023, "allow", range(0, 9, "allow")) } },
+  { "runs up to 0x3fffffff (the last number the tree sees)", { default = "notify",
+    rules = range(0x3ffffffc, 0x3fffffff, "allow", range(0, 0, "kill")) } },
+  { "runs of different actions side by side", { default = "notify",
+    rules = range(30, 39, 13, range(20, 29, "log", range(10, 19, "allow"))) } },
+  { "runs with one-number gaps", { default = "notify",
+    rules = range(12, 20, "allow", range(0, 10, "allow", range(22, 22, "allow"))) } },
+  { "a run broken by an argument block", { default = "notify", rules = (function()
+    local t = range(0, 40, "allow")
+    t[17] = { nr = 16, action = "allow", args = ioctl_arg }                -- 16: a block
+    t[#t + 1] = { nr = 16, action = 1, args = { { 0, "eq", 3 } } }
+    t[31] = { nr = 30, action = "notify" }                                 -- 30: the default, dropped
+    return t
+  end)() } },
+  { "default equal to the runs' action (rules dropped, runs merge across them)", { default = "allow",
+    rules = range(50, 60, 1, range(40, 49, "allow", range(10, 20, 1, range(0, 9, "allow")))) } },
+  { "rules of one syscall in table order, the first unconditional", { default = "notify",
+    rules = { { nr = 5, action = "allow" }, { nr = 5, action = 1 }, { nr = 6, action = "allow" } } } },
+  { "> 255-instruction jumps: 460 alternating numbers and 60 argument blocks", { default = "notify",
+    rules = (function()
+      local t = {}
+      for nr = 0, 459 do t[#t + 1] = { nr = nr, action = nr % 2 == 0 and "allow" or 1 } end
+      for nr = 500, 980, 8 do
+        for v = 1, 4 do t[#t + 1] = { nr = nr, action = "allow", args = { { 0, "eq", v }, { 1, "ge", v << 32 } } } end
+      end
+      return t
+    end)() } },
+}
+
 describe("seccomp emitter", function()
   for _, pol in ipairs(POLICIES) do
     it("decides exactly as libseccomp for " .. pol[1], function()
       local plan = assert(seccomp.plan(pol[2], pol[3]))
-      local spec = plan.spec
-      local ours = assert(core.seccomp_emit(spec))
-      local theirs = assert(core.seccomp_compile(spec))
-      local checked, mismatches = 0, {}
-      local function same(d)
-        local a, ad = core.seccomp_eval(ours, d)
-        local b, bd = core.seccomp_eval(theirs, d)
-        checked = checked + 1
-        if a ~= b or ad ~= bd then
-          mismatches[#mismatches + 1] = ("nr %d arch %s args %s: purple %s %d, libseccomp %s %d"):format(d.nr,
-            d.arch, table.concat(d.args or {}, ","), a, ad, b, bd)
-        end
-      end
-      for _, nr in ipairs(NUMBERS) do
-        for _, arch in ipairs({ "x86_64", "x32", "i386", "aarch64" }) do
-          same({ nr = nr, arch = arch })
-        end
-      end
-      local values = argument_values(spec)
-      local with_args = 0
-      for nr, per_arg in pairs(values) do
-        with_args = with_args + 1
-        combinations(per_arg, function(args)
-          same({ nr = nr, arch = "x86_64", args = { table.unpack(args) } })
-          same({ nr = nr, arch = "x32", args = { table.unpack(args) } })
-        end)
-      end
-      assert.are.same({}, { table.unpack(mismatches, 1, math.min(#mismatches, 10)) })
+      local _, with_args = compare(plan.spec)
       if not pol[2] or pol[2].hardening ~= false then -- clone, ioctl, socket, open...
         assert.is_true(with_args >= 10, "argument rules were exercised")
       end
-      assert.is_true(checked >= 4 * #NUMBERS)
     end)
   end
+
+  for _, t in ipairs(TABLES) do
+    it("decides exactly as libseccomp for a table: " .. t[1], function() compare(t[2]) end)
+  end
+
+  it("emits one jge per run boundary, not one compare per listed syscall", function()
+    -- 0..299 allowed: runs [0, 299] and [300, ...): prologue (6), jge, the two rets
+    assert.are.equal(9, insns(compare({ default = "notify", rules = range(0, 299, "allow") })))
+    assert.are.equal(7, insns(compare({ default = "notify", rules = {} }))) -- prologue, ret default
+    -- alternating numbers: every number its own run, and still at most ~2 instructions a run
+    local long = compare(TABLES[#TABLES][2])
+    assert.is_true(insns(long) > 2 * 256, "jumps beyond 255 instructions were exercised")
+  end)
 
   it("differs from libseccomp when a rule is changed (the comparison can fail)", function()
     local plan = assert(seccomp.plan({ default_deny = true, allow = { "@system-service" } }, {}))

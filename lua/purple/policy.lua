@@ -223,9 +223,10 @@ local check
 
 -- The keys of a map document in schema order, then unknown keys sorted.
 local function ordered_keys(node, v)
-  local keys, n = {}, 0
-  for _, f in ipairs(node.fields) do
-    if v[f[1]] ~= nil then n = n + 1; keys[n] = f[1] end
+  local keys, n, fields = {}, 0, node.fields
+  for i = 1, #fields do
+    local key = fields[i][1]
+    if v[key] ~= nil then n = n + 1; keys[n] = key end
   end
   -- Usually every key is a schema field: then there is nothing to sort. A table with a metatable
   -- could show other keys to pairs than to indexing, so it takes the long way.
@@ -306,7 +307,7 @@ end
 local function check_items(node, v, path, E)
   local items = {}
   for i = 1, #v do
-    local r = check(nil, node.item, v[i], ("%s[%d]"):format(path, i), E)
+    local r = check(nil, node.item, v[i], path .. "[" .. i .. "]", E)
     if r ~= nil then items[#items + 1] = r end
   end
   return items

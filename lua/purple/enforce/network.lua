@@ -1,7 +1,8 @@
 -- Network: policy.network, enforced by the kernel so that nothing inside can race the checks.
 --
 --   isolated = true    a new network namespace with only loopback: no host address, no host
---                      abstract unix socket is reachable. /sys is not mounted in the sandbox.
+--                      abstract unix socket is reachable. /sys holds only class/net and
+--                      devices/virtual/net of that namespace (lo), read-only.
 --   isolated = false   the host's network through port filters; as root:
 --     TCP and UDP: cgroup BPF programs on a cgroup v2 directory (connect, sendmsg, bind, and
 --          packets to listening sockets), which also count every decision for the audit log.
@@ -243,6 +244,13 @@ function M.prepare(run)
   local n = run.policy.network or {}
   if n.isolated == false then return host_network(run, n) end
   run.spec.namespaces = run.spec.namespaces .. ",net"
+  -- /sys/class/net of the sandbox's own namespace (lo), unless the policy mounts something at /sys
+  local mounts = run.spec.mounts or {}
+  for _, m in ipairs(mounts) do
+    if m.target == "/sys" or m.target:sub(1, 5) == "/sys/" then return true end
+  end
+  mounts[#mounts + 1] = { type = "sysnet", target = "/sys" }
+  run.spec.mounts = mounts
   return true
 end
 
