@@ -34,6 +34,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sched.h>
 
 #include "spawn.h"
 
@@ -84,10 +85,10 @@ struct op {
 	int listener;          /* worker's own duplicate of the listener */
 	int sock, domain, type, protocol;
 	int flags;             /* send flags as the sandbox gave them; listen: the backlog */
-	int lost_cwd;          /* bind: errno of the failed return to the supervisor's directory */
 	uint64_t mmsg;         /* sendmmsg: the sandbox's array, for msg_len */
 	struct msg *msgs;
-	size_t nmsgs;
+	size_t nmsgs;          /* to send; nalloc were read and are freed */
+	size_t nalloc;
 	size_t bytes, fds;     /* data + control held, fds held (SCM_RIGHTS) */
 	struct op *next;       /* in-flight list */
 };
@@ -109,7 +110,7 @@ static void msg_free(struct msg *m)
 
 static void op_free(struct op *o)
 {
-	for (size_t i = 0; i < o->nmsgs; i++)
+	for (size_t i = 0; i < o->nalloc; i++)
 		msg_free(&o->msgs[i]);
 	free(o->msgs);
 	if (o->sock >= 0)
@@ -188,57 +189,67 @@ static int read_iov(pid_t pid, uint64_t iov_ptr, uint64_t n, size_t cap, struct 
 	return r;
 }
 
-/* Control messages, with SCM_RIGHTS fds replaced by the supervisor's duplicates of the sandbox's. */
+/* Control messages, walked as the kernel walks them (its CMSG_OK and __cmsg_nxthdr, not libc's) and
+ * rebuilt into a fresh buffer holding only the headers walked, with SCM_RIGHTS fds replaced by the
+ * supervisor's duplicates of the sandbox's: the kernel then reads exactly what was checked, and no
+ * number the sandbox wrote can name one of the supervisor's own fds. */
 static int read_control(pid_t pid, int pidfd, uint64_t ptr, uint64_t len, struct msg *m)
 {
-	struct msghdr mh = { 0 };
-	struct cmsghdr *c;
-	int r = 0;
+	char *in;
+	size_t at = 0, out = 0;
+	int r;
 
 	if (ptr == 0 || len == 0)
 		return 0;
 	if (len > MAX_CONTROL)
 		return -ENOBUFS;
-	if (!(m->control = malloc((size_t)len)))
+	if (!(in = malloc((size_t)len)))
 		return -ENOMEM;
-	m->controllen = (size_t)len;
-	r = read_mem(pid, ptr, m->control, (size_t)len);
-	mh.msg_control = m->control;
-	mh.msg_controllen = m->controllen;
-	for (c = r ? NULL : CMSG_FIRSTHDR(&mh); c && r == 0; c = CMSG_NXTHDR(&mh, c)) {
+	if (!(m->control = calloc(1, (size_t)len))) {
+		free(in);
+		return -ENOMEM;
+	}
+	r = read_mem(pid, ptr, in, (size_t)len);
+	while (r == 0 && at + sizeof(struct cmsghdr) <= len) {
+		struct cmsghdr c;
 		size_t n;
-		int *fds;
 
-		/* a header claiming more than the buffer holds is refused, as the kernel does (CMSG_OK) */
-		if (c->cmsg_len < sizeof *c || c->cmsg_len > m->controllen - (size_t)((char *)c - m->control)) {
-			r = -EINVAL;
+		memcpy(&c, in + at, sizeof c);
+		if (c.cmsg_len < sizeof c || c.cmsg_len > len - at) {
+			r = -EINVAL; /* !CMSG_OK: the kernel refuses the call */
 			break;
 		}
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (n > MAX_FDS - m->nfds) {
-			r = -EINVAL; /* as the kernel answers more than SCM_MAX_FD */
-			break;
-		}
-		fds = (int *)CMSG_DATA(c);
-		int *grown = realloc(m->fds, (m->nfds + n) * sizeof(int));
-		if (!grown) {
-			r = -ENOMEM;
-			break;
-		}
-		m->fds = grown;
-		for (size_t i = 0; i < n; i++) {
-			int d = (int)syscall(SYS_pidfd_getfd, pidfd, fds[i], 0);
-
-			if (d < 0) {
-				r = errno == ESRCH ? -ESRCH : -EBADF;
+		memcpy(m->control + out, in + at, c.cmsg_len);
+		if (c.cmsg_level == SOL_SOCKET && c.cmsg_type == SCM_RIGHTS) {
+			n = (c.cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			if (n > MAX_FDS - m->nfds) {
+				r = -EINVAL; /* as the kernel answers more than SCM_MAX_FD */
 				break;
 			}
-			m->fds[m->nfds++] = d;
-			fds[i] = d;
+			int *grown = realloc(m->fds, (m->nfds + n) * sizeof(int));
+			if (!grown) {
+				r = -ENOMEM;
+				break;
+			}
+			m->fds = grown;
+			for (size_t i = 0; i < n; i++) {
+				int fd, d;
+
+				memcpy(&fd, in + at + CMSG_LEN(0) + i * sizeof fd, sizeof fd);
+				d = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+				if (d < 0) {
+					r = errno == ESRCH ? -ESRCH : -EBADF;
+					break;
+				}
+				m->fds[m->nfds++] = d;
+				memcpy(m->control + out + CMSG_LEN(0) + i * sizeof d, &d, sizeof d);
+			}
 		}
+		out += CMSG_ALIGN(c.cmsg_len);
+		at += CMSG_ALIGN(c.cmsg_len);
 	}
+	m->controllen = out < len ? out : len;
+	free(in);
 	return r;
 }
 
@@ -323,6 +334,14 @@ static int resolve_unix(pid_t pid, struct msg *m, int for_bind, int *abstract)
 	path[plen] = '\0';
 	if (for_bind) {
 		slash = strrchr(path, '/');
+		if (slash && slash[1] == '\0') {
+			/* "dir/": an existing directory, as the kernel answers; never an empty name,
+			 * which would bind an abstract address instead */
+			fd = open_in_sandbox(pid, path, 1);
+			if (fd >= 0)
+				close(fd);
+			return fd < 0 ? fd : -EADDRINUSE;
+		}
 		if (slash) {
 			*slash = '\0';
 			base = slash + 1;
@@ -477,6 +496,47 @@ static int check(lua_State *L, int rules, int notes, struct op *o, struct msg *m
 
 /* --------------------------------------------------------------------------- performing */
 
+struct bind_job {
+	struct op *o;
+	int mask;
+	int r;
+};
+
+/* On its own thread with its own working directory and umask (unshare CLONE_FS): a unix name is
+ * created from inside its directory with the sandbox's umask, and the supervisor's directory and
+ * umask are never touched. */
+static void *bind_thread(void *arg)
+{
+	struct bind_job *j = arg;
+	struct msg *m = &j->o->msgs[0];
+
+	if (unshare(CLONE_FS) < 0 || fchdir(m->pathfd) < 0) {
+		j->r = -errno;
+		return NULL;
+	}
+	if (j->mask >= 0)
+		umask((mode_t)j->mask);
+	j->r = bind(j->o->sock, (struct sockaddr *)&m->name, m->namelen) < 0 ? -errno : 0;
+	return NULL;
+}
+
+static int bind_in_dir(struct op *o)
+{
+	struct bind_job j = { o, umask_of(o->pid), -EIO };
+	sigset_t all, old;
+	pthread_t t;
+	int r;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&t, NULL, bind_thread, &j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0)
+		return -r;
+	pthread_join(t, NULL);
+	return j.r;
+}
+
 /* Performs o from message *done on; the result the call returns (>= 0) or -errno. Without
  * blocking, -EWOULDBLOCK means "hand it to a worker" when the sandbox's call would have waited. */
 static long perform(struct op *o, size_t *done, int may_block)
@@ -487,34 +547,9 @@ static long perform(struct op *o, size_t *done, int may_block)
 		return listen(o->sock, o->flags) < 0 ? -errno : 0;
 	if (o->kind == OP_CONNECT)
 		return connect(o->sock, (struct sockaddr *)&o->msgs[0].name, o->msgs[0].namelen) < 0 ? -errno : 0;
-	if (o->kind == OP_BIND) {
-		struct msg *m = &o->msgs[0];
-		int mask = -1, old = 0, here = -1;
-
-		/* a unix name is created from inside its directory, with the sandbox's umask; only the
-		 * supervisor's Lua thread binds, and it is back in its own directory before it goes on */
-		if (m->pathfd >= 0) {
-			mask = umask_of(o->pid);
-			here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-			if (here < 0 || fchdir(m->pathfd) < 0) {
-				r = -errno;
-				if (here >= 0)
-					close(here);
-				return r;
-			}
-		}
-		if (mask >= 0)
-			old = (int)umask((mode_t)mask);
-		r = bind(o->sock, (struct sockaddr *)&m->name, m->namelen) < 0 ? -errno : 0;
-		if (mask >= 0)
-			umask((mode_t)old);
-		if (here >= 0) {
-			if (fchdir(here) < 0)
-				o->lost_cwd = errno;
-			close(here);
-		}
-		return r;
-	}
+	if (o->kind == OP_BIND)
+		return o->msgs[0].pathfd >= 0 ? bind_in_dir(o) : bind(o->sock, (struct sockaddr *)&o->msgs[0].name,
+									 o->msgs[0].namelen) < 0 ? -errno : 0;
 	for (; *done < o->nmsgs; (*done)++) {
 		struct msg *m = &o->msgs[*done];
 		struct iovec iov = { m->data, m->len };
@@ -681,6 +716,7 @@ static int load(lua_State *L, int ev, const char *name, struct op *o)
 	o->msgs = calloc(o->nmsgs, sizeof *o->msgs);
 	if (!o->msgs)
 		return -ENOMEM;
+	o->nalloc = o->nmsgs;
 	for (size_t i = 0; i < o->nmsgs; i++)
 		o->msgs[i].pathfd = -1;
 	if (o->kind == OP_LISTEN) {
@@ -773,7 +809,7 @@ static int l_net_perform(lua_State *L)
 	struct op *o;
 	size_t done = 0;
 	long r;
-	int notes, fd, lost;
+	int notes, fd;
 
 	luaL_checktype(L, 3, LUA_TTABLE);
 	luaL_checktype(L, 4, LUA_TTABLE);
@@ -819,11 +855,21 @@ static int l_net_perform(lua_State *L)
 	}
 	for (size_t i = 0; r == 0 && i < (o->kind == OP_LISTEN ? 1 : o->nmsgs); i++) {
 		r = check(L, 4, notes, o, o->kind == OP_LISTEN ? NULL : &o->msgs[i]);
+		if (r == 0 && o->kind != OP_LISTEN && o->msgs[i].pathfd >= 0) {
+			/* each resolved unix path holds an fd too: a sendmmsg stops at the fd budget */
+			if (i > 0 && o->fds + 1 > MAX_FDS) {
+				o->nmsgs = i;
+				break;
+			}
+			o->fds++;
+		}
 		if (r < 0 && i > 0) {
 			o->nmsgs = i; /* send what precedes the refused message */
 			r = 0;
 		}
 	}
+	if (o->memfd >= 0)
+		o->fds++;
 	/* Everything above was taken by pid (memory, /proc/PID/root, cwd, umask): it belonged to the
 	 * caller only if the caller still waits now, after it was all taken (a pid is not reused while
 	 * its task lives). Otherwise nothing is performed and nothing is noted. */
@@ -854,11 +900,7 @@ static int l_net_perform(lua_State *L)
 		}
 	}
 out:
-	lost = o->lost_cwd;
 	op_free(o);
-	if (lost)
-		return luaL_error(L, "net_perform: bind: cannot return to the supervisor's directory: %s",
-				  strerror(lost));
 	if (r < 0)
 		push_answer(L, "error", -r);
 	else

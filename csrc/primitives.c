@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -252,6 +253,54 @@ static int l_sleep(lua_State *L)
 	return 0;
 }
 
+static int stream_close(lua_State *L)
+{
+	luaL_Stream *p = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+	int ok = fclose(p->f) == 0;
+
+	return luaL_fileresult(L, ok, NULL);
+}
+
+/* core.create_file(path [, truncate = true]) -> file | nil, "create PATH: why", errno
+ * A Lua file handle for writing a result the supervisor produces after the sandbox ran (--report,
+ * --learn): opened before the sandbox starts, so nothing the sandbox plants at the path later
+ * (a symbolic link into the user's files) is followed; a link or a non-regular file already there
+ * is refused. */
+static int l_create_file(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int truncate = lua_isnoneornil(L, 2) || lua_toboolean(L, 2);
+	luaL_Stream *p;
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0644), err;
+
+	if (fd < 0 && errno == ELOOP) {
+		luaL_pushfail(L);
+		lua_pushfstring(L, "create %s: a symbolic link, which purple does not follow (remove it or give "
+				"another path)", path);
+		lua_pushinteger(L, ELOOP);
+		return 3;
+	}
+	if (fd < 0)
+		return pl_fail(L, errno, "create %s", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (truncate && ftruncate(fd, 0) < 0)) {
+		err = S_ISREG(st.st_mode) ? errno : EINVAL;
+		close(fd);
+		return pl_fail(L, err, "create %s%s", path, err == EINVAL ? " (not a regular file)" : "");
+	}
+	p = lua_newuserdatauv(L, sizeof *p, 0);
+	p->closef = NULL;
+	luaL_setmetatable(L, LUA_FILEHANDLE);
+	p->f = fdopen(fd, "w");
+	if (!p->f) {
+		err = errno;
+		close(fd);
+		return pl_fail(L, err, "create %s", path);
+	}
+	p->closef = stream_close;
+	return 1;
+}
+
 void pl_open_primitives(lua_State *L)
 {
 	static const luaL_Reg f[] = {
@@ -260,7 +309,7 @@ void pl_open_primitives(lua_State *L)
 		{ "access", l_access }, { "monotonic", l_monotonic }, { "realtime", l_realtime },
 		{ "random_hex", l_random_hex }, { "rusage_children", l_rusage_children }, { "kill", l_kill },
 		{ "strerror", l_strerror }, { "signal_number", l_signal_number }, { "sleep", l_sleep },
-		{ NULL, NULL },
+		{ "create_file", l_create_file }, { NULL, NULL },
 	};
 	luaL_setfuncs(L, f, 0);
 }

@@ -88,6 +88,45 @@ describe("purple command", function()
     assert.is_true(#debug > #info)
   end)
 
+  -- --report and --learn write after the sandbox ran, often into a directory it could write (its
+  -- output path): the files are opened before it starts, and a symbolic link at the path is
+  -- never followed, so the command cannot aim purple's writes at the user's other files.
+  it("--report: a link the command plants at the report's path during the run is not followed", function()
+    local out_dir, v = H.tmpdir(), H.tmpdir()
+    local victim = v .. "/victim"
+    H.write(victim, "victim\n")
+    -- the sandbox user's, as purple leaves an output directory it made (as root: uid 65534)
+    assert.is_true(core.chown(out_dir, SANDBOX_UID, SANDBOX_UID))
+    local script = "rm -f /output/report.json && ln -s " .. victim .. " /output/report.json"
+      .. " && test -L /output/report.json"
+    local out, err, code = purple("run --profile ai-strict --report " .. H.q(out_dir .. "/report.json") .. " -- sh -c "
+      .. H.q(script), "PURPLE_OUTPUT=" .. H.q(out_dir))
+    assert.are.equal(0, code, err)
+    assert.are.equal("", out)
+    assert.are.equal("victim\n", H.read(victim))
+    assert.are.equal(victim, core.readlink(out_dir .. "/report.json")) -- planted, and left alone
+  end)
+
+  it("--report and --learn: a symbolic link already at the path stops the run (125); nothing is written through it",
+    function()
+      local d = H.tmpdir()
+      local victim = d .. "/victim"
+      H.write(victim, "victim\n")
+      local env = "PURPLE_OUTPUT=" .. H.q(d .. "/out")
+      local function refused(option, value, link)
+        assert.is_true(os.execute("ln -s " .. H.q(victim) .. " " .. H.q(link)))
+        local out, err, code = purple("run --profile ai-strict " .. option .. " " .. H.q(value)
+          .. " -- sh -c 'echo ran'", env)
+        -- the last line: without a delegated cgroup, warnings about the limits come first
+        assert.are.same({ "", ("purple: %s: create %s: a symbolic link, which purple does not follow (remove it or "
+          .. "give another path)\n"):format(option, link), 125 }, { out, err:match("[^\n]*\n$") or err, code })
+        assert.are.equal("victim\n", H.read(victim))
+      end
+      refused("--report", d .. "/report.json", d .. "/report.json")
+      refused("--learn", d .. "/a", d .. "/a.yaml") -- --learn OUT writes OUT.yaml and OUT.lua
+      refused("--learn", d .. "/b.yaml", d .. "/b.lua")
+    end)
+
   it("lists and shows the shipped profiles", function()
     local out, _, code = purple("profile list")
     assert.are.equal(0, code)

@@ -69,12 +69,15 @@ local function settle(s)
   error("net_server did not log the sync datagram")
 end
 
--- A policy with the probe mounted at /probe, the given network section (Lua source) and, read-only,
--- the given { host_path, sandbox_path } pairs.
-local function net_profile(network, paths)
-  local extra = {}
-  for _, p in ipairs(paths or {}) do
-    extra[#extra + 1] = ("      { host_path = %q, sandbox_path = %q },\n"):format(p[1], p[2])
+-- A policy with the probe mounted at /probe, the given network section (Lua source), read-only the
+-- given { host_path, sandbox_path } pairs and read-write the `outputs` pairs.
+local function net_profile(network, paths, outputs)
+  local function pairs_of(list)
+    local t = {}
+    for _, p in ipairs(list or {}) do
+      t[#t + 1] = ("      { host_path = %q, sandbox_path = %q },\n"):format(p[1], p[2])
+    end
+    return table.concat(t)
   end
   return H.profile(([[
 return {
@@ -84,11 +87,64 @@ return {
       { host_path = "/usr", sandbox_path = "/usr" },
       { host_path = %q, sandbox_path = "/probe" },
 %s    },
+    output_paths = {
+%s    },
     scratch_paths = { "/tmp" },
     working_dir = "/tmp",
   },
   network = %s,
-}]]):format(H.helpers, table.concat(extra), network))
+}]]):format(H.helpers, pairs_of(paths), pairs_of(outputs), network))
+end
+
+-- Starts `purple run --profile PROFILE [opts.args] -- argv` in the background from the directory
+-- cwd, for a probe given `--sync DIR` (DIR: the sandbox path of the host directory `sync`). Returns
+-- a handle: .pid is purple's own pid (the shell's $!, the process it started); .ready() returns
+-- once the probe waits at its sync point, .go() lets it go on, .finish() waits for the exit and
+-- returns stdout, stderr, status; .stop() (for finally) ends a run still going, by its pid.
+local function start_held(profile, cwd, sync, argv, opts)
+  opts = opts or {}
+  local c = H.tmpdir()
+  local words = { H.q(H.purple) }
+  for _, w in ipairs(opts.global or {}) do words[#words + 1] = H.q(w) end
+  words[#words + 1] = "run --profile " .. H.q(profile)
+  for _, w in ipairs(opts.args or {}) do words[#words + 1] = H.q(w) end
+  words[#words + 1] = "--"
+  for _, w in ipairs(argv) do words[#words + 1] = H.q(w) end
+  os.execute(("cd %s && { %s </dev/null >%s/out 2>%s/err & echo $! >%s/pid; wait $!; echo $? >%s/st; "
+    .. "mv %s/st %s/status; } >/dev/null 2>&1 &"):format(H.q(cwd), table.concat(words, " "), c, c, c, c, c, c))
+  local run = {}
+  for _ = 1, 2000 do
+    run.pid = tonumber(H.read(c .. "/pid"))
+    if run.pid then break end
+    core.sleep(0.01)
+  end
+  assert(run.pid, "purple did not start")
+  local function exited() return H.read(c .. "/status") end
+  function run.ready()
+    for _ = 1, 12000 do
+      if core.stat(sync .. "/ready") then return end
+      if exited() then error("purple ended before the probe's sync point: " .. (H.read(c .. "/err") or "")) end
+      core.sleep(0.01)
+    end
+    error("the probe did not reach its sync point")
+  end
+  function run.go() H.write(sync .. "/go", "") end
+  function run.finish()
+    run.go()
+    for _ = 1, 12000 do
+      local st = exited()
+      if st then return H.read(c .. "/out") or "", H.read(c .. "/err") or "", tonumber(st) end
+      core.sleep(0.01)
+    end
+    error("purple did not end")
+  end
+  function run.stop()
+    if not exited() then
+      run.go()
+      os.execute("kill " .. run.pid .. " 2>/dev/null")
+    end
+  end
+  return run
 end
 
 local function probe(profile, ...)
@@ -161,7 +217,7 @@ describe("network isolated = false", function()
   -- A denied call fails with EPERM as root (cgroup BPF) and with EACCES without root (Landlock and
   -- the supervisor); everything else must be the same in both modes.
   local DENIED = root and "EPERM" or "EACCES"
-  local srv, profile, sockdir
+  local srv, profile, sockdir, network
   -- ports: 1 tcp allowed (TCP and UDP), 2 tcp denied, 3 udp allowed, 4 udp denied, 5 tcp ::1 allowed,
   -- 6 tcp ::1 denied, 7 abstract, 8 tcp and udp on one port, allowed for TCP only, 9 udplite denied,
   -- 10 unix stream socket, 11 unix datagram socket (both in sockdir, which the policy mounts at /sock)
@@ -172,11 +228,12 @@ describe("network isolated = false", function()
       "udplite:127.0.0.1:0", "unix:" .. sockdir .. "/s.sock", "unixdgram:" .. sockdir .. "/d.sock",
       "sync:127.0.0.1:0" })
     local p = srv.ports
-    profile = net_profile(([[{
+    network = ([[{
       isolated = false,
       allow_outgoing = { %d, "%d/udp", "%d/tcp", "%d/tcp" },
       allow_incoming = { "%d-%d/tcp", "%d/udp" },
-    }]]):format(p[1], p[3], p[5], p[8], 45100, 45105, 45106), { { sockdir, "/sock" } })
+    }]]):format(p[1], p[3], p[5], p[8], 45100, 45105, 45106)
+    profile = net_profile(network, { { sockdir, "/sock" } })
   end)
   teardown(function() stop_servers() H.cleanup() end)
 
@@ -485,6 +542,119 @@ describe("network isolated = false", function()
 
   it("passes an open file over a socketpair with SCM_RIGHTS", function()
     assert.are.equal("ok", (probe(profile, "scm-rights")))
+  end)
+
+  -- A 16-byte SOL_IP header (unix sockets ignore it), then SCM_RIGHTS with cmsg_len 20, in
+  -- msg_controllen 36: the kernel walks to the second header (16 + 20 <= 36); a libc walker that
+  -- wants room for CMSG_ALIGN(20) stops before it. A supervisor that missed it would pass the
+  -- sandbox's fd number as it is, naming one of its own fds: the probe tries each number 3..40.
+  it("passes the sandbox's own file for SCM_RIGHTS behind a header a libc walker may stop at", function()
+    local out, err, code = probe(profile, "scm-odd")
+    assert.is_truthy(out:match("^ok %d+$"), out .. "\n" .. err)
+    assert.are.equal(0, code, err)
+  end)
+
+  -- "dir/" names no socket: the kernel answers EADDRINUSE (an existing directory) or ENOENT. Cut at
+  -- its last slash it would be an empty name, which binds an abstract address instead.
+  it("refuses bind() of a unix path ending in a slash as the kernel does, binding no abstract name", function()
+    local out, err, code = H.run(profile, { "/usr/bin/sh", "-c", "mkdir /tmp/d && cd /tmp && for p in /tmp/ "
+      .. "/tmp/d/ d/ /tmp/missing/ missing/ /tmp/d/a.sock; do echo \"$p $(" .. PROBE .. " unix-bind $p)\"; done" })
+    assert.are.equal(0, code, err)
+    assert.are.equal(table.concat({ "/tmp/ EADDRINUSE unbound", "/tmp/d/ EADDRINUSE unbound", "d/ EADDRINUSE unbound",
+      "/tmp/missing/ ENOENT unbound", "missing/ ENOENT unbound", "/tmp/d/a.sock ok path" }, "\n") .. "\n", out)
+  end)
+
+  -- The reviewer's lostcwd2: a supervisor that changed its own working directory to bind a unix
+  -- name there, and could not get back (its directory was mode 0 at that moment), stayed in the
+  -- sandbox's directory, where a planted link then took a relative --report to a host file. The
+  -- sandbox flips the mode of the supervisor's working directory (an output path here) and of
+  -- the bind directory during thousands of binds, then plants report.json links in both.
+  it("keeps the supervisor's working directory while binds race directory modes; the report lands in it", function()
+    if root then
+      pending("as root the kernel binds (BPF filter); the supervisor performs binds without root only")
+      return
+    end
+    local work, v = H.tmpdir(), H.tmpdir()
+    local victim = v .. "/victim"
+    H.write(victim, "victim\n")
+    local run = start_held(net_profile(network, nil, { { work, "/work" } }), work, work,
+      { PROBE, "--sync", "/work", "bind-flip", "/work", "/tmp/b", "2000", victim },
+      { args = { "--report", "report.json" } })
+    finally(run.stop)
+    run.ready()
+    local cwd = core.readlink("/proc/" .. run.pid .. "/cwd")
+    local out, err, code = run.finish()
+    assert.are.equal(0, code, err)
+    local binds, eacces, other = out:match("^ok binds=(%d+) eacces=(%d+) other=(%d+)\n$")
+    assert.is_truthy(binds, out)
+    assert.is_true(tonumber(binds) > 0 and tonumber(eacces) > 0, out) -- the race ran both ways
+    assert.are.equal(work, cwd)
+    assert.are.equal("victim\n", H.read(victim))
+    local report = require("purple.json").decode(H.read(work .. "/report.json") or "null")
+    assert.are.equal(0, report and report.status)
+    assert.are.equal("0", other, err) -- each bind answered as the kernel would: done or EACCES
+  end)
+
+  -- The reviewer's fdx: 64 threads block in sendmmsg() of 1024 datagrams each to a full unix
+  -- datagram receiver. Each datagram names a path, which the supervisor holds as an fd while the
+  -- call waits; counted against the workers' budget (512) it stays bounded, uncounted it reached
+  -- the supervisor's RLIMIT_NOFILE and every call failed with EMFILE.
+  it("holds a bounded number of fds while sendmmsg() of unix datagrams block, and still serves UDP", function()
+    if root then
+      pending("as root the kernel sends (BPF filter); the supervisor performs sends without root only")
+      return
+    end
+    local a = srv.ports[3]
+    local before = count(srv, "udp " .. a .. " fdx")
+    local sync = H.tmpdir()
+    local run = start_held(net_profile(network, nil, { { sync, "/work" } }), sync, sync,
+      { PROBE, "--sync", "/work", "fdx", "/tmp/r", "64", "127.0.0.1", tostring(a) })
+    finally(run.stop)
+    run.ready()
+    local most = 0
+    for _ = 1, 10 do -- a few samples while the calls wait
+      most = math.max(most, #assert(core.readdir("/proc/" .. run.pid .. "/fd")))
+      core.sleep(0.02)
+    end
+    local out, err, code = run.finish()
+    assert.is_true(most < 700, "the supervisor held " .. most .. " fds")
+    assert.are.equal(0, code, err)
+    assert.are.equal("started 64\nudp ok\n", out)
+    settle(srv)
+    assert.are.equal(before + 1, count(srv, "udp " .. a .. " fdx"))
+  end)
+
+  -- One note per distinct destination would grow the supervisor (outside the sandbox's memory
+  -- limit) without bound: at most 4096 are itemized, the rest counted in one line.
+  it("itemizes at most 4096 denied destinations and counts the rest in one line; its memory stays bounded", function()
+    if root then
+      pending("as root the BPF filter's map counts the decisions; the supervisor's notes are the rootless path")
+      return
+    end
+    local sync = H.tmpdir()
+    local run = start_held(net_profile(network, nil, { { sync, "/work" } }), sync, sync,
+      { PROBE, "--sync", "/work", "notes", "5000", tostring(srv.ports[4]) }, { global = { "-l", "info" } })
+    finally(run.stop)
+    run.ready()
+    local hwm
+    local f = io.open("/proc/" .. run.pid .. "/status")
+    if f then
+      hwm = tonumber(f:read("a"):match("\nVmHWM:%s*(%d+) kB"))
+      f:close()
+    end
+    local out, err, code = run.finish()
+    assert.are.equal(0, code, err)
+    assert.are.equal("ok sent=0 denied=5000\n", out)
+    local itemized, more = 0, {}
+    for line in err:gmatch("[^\n]+") do
+      if line:find("^purple: network: denied send to udp 127%.1%.") then itemized = itemized + 1 end
+      if line:find("more decisions", 1, true) then more[#more + 1] = line end
+    end
+    assert.are.equal(4096, itemized)
+    assert.are.same({ "purple: network: 904 more decisions on further destinations were enforced but not "
+      .. "itemized (more than 4096 distinct)" }, more)
+    assert.is_truthy(hwm, "VmHWM of the supervisor")
+    assert.is_true(hwm < 60 * 1024, "the supervisor's peak RSS: " .. tostring(hwm) .. " kB")
   end)
 
   -- 100 threads block in sendmsg() (without root: in the supervisor, more than its workers) while

@@ -1,11 +1,11 @@
 /* The purple and purple-lua commands: a Lua 5.4 interpreter that finds purple's Lua code next to
  * its own executable (in-tree: ../lua; installed: ../share/lua/5.4 and ../lib/lua/5.4), then runs
  * purple.cli inside lua_pcall with a traceback handler and exits with the status it returns.
- * purple.core is linked in (package.preload) and, where their static archives exist, so are liblua,
- * libseccomp and libcap: a start maps and relocates no shared object but libc, libm and ld.so, which
- * is most of what keeps the supervisor's peak RSS down (Makefile; bench/README.md, Memory). The Lua
- * C API is exported, as lua5.4 does, for C modules loaded by require (lyaml). */
+ * purple.core is linked in (package.preload); with `make STATIC_LIBS=1` liblua, libseccomp and
+ * libcap are too, so a start maps no shared object but libc, libm and ld.so (Makefile; bench/README.md,
+ * Memory). The Lua C API is exported, as lua5.4 does, for C modules loaded by require (lyaml). */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -34,28 +34,46 @@ static int traceback(lua_State *L)
  * edited module is always loaded from source. Upvalue 1: "<prefix>/lua/"; 2: "<prefix>/build/luac/". */
 static int bytecode_searcher(lua_State *L)
 {
-	const char *name = luaL_checkstring(L, 1), *src, *bc, *lua_dir = lua_tostring(L, lua_upvalueindex(1));
-	size_t dlen = strlen(lua_dir);
+	const char *name = luaL_checkstring(L, 1), *rel, *src = NULL, *bc;
 	struct stat ss, bs;
+	char *buf;
+	int fd, r, src_at = 0;
+	ssize_t got;
 
-	lua_getglobal(L, "package");
-	lua_getfield(L, -1, "searchpath");
-	lua_pushstring(L, name);
-	lua_getfield(L, -3, "path");
-	lua_call(L, 2, 1);
-	src = lua_tostring(L, -1);
-	if (!src || strncmp(src, lua_dir, dlen) != 0)
+	/* <prefix>/lua/a/b.lua or <prefix>/lua/a/b/init.lua, as package.path has them first in-tree:
+	 * found by stat alone (no open of the source, as package.searchpath would do) */
+	rel = luaL_gsub(L, name, ".", "/");
+	for (int i = 0; i < 2 && !src; i++) {
+		const char *p = lua_pushfstring(L, "%s%s%s", lua_tostring(L, lua_upvalueindex(1)), rel,
+						i ? "/init.lua" : ".lua");
+
+		if (stat(p, &ss) == 0 && S_ISREG(ss.st_mode)) {
+			src = p;
+			src_at = lua_gettop(L);
+		} else
+			lua_pop(L, 1);
+	}
+	if (!src)
 		return 0;
-	/* a Lua string, not a PATH_MAX array: luaL_loadfilex adds its own 8 KiB buffer below this
-	 * frame, and the deepest nested require sets the supervisor's stack high-water mark */
-	bc = lua_pushfstring(L, "%s%sc", lua_tostring(L, lua_upvalueindex(2)), src + dlen);
-	if (stat(src, &ss) < 0 || stat(bc, &bs) < 0 ||
-	    bs.st_mtim.tv_sec < ss.st_mtim.tv_sec ||
+	bc = lua_pushfstring(L, "%s%sc", lua_tostring(L, lua_upvalueindex(2)),
+			     src + strlen(lua_tostring(L, lua_upvalueindex(1))));
+	if (stat(bc, &bs) < 0 || !S_ISREG(bs.st_mode) || bs.st_mtim.tv_sec < ss.st_mtim.tv_sec ||
 	    (bs.st_mtim.tv_sec == ss.st_mtim.tv_sec && bs.st_mtim.tv_nsec < ss.st_mtim.tv_nsec))
 		return 0;
-	if (luaL_loadfilex(L, bc, "b") != LUA_OK)
-		return 0; /* unreadable or from another Lua: the source searcher follows */
-	lua_pushvalue(L, -3); /* the loader gets the source's file name, as from the source searcher */
+	/* one open and one read of the whole file: luaL_loadfilex would reopen it in binary mode and
+	 * read it in stdio-sized pieces */
+	fd = open(bc, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	buf = lua_newuserdatauv(L, (size_t)bs.st_size + 1, 0);
+	got = read(fd, buf, (size_t)bs.st_size + 1);
+	close(fd);
+	if (got != (ssize_t)bs.st_size)
+		return 0; /* changed under us: the source searcher follows */
+	r = luaL_loadbufferx(L, buf, (size_t)got, lua_pushfstring(L, "@%s", src), "b");
+	if (r != LUA_OK)
+		return 0; /* from another Lua: the source searcher follows */
+	lua_pushvalue(L, src_at); /* the loader gets the source's file name, as from the source searcher */
 	return 2;
 }
 

@@ -97,13 +97,11 @@ local function global_options(args, usage)
   return i
 end
 
-local function write_report(path, result)
+local function write_report(f, result)
   local json = require "purple.json"
-  local f, err = io.open(path, "w")
-  if not f then return nil, err end
-  f:write(json.encode(result), "\n")
-  f:close()
-  return true
+  local ok, err = f:write(json.encode(result), "\n")
+  if ok then ok, err = f:close() end
+  return ok, err
 end
 
 local function profile_context(command)
@@ -151,10 +149,16 @@ local function cmd_run(args, first)
   local policy, err = purple.profile(profile, profile_context(command))
   if not policy then return die(err) end
   log.debug("profile %s from %s", policy.name, policy.source or "?")
+  -- Opened now, before the sandbox runs: a link it might plant at the path is never followed.
+  local report_file
+  if report then
+    report_file, err = require("purple.core").create_file(report)
+    if not report_file then return die("--report: " .. err) end
+  end
   local result = purple.exec(policy, command, { timeout = timeout, allow_unenforced = allow_unenforced,
     learn = learn })
-  if report then
-    local ok, rerr = write_report(report, result)
+  if report_file then
+    local ok, rerr = write_report(report_file, result)
     if not ok then log.error("--report: %s", rerr) end
   end
   return M.finish(result)

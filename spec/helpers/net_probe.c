@@ -47,6 +47,31 @@
  *   net_probe unix-dgram PATH                   sendto() the unix datagram socket PATH ("probe")
  *   net_probe scm-rights                        pass the fd of an open file over a socketpair
  *                                               (SCM_RIGHTS) and read the file through the received fd
+ *   net_probe scm-odd                           the same over a unix datagram socketpair, with control
+ *                                               messages a libc walker stops short of: a 16-byte
+ *                                               SOL_IP header, then SCM_RIGHTS with cmsg_len 20
+ *                                               (msg_controllen 36), once for each fd number 3..40 the
+ *                                               file is dup2()ed to; each received fd must be the file
+ *                                               (same inode, reads its content): "ok N" (N tried)
+ *   net_probe unix-bind PATH                    bind a unix stream socket to PATH ("dir/" too); prints
+ *                                               "ok" or the errno name, then what getsockname() shows:
+ *                                               "unbound", "abstract" or "path"
+ *   net_probe bind-flip FLIPDIR BINDDIR N VICTIM   N unix binds of BINDDIR/bI (more, up to 10N, until
+ *                                               some succeeded and some failed with EACCES) while a
+ *                                               thread flips the mode of FLIPDIR and BINDDIR between
+ *                                               0 and 0755; then plants BINDDIR/report.json and
+ *                                               /tmp/report.json -> VICTIM: "ok binds=B eacces=E
+ *                                               other=O"
+ *   net_probe fdx PATH N ADDR PORT              a unix datagram receiver at PATH, filled; N threads
+ *                                               block in sendmmsg() of 1024 datagrams to it (one
+ *                                               resolved path each); then one UDP "fdx" to ADDR:PORT:
+ *                                               prints "started N", then "udp ok" or "udp ERRNO"
+ *   net_probe notes N PORT                      N UDP sendto() to PORT on N distinct addresses
+ *                                               127.1.0.0 + i: "ok sent=S denied=D"
+ *
+ * net_probe --sync DIR COMMAND...: bind-flip, fdx and notes then create DIR/ready and wait (up to
+ * 120 s) for DIR/go before they return, so that the spec can look at the supervisor meanwhile
+ * (fdx: while its threads are still blocked).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -61,6 +86,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -737,9 +763,275 @@ static int do_ping(const char *host)
 	return 0;
 }
 
+/* --sync DIR: a point where the spec looks at the supervisor while the sandbox waits. */
+static const char *sync_dir;
+
+static void sync_point(void)
+{
+	char p[4096];
+	int fd;
+
+	if (!sync_dir)
+		return;
+	snprintf(p, sizeof p, "%s/ready", sync_dir);
+	if ((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		exit(3);
+	close(fd);
+	snprintf(p, sizeof p, "%s/go", sync_dir);
+	for (int i = 0; i < 12000 && access(p, F_OK) != 0; i++)
+		usleep(10000);
+}
+
+/* SCM_RIGHTS behind a header libc's CMSG_NXTHDR does not step over (16 + CMSG_ALIGN(20) > 36) but
+ * the kernel does (16 + 20 <= 36): a supervisor that walks the control data with libc passes the
+ * fd number untranslated, and the kernel reads it in the supervisor's fd table. */
+static int do_scm_odd(void)
+{
+	char name[] = "/tmp/net_probe_odd.XXXXXX";
+	int sv[2], w = mkstemp(name), f, tried = 0;
+	struct stat want;
+
+	if (w < 0)
+		return fail("mkstemp");
+	if (write(w, "scm-odd\n", 8) != 8 || (f = open(name, O_RDONLY)) < 0 || fstat(f, &want) < 0)
+		return fail("file");
+	close(w);
+	unlink(name);
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0)
+		return fail("socketpair");
+	for (int n = 3; n <= 40; n++) {
+		unsigned char ctl[36] __attribute__((aligned(8)));
+		struct cmsghdr c1 = { .cmsg_len = 16, .cmsg_level = SOL_IP, .cmsg_type = 0 };
+		struct cmsghdr c2 = { .cmsg_len = 20, .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS };
+		struct iovec iov = { "o", 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = 36 };
+		union { struct cmsghdr h; char b[256]; } in;
+		struct cmsghdr *c;
+		struct stat st;
+		char byte, buf[32] = "";
+		int got;
+
+		if (n == sv[0] || n == sv[1] || n == f)
+			continue;
+		if (dup2(f, n) != n)
+			return fail("dup2");
+		memset(ctl, 0, sizeof ctl);
+		memcpy(ctl, &c1, sizeof c1);
+		memcpy(ctl + 16, &c2, sizeof c2);
+		memcpy(ctl + 32, &n, sizeof n);
+		if (sendmsg(sv[0], &mh, 0) != 1)
+			return fail("sendmsg");
+		close(n);
+		memset(&in, 0, sizeof in);
+		iov = (struct iovec){ &byte, 1 };
+		mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = in.b, .msg_controllen = sizeof in.b };
+		if (recvmsg(sv[1], &mh, MSG_CMSG_CLOEXEC) != 1)
+			return fail("recvmsg");
+		c = CMSG_FIRSTHDR(&mh);
+		if ((mh.msg_flags & MSG_CTRUNC) || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS
+		    || c->cmsg_len != CMSG_LEN(sizeof(int)) || CMSG_NXTHDR(&mh, c)) {
+			printf("EBADMSG fd %d: not one SCM_RIGHTS fd\n", n);
+			return 1;
+		}
+		memcpy(&got, CMSG_DATA(c), sizeof got);
+		if (fstat(got, &st) < 0 || st.st_dev != want.st_dev || st.st_ino != want.st_ino
+		    || pread(got, buf, sizeof buf - 1, 0) != 8 || strcmp(buf, "scm-odd\n") != 0) {
+			char p[64], t[256] = "";
+			ssize_t k;
+
+			snprintf(p, sizeof p, "/proc/self/fd/%d", got);
+			k = readlink(p, t, sizeof t - 1);
+			t[k > 0 ? k : 0] = 0;
+			printf("EBADMSG fd %d: received %s\n", n, t);
+			return 1;
+		}
+		close(got);
+		tried++;
+	}
+	printf("ok %d\n", tried);
+	return 0;
+}
+
+/* bind() of a unix stream socket to path as given (a trailing slash kept), then getsockname(). */
+static int do_unix_bind(const char *path)
+{
+	struct sockaddr_un a, g;
+	socklen_t len = unix_addr(path, &a), glen = sizeof g;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0), r, err;
+	const char *name, *kind;
+
+	if (fd < 0)
+		return fail("socket");
+	r = bind(fd, (struct sockaddr *)&a, len);
+	err = errno;
+	memset(&g, 0, sizeof g);
+	if (getsockname(fd, (struct sockaddr *)&g, &glen) < 0)
+		return fail("getsockname");
+	kind = glen <= offsetof(struct sockaddr_un, sun_path) ? "unbound" : g.sun_path[0] == 0 ? "abstract" : "path";
+	name = r == 0 ? "ok" : strerrorname_np(err);
+	printf("%s %s\n", name ? name : "EUNKNOWN", kind);
+	return r == 0 ? 0 : 1;
+}
+
+/* The reviewer's lostcwd2: binds while the modes flip. A supervisor that binds from inside the
+ * directory on its own main thread and cannot get back (its directory is mode 0 at that moment)
+ * stays in the sandbox's directory, where the links planted afterwards wait for relative writes. */
+static const char *flip_dirs[2];
+
+static void *mode_flipper(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_stop)) {
+		for (int i = 0; i < 2; i++)
+			chmod(flip_dirs[i], 0);
+		for (int i = 0; i < 2; i++)
+			chmod(flip_dirs[i], 0755);
+	}
+	return NULL;
+}
+
+static int do_bind_flip(const char *flipdir, const char *binddir, int n, const char *victim)
+{
+	pthread_t t;
+	int binds = 0, eacces = 0, other = 0;
+	char p[256];
+
+	if (mkdir(binddir, 0755) < 0 && errno != EEXIST)
+		return fail("mkdir");
+	flip_dirs[0] = flipdir;
+	flip_dirs[1] = binddir;
+	pthread_create(&t, NULL, mode_flipper, NULL);
+	/* at least n binds, and on (up to 10n) until some met a directory of mode 0 and some did not */
+	for (int i = 0; i < n || ((binds == 0 || eacces == 0) && i < 10 * n); i++) {
+		struct sockaddr_un a;
+		socklen_t len;
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		if (fd < 0)
+			return fail("socket");
+		snprintf(p, sizeof p, "%s/b%d", binddir, i);
+		len = unix_addr(p, &a);
+		if (bind(fd, (struct sockaddr *)&a, len) == 0)
+			binds++;
+		else if (errno == EACCES)
+			eacces++;
+		else
+			other++;
+		close(fd);
+	}
+	atomic_store(&race_stop, 1);
+	pthread_join(t, NULL);
+	chmod(flipdir, 0755);
+	chmod(binddir, 0755);
+	snprintf(p, sizeof p, "%s/report.json", binddir);
+	if (symlink(victim, p) < 0 || symlink(victim, "/tmp/report.json") < 0)
+		return fail("symlink");
+	printf("ok binds=%d eacces=%d other=%d\n", binds, eacces, other);
+	sync_point();
+	return 0;
+}
+
+/* The reviewer's fdx: every datagram of a blocked sendmmsg() names a path the supervisor resolved,
+ * and each resolved path is an fd it holds until the call ends. */
+#define FDX_VLEN 1024
+static struct sockaddr_un fdx_addr;
+static socklen_t fdx_len;
+static atomic_int fdx_started;
+
+static void *fdx_blocker(void *arg)
+{
+	static struct iovec iov = { "x", 1 };
+	struct mmsghdr *m = calloc(FDX_VLEN, sizeof *m);
+	int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	(void)arg;
+	for (int i = 0; m && i < FDX_VLEN; i++) {
+		m[i].msg_hdr.msg_name = &fdx_addr;
+		m[i].msg_hdr.msg_namelen = fdx_len;
+		m[i].msg_hdr.msg_iov = &iov;
+		m[i].msg_hdr.msg_iovlen = 1;
+	}
+	atomic_fetch_add(&fdx_started, 1);
+	if (m && s >= 0)
+		sendmmsg(s, m, FDX_VLEN, 0);
+	return NULL;
+}
+
+static int do_fdx(const char *path, int n, const char *host, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = addr(host, port, &ss);
+	int r = socket(AF_UNIX, SOCK_DGRAM, 0), f = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0), u;
+	pthread_attr_t attr;
+
+	fdx_len = unix_addr(path, &fdx_addr);
+	if (r < 0 || f < 0)
+		return fail("socket");
+	if (bind(r, (struct sockaddr *)&fdx_addr, fdx_len) < 0)
+		return fail("bind");
+	for (int i = 0; i < 100000; i++)
+		if (sendto(f, "y", 1, 0, (struct sockaddr *)&fdx_addr, fdx_len) != 1)
+			break;
+	if (errno != EAGAIN)
+		return fail("sendto");
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (int i = 0; i < n; i++) {
+		pthread_t t;
+
+		if (pthread_create(&t, &attr, fdx_blocker, NULL) != 0)
+			return fail("pthread_create");
+	}
+	while (atomic_load(&fdx_started) < n)
+		usleep(1000);
+	usleep(300000);
+	printf("started %d\n", n);
+	if ((u = socket(ss.ss_family, SOCK_DGRAM, 0)) < 0)
+		return fail("socket");
+	if (sendto(u, "fdx", 3, 0, (struct sockaddr *)&ss, len) == 3) {
+		printf("udp ok\n");
+	} else {
+		const char *e = strerrorname_np(errno);
+
+		printf("udp %s\n", e ? e : "EUNKNOWN");
+	}
+	sync_point();
+	return 0;
+}
+
+/* n sends to as many distinct loopback addresses: each a destination of its own to count. */
+static int do_notes(int n, int port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), sent = 0, denied = 0;
+
+	if (fd < 0)
+		return fail("socket");
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					 .sin_addr.s_addr = htonl(0x7f010000u + (uint32_t)i) };
+
+		if (sendto(fd, "n", 1, 0, (struct sockaddr *)&a, sizeof a) == 1)
+			sent++;
+		else if (errno == EACCES || errno == EPERM)
+			denied++;
+		else
+			return fail("sendto");
+	}
+	printf("ok sent=%d denied=%d\n", sent, denied);
+	sync_point();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 3 && strcmp(argv[1], "--sync") == 0) {
+		sync_dir = argv[2];
+		argv[2] = argv[0];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc == 5 && strcmp(argv[1], "connect") == 0)
 		return do_connect(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 4 && strcmp(argv[1], "sendto") == 0)
@@ -784,6 +1076,16 @@ int main(int argc, char **argv)
 		return do_unix_dgram(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "scm-rights") == 0)
 		return do_scm_rights();
+	if (argc == 2 && strcmp(argv[1], "scm-odd") == 0)
+		return do_scm_odd();
+	if (argc == 3 && strcmp(argv[1], "unix-bind") == 0)
+		return do_unix_bind(argv[2]);
+	if (argc == 6 && strcmp(argv[1], "bind-flip") == 0)
+		return do_bind_flip(argv[2], argv[3], atoi(argv[4]), argv[5]);
+	if (argc == 6 && strcmp(argv[1], "fdx") == 0)
+		return do_fdx(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
+	if (argc == 4 && strcmp(argv[1], "notes") == 0)
+		return do_notes(atoi(argv[2]), atoi(argv[3]));
 	fprintf(stderr, "usage: see the comment at the top of net_probe.c\n");
 	return 2;
 }

@@ -69,15 +69,22 @@ local AF_INET, AF_INET6, SOCK_STREAM, SOCK_DGRAM, IPPROTO_TCP, IPPROTO_UDP = 2, 
 local MSG_FASTOPEN = 0x20000000
 local EACCES = 13
 
--- Counts one decision for report(): key op/proto/addr/port/verdict.
+-- Counts one decision for report(): key op/proto/addr/port/verdict. At most MAX_NOTES distinct
+-- keys, as the root mode's BPF map: the supervisor is outside the sandbox's memory limit, so a
+-- sandbox sending to ever new addresses must not grow it; the rest is counted in one number.
+local MAX_NOTES = 4096
 local function note(run, e)
   local key = table.concat({ e.op, e.proto, e.addr or "", e.port or 0, tostring(e.allowed) }, "|")
-  local notes = run.net.notes
+  local net = run.net
+  local notes = net.notes
   if notes[key] then
     notes[key].count = notes[key].count + 1
-  else
+  elseif (net.distinct or 0) < MAX_NOTES then
     e.count = 1
     notes[key] = e
+    net.distinct = (net.distinct or 0) + 1
+  else
+    net.uncounted = (net.uncounted or 0) + 1
   end
 end
 
@@ -285,6 +292,10 @@ local function report(run)
   end
   for _, e in pairs(net.notes or {}) do events[#events + 1] = e end
   net.notes = nil
+  if net.uncounted then
+    log.info("network: %d more decisions on further destinations were enforced but not itemized "
+      .. "(more than %d distinct)", net.uncounted, MAX_NOTES)
+  end
   table.sort(events, function(a, b)
     if a.op ~= b.op then return a.op < b.op end
     if (a.port or 0) ~= (b.port or 0) then return (a.port or 0) < (b.port or 0) end
