@@ -692,6 +692,26 @@ static int do_sendmmsg_mixed(const char *host, int allowed, int denied)
  * supervisor, on a worker or refused with EAGAIN once the workers are busy) while the main thread
  * keeps sending UDP datagrams to ADDR:PORT: prints "started N" once every thread made its call,
  * then "sent" after each datagram, until the session ends it. */
+/* Starts n detached threads running fn, each counting itself in *started before it blocks, and
+ * waits until all have. 0, or -1 when a thread could not be made. */
+static int start_blockers(int n, void *(*fn)(void *), atomic_int *started)
+{
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (int i = 0; i < n; i++) {
+		pthread_t t;
+
+		if (pthread_create(&t, &attr, fn, NULL) != 0)
+			return -1;
+	}
+	while (atomic_load(started) < n)
+		usleep(1000);
+	return 0;
+}
+
 static atomic_int stall_started;
 static int stall_fd;
 
@@ -712,7 +732,6 @@ static int do_stall(int n, const char *host, int port)
 	socklen_t len = addr(host, port, &ss);
 	int sv[2], u = socket(ss.ss_family, SOCK_DGRAM, 0), small = 4096;
 	char buf[4096] = { 0 };
-	pthread_attr_t attr;
 
 	if (u < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return fail("socket");
@@ -720,17 +739,8 @@ static int do_stall(int n, const char *host, int port)
 	while (send(sv[0], buf, sizeof buf, MSG_DONTWAIT) > 0)
 		;
 	stall_fd = sv[0];
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 64 << 10);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	for (int i = 0; i < n; i++) {
-		pthread_t t;
-
-		if (pthread_create(&t, &attr, staller, NULL) != 0)
-			return fail("pthread_create");
-	}
-	while (atomic_load(&stall_started) < n)
-		usleep(1000);
+	if (start_blockers(n, staller, &stall_started) < 0)
+		return fail("pthread_create");
 	usleep(100000);
 	printf("started %d\n", n);
 	for (;;) {
@@ -962,7 +972,6 @@ static int do_fdx(const char *path, int n, const char *host, int port)
 	struct sockaddr_storage ss;
 	socklen_t len = addr(host, port, &ss);
 	int r = socket(AF_UNIX, SOCK_DGRAM, 0), f = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0), u;
-	pthread_attr_t attr;
 
 	fdx_len = unix_addr(path, &fdx_addr);
 	if (r < 0 || f < 0)
@@ -974,17 +983,8 @@ static int do_fdx(const char *path, int n, const char *host, int port)
 			break;
 	if (errno != EAGAIN)
 		return fail("sendto");
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 64 << 10);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	for (int i = 0; i < n; i++) {
-		pthread_t t;
-
-		if (pthread_create(&t, &attr, fdx_blocker, NULL) != 0)
-			return fail("pthread_create");
-	}
-	while (atomic_load(&fdx_started) < n)
-		usleep(1000);
+	if (start_blockers(n, fdx_blocker, &fdx_started) < 0)
+		return fail("pthread_create");
 	usleep(300000);
 	printf("started %d\n", n);
 	if ((u = socket(ss.ss_family, SOCK_DGRAM, 0)) < 0)
