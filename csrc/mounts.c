@@ -453,6 +453,15 @@ int mount_dev(int rootfd, const char *target, char *what, size_t n)
 	return 0;
 }
 
+/* Detaches the mount at name in dfd ("" for dfd's own mount) through dfd's /proc/self/fd path. */
+static int umount_at(int dfd, const char *name)
+{
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/self/fd/%d%s%s", dfd, name[0] ? "/" : "", name);
+	return umount2(path, MNT_DETACH);
+}
+
 /* /sys with only the sandbox's own network interfaces: a read-only tmpfs holding class/net and
  * devices/virtual/net of a sysfs instance made inside the sandbox's network namespace (sysfs lists
  * the devices of the namespace it is mounted in). The rest of sysfs (hardware, firmware, kernel
@@ -461,12 +470,12 @@ int mount_dev(int rootfd, const char *target, char *what, size_t n)
 int mount_sysnet(int rootfd, const char *target, char *what, size_t n)
 {
 	static const char *const dirs[] = { "class", "class/net", "devices", "devices/virtual",
-					    "devices/virtual/net", ".sysfs", NULL };
+					    "devices/virtual/net", NULL };
 	static const char *const parts[] = { "class/net", "devices/virtual/net", NULL };
 	const unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
-	char self[48];
-	int dfd, sfd = -1, e;
+	char whole[64];
+	int dfd, e;
 
 	dfd = tmpfs_at(rootfd, target, 1 << 16, 0755, attrs, what, n);
 	if (dfd < 0)
@@ -474,24 +483,24 @@ int mount_sysnet(int rootfd, const char *target, char *what, size_t n)
 	for (int i = 0; dirs[i]; i++)
 		if (mkdirat(dfd, dirs[i], 0755) < 0)
 			goto fail;
-	sfd = new_fs("sysfs", NULL, attrs | MOUNT_ATTR_RDONLY);
-	if (sfd < 0 && errno == EPERM) {
+	if (new_fs_at(dfd, ".sysfs", "sysfs", NULL, attrs | MOUNT_ATTR_RDONLY) < 0) {
+		if (errno != EPERM)
+			goto fail;
 		/* The kernel lets a user namespace mount sysfs only where a fully visible sysfs is mounted
 		 * already (not in some containers and initramfs systems): then /sys stays empty, which
 		 * shows less, not more. */
-		snprintf(self, sizeof self, "/proc/self/fd/%d", dfd);
-		e = umount2(self, MNT_DETACH) < 0 ? errno : 0;
+		e = umount_at(dfd, "") < 0 ? errno : 0;
 		close(dfd);
 		errno = e;
 		if (e)
 			FAIL("unmount %s", target);
 		return 0;
 	}
-	if (sfd < 0 || attach_at(sfd, dfd, ".sysfs") < 0)
-		goto fail;
 	for (int i = 0; parts[i]; i++) {
-		int c = sys_open_tree(sfd, parts[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		int c;
 
+		snprintf(whole, sizeof whole, ".sysfs/%s", parts[i]);
+		c = sys_open_tree(dfd, whole, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		if (c < 0 || attach_at(c, dfd, parts[i]) < 0) {
 			e = errno;
 			if (c >= 0)
@@ -501,19 +510,13 @@ int mount_sysnet(int rootfd, const char *target, char *what, size_t n)
 		}
 		close(c);
 	}
-	snprintf(self, sizeof self, "/proc/self/fd/%d", sfd);
-	if (umount2(self, MNT_DETACH) < 0)
-		goto fail;
-	close(sfd);
-	sfd = -1;
-	if (unlinkat(dfd, ".sysfs", AT_REMOVEDIR) < 0 || sys_mount_setattr(dfd, "", AT_EMPTY_PATH, &ro) < 0)
+	if (umount_at(dfd, ".sysfs") < 0 || unlinkat(dfd, ".sysfs", AT_REMOVEDIR) < 0 ||
+	    sys_mount_setattr(dfd, "", AT_EMPTY_PATH, &ro) < 0)
 		goto fail;
 	close(dfd);
 	return 0;
 fail:
 	e = errno;
-	if (sfd >= 0)
-		close(sfd);
 	close(dfd);
 	errno = e;
 	FAIL("sysfs %s/class/net", target);

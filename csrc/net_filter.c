@@ -294,6 +294,26 @@ static size_t ranges_parse(lua_State *L, int t, const char *k, struct port_range
 	return n;
 }
 
+/* Loads prog for hook h and attaches it to the cgroup cg (the attachment then holds it). 0, or an
+ * errno with msg naming the program and the verifier's first line. */
+static int load_attach(int cg, const struct prog *prog, const struct hook *h, const char *dir, char *msg,
+		       size_t n)
+{
+	char log[1024] = "";
+	int fd = prog_load(prog, h, log, sizeof log), err;
+
+	if (fd < 0) {
+		err = errno;
+		snprintf(msg, n, "load BPF %s program%s%s", h->name, log[0] ? ": " : "", log);
+		return err;
+	}
+	err = prog_attach(cg, fd, h->type) < 0 ? errno : 0;
+	if (err)
+		snprintf(msg, n, "attach BPF %s program to %s", h->name, dir);
+	close(fd);
+	return err;
+}
+
 /* core.net_filter_attach(cgroup_dir, {outgoing = ranges, incoming = ranges}) -> filter | nil, msg, errno
  * The programs stay attached as long as the cgroup exists; the filter handle reads the audit map. */
 static int l_net_filter_attach(lua_State *L)
@@ -303,8 +323,8 @@ static int l_net_filter_attach(lua_State *L)
 	size_t nout, nin;
 	struct prog *prog;
 	struct net_filter *f;
-	char log[1024] = "";
-	int cg, err;
+	char msg[1200] = "";
+	int cg, err = 0;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	nout = ranges_parse(L, 2, "outgoing", out);
@@ -319,29 +339,17 @@ static int l_net_filter_attach(lua_State *L)
 	cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg < 0)
 		return pl_fail(L, errno, "open cgroup %s", dir);
-	for (size_t i = 0; i <= PL_ARRAY_LEN(hooks); i++) {
-		const struct hook *h = i < PL_ARRAY_LEN(hooks) ? &hooks[i] : &socket_hook;
-		int fd;
-
-		if (h == &socket_hook)
-			build_socket_program(prog);
-		else if (h->incoming)
-			build_program(prog, i, in, nin, f->map);
-		else
-			build_program(prog, i, out, nout, f->map);
-		fd = prog_load(prog, h, log, sizeof log);
-		if (fd < 0) {
-			err = errno;
-			close(cg);
-			return pl_fail(L, err, "load BPF %s program%s%s", h->name, log[0] ? ": " : "", log);
-		}
-		if (prog_attach(cg, fd, h->type) < 0) {
-			err = errno;
-			close(fd);
-			close(cg);
-			return pl_fail(L, err, "attach BPF %s program to %s", h->name, dir);
-		}
-		close(fd); /* the attachment holds the program */
+	for (size_t i = 0; i < PL_ARRAY_LEN(hooks) && !err; i++) {
+		build_program(prog, i, hooks[i].incoming ? in : out, hooks[i].incoming ? nin : nout, f->map);
+		err = load_attach(cg, prog, &hooks[i], dir, msg, sizeof msg);
+	}
+	if (!err) {
+		build_socket_program(prog);
+		err = load_attach(cg, prog, &socket_hook, dir, msg, sizeof msg);
+	}
+	if (err) {
+		close(cg);
+		return pl_fail(L, err, "%s", msg);
 	}
 	close(cg);
 	return 1;

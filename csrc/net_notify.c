@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -28,30 +29,38 @@
 #define PIDFD_THREAD O_EXCL
 #endif
 
+/* The number after key (e.g. "Tgid:", or "Umask:" in base 8) on its line of /proc/PID/status;
+ * 0, or -1 when there is no such line or file. */
+int pl_proc_status(pid_t pid, const char *key, int base, int *out)
+{
+	char path[48], line[128];
+	size_t klen = strlen(key);
+	FILE *f;
+	int r = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	while (r < 0 && fgets(line, sizeof line, f))
+		if (strncmp(line, key, klen) == 0) {
+			*out = (int)strtol(line + klen, NULL, base);
+			r = 0;
+		}
+	fclose(f);
+	return r;
+}
+
 /* A pidfd for thread tid, or -errno. A notification names the calling thread, which need not lead
  * its group: pidfd_open of such a tid needs PIDFD_THREAD (Linux 6.9); before that, the pidfd of
  * its thread group leader (the same fd table, unless the thread unshared it). */
 int pl_pidfd_thread(pid_t tid)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	int pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD), tgid;
 
 	if (pidfd < 0 && errno == EINVAL)
 		pidfd = (int)syscall(SYS_pidfd_open, tid, 0);
-	if (pidfd < 0 && (errno == EINVAL || errno == ENOENT)) {
-		char path[48], line[128];
-		FILE *f;
-		int tgid = 0;
-
-		snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
-		if ((f = fopen(path, "re"))) {
-			while (fgets(line, sizeof line, f))
-				if (sscanf(line, "Tgid: %d", &tgid) == 1)
-					break;
-			fclose(f);
-		}
-		if (tgid > 0)
-			pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
-	}
+	if (pidfd < 0 && (errno == EINVAL || errno == ENOENT) && pl_proc_status(tid, "Tgid:", 10, &tgid) == 0)
+		pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
 	return pidfd < 0 ? -errno : pidfd;
 }
 

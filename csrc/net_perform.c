@@ -9,8 +9,9 @@
  * the fd table) cannot change what is performed; "continue" is never the answer to these calls.
  *
  * Unix socket paths are resolved in the sandbox's root (RESOLVE_IN_ROOT; relative ones from the
- * calling thread's working directory), then reached through /proc/self/fd/N. Abstract addresses are refused for connect and send (EPERM): the
- * supervisor is not inside the sandbox's Landlock scope that keeps the host's abstract sockets out.
+ * calling thread's working directory), then reached through /proc/self/fd/N. Abstract addresses
+ * are refused for connect and send (EPERM): the supervisor is not inside the sandbox's Landlock
+ * scope that keeps the host's abstract sockets out.
  *
  * A call that can block (a stream connect, a send on a blocking socket that would block) runs on a
  * worker thread that answers the notification itself, so the supervisor keeps serving other calls,
@@ -89,7 +90,7 @@ struct op {
 	struct msg *msgs;
 	size_t nmsgs;          /* to send; nalloc were read and are freed */
 	size_t nalloc;
-	size_t bytes, fds;     /* data + control held, fds held (SCM_RIGHTS) */
+	size_t bytes, fds;     /* data + control held; fds held (SCM_RIGHTS, unix paths, memfd) */
 	struct op *next;       /* in-flight list */
 };
 
@@ -365,24 +366,6 @@ static int resolve_unix(pid_t pid, struct msg *m, int for_bind, int *abstract)
 	return 0;
 }
 
-/* The umask of thread pid, for the socket file a unix bind creates. */
-static int umask_of(pid_t pid)
-{
-	char path[48], line[128];
-	FILE *f;
-	int mask = -1;
-
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "Umask: %o", (unsigned *)&mask) == 1)
-			break;
-	fclose(f);
-	return mask;
-}
-
 /* ----------------------------------------------------------------------------- the policy */
 
 static const char *proto_name(int protocol)
@@ -411,6 +394,17 @@ static int allowed_port(lua_State *L, int t, const char *proto, int port)
 			return 1;
 	}
 	return 0;
+}
+
+/* 1 when rules[list] allows port for proto; port 0 (the kernel's pick) never is. */
+static int rule_allows(lua_State *L, int rules, const char *list, const char *proto, int port)
+{
+	int ok;
+
+	lua_getfield(L, rules, list);
+	ok = lua_istable(L, -1) && port > 0 && allowed_port(L, lua_gettop(L), proto, port);
+	lua_pop(L, 1);
+	return ok;
 }
 
 /* Appends one audit note { op, proto, addr, port, allowed } to the list at index notes; addr may
@@ -451,9 +445,7 @@ static int check_listen(lua_State *L, int rules, int notes, struct op *o)
 	pl_sockaddr_describe(&ss, addr, sizeof addr, &port);
 	if (o->type != SOCK_STREAM || !proto_name(o->protocol))
 		return 0; /* the kernel refuses listen() on these itself */
-	lua_getfield(L, rules, "incoming");
-	ok = lua_istable(L, -1) && port > 0 && allowed_port(L, lua_gettop(L), proto_name(o->protocol), port);
-	lua_pop(L, 1);
+	ok = rule_allows(L, rules, "incoming", proto_name(o->protocol), port);
 	push_note(L, notes, "listen", proto_name(o->protocol), NULL, port, ok);
 	return ok ? 0 : -EACCES;
 }
@@ -486,9 +478,7 @@ static int check(lua_State *L, int rules, int notes, struct op *o, struct msg *m
 		return -EACCES; /* socket() lets no other protocol exist */
 	/* sin_port and sin6_port share their offset; IPv4's sendto reads it even for AF_UNSPEC */
 	port = m->namelen >= 4 ? ntohs(((const struct sockaddr_in *)&m->name)->sin_port) : 0;
-	lua_getfield(L, rules, list);
-	ok = lua_istable(L, -1) && port > 0 && allowed_port(L, lua_gettop(L), proto, port);
-	lua_pop(L, 1);
+	ok = rule_allows(L, rules, list, proto, port);
 	pl_sockaddr_describe(&m->name, addr, sizeof addr, &ignored);
 	push_note(L, notes, op, proto, addr, port, ok);
 	return ok ? 0 : -EACCES;
@@ -522,11 +512,13 @@ static void *bind_thread(void *arg)
 
 static int bind_in_dir(struct op *o)
 {
-	struct bind_job j = { o, umask_of(o->pid), -EIO };
+	struct bind_job j = { o, -1, -EIO };
 	sigset_t all, old;
 	pthread_t t;
 	int r;
 
+	if (pl_proc_status(o->pid, "Umask:", 8, &j.mask) < 0)
+		j.mask = -1;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = pthread_create(&t, NULL, bind_thread, &j);
@@ -763,10 +755,7 @@ static int load(lua_State *L, int ev, const char *name, struct op *o)
 		if (r == 0 && o->type != SOCK_STREAM && total > cap)
 			r = -EMSGSIZE;
 		if (r == 0 && i > 0 && (o->bytes + m->len + m->controllen > MAX_OP_BYTES || o->fds + m->nfds > MAX_FDS)) {
-			msg_free(m); /* over this call's budget: the rest is the caller's to send again */
-			memset(m, 0, sizeof *m);
-			m->pathfd = -1;
-			o->nmsgs = i;
+			o->nmsgs = i; /* over this call's budget: the rest is the caller's to send again */
 			break;
 		}
 		if (r < 0) {

@@ -40,10 +40,11 @@ void pl_open_net(lua_State *L);
 void pl_open_ns_primitives(lua_State *L);
 void pl_open_net_notify(lua_State *L);
 
-/* Network notification helpers (net_notify.c): a pidfd of thread tid (-errno on failure), and a
- * sockaddr's family name ("inet", "inet6"; NULL for other
- * families) with its address text and port. */
+/* Network notification helpers (net_notify.c): a field of /proc/PID/status, a pidfd of thread tid
+ * (-errno on failure), and a sockaddr's family name ("inet", "inet6"; NULL for other families)
+ * with its address text and port. */
 struct sockaddr_storage;
+int pl_proc_status(pid_t pid, const char *key, int base, int *out);
 int pl_pidfd_thread(pid_t tid);
 const char *pl_sockaddr_describe(const struct sockaddr_storage *ss, char *addr, size_t n, int *port);
 void pl_open_net_perform(lua_State *L);

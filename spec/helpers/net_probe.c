@@ -129,6 +129,20 @@ static socklen_t addr(const char *host, int port, struct sockaddr_storage *ss)
 	return sizeof *a;
 }
 
+/* Reads the server's first line from fd and prints "ok LINE". */
+static int print_greeting(int fd)
+{
+	char buf[256] = "";
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+
+	if (n < 0)
+		return fail("read");
+	buf[n > 0 ? n : 0] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	printf("ok %s\n", buf);
+	return 0;
+}
+
 static int do_connect(const char *kind, const char *host, int port)
 {
 	struct sockaddr_storage ss;
@@ -136,7 +150,6 @@ static int do_connect(const char *kind, const char *host, int port)
 	int udp = strcmp(kind, "udp") == 0 || strcmp(kind, "udplite") == 0;
 	int proto = strcmp(kind, "mptcp") == 0 ? IPPROTO_MPTCP : strcmp(kind, "udplite") == 0 ? IPPROTO_UDPLITE : 0;
 	int fd = socket(ss.ss_family, udp ? SOCK_DGRAM : SOCK_STREAM, proto);
-	char buf[64] = "";
 
 	if (fd < 0)
 		return fail("socket");
@@ -149,13 +162,7 @@ static int do_connect(const char *kind, const char *host, int port)
 			return fail("send");
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	}
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	if (n < 0)
-		return fail("read");
-	buf[n > 0 ? n : 0] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	printf("ok %s\n", buf);
-	return 0;
+	return print_greeting(fd);
 }
 
 static int do_sendto(const char *host, int port, int use_msg)
@@ -476,29 +483,42 @@ static int do_swap(const char *host, int tcp_allowed, int udp_denied, int n)
 	return 0;
 }
 
+/* One sendmmsg() of "mmsg1" and "mmsg2" on fd, to names[0] and names[1] (each len long), or without
+ * msg_name when names is NULL; prints "ok N" with the count the kernel (or supervisor) returned. */
+static int send_pair(int fd, struct sockaddr_storage *names, socklen_t len)
+{
+	struct iovec iov[2] = { { "mmsg1", 5 }, { "mmsg2", 5 } };
+	struct mmsghdr m[2];
+	int r;
+
+	memset(m, 0, sizeof m);
+	for (int i = 0; i < 2; i++) {
+		if (names) {
+			m[i].msg_hdr.msg_name = &names[i];
+			m[i].msg_hdr.msg_namelen = len;
+		}
+		m[i].msg_hdr.msg_iov = &iov[i];
+		m[i].msg_hdr.msg_iovlen = 1;
+	}
+	r = sendmmsg(fd, m, 2, 0);
+	if (r < 0)
+		return fail("sendmmsg");
+	printf("ok %d\n", r);
+	return 0;
+}
+
 /* What glibc's resolver does: a connected UDP socket and sendmmsg() of 2 messages without msg_name. */
 static int do_sendmmsg(const char *host, int port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = addr(host, port, &ss);
 	int fd = socket(ss.ss_family, SOCK_DGRAM, 0);
-	struct iovec iov[2] = { { "mmsg1", 5 }, { "mmsg2", 5 } };
-	struct mmsghdr m[2];
 
 	if (fd < 0)
 		return fail("socket");
 	if (connect(fd, (struct sockaddr *)&ss, len) < 0)
 		return fail("connect");
-	memset(m, 0, sizeof m);
-	for (int i = 0; i < 2; i++) {
-		m[i].msg_hdr.msg_iov = &iov[i];
-		m[i].msg_hdr.msg_iovlen = 1;
-	}
-	int r = sendmmsg(fd, m, 2, 0);
-	if (r < 0)
-		return fail("sendmmsg");
-	printf("ok %d\n", r);
-	return 0;
+	return send_pair(fd, NULL, 0);
 }
 
 /* Fills a from a pathname (absolute or relative; "@NAME": the abstract name "\0NAME"); returns its
@@ -524,19 +544,12 @@ static int do_unix_connect(const char *path)
 	struct sockaddr_un a;
 	socklen_t len = unix_addr(path, &a);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	char buf[256] = "";
 
 	if (fd < 0)
 		return fail("socket");
 	if (connect(fd, (struct sockaddr *)&a, len) < 0)
 		return fail("connect");
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	if (n < 0)
-		return fail("read");
-	buf[n > 0 ? n : 0] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	printf("ok %s\n", buf);
-	return 0;
+	return print_greeting(fd);
 }
 
 /* bind + listen on path, then connect to it (queued in the backlog, so one thread does it all). */
@@ -668,24 +681,11 @@ static int do_sendmmsg_mixed(const char *host, int allowed, int denied)
 	struct sockaddr_storage ss[2];
 	socklen_t len = addr(host, allowed, &ss[0]);
 	int fd = socket(ss[0].ss_family, SOCK_DGRAM, 0);
-	struct iovec iov[2] = { { "mmsg1", 5 }, { "mmsg2", 5 } };
-	struct mmsghdr m[2];
 
 	addr(host, denied, &ss[1]);
 	if (fd < 0)
 		return fail("socket");
-	memset(m, 0, sizeof m);
-	for (int i = 0; i < 2; i++) {
-		m[i].msg_hdr.msg_name = &ss[i];
-		m[i].msg_hdr.msg_namelen = len;
-		m[i].msg_hdr.msg_iov = &iov[i];
-		m[i].msg_hdr.msg_iovlen = 1;
-	}
-	int r = sendmmsg(fd, m, 2, 0);
-	if (r < 0)
-		return fail("sendmmsg");
-	printf("ok %d\n", r);
-	return 0;
+	return send_pair(fd, ss, len);
 }
 
 /* Many threads block in sendmsg() on a full unix stream socket (without root each waits in the
