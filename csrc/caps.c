@@ -12,7 +12,6 @@
 
 #include "spawn.h"
 
-/* "CAP_NET_BIND_SERVICE" or "net_bind_service" → number, or -1. */
 int cap_by_name(const char *name)
 {
 	char buf[64];
@@ -30,28 +29,6 @@ int cap_by_name(const char *name)
 	if (cap_from_name(buf, &v) < 0 || v < 0 || v >= 64)
 		return -1;
 	return (int)v;
-}
-
-void caps_parse(lua_State *L, int t, struct spawn_cfg *c)
-{
-	c->ncaps = 0;
-	if (lua_getfield(L, t, "caps") == LUA_TNIL) {
-		lua_pop(L, 1);
-		return;
-	}
-	luaL_checktype(L, -1, LUA_TTABLE);
-	for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
-		const char *name = lua_tostring(L, -1);
-		int v = name ? cap_by_name(name) : -1;
-
-		if (v < 0)
-			luaL_error(L, "caps: unknown capability '%s'", name ? name : "?");
-		if (c->ncaps == MAX_CAPS)
-			luaL_error(L, "caps: too many");
-		c->caps[c->ncaps++] = v;
-		lua_pop(L, 1);
-	}
-	lua_pop(L, 2);
 }
 
 static int kept(const struct spawn_cfg *c, int cap)

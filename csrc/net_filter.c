@@ -26,7 +26,7 @@
 #include <linux/bpf.h>
 #include <sys/syscall.h>
 
-#include "spawn.h"
+#include "lua/lspawn.h" /* until the split */
 
 #define MAX_RANGES 256
 #define MAX_INSNS (64 + MAX_RANGES * 4)

@@ -16,7 +16,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
-#include "purple.h"
+#include "lua/lpurple.h" /* until the split */
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434

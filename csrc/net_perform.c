@@ -37,7 +37,7 @@
 #include <sys/un.h>
 #include <sched.h>
 
-#include "spawn.h"
+#include "lua/lspawn.h" /* until the split */
 
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438

@@ -14,7 +14,7 @@
 #include <linux/seccomp.h>
 #include <seccomp.h>
 
-#include "purple.h"
+#include "lua/lpurple.h" /* until the split */
 #include "seccomp_emit.h"
 
 /* An action: "allow", "kill" (the whole process, SIGSYS), "notify" (the supervisor decides),

@@ -37,7 +37,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "spawn.h"
+#include "lua/lspawn.h" /* until the split */
 #include "cgroup_join.h"
 #include "control.h"
 

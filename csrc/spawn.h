@@ -8,6 +8,8 @@
 #include <linux/filter.h>
 
 #include "purple.h"
+#include "caps.h"
+#include "notify.h"
 
 enum mount_type { MT_BIND, MT_TMPFS, MT_PROC, MT_DEV, MT_SYMLINK, MT_DIR, MT_FILE, MT_SYSNET };
 
@@ -79,21 +81,10 @@ int landlock_apply(const struct spawn_cfg *c, char *what, size_t n);
 int landlock_check(const char *text, size_t len, char *what, size_t n); /* needed ABI or -EINVAL */
 int landlock_abi(void); /* 0 when Landlock is unavailable */
 
-/* Supervisor side of seccomp user notifications (notify.c). */
-int notify_recv(lua_State *L, int fd);
-int notify_respond(int fd, uint64_t id, int cont, int err, long long val);
-int notify_valid(int fd, uint64_t id);
-
 /* net_perform.c: calls performed for the sandbox by worker threads; cancel ends those of owner. */
-int sandbox_listener(lua_State *L, int idx, void **owner);
 void net_perform_cancel(const void *owner);
 
 /* Writes data to /proc/PID/FILE (/proc/self/FILE when pid <= 0). 0 or -errno. */
 int write_proc(pid_t pid, const char *file, const char *data);
-
-/* Parent-side parsing helpers. */
-void mounts_parse(lua_State *L, int t, struct spawn_cfg *c);
-void caps_parse(lua_State *L, int t, struct spawn_cfg *c);
-int cap_by_name(const char *name);
 
 #endif

@@ -12,7 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "purple.h"
+#include "lpurple.h"
 
 /* core.probe_unshare(namespaces [, uid]) -> true | nil, "unshare NAMESPACES: why", errno.
  * A forked child calls unshare(2) with the flags (after switching to uid, when given, to see what an

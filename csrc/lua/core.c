@@ -1,12 +1,12 @@
-/* purple.core: Linux sandbox primitives for Lua 5.4.
- * Each concern lives in its own file and registers its functions here. */
+/* purple.core: Linux sandbox primitives for Lua 5.4. The binding layer's shared helpers (fail triple,
+ * option-table fields) and luaopen_purple_core, which registers each binding (csrc/lua/). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sched.h>
 
-#include "purple.h"
+#include "lpurple.h"
 
 int pl_fail(lua_State *L, int err, const char *fmt, ...)
 {
@@ -133,7 +133,6 @@ int luaopen_purple_core(lua_State *L)
 	pl_open_names(L);
 	pl_open_seccomp(L);
 	pl_open_cgroupfs(L);
-	pl_open_sha256(L);
 	pl_open_audit_log(L);
 	pl_open_file_tree(L);
 	pl_open_probe(L);
