@@ -23,7 +23,7 @@ DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libseccomp libcap 2>/dev/null)
 # The core (csrc/*.c) is plain C: it is compiled without the Lua headers, so an include of lua.h
 # fails the build. Only the binding layer (csrc/lua/*.c) sees them (docs/sandbox.md, Layers).
 CORE_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC $(DEPS_CFLAGS) $(CFLAGS)
-BIND_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -Icsrc -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(CFLAGS)
+BIND_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -iquote csrc -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(CFLAGS)
 
 # Debian packages needed to build, run and test.
 DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-busted pkg-config gcc make \
@@ -81,7 +81,7 @@ build/%.o: csrc/%.c csrc/*.h
 	$(CC) $(CORE_CFLAGS) -c -o $@ $<
 
 # Until their split (issue 13): core files that still hold Lua code.
-build/spawn.o build/mounts.o build/net_perform.o build/net_filter.o build/seccomp.o build/net_notify.o: \
+build/spawn.o build/mounts.o: \
   CORE_CFLAGS = $(BIND_CFLAGS)
 
 build/lua/%.o: csrc/lua/%.c csrc/lua/*.h csrc/*.h

@@ -15,6 +15,8 @@ struct sockaddr_storage;
 int pl_proc_status(pid_t pid, const char *key, int base, int *out);
 int pl_pidfd_thread(pid_t tid);
 const char *pl_sockaddr_describe(const struct sockaddr_storage *ss, char *addr, size_t n, int *port);
+/* A copy of the sockaddr (len bytes, at most sizeof *ss) a notified call of pid passed at ptr. */
+int pl_peek_sockaddr(pid_t pid, unsigned long long ptr, size_t len, struct sockaddr_storage *ss);
 
 /* SHA-256 (sha256.c): the audit log's digests of policies and produced files. */
 struct pl_sha256 {
