@@ -35,7 +35,7 @@ C_OBJ    := $(CORE_SRC:csrc/%.c=build/%.o)
 CORE_OBJ := $(C_OBJ) $(BIND_SRC:csrc/lua/%.c=build/lua/%.o)
 CORE_SO  := lua/purple/core.so
 
-.PHONY: all deps demo check check-unit check-root check-user install uninstall clean env bench bench-soak bench-seccomp bench-deps check-vm
+.PHONY: all deps demo check check-c check-unit check-root check-user install uninstall clean env bench bench-soak bench-seccomp bench-deps check-vm
 
 # Precompiled Lua (debug info kept) that the in-tree launcher loads instead of compiling the source
 # (csrc/launcher/launcher.c: bytecode_searcher); a .luac older than its .lua is never used.
@@ -123,7 +123,19 @@ demo: deps
 BUSTED = $(LUA) /usr/bin/busted
 check: deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-c
 	@sh spec/run.sh
+
+# The C core alone: a C program linked with the core objects only (no liblua, no binding) starts
+# real sandboxes through the C API; as root, again as uid 65534 (docs/sandbox.md, Layers).
+build/check/core_test: spec/c/core_test.c $(C_OBJ) csrc/*.h
+	@mkdir -p build/check
+	$(CC) $(CORE_CFLAGS) -iquote csrc -o $@ $< $(C_OBJ) $(DEPS_LIBS) -lpthread $(LDFLAGS)
+
+check-c: build/check/core_test
+	@build/check/core_test
+	@if [ "$$(id -u)" = 0 ]; then setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+	  --bounding-set=-all $(CURDIR)/build/check/core_test; fi
 
 env:
 	@echo 'export LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;"'

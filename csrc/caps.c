@@ -94,3 +94,26 @@ int caps_drop(const struct spawn_cfg *c, char *what, size_t n)
 	}
 	return 0;
 }
+
+int caps_raise_effective(char *what, size_t n)
+{
+	cap_t caps = cap_get_proc();
+	int r = 0;
+
+	if (!caps) {
+		snprintf(what, n, "cap_get_proc");
+		return -errno;
+	}
+	for (cap_value_t i = 0; i < (cap_value_t)cap_max_bits(); i++) {
+		cap_flag_value_t v;
+
+		if (cap_get_flag(caps, i, CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+			cap_set_flag(caps, CAP_EFFECTIVE, 1, &i, CAP_SET);
+	}
+	if (cap_set_proc(caps) < 0) {
+		r = -errno;
+		snprintf(what, n, "raise capabilities after set ids");
+	}
+	cap_free(caps);
+	return r;
+}
