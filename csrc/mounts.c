@@ -246,6 +246,10 @@ int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n)
 
 	if (!c->nmounts)
 		return 0;
+	if (c->open_err) {
+		errno = c->open_err;
+		FAIL("%s", c->open_what);
+	}
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		FAIL("%s", "make mounts private");
 	if (c->binds_open)

@@ -615,8 +615,11 @@ static int l_spawn(lua_State *L)
 			lua_pushinteger(L, -r);
 			return 3;
 		}
-		if (r < 0)
-			return pl_fail(L, -r, "%s", what);
+		/* Reported by the child, at the step where an unprivileged run reports it. */
+		if (r < 0) {
+			cfg.open_err = -r;
+			snprintf(cfg.open_what, sizeof cfg.open_what, "%s", what);
+		}
 		cfg.binds_open = 1;
 	}
 

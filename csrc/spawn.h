@@ -58,6 +58,8 @@ struct spawn_cfg {
 	const char *landlock;     /* serialized ruleset, see landlock.c; NULL = none */
 	size_t landlock_len;
 	int binds_open;           /* the bind sources were opened by the (privileged) parent */
+	int open_err;             /* ... which failed so: the child reports it as its setup step */
+	char open_what[256];
 };
 
 /* Bind sources: opened by the parent before clone when it may clone mounts in its own namespace
