@@ -80,6 +80,24 @@ describe("bind sources", function()
     assert.equal("purple: filesystem.immutable_paths[2].host_path: stat /root/purple-spec-absent: Permission denied "
       .. "(mark it optional = true if it may be absent)\n", err)
   end)
+
+  it("as an ordinary user: core.spawn reports a source it cannot reach as its bind step (EACCES)", function()
+    if H.is_root() then pending("the uid-65534 pass runs this") return end
+    local st = core.stat("/root")
+    if not st or st.uid ~= 0 or st.mode & 5 ~= 0 then pending("/root is not a directory closed to others") return end
+    local uid, gid = core.ids()
+    local sb = assert(core.spawn({
+      argv = { "/usr/bin/true" }, namespaces = "user,mount,pid", uid = uid, gid = gid,
+      uid_map = ("%d %d 1"):format(uid, uid), gid_map = ("%d %d 1"):format(gid, gid), setgroups = "deny",
+      mounts = { { type = "bind", source = "/usr", target = "/usr" },
+        { type = "bind", source = "/root/purple-spec-absent", target = "/x" } },
+    }))
+    local ev = assert(sb:poll())
+    local ev2 = assert(sb:poll())
+    sb:close()
+    assert.are.same({ "setup_error", "bind /root/purple-spec-absent: Permission denied", "exit", 125 },
+      { ev.event, ev.message, ev2.event, ev2.code })
+  end)
 end)
 
 describe("filesystem.output_paths[].idmap", function()
