@@ -80,10 +80,6 @@ build/%.o: csrc/%.c csrc/*.h
 	@mkdir -p build
 	$(CC) $(CORE_CFLAGS) -c -o $@ $<
 
-# Until their split (issue 13): core files that still hold Lua code.
-build/spawn.o build/mounts.o: \
-  CORE_CFLAGS = $(BIND_CFLAGS)
-
 build/lua/%.o: csrc/lua/%.c csrc/lua/*.h csrc/*.h
 	@mkdir -p build/lua
 	$(CC) $(BIND_CFLAGS) -c -o $@ $<

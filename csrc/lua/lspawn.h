@@ -10,9 +10,8 @@
 void mounts_parse(lua_State *L, int t, struct spawn_cfg *c);
 void caps_parse(lua_State *L, int t, struct spawn_cfg *c);
 
-/* Pushes the "notify" event of one seccomp notification (lua/notify.c): 1, or 0 to poll again,
- * or -errno. */
-int notify_recv(lua_State *L, int fd);
+/* Pushes the "notify" event table of one seccomp notification (lua/notify.c). */
+void pl_push_notify(lua_State *L, const struct notify_event *n);
 
 /* The seccomp listener of the sandbox handle at idx and its owner key (net_perform's cancel). */
 int sandbox_listener(lua_State *L, int idx, void **owner);

@@ -5,29 +5,24 @@
 #include "notify.h"
 #include "lspawn.h"
 
-/* Receives one notification and pushes { event = "notify", id, pid, nr, arch, name, args = {6} }.
- * Returns 1 with the table pushed, 0 when the caller should poll again (the task went away),
- * -errno on a listener failure. pid is in the supervisor's pid namespace. */
-int notify_recv(lua_State *L, int fd)
+/* Pushes { event = "notify", id, pid, nr, arch, name, args = {6} } for notification n (pid is in the
+ * supervisor's pid namespace). */
+void pl_push_notify(lua_State *L, const struct notify_event *n)
 {
-	struct notify_event n;
-	int r = notify_receive(fd, &n);
 	char *name;
 
-	if (r <= 0)
-		return r;
 	lua_createtable(L, 0, 8);
 	lua_pushliteral(L, "notify");
 	lua_setfield(L, -2, "event");
-	lua_pushinteger(L, (lua_Integer)n.id);
+	lua_pushinteger(L, (lua_Integer)n->id);
 	lua_setfield(L, -2, "id");
-	lua_pushinteger(L, n.pid);
+	lua_pushinteger(L, n->pid);
 	lua_setfield(L, -2, "pid");
-	lua_pushinteger(L, n.nr);
+	lua_pushinteger(L, n->nr);
 	lua_setfield(L, -2, "nr");
-	lua_pushinteger(L, n.arch);
+	lua_pushinteger(L, n->arch);
 	lua_setfield(L, -2, "arch");
-	name = seccomp_syscall_resolve_num_arch(n.arch, n.nr);
+	name = seccomp_syscall_resolve_num_arch(n->arch, n->nr);
 	if (name) {
 		lua_pushstring(L, name);
 		lua_setfield(L, -2, "name");
@@ -35,9 +30,8 @@ int notify_recv(lua_State *L, int fd)
 	}
 	lua_createtable(L, 6, 0);
 	for (int i = 0; i < 6; i++) {
-		lua_pushinteger(L, (lua_Integer)n.args[i]);
+		lua_pushinteger(L, (lua_Integer)n->args[i]);
 		lua_rawseti(L, -2, i + 1);
 	}
 	lua_setfield(L, -2, "args");
-	return 1;
 }

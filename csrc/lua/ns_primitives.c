@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "process.h"
 #include "lspawn.h"
 
 /* Every target is resolved under the current root, without following symlinks. */
