@@ -128,7 +128,8 @@ build/check/core_test: spec/c/core_test.c $(C_OBJ) csrc/*.h
 	@mkdir -p build/check
 	$(CC) $(CORE_CFLAGS) -iquote csrc -o $@ $< $(C_OBJ) $(DEPS_LIBS) -lpthread $(LDFLAGS)
 
-check-c: build/check/core_test
+check-c: build/check/core_test $(CORE_OBJ)
+	@python3 spec/c/layers.py $(C_OBJ) -- $(filter build/lua/%,$(CORE_OBJ))
 	@build/check/core_test
 	@if [ "$$(id -u)" = 0 ]; then setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
 	  --bounding-set=-all $(CURDIR)/build/check/core_test; fi

@@ -9,7 +9,7 @@
 
 #include "purple.h"
 
-/* Lua results: OS failures give the fail triple nil, "op path: strerror", errno. */
+/* Helpers (lpurple.c). Lua results: OS failures give the fail triple nil, "op path: strerror", errno. */
 int pl_fail(lua_State *L, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int pl_ok(lua_State *L, int r, int err, const char *what);
 

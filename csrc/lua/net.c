@@ -1,5 +1,4 @@
-/* Lua binding of net_filter.c (core.net_filter_attach and its handle) and of landlock_abi; registers
- * the other network bindings (net_notify, net_perform). */
+/* Lua binding of net_filter.c (core.net_filter_attach and its handle) and of landlock_abi. */
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -151,6 +150,4 @@ void pl_open_net(lua_State *L)
 	lua_setfield(L, -2, "net_filter_attach");
 	lua_pushcfunction(L, l_landlock_abi);
 	lua_setfield(L, -2, "landlock_abi");
-	pl_open_net_notify(L);
-	pl_open_net_perform(L);
 }

@@ -5,7 +5,6 @@
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "control.h"
 #include "process.h"
@@ -193,20 +192,6 @@ int sandbox_listener(lua_State *L, int idx, void **owner)
 
 	*owner = s;
 	return s->listener;
-}
-
-/* Sets code, or signal and core_dumped, of a wait status in the table on top of the stack. */
-void pl_push_wait_status(lua_State *L, int status)
-{
-	if (WIFEXITED(status)) {
-		lua_pushinteger(L, WEXITSTATUS(status));
-		lua_setfield(L, -2, "code");
-	} else {
-		lua_pushinteger(L, WTERMSIG(status));
-		lua_setfield(L, -2, "signal");
-		lua_pushboolean(L, WCOREDUMP(status));
-		lua_setfield(L, -2, "core_dumped");
-	}
 }
 
 static void event(lua_State *L, const char *name)
