@@ -79,7 +79,7 @@ void mounts_close_binds(struct spawn_cfg *c);
 int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n);
 int mounts_build_root(struct spawn_cfg *c, char *what, size_t n);
 
-/* Mount steps of mounts.c, also exposed one by one to Lua (ns_primitives.c). Targets are resolved
+/* Mount steps of mounts.c, also exposed one by one to Lua (csrc/lua/ns_primitives.c). Targets are resolved
  * under the directory rootfd without following symlinks; -errno / -1 with errno on failure. */
 int clone_tree(const char *path, unsigned attrs);  /* detached copy of a host tree; fd or -1 */
 int open_target(int rootfd, const char *path, int is_file, char *what, size_t n);
@@ -129,7 +129,7 @@ struct sandbox_event {
  * released. */
 int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals, char *what, size_t n, int *whole);
 /* Waits up to timeout ms (-1: no limit) for the next event: 1 with *ev, 0 on timeout, -errno with
- * ev->what. After the exit event every further poll repeats it. */
+ * ev->what. Once init is reaped, a further poll reports init's own exit. */
 int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev);
 /* Sends sig to init (which forwards it to the command); -ESRCH once init is reaped. */
 int sandbox_kill(struct sandbox *s, int sig);
