@@ -3,6 +3,7 @@
  * that the core is plain C and that its structs alone start, watch and end a sandbox.
  * Prints one line per failed case and "N passed, M failed"; exits 1 on any failure. */
 #include <errno.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,32 @@ static void test_setup_error(void)
 		CHECK(ev[i].kind != SB_STARTED, "long hostname: the command started");
 }
 
+/* sandbox_kill reaches the command through init: a SIGTERM ends sleep, reported as its signal. */
+static void test_kill(void)
+{
+	static const char *const argv[] = { "/bin/sleep", "100", NULL };
+	struct spawn_cfg c;
+	struct sandbox s;
+	struct sandbox_event ev;
+	char um[32], gm[32], what[1024];
+	int whole, r;
+
+	minimal(&c, argv, um, gm);
+	r = sandbox_start(&s, &c, 0, what, sizeof what, &whole);
+	CHECK(r == 0, "start sleep: %s", what);
+	if (r < 0)
+		return;
+	r = sandbox_poll(&s, -1, &ev);
+	CHECK(r == 1 && ev.kind == SB_STARTED, "sleep: started expected (%d, kind %d)", r, (int)ev.kind);
+	CHECK(sandbox_kill(&s, SIGTERM) == 0, "kill sleep");
+	while ((r = sandbox_poll(&s, -1, &ev)) == 1 && ev.kind != SB_EXIT)
+		;
+	CHECK(r == 1 && ev.kind == SB_EXIT && WIFSIGNALED(ev.status) && WTERMSIG(ev.status) == SIGTERM && !ev.init,
+	      "sleep: exit by SIGTERM expected (status %#x, init %d)", ev.status, ev.init);
+	sandbox_release(&s);
+	CHECK(sandbox_kill(&s, SIGTERM) == -ESRCH, "kill after the end: -ESRCH expected");
+}
+
 /* The emitter's program, run by the evaluator: one rule, the default for the rest. */
 static void test_seccomp_emit(void)
 {
@@ -160,6 +187,7 @@ int main(void)
 	test_true_and_false();
 	test_exec_error();
 	test_setup_error();
+	test_kill();
 	printf("core_test (uid %d): %d passed, %d failed\n", (int)getuid(), passed, failed);
 	return failed ? 1 : 0;
 }
