@@ -3,8 +3,9 @@
 -- ($PURPLE_OUTPUT on the host, as in ai-strict).
 --
 --   PURPLE_OUTPUT=/tmp/out purple run --profile examples/ai-demo.lua -- python3 /task/ai_agent.py
+local purple = require "purple"
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local examples = assert(require("purple.core").realpath(here))
+local examples = assert(purple.realpath(here))
 
 return purple.extend("ai-strict", {
   name = "ai-demo",

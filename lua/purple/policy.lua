@@ -518,8 +518,9 @@ end
 
 -- normalize(doc [, opts]) -> policy | nil, message (one error per line), { lines }
 -- opts: source (file name for messages and policy.source), lines (YAML key lines),
---       base (an already normalised policy to extend; otherwise doc.extends is loaded via
---       purple.profiles relative to source), ctx (the profile context for extends).
+--       base (an already normalised policy to extend), load_base (function(ref, source, ctx) ->
+--       policy | nil, message: loads what doc.extends names; purple.profiles passes its loader, so
+--       this module never requires it), ctx (the profile context for extends).
 function M.normalize(doc, opts)
   opts = opts or {}
   local E = { list = {}, source = opts.source, lines = opts.lines }
@@ -536,7 +537,12 @@ function M.normalize(doc, opts)
       add_error(E, "extends", "expected a profile name or path, got " .. describe(doc.extends))
     else
       local err
-      base, err = require("purple.profiles").load_base(doc.extends, opts.source, opts.ctx)
+      if opts.load_base then
+        base, err = opts.load_base(doc.extends, opts.source, opts.ctx)
+      else
+        err = "extends: a policy table that extends a profile must be loaded through purple.policy or "
+          .. "purple.profile, which load the profile it names"
+      end
       if not base then
         E.list[#E.list + 1] = { text = err, line = (opts.lines and opts.lines.extends) or 0, n = #E.list + 1 }
       end
@@ -563,7 +569,8 @@ end
 -- extend(base, overrides [, opts]) -> policy | nil, message, lines.  base: a normalised policy.
 function M.extend(base, doc, opts)
   opts = opts or {}
-  return M.normalize(doc, { source = opts.source, lines = opts.lines, base = base, ctx = opts.ctx })
+  return M.normalize(doc, { source = opts.source, lines = opts.lines, base = base, ctx = opts.ctx,
+    load_base = opts.load_base })
 end
 
 -- defaults() -> the policy of an empty document.

@@ -49,7 +49,7 @@ local function session_start(run)
     uid = run.uid,
     gid = run.gid,
     sandbox_uid = run.sandbox_uid,
-    version = require("purple").version,
+    version = require "purple.version",
     init_pid = run.sandbox and run.sandbox.pid or nil,
     kernel = kernel_features(run),
   })
