@@ -49,10 +49,7 @@ local function whole(v)
 end
 
 local function is_syscall_group(name)
-  local ok, s = pcall(require, "purple.syscalls")
-  if not ok or type(s) ~= "table" then return false end
-  if s.is_group then return s.is_group(name) end -- without building a composite group's list
-  return (s.groups or {})[name] ~= nil
+  return require("purple.syscalls").is_group(name) -- without building a composite group's list
 end
 
 -- Scalar types: value -> normalised value | nil, why.
