@@ -14,9 +14,6 @@ local M = {}
 -- In a document, null (YAML ~ or purple.null in Lua) resets an inherited value to its default.
 M.NULL = setmetatable({}, { __name = "purple.null", __tostring = function() return "purple.null" end })
 
-M.parse_port = units.parse_port
-M.port_string = units.port_string
-
 local function copy(t)
   if type(t) ~= "table" or t == M.NULL then return t end
   local r = {}
@@ -24,9 +21,6 @@ local function copy(t)
   return r
 end
 M.copy = copy
-
--- Compatibility: size in bytes or nil.
-function M.size(v) return (units.size(v)) end
 
 local function is_sequence(t)
   local n = #t
