@@ -323,12 +323,17 @@ M.api = setmetatable({
   warn = function(fmt, ...) require("purple.log").warn(fmt, ...) end,
 }, {
   -- purple.exec loads the run machinery only when a script runs something (exec never requires
-  -- this module, so this is no cycle).
+  -- this module, so this is no cycle); a policy table that extends a profile is loaded here.
   __index = function(t, k)
     if k ~= "exec" then return nil end
-    local f = require("purple.exec").exec
-    rawset(t, k, f)
-    return f
+    local run = require("purple.exec").exec
+    local function exec(p, argv, opts)
+      local o = { load_base = M.load_base }
+      for key, v in pairs(opts or {}) do o[key] = v end
+      return run(p, argv, o)
+    end
+    rawset(t, k, exec)
+    return exec
   end,
 })
 
