@@ -10,6 +10,7 @@
 --   purple.cwd() -> path | nil                        the current directory, symbolic links resolved
 --   purple.realpath(path) -> path | nil, err, errno   the path with symbolic links resolved
 --   purple.stat(path) -> { uid, gid, mode, ... } | nil, err, errno
+--   purple.warn(fmt, ...)                             one line "purple: ..." on stderr (not with -l error)
 --   purple.version
 -- The table is built in lua/purple/profiles.lua (profile scripts see it as the global `purple`
 -- while that module loads them); modules under lua/purple never require this one.
