@@ -122,9 +122,11 @@ static int purple_searcher(lua_State *L)
 		else
 			lua_pop(L, 1);
 	}
-	if (!src)
+	if (!src) {
+		lua_pushlstring(L, dir, strlen(dir) - 1); /* without the trailing "/" */
 		return luaL_error(L, "module '%s' not found in %s (purple loads its own modules from there only)",
-				  name, dir);
+				  name, lua_tostring(L, -1));
+	}
 	if (lua_isstring(L, lua_upvalueindex(2))) {
 		const char *bc = lua_pushfstring(L, "%s%sc", lua_tostring(L, lua_upvalueindex(2)), src + strlen(dir));
 
