@@ -146,14 +146,30 @@ describe("launcher: what it refuses", function()
       .. "the code purple runs; fix: chmod -R go-w %s/lua\n"):format(tree, tree))
   end)
 
-  it("a profile writable by others, and bytecode writable by its group", function()
-    assert.is_true(os.execute("chmod o+w " .. H.q(tree .. "/profiles/ai-strict.lua")))
-    refused(("purple: %s/profiles/ai-strict.lua is writable by group or others (mode 0646), so another user could "
-      .. "change the code purple runs; fix: chmod -R go-w %s/profiles\n"):format(tree, tree))
-    assert.is_true(os.execute("chmod o-w " .. H.q(tree .. "/profiles/ai-strict.lua")))
+  it("a module, its bytecode or a profile writable by group or others", function()
+    assert.is_true(os.execute("chmod g+w " .. H.q(tree .. "/lua/purple/cli.lua")))
+    refused(("purple: %s/lua/purple/cli.lua is writable by group or others (mode 0664), so another user could "
+      .. "change the code purple runs; fix: chmod -R go-w %s/lua\n"):format(tree, tree))
+    assert.is_true(os.execute("chmod g-w " .. H.q(tree .. "/lua/purple/cli.lua")))
     assert.is_true(os.execute("chmod g+w " .. H.q(tree .. "/build/luac/purple.luac")))
     refused(("purple: %s/build/luac/purple.luac is writable by group or others (mode 0664), so another user could "
       .. "change the code purple runs; fix: chmod -R go-w %s/build/luac\n"):format(tree, tree))
+    assert.is_true(os.execute("chmod g-w " .. H.q(tree .. "/build/luac/purple.luac")))
+    assert.is_true(os.execute("chmod o+w " .. H.q(tree .. "/profiles/ai-strict.lua")))
+    refused(("purple: %s/profiles/ai-strict.lua is writable by group or others (mode 0646), so another user could "
+      .. "change the code purple runs; fix: chmod -R go-w %s/profiles\n"):format(tree, tree))
+  end)
+
+  it("a symbolic link to a file in a directory others can write, or to nothing", function()
+    local d = H.tmpdir()
+    assert.is_true(os.execute("chmod 0777 " .. H.q(d)))
+    H.write(d .. "/x.lua", "return 1\n")
+    assert.is_true(os.execute(("ln -s %s %s"):format(H.q(d .. "/x.lua"), H.q(tree .. "/lua/purple/x.lua"))))
+    refused(("purple: %s is writable by group or others (mode 0777), so another user could change the code "
+      .. "purple runs; fix: chmod go-w %s\n"):format(d, d))
+    os.remove(tree .. "/lua/purple/x.lua")
+    assert.is_true(os.execute(("ln -s %s %s"):format(H.q(d .. "/none.lua"), H.q(tree .. "/lua/purple/x.lua"))))
+    refused(("purple: cannot check %s/lua/purple/x.lua: No such file or directory\n"):format(tree))
   end)
 
   it("a tree in a directory others can write (not sticky); a sticky one like /tmp is fine", function()
@@ -165,13 +181,13 @@ describe("launcher: what it refuses", function()
       .. "purple runs; fix: chmod go-w %s\n"):format(parent, parent))
   end)
 
-  it("a file owned by another user", function()
+  it("a directory owned by another user", function()
     if not H.is_root() then
-      pending("giving a file to another user needs root")
+      pending("giving a directory to another user needs root")
       return
     end
-    assert.is_true(os.execute("chown 4321 " .. H.q(tree .. "/lua/purple/policy.lua")))
-    refused(("purple: %s/lua/purple/policy.lua is owned by uid 4321, neither root nor you (uid 0), so that user "
+    assert.is_true(os.execute("chown 4321 " .. H.q(tree .. "/lua/purple/enforce")))
+    refused(("purple: %s/lua/purple/enforce is owned by uid 4321, neither root nor you (uid 0), so that user "
       .. "could change the code purple runs; fix: chown -R 0 %s/lua, or use a copy of purple you own\n")
       :format(tree, tree))
   end)

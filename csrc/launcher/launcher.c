@@ -52,6 +52,40 @@ static ssize_t read_all(lua_State *L, int fd, size_t size, char **buf)
 	return got == (ssize_t)size ? got : -1;
 }
 
+static uid_t me; /* the invoking user (getuid), set by setup */
+
+/* Refuses what another user could change: path must be owned by root or the invoking user and, unless it
+ * is a sticky ancestor directory (/tmp), writable by no group or other. `top` is the directory the
+ * fix names (chmod -R when it was walked). Prints one line and returns -1, or returns 0. */
+static int check_owner_mode(const char *path, const struct stat *st, int ancestor, const char *top, int walked)
+{
+	if (st->st_uid != 0 && st->st_uid != me) {
+		fprintf(stderr, "purple: %s is owned by uid %u, neither root nor you (uid %u), so that user could "
+			"change the code purple runs; fix: chown%s %u %s, or use a copy of purple you own\n",
+			path, (unsigned)st->st_uid, (unsigned)me, walked ? " -R" : "", (unsigned)me, top);
+		return -1;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(ancestor && S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))) {
+		fprintf(stderr, "purple: %s is writable by group or others (mode %04o), so another user could change "
+			"the code purple runs; fix: chmod%s go-w %s\n",
+			path, (unsigned)(st->st_mode & 07777), walked ? " -R" : "", top);
+		return -1;
+	}
+	return 0;
+}
+
+/* A module file or its bytecode that another user could change (the walk at the start checks the
+ * directories only: a stat of every file would cost ~0.5 ms a start): purple stops here, with the
+ * same line, whenever the module is loaded. */
+static void check_loaded(lua_State *L, const char *path, const struct stat *st, int dir_upvalue)
+{
+	const char *dir = lua_tostring(L, lua_upvalueindex(dir_upvalue));
+
+	if (check_owner_mode(path, st, 0, lua_pushlstring(L, dir, strlen(dir) - 1), 1) < 0)
+		exit(125);
+	lua_pop(L, 1);
+}
+
 /* Loads the bytecode `make` precompiled for the source file src (csrc/launcher/precompile.lua):
  * "purple-luac 1 <length>\n", the source it was made from, then the dump of the chunk named
  * "@<source path>". It is used only when that recorded source is byte for byte the file src and
@@ -74,6 +108,7 @@ static int load_bytecode(lua_State *L, const char *bc, const char *src, const st
 		close(fd);
 		return 0;
 	}
+	check_loaded(L, bc, &bs, 2);
 	blen = read_all(L, fd, (size_t)bs.st_size, &b);
 	if (blen < (ssize_t)sizeof LUAC_MAGIC || memcmp(b, LUAC_MAGIC, sizeof LUAC_MAGIC - 1) != 0)
 		goto stale;
@@ -122,7 +157,9 @@ static int purple_searcher(lua_State *L)
 		else
 			lua_pop(L, 1);
 	}
-	if (!src) {
+	if (src)
+		check_loaded(L, src, &ss, 1);
+	else {
 		lua_pushlstring(L, dir, strlen(dir) - 1); /* without the trailing "/" */
 		return luaL_error(L, "module '%s' not found in %s (purple loads its own modules from there only)",
 				  name, lua_tostring(L, -1));
@@ -141,96 +178,88 @@ static int purple_searcher(lua_State *L)
 	return 2;
 }
 
-/* Refuses what another user could change: path must be owned by root or the invoking user and, unless it
- * is a sticky ancestor directory (/tmp), writable by no group or other. `top` is the directory the
- * fix names (chmod -R when it was walked). Prints one line and returns -1, or returns 0. */
-static int check_owner_mode(const char *path, const struct stat *st, int ancestor, const char *top, int walked)
+static int cannot_check(const char *path, int err)
 {
-	uid_t me = getuid();
-
-	if (st->st_uid != 0 && st->st_uid != me) {
-		fprintf(stderr, "purple: %s is owned by uid %u, neither root nor you (uid %u), so that user could "
-			"change the code purple runs; fix: chown%s %u %s, or use a copy of purple you own\n",
-			path, (unsigned)st->st_uid, (unsigned)me, walked ? " -R" : "", (unsigned)me, top);
-		return -1;
-	}
-	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(ancestor && S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))) {
-		fprintf(stderr, "purple: %s is writable by group or others (mode %04o), so another user could change "
-			"the code purple runs; fix: chmod%s go-w %s\n",
-			path, (unsigned)(st->st_mode & 07777), walked ? " -R" : "", top);
-		return -1;
-	}
-	return 0;
+	fprintf(stderr, "purple: cannot check %s: %s\n", path, strerror(err));
+	return -1;
 }
 
-static int check_path(const char *path, int walk, int hops);
+/* What check_path looks at. */
+enum {
+	CHECK_ABOVE = 1, /* every directory above the path (sticky ones may be writable) */
+	CHECK_WALK = 2,  /* every directory under it */
+	CHECK_FILES = 4, /* and every file under it (the profiles: the modules are checked when loaded) */
+	CHECK_LINK = 8,  /* where a symbolic link points: an absent target is refused (it could appear) */
+};
 
-/* Everything under the directory `dir` (walked from `top`); a symbolic link is checked where it leads. */
-static int check_walk(const char *dir, const char *top, int hops)
+static int check_path(const char *path, int how, int hops);
+
+/* Under the directory `dir`, walked from `top`: a symbolic link is checked where it leads. The file
+ * type from readdir spares a stat of each file when only the directories are checked. */
+static int check_walk(const char *dir, const char *top, int how, int hops)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	int r = 0;
 
-	if (!d) {
-		fprintf(stderr, "purple: cannot check %s: %s\n", dir, strerror(errno));
-		return -1;
-	}
+	if (!d)
+		return cannot_check(dir, errno);
 	while (r == 0 && (e = readdir(d))) {
 		char p[PATH_MAX];
 		struct stat st;
 
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    (e->d_type == DT_REG && !(how & CHECK_FILES)))
 			continue;
-		if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p ||
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			fprintf(stderr, "purple: cannot check %s/%s: %s\n", dir, e->d_name, strerror(errno ? errno : ENAMETOOLONG));
-			r = -1;
-		} else if (S_ISLNK(st.st_mode))
-			r = check_path(p, 1, hops + 1);
-		else if ((r = check_owner_mode(p, &st, 0, top, 1)) == 0 && S_ISDIR(st.st_mode))
-			r = check_walk(p, top, hops);
+		if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p)
+			r = cannot_check(dir, ENAMETOOLONG);
+		else if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			r = cannot_check(p, errno);
+		else if (S_ISLNK(st.st_mode))
+			r = check_path(p, how | CHECK_ABOVE | CHECK_LINK, hops + 1);
+		else if (S_ISDIR(st.st_mode) || (how & CHECK_FILES)) {
+			r = check_owner_mode(p, &st, 0, top, 1);
+			if (r == 0 && S_ISDIR(st.st_mode))
+				r = check_walk(p, top, how, hops);
+		}
 	}
 	closedir(d);
 	return r;
 }
 
-/* path (resolved), every directory above it, and with `walk` everything under it. An absent path
- * has nothing to load: fine. */
-static int check_path(const char *path, int walk, int hops)
+/* path itself and what `how` says. An absent path has nothing to load: fine. A path that is a
+ * symbolic link is checked where it leads. */
+static int check_path(const char *path, int how, int hops)
 {
 	char real[PATH_MAX], up[PATH_MAX];
 	struct stat st;
 
 	if (hops > 8)
-		errno = ELOOP;
-	else if (realpath(path, real))
-		errno = 0;
-	else if (errno == ENOENT)
-		return 0;
-	if (errno) {
-		fprintf(stderr, "purple: cannot check %s: %s\n", path, strerror(errno));
-		return -1;
+		return cannot_check(path, ELOOP);
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT && !(how & CHECK_LINK) ? 0 : cannot_check(path, errno);
+	if (S_ISLNK(st.st_mode)) {
+		if (!realpath(path, real))
+			return cannot_check(path, errno);
+		return check_path(real, how | CHECK_ABOVE, hops + 1);
 	}
-	for (size_t i = 0; real[i]; i++) {
-		if (real[i] != '/')
+	for (size_t i = 0; (how & CHECK_ABOVE) && path[i]; i++) {
+		struct stat ust;
+
+		if (path[i] != '/')
 			continue;
-		memcpy(up, real, i ? i : 1);
+		memcpy(up, path, i ? i : 1);
 		up[i ? i : 1] = 0;
-		if (stat(up, &st) < 0) {
-			fprintf(stderr, "purple: cannot check %s: %s\n", up, strerror(errno));
-			return -1;
-		}
-		if (check_owner_mode(up, &st, 1, up, 0) < 0)
+		if (stat(up, &ust) < 0)
+			return cannot_check(up, errno);
+		if (check_owner_mode(up, &ust, 1, up, 0) < 0)
 			return -1;
 	}
-	if (stat(real, &st) < 0) {
-		fprintf(stderr, "purple: cannot check %s: %s\n", real, strerror(errno));
+	if (!(how & CHECK_WALK) || !S_ISDIR(st.st_mode))
+		return check_owner_mode(path, &st, 0, path, 0);
+	if (check_owner_mode(path, &st, 0, path, 1) < 0)
 		return -1;
-	}
-	if (check_owner_mode(real, &st, 0, real, walk && S_ISDIR(st.st_mode)) < 0)
-		return -1;
-	return walk && S_ISDIR(st.st_mode) ? check_walk(real, real, hops) : 0;
+	return check_walk(path, path, how, hops);
 }
 
 /* package.path or package.cpath: `own` first, then the absolute entries of what luaL_openlibs set
@@ -293,6 +322,7 @@ static int setup(lua_State *L)
 		return -1;
 	}
 	exe[n] = 0;
+	me = getuid();
 	for (int i = 0; i < 2; i++) { /* <root>/bin/purple → <root> */
 		slash = strrchr(exe, '/');
 		if (slash && slash != exe)
@@ -310,9 +340,12 @@ static int setup(lua_State *L)
 		lua_pushfstring(L, "%s?.so", luadir);
 		set_search_path(L, "cpath", lua_tostring(L, -1));
 		add_purple_searcher(L, luadir, lua_pushfstring(L, "%s/build/luac/", root));
-		if (check_path(lua_pushfstring(L, "%s/lua", root), 1, 0) < 0 ||
-		    check_path(lua_pushfstring(L, "%s/build/luac", root), 1, 0) < 0 ||
-		    check_path(lua_pushfstring(L, "%s/profiles", root), 1, 0) < 0)
+		/* root is canonical (/proc/self/exe): the directories above it are checked once */
+		if (check_path(*root ? root : "/", CHECK_ABOVE, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%s/lua", root), CHECK_WALK, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%s/build", root), 0, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%s/build/luac", root), CHECK_WALK, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%s/profiles", root), CHECK_WALK | CHECK_FILES, 0) < 0)
 			return -1;
 		lua_createtable(L, 0, 2);
 		lua_pushstring(L, *root ? root : "/");
@@ -329,22 +362,23 @@ static int setup(lua_State *L)
 		lua_pushfstring(L, "%s/lib/lua/" LUA_VDIR "/?.so", root);
 		set_search_path(L, "cpath", lua_tostring(L, -1));
 		add_purple_searcher(L, luadir, NULL);
-		if (check_path(lua_pushfstring(L, "%s/share/lua/" LUA_VDIR, root), 0, 0) < 0 ||
-		    check_path(lua_pushfstring(L, "%spurple.lua", luadir), 0, 0) < 0 ||
-		    check_path(lua_pushfstring(L, "%spurple", luadir), 1, 0) < 0)
+		if (check_path(lua_pushfstring(L, "%s/share/lua/" LUA_VDIR, root), CHECK_ABOVE, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%spurple", luadir), CHECK_WALK, 0) < 0)
 			return -1;
 		lua_getglobal(L, "require");
 		lua_pushliteral(L, "purple.paths");
 		lua_call(L, 1, 1);
 		lua_getfield(L, -1, "datadir");
-		if (lua_isstring(L, -1) && check_path(lua_pushfstring(L, "%s/profiles", lua_tostring(L, -1)), 1, 0) < 0)
+		if (lua_isstring(L, -1) && check_path(lua_pushfstring(L, "%s/profiles", lua_tostring(L, -1)),
+						      CHECK_ABOVE | CHECK_WALK | CHECK_FILES, 0) < 0)
 			return -1;
 		lua_pop(L, 2);
 	}
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
 	lua_getfield(L, -1, "purple.paths");
 	lua_getfield(L, -1, "sysconfdir");
-	if (lua_isstring(L, -1) && check_path(lua_pushfstring(L, "%s/purple/profiles", lua_tostring(L, -1)), 1, 0) < 0)
+	if (lua_isstring(L, -1) && check_path(lua_pushfstring(L, "%s/purple/profiles", lua_tostring(L, -1)),
+					      CHECK_ABOVE | CHECK_WALK | CHECK_FILES, 0) < 0)
 		return -1;
 	return 0;
 }
