@@ -11,7 +11,7 @@ BINDIR      ?= $(PREFIX)/bin
 DATADIR     ?= $(PREFIX)/share/purple
 MANDIR      ?= $(PREFIX)/share/man
 DOCDIR      ?= $(PREFIX)/share/doc/purple
-# /etc only for a system prefix: `make install PREFIX=$$HOME/.local` writes nothing outside the prefix.
+# /etc only for a system prefix: `make install PREFIX=$HOME/.local` writes nothing outside the prefix.
 SYSCONFDIR  ?= $(if $(filter /usr /usr/local,$(patsubst %/,%,$(PREFIX))),/etc,$(PREFIX)/etc)
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 

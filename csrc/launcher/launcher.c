@@ -6,9 +6,11 @@
  * current directory or by another copy of purple: in a source tree (<tree>/bin/purple beside
  * <tree>/lua/purple.lua) from <tree>/lua and its precompiled <tree>/build/luac; installed
  * (<prefix>/bin/purple) from <prefix>/share/lua/5.4. A `purple` or `purple.*` module is looked up
- * there only; other modules (lyaml, argparse) come from the usual absolute Lua directories. Before
- * any of it runs, those directories and the profiles shipped with them must be writable by no one
- * but root and the invoking user (check_tree), or purple stops with 125.
+ * there only; other modules (lyaml, argparse) come from the absolute entries of the usual path
+ * ($LUA_PATH or the built-in default: the system's Lua directories), never the current directory.
+ * Before any of it runs, those directories, every directory above them and the profiles shipped
+ * with them must be owned by root or the invoking user and writable by no one else (setup,
+ * check_path), and so must each module file when it is loaded; else purple stops with 125.
  *
  * purple.core is linked in (package.preload); with `make STATIC_LIBS=1` liblua, libseccomp and
  * libcap are too, so a start maps no shared object but libc, libm and ld.so (Makefile; bench/README.md,
