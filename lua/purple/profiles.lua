@@ -1,33 +1,25 @@
--- Finding and loading profiles. Search order: in-tree profiles/, $XDG_CONFIG_HOME/purple/profiles,
--- /etc/purple/profiles, $(PREFIX)/share/purple/profiles ($PURPLE_DATADIR). A name containing "/"
--- or ending in .lua/.yaml/.yml is a path. A Lua profile is a script returning a policy table; it
--- gets the profile context as `...` and the purple module (M.api below) as the global `purple`.
+-- Finding and loading profiles. Search order: the source tree's profiles/ (when purple runs from
+-- one), $XDG_CONFIG_HOME/purple/profiles, $(SYSCONFDIR)/purple/profiles (/etc in a tree),
+-- $(DATADIR)/profiles of the installation ($PURPLE_DATADIR/profiles instead when set). The
+-- directories come from purple.paths (lua/purple/paths.lua), never from another tree or prefix. A
+-- name containing "/" or ending in .lua/.yaml/.yml is a path. A Lua profile is a script returning a
+-- policy table; it gets the profile context as `...` and the purple module as the global `purple`.
 --
 -- The purple module is defined here, not in lua/purple.lua, because profile scripts need it while
 -- this module loads them: lua/purple.lua returns M.api, and nothing below it requires "purple".
 local policy = require "purple.policy"
+local paths = require "purple.paths"
 
 local M = {}
 
 function M.dirs()
   local dirs = {}
-  local here = debug.getinfo(1, "S").source:match("^@(.-)/?lua/purple/profiles%.lua$")
-  if here then dirs[#dirs + 1] = (here == "" and "." or here) .. "/profiles" end
+  if paths.tree then dirs[#dirs + 1] = paths.tree .. "/profiles" end
   local xdg = os.getenv("XDG_CONFIG_HOME") or ((os.getenv("HOME") or "/nonexistent") .. "/.config")
   dirs[#dirs + 1] = xdg .. "/purple/profiles"
-  dirs[#dirs + 1] = "/etc/purple/profiles"
-  -- Installed as $(PREFIX)/share/lua/5.4/purple/profiles.lua: the data is in $(PREFIX)/share/purple.
-  local prefix = debug.getinfo(1, "S").source:match("^@(.*)/share/lua/[%d.]+/purple/profiles%.lua$")
-  local datadir = os.getenv("PURPLE_DATADIR") or (prefix and prefix .. "/share/purple") or "/usr/local/share/purple"
-  dirs[#dirs + 1] = datadir .. "/profiles"
-  -- Installed by luarocks into the tree $(PREFIX): only the Lua code is deployed there, the
-  -- profiles stay in the rock's own directory.
-  if prefix and not os.getenv("PURPLE_DATADIR") then
-    local rock = prefix .. "/lib/luarocks/rocks-" .. _VERSION:match("[%d.]+$") .. "/purple"
-    local versions = require("purple.core").readdir(rock) or {}
-    table.sort(versions)
-    for _, v in ipairs(versions) do dirs[#dirs + 1] = rock .. "/" .. v .. "/share/purple/profiles" end
-  end
+  dirs[#dirs + 1] = paths.sysconfdir .. "/purple/profiles"
+  local datadir = os.getenv("PURPLE_DATADIR") or paths.datadir
+  if datadir then dirs[#dirs + 1] = datadir .. "/profiles" end
   return dirs
 end
 
