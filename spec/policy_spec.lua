@@ -4,7 +4,7 @@ local H = require "spec_helper"
 local policy = require "purple.policy"
 local units = require "purple.units"
 local schema = require "purple.schema"
-local show = require "purple.show"
+local show = require "purple.cli.show"
 local yaml = require "purple.yaml"
 
 local function errors(doc)

@@ -124,7 +124,7 @@ function M.exec(policy, argv, opts)
   local t0 = core.monotonic()
   local result = { policy = policy.name, argv = argv, started = false, timed_out = false, warnings = {} }
   if type(argv) ~= "table" or #argv == 0 or argv[1] == "" then
-    return fail(result, status.SETUP, "purple: command: empty (give the command after --)")
+    return fail(result, status.SETUP, "purple: command: empty (argv[1] must name the program)")
   end
   -- A policy changed or built in Lua after loading is checked again (normalising is idempotent):
   -- an unknown key or a bad value must stop the run, not be ignored by the enforcers. One that

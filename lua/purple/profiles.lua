@@ -219,6 +219,19 @@ function M.load(name, ctx)
   return p, perr
 end
 
+-- with_context(ctx, path, f, ...) -> f(...): the purple.yaml and purple.extend calls f makes load
+-- with ctx and relative to path, as from a profile script (purple-lua runs its script so).
+function M.with_context(ctx, path, f, ...)
+  local saved = loading_ctx
+  loading_ctx = ctx
+  table.insert(loading_stack, path)
+  local r = table.pack(pcall(f, ...))
+  table.remove(loading_stack)
+  loading_ctx = saved
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
+end
+
 -- load_base(ref, from_source, ctx): the profile an `extends` names; a relative path is relative to
 -- the directory of the file that extends it.
 function M.load_base(ref, from_source, ctx)

@@ -126,23 +126,14 @@ function M.prepare(run)
   run.spec.caps = caps.add
   run.spec.no_new_privs = true
 
+  -- opts.learn: observe instead of enforcing; result.learned is the allow list (the caller writes it)
   local learn = run.opts.learn
-  if learn then
-    -- Both outputs are opened now, before the sandbox runs: a link it might plant at either path
-    -- (the working directory is often one of its output paths) is never followed.
-    -- Both are checked before either is emptied: a refusal leaves an earlier OUT.yaml intact.
-    local base = learn:gsub("%.ya?ml$", ""):gsub("%.lua$", "")
-    run.learn_files = {}
-    for _, truncate in ipairs({ false, true }) do
-      for _, ext in ipairs({ ".yaml", ".lua" }) do
-        local f, ferr = core.create_file(base .. ext, truncate)
-        if not f then return nil, "--learn: " .. ferr end
-        if truncate then run.learn_files[ext] = { path = base .. ext, file = f } else f:close() end
-      end
-    end
+  if learn ~= nil and type(learn) ~= "boolean" then
+    -- not raised: the enforcers before this one have set up what their finish undoes
+    return nil, ("opts.learn: expected a boolean, got %s"):format(type(learn))
   end
   local plan, err = seccomp.plan(p.syscalls, {
-    learn = learn ~= nil, handlers = run.seccomp_notify, profile = p.name,
+    learn = learn == true, handlers = run.seccomp_notify, profile = p.name,
   })
   if not plan then return nil, err end
   run.seccomp = plan
@@ -177,43 +168,20 @@ function M.event(run, ev)
   return true
 end
 
--- Learn mode: writes the smallest allow list the run needed, as YAML and as a Lua snippet.
-local function write_learned(run)
+-- Learn mode: the smallest allow list the run needed, sorted (the calls every run makes included).
+local function learned(run)
   local names = {}
   for nr in pairs(run.seccomp.learned) do names[#names + 1] = core.syscall_name(nr) or tostring(nr) end
   for _, n in ipairs(seccomp.ALWAYS) do names[#names + 1] = n end
   table.sort(names)
   local uniq = {}
   for _, n in ipairs(names) do if uniq[#uniq] ~= n then uniq[#uniq + 1] = n end end
-  -- one comment line: control characters (a newline in a -c script) would end it
-  local what = ("the calls %s made under %s"):format(table.concat(run.argv, " "), run.policy.name):gsub("%c", " ")
-  local yaml = { "# purple run --learn: " .. what, "syscalls:", "  default_deny: true", "  allow:" }
-  local lua = { "-- purple run --learn: " .. what, "syscalls = {", "  default_deny = true,", "  allow = {" }
-  for _, n in ipairs(uniq) do
-    yaml[#yaml + 1] = "    - " .. n
-    lua[#lua + 1] = ("    %q,"):format(n)
-  end
-  lua[#lua + 1] = "  },"
-  lua[#lua + 1] = "},"
-  for ext, lines in pairs({ [".yaml"] = yaml, [".lua"] = lua }) do
-    local out = run.learn_files[ext]
-    local ok, err = out.file:write(table.concat(lines, "\n"), "\n")
-    if ok then ok, err = out.file:close() end
-    if not ok then return nil, out.path .. ": " .. tostring(err) end
-  end
-  return run.learn_files[".yaml"].path, run.learn_files[".lua"].path, #uniq
+  return uniq
 end
 
 function M.finish(run, result)
   if run.opts.learn and run.seccomp and result.started then
-    local y, l, n = write_learned(run)
-    if not y then
-      io.stderr:write("purple: --learn: ", tostring(l), "\n")
-      if result.status == nil then result.status = 125 end
-    else
-      result.learned = { yaml = y, lua = l, count = n }
-      log.info("learned %d syscalls: %s, %s", n, y, l)
-    end
+    result.learned = { syscalls = learned(run) }
   end
 end
 

@@ -119,7 +119,7 @@ local function unenforced(run, field, why)
 end
 
 local function refuse(field, why)
-  return nil, ("resources.%s: %s, or set resources.allow_unenforced = true (--allow-unenforced) to run without it")
+  return nil, ("resources.%s: %s, or set resources.allow_unenforced = true to run without it")
     :format(field, why)
 end
 
