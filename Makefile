@@ -42,7 +42,12 @@ LUA_SRC    := $(shell find lua -name '*.lua' 2>/dev/null)
 LUAC_OBJ   := $(LUA_SRC:lua/%.lua=build/luac/%.luac)
 LUAC_STAMP := build/luac/.tree
 
-all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin $(LUAC_OBJ)
+# Debian's Lua modules that every start loads, precompiled the same way into build/luac/_sys/
+# (launcher.c: system_bytecode); one whose source is not found is simply not precompiled.
+SYS_LUA    := argparse dkjson
+SYS_LUAC   := $(SYS_LUA:%=build/luac/_sys/%.luac)
+
+all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin $(LUAC_OBJ) $(SYS_LUAC)
 
 $(LUAC_STAMP): FORCE
 	@mkdir -p $(@D)
@@ -51,6 +56,11 @@ $(LUAC_STAMP): FORCE
 build/luac/%.luac: lua/%.lua csrc/launcher/precompile.lua $(LUAC_STAMP)
 	@mkdir -p $(@D)
 	@$(LUA) csrc/launcher/precompile.lua $(CURDIR)/$< $@ || { rm -f $@.tmp; echo "luac: $< not precompiled (loaded from source)"; }
+
+build/luac/_sys/%.luac: csrc/launcher/precompile.lua FORCE
+	@mkdir -p $(@D)
+	@src=$$($(LUA) -e 'print(package.searchpath("$*", package.path) or "")'); \
+	if [ -n "$$src" ]; then $(LUA) csrc/launcher/precompile.lua "$$src" $@ strip || rm -f $@.tmp; else rm -f $@; fi
 
 # bin/purple has purple.core built in (package.preload), so a start maps one object less. liblua,
 # libseccomp and libcap stay shared libraries, so Debian's security updates reach purple without a

@@ -112,7 +112,7 @@ local function global_options(p, list, at)
   local opts, code = args.parse(p, table.move(list, 1, at - 1, 1, {}))
   if not opts then return nil, code end
   if opts.version then
-    io.stdout:write("purple ", require("purple").version, "\n")
+    io.stdout:write("purple ", require("purple.version"), "\n")
     return nil, 0
   end
   if opts.log_level then assert(log.set_level(opts.log_level)) end
