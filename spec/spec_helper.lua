@@ -83,6 +83,19 @@ function H.run(profile, argv, opts)
   return H.sh(env .. table.concat(words, " ") .. (opts.stdin and (" <" .. opts.stdin) or " </dev/null"))
 end
 
+-- Host probes: what the kernel offers, tested outside any sandbox in a child process, so that a
+-- spec can mark a case pending("reason") where the host lacks it instead of failing on the host.
+-- The i386 (int 0x80) or x32 system call entry: rawsys makes getpid through it. Returns true, or
+-- false and the reason with what the call did on this host.
+function H.host_syscall_entry(abi)
+  local nr = abi == "int80" and 20 or core.syscall_number("getpid")
+  local out, _, code = H.sh(H.q(H.helpers .. "/rawsys") .. " " .. abi .. " " .. nr)
+  if out:match("^ok %d+\n$") and code == 0 then return true end
+  local what = code == 0 and out:gsub("\n$", "") or ("exit status " .. tostring(code))
+  return false, ("this kernel has no %s system call entry (outside a sandbox: %s)")
+    :format(abi == "int80" and "i386 (int 0x80)" or "x32", what), out, code
+end
+
 -- A minimal policy source: /usr read-only, /tmp scratch, no network. extra is Lua table fields.
 function H.minimal(extra)
   return ([[
