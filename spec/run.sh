@@ -20,11 +20,12 @@ $BUSTED -o utfTerminal "$@" || status=1
 if [ "$(id -u)" = 0 ] && [ -z "${PURPLE_SPEC_ROOT_ONLY:-}" ]; then
   home=$(mktemp -d "${TMPDIR:-/tmp}/purple-spec-home.XXXXXX") || exit 125
   chown 65534:65534 "$home"
-  # The copy: the whole work tree but .git (a file in a git worktree), timestamps kept so that make
-  # sees it built; readable by everyone whatever the clone's umask was; owned by root, as the tree is.
+  # The copy: the whole work tree but .git (a file in a git worktree) and the precompiled Lua, whose
+  # chunks name the clone's paths (the copy loads its modules from source); timestamps kept so that
+  # make sees it built; readable by everyone whatever the clone's umask was; owned by root as the tree is.
   tree=$(mktemp -d "${TMPDIR:-/tmp}/purple-spec-tree.XXXXXX") || exit 125
   chmod 0755 "$tree"
-  if ! tar -C . --exclude=./.git -cf - . | tar -C "$tree" -xpf - || ! chmod -R a+rX "$tree"; then
+  if ! tar -C . --exclude=./.git --exclude=./build/luac -cf - . | tar -C "$tree" -xpf - || ! chmod -R a+rX "$tree"; then
     echo "spec/run.sh: could not copy the tree to $tree"; rm -rf "$tree" "$home"; exit 125
   fi
   deleg="" parent=""
