@@ -2,9 +2,10 @@
  * mount_setattr, move_mount): every mount is attached through an fd opened component by component
  * with O_NOFOLLOW, so a symlink planted inside the tree can never redirect a mount to the host.
  *
- * Order: make every mount private → clone the host sources (before anything hides them) → an empty
- * tmpfs root staged on /tmp → binds, tmpfs, proc, dev, symlinks, dirs, files → pivot_root → detach
- * the old root → remount the root read-only. */
+ * Order: clone the host sources with the invoker's credentials (a root parent before clone, idmapped
+ * where asked; else the child before it changes ids) → make every mount private → an empty tmpfs
+ * root staged on /tmp → binds, tmpfs, proc, dev, symlinks, dirs, files → pivot_root → detach the
+ * old root → remount the root read-only. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +17,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 #include "spawn.h"
 
@@ -96,26 +102,164 @@ static int clone_tree_nofollow(const char *path, unsigned attrs)
 	return fd;
 }
 
-int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n)
+/* 1 when this process may clone mounts of its own mount namespace (root on the host): it then
+ * opens the bind sources itself, with its own credentials, before the sandbox exists. */
+int mounts_privileged(void)
 {
-	if (!c->nmounts)
+	int fd = sys_open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+
+	if (fd < 0)
 		return 0;
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		FAIL("%s", "make mounts private");
+	close(fd);
+	return 1;
+}
+
+/* The id that id maps to outside through map ("inside outside count" lines), or -1. */
+static long long map_out(const char *map, unsigned long id)
+{
+	while (map && *map) {
+		char *end;
+		unsigned long in = strtoul(map, &end, 10), out = strtoul(end, &end, 10), cnt = strtoul(end, &end, 10);
+
+		if (end == map)
+			break;
+		if (id >= in && id - in < cnt)
+			return (long long)(out + (id - in));
+		map = end + strspn(end, " \t\n");
+	}
+	return -1;
+}
+
+/* A user namespace whose only ids are owner → to (uid and gid): made by a short-lived child that
+ * the parent maps, opens through /proc and then kills. The fd, or -1 with errno. */
+static int idmap_userns(uid_t owner, long long to, gid_t gowner, long long gto)
+{
+	struct clone_args ca = { .flags = CLONE_NEWUSER, .exit_signal = SIGCHLD };
+	char map[64], path[64];
+	int fd = -1, r, e;
+	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		for (;;)
+			pause();
+	}
+	snprintf(map, sizeof map, "%u %lld 1", (unsigned)owner, to);
+	r = write_proc(pid, "uid_map", map);
+	snprintf(map, sizeof map, "%u %lld 1", (unsigned)gowner, gto);
+	if (!r)
+		r = write_proc(pid, "setgroups", "deny");
+	if (!r)
+		r = write_proc(pid, "gid_map", map);
+	snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+	if (!r && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		r = -errno;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	e = -r;
+	errno = e;
+	return r ? -1 : fd;
+}
+
+/* Idmaps the detached tree of m: its owner on the host appears as the sandbox's user. */
+static int idmap_tree(const struct spawn_cfg *c, struct mount_op *m, char *what, size_t n, int *whole)
+{
+	struct stat st;
+	long long to = map_out(c->uid_map, c->uid), gto = map_out(c->gid_map, c->gid);
+	struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP };
+	const char *field = m->field ? m->field : "mount";
+	int ufd, r, e;
+
+	if (!(c->ns_flags & CLONE_NEWUSER))
+		to = c->uid, gto = c->gid;
+	if (to < 0 || gto < 0) {
+		snprintf(what, n, "%s.idmap: %s: the sandbox's ids %u:%u are not in its id maps", field, m->source,
+			 (unsigned)c->uid, (unsigned)c->gid);
+		*whole = 1;
+		return -EINVAL;
+	}
+	if (fstat(m->src_fd, &st) < 0)
+		FAIL("bind %s", m->source);
+	ufd = idmap_userns(st.st_uid, to, st.st_gid, gto);
+	if (ufd < 0)
+		FAIL("%s.idmap: user namespace for %s", field, m->source);
+	a.userns_fd = (unsigned)ufd;
+	r = sys_mount_setattr(m->src_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a);
+	e = errno;
+	close(ufd);
+	if (r == 0)
+		return 0;
+	if (e == EINVAL || e == EOPNOTSUPP) {
+		snprintf(what, n, "%s.idmap: %s: the file system cannot be idmapped (%s); remove idmap, or give "
+			 "an output path on a file system that can (ext4, xfs, btrfs, tmpfs)", field, m->source,
+			 strerror(e));
+		*whole = 1;
+		return -e;
+	}
+	errno = e;
+	FAIL("%s.idmap: %s", field, m->source);
+}
+
+int mounts_open_binds(struct spawn_cfg *c, char *what, size_t n, int *whole)
+{
+	*whole = 0;
 	for (size_t i = 0; i < c->nmounts; i++) {
 		struct mount_op *m = &c->mounts[i];
 		unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->readonly ? MOUNT_ATTR_RDONLY : 0);
+		int r;
 
-		m->src_fd = -1;
 		if (m->type != MT_BIND)
 			continue;
 		m->src_fd = m->readonly ? clone_tree(m->source, attrs) : clone_tree_nofollow(m->source, attrs);
 		if (m->src_fd < 0 && errno == ENOENT && m->optional)
 			continue;
-		if (m->src_fd < 0)
+		if (m->src_fd < 0) {
+			int e = errno;
+			mounts_close_binds(c);
+			errno = e;
 			FAIL("bind %s", m->source);
+		}
+		if (m->idmap && (r = idmap_tree(c, m, what, n, whole)) < 0) {
+			mounts_close_binds(c);
+			return r;
+		}
 	}
 	return 0;
+}
+
+void mounts_close_binds(struct spawn_cfg *c)
+{
+	for (size_t i = 0; i < c->nmounts; i++)
+		if (c->mounts[i].src_fd >= 0) {
+			close(c->mounts[i].src_fd);
+			c->mounts[i].src_fd = -1;
+		}
+}
+
+/* In the child: make its mounts private, and open the bind sources unless the parent did. */
+int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n)
+{
+	int whole;
+
+	if (!c->nmounts)
+		return 0;
+	if (c->open_err) {
+		errno = c->open_err;
+		FAIL("%s", c->open_what);
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		FAIL("%s", "make mounts private");
+	if (c->binds_open)
+		return 0;
+	for (size_t i = 0; i < c->nmounts; i++)
+		if (c->mounts[i].idmap) {
+			snprintf(what, n, "%s.idmap", c->mounts[i].field ? c->mounts[i].field : "mount");
+			return -EPERM;
+		}
+	return mounts_open_binds(c, what, n, &whole);
 }
 
 /* Opens the directory that will hold path's last component, creating missing directories on the
@@ -670,7 +814,7 @@ int mounts_build_root(struct spawn_cfg *c, char *what, size_t n)
 static const char *const mount_types[] = { "bind", "tmpfs", "proc", "dev", "symlink", "dir", "file", "sysnet",
 					   NULL };
 static const char *const mount_fields[] = { "type", "source", "target", "readonly", "optional", "size",
-					    "mode", "link", "contents", NULL };
+					    "mode", "link", "contents", "idmap", "field", NULL };
 
 void mounts_parse(lua_State *L, int t, struct spawn_cfg *c)
 {
@@ -712,6 +856,10 @@ void mounts_parse(lua_State *L, int t, struct spawn_cfg *c)
 			luaL_error(L, "mount %d: bind needs a source", (int)i + 1);
 		m->readonly = pl_field_bool(L, e, "readonly", 1);
 		m->optional = pl_field_bool(L, e, "optional", 0);
+		m->idmap = pl_field_bool(L, e, "idmap", 0);
+		m->field = pl_field_str(L, e, "field", NULL);
+		if (m->idmap && m->type != MT_BIND)
+			luaL_error(L, "mount %d: idmap is for binds", (int)i + 1);
 		m->size = pl_field_int(L, e, "size", 0);
 		m->mode = (int)pl_field_int(L, e, "mode", -1);
 		m->link = pl_field_str(L, e, "link", NULL);

@@ -4,9 +4,10 @@
  *                └─ init    pid 1 of the new pid namespace: builds the sandbox, then reaps
  *                     └─ payload  installs seccomp last and execs the command
  *
- * Parent: clone with the namespace flags (into the v2 cgroup) → join the other cgroups → uid/gid maps →
- *         release the child.
- * Init:   join its v1 cgroups itself (cgroup_join.c) → ids → private mounts → new root → pivot_root →
+ * Parent: open the bind sources when root (mounts.c) → clone with the namespace flags (into the v2
+ *         cgroup) → join the other cgroups → uid/gid maps → release the child.
+ * Init:   hide purple's command line → join its v1 cgroups itself (cgroup_join.c) → private mounts and
+ *         the bind sources the parent did not open → ids → new root → pivot_root →
  *         hostname → loopback → rlimits → setsid → drop capabilities → no_new_privs → fork the payload
  *         (vfork, shared fd table) → report (step, errno) or "started" to the supervisor → reap until
  *         the payload exits.
@@ -260,6 +261,54 @@ static int set_ids(const struct spawn_cfg *c, char *what, size_t n)
 
 static int raise_effective(char *what, size_t n);
 
+/* Init is a copy of the supervisor: without this, /proc/1/cmdline and environ inside the sandbox
+ * show purple's host command line and environment. Both areas are zeroed in this copy and init is
+ * named purple-init. Raw reads and no allocation (see init_main's caller). */
+static void hide_cmdline(void)
+{
+	char buf[1024];
+	unsigned long v[4] = { 0 };
+	ssize_t len;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), field = 2;
+	char *p;
+
+	prctl(PR_SET_NAME, "purple-init", 0, 0, 0);
+	if (fd < 0)
+		return;
+	len = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (len <= 0)
+		return;
+	buf[len] = 0;
+	p = strrchr(buf, ')'); /* field 2, the name, may hold spaces and parentheses */
+	if (!p)
+		return;
+	/* fields 48-51: arg_start arg_end env_start env_end (proc(5)) */
+	for (p++; *p && field < 51; ) {
+		while (*p == ' ')
+			p++;
+		field++;
+		if (field >= 48) {
+			unsigned long x = 0;
+
+			for (; *p >= '0' && *p <= '9'; p++)
+				x = x * 10 + (unsigned long)(*p - '0');
+			v[field - 48] = x;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+	if (field < 51 || v[0] >= v[1] || v[2] > v[3] || v[1] - v[0] < sizeof "purple-init")
+		return;
+	memset((void *)v[0], 0, v[1] - v[0]);
+	memset((void *)v[2], 0, v[3] - v[2]);
+	memcpy((void *)v[0], "purple-init", sizeof "purple-init");
+	/* A non-NUL last byte makes the kernel read the title up to its first NUL (as after
+	 * setproctitle), so cmdline is "purple-init" alone rather than followed by the zeroed rest. */
+	if (v[1] - v[0] > sizeof "purple-init")
+		*(char *)(v[1] - 1) = ' ';
+}
+
 static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *cj, int ctl, const sigset_t *mask)
 {
 	char what[256] = "";
@@ -269,20 +318,23 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 
 	if (c->die_with_parent)
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	hide_cmdline();
 	/* Wait for the parent: cgroups joined and id maps written. EOF means it died. */
 	if (read(ctl, &go, 1) != 1)
 		_exit(125);
 	if ((err = cgroup_join_self(c, cj, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* Bind sources the parent did not open are opened now, with the invoker's credentials: after
+	 * set_ids the walk to them would be the sandbox user's. */
+	if ((err = mounts_open_sources(c, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
 	if (c->ns_flags & CLONE_NEWUSER) {
 		if ((err = set_ids(c, what, sizeof what)) < 0 || (err = raise_effective(what, sizeof what)) < 0)
 			child_fail(ctl, -err, what);
 	}
 	if (c->cgroupns && unshare(CLONE_NEWCGROUP) < 0)
 		child_fail(ctl, errno, "unshare cgroup namespace");
-	if ((err = mounts_open_sources(c, what, sizeof what)) < 0)
-		child_fail(ctl, -err, what);
 	if ((err = mounts_build_root(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	if (c->hostname && (c->ns_flags & CLONE_NEWUTS) && sethostname(c->hostname, strlen(c->hostname)) < 0)
@@ -550,18 +602,37 @@ static int l_spawn(lua_State *L)
 	int sv[2], err = 0, pidfd = -1;
 	sigset_t block, oldmask;
 	long pid;
-	char what[300] = "";
+	char what[1024] = "";
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	spec_parse(L, 1, &cfg);
+	if (cfg.nmounts && mounts_privileged()) {
+		int whole, r = mounts_open_binds(&cfg, what, sizeof what, &whole);
+
+		if (r < 0 && whole) {
+			luaL_pushfail(L);
+			lua_pushstring(L, what);
+			lua_pushinteger(L, -r);
+			return 3;
+		}
+		/* Reported by the child, at the step where an unprivileged run reports it. */
+		if (r < 0) {
+			cfg.open_err = -r;
+			snprintf(cfg.open_what, sizeof cfg.open_what, "%s", what);
+		}
+		cfg.binds_open = 1;
+	}
 
 	s = lua_newuserdatauv(L, sizeof *s, 0);
 	memset(s, 0, sizeof *s);
 	s->pidfd = s->ctl = s->sigfd = s->listener = -1;
 	luaL_setmetatable(L, HANDLE_MT);
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return pl_fail(L, errno, "spawn socketpair");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		err = errno;
+		mounts_close_binds(&cfg);
+		return pl_fail(L, err, "spawn socketpair");
+	}
 
 	/* Block the forwarded signals before clone: the child resets its mask after setup. */
 	sigemptyset(&block);
@@ -595,6 +666,7 @@ static int l_spawn(lua_State *L)
 	}
 	cgroup_join_close(&cj);
 	close(sv[1]);
+	mounts_close_binds(&cfg); /* the child has its copies */
 	if (pid < 0) {
 		err = errno;
 		close(sv[0]);

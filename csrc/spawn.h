@@ -17,6 +17,8 @@ struct mount_op {
 	const char *target;   /* absolute path inside the sandbox */
 	const char *link;     /* symlink: link text; file: contents */
 	int readonly, optional;
+	int idmap;            /* bind: the source's owner appears as the sandbox's user (privileged only) */
+	const char *field;    /* the policy field the mount comes from, for messages; may be NULL */
 	long long size;       /* tmpfs: bytes, 0 = kernel default */
 	int mode;             /* tmpfs, dir, file: permission bits, -1 = default */
 	int src_fd;           /* bind: detached tree opened before the new root hides the host */
@@ -55,7 +57,18 @@ struct spawn_cfg {
 	int seccomp_listener;
 	const char *landlock;     /* serialized ruleset, see landlock.c; NULL = none */
 	size_t landlock_len;
+	int binds_open;           /* the bind sources were opened by the (privileged) parent */
+	int open_err;             /* ... which failed so: the child reports it as its setup step */
+	char open_what[256];
 };
+
+/* Bind sources: opened by the parent before clone when it may clone mounts in its own namespace
+ * (root: any path it can reach, idmaps allowed), else by the child before it changes ids (the
+ * invoker's credentials). 0 or -errno with *what filled; *whole is set when *what is a complete
+ * message (no strerror to append). */
+int mounts_privileged(void);
+int mounts_open_binds(struct spawn_cfg *c, char *what, size_t n, int *whole);
+void mounts_close_binds(struct spawn_cfg *c);
 
 /* Child-side steps. Each returns 0 or -errno and fills *what with the failing step. */
 int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n);

@@ -7,8 +7,9 @@
 -- /home/agent (scratch, like /tmp), so tools' caches and dotfiles vanish after the run.
 --
 -- Identity: run by root, the command runs as the workspace's owner when that is not root (so it
--- can write there), else as 65534 -- which then needs write access to the workspace. Run by an
--- ordinary user, it runs as that user.
+-- can write there), else as 65534 through an idmapped bind (filesystem.output_paths[].idmap): the
+-- root-owned workspace appears as the sandbox user's, and what it creates there belongs to root on
+-- the host. A missing workspace is created for 65534. Run by an ordinary user, it runs as that user.
 local ctx = ...
 local core = require "purple.core"
 
@@ -30,9 +31,10 @@ for _, danger in ipairs({ "/", home, "/root", "/home" }) do
   end
 end
 
-local user
+local user, idmap
 local st = core.stat(workspace)
 if st and st.uid ~= 0 then user = { uid = st.uid, gid = st.gid } end
+if st and st.uid == 0 and ((ctx and ctx.uid) or core.ids()) == 0 then idmap = true end
 
 -- /etc pieces the tools read: the loader cache, the alternatives links (cc, awk, editor, ...),
 -- timezone, TLS roots (pip, git and npm verify even offline), and git's system config.
@@ -50,7 +52,7 @@ return {
   filesystem = {
     immutable_paths = immutable,
     scratch_paths = { "/tmp", { path = "/home/agent", mode = "0700" } },
-    output_paths = { { host_path = workspace, sandbox_path = "/workspace" } },
+    output_paths = { { host_path = workspace, sandbox_path = "/workspace", idmap = idmap } },
     working_dir = "/workspace",
   },
   environment = {

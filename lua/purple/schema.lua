@@ -41,6 +41,7 @@ M.root = map {
     { "output_paths", list(map {
       { "host_path", "path", required = true },
       { "sandbox_path", "path", default_from = "host_path" },
+      { "idmap", "boolean" }, -- absent = false: the host path's owner appears as the sandbox's user
     }, "sandbox_path") },
     { "working_dir", "path" },
   } },

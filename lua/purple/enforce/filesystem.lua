@@ -87,6 +87,9 @@ function M.plan(run)
   run.created_dirs = {}
   for i, o in ipairs(fs.output_paths or {}) do
     local field = ("filesystem.output_paths[%d]"):format(i)
+    if o.idmap and not run.privileged then
+      return nil, field .. ".idmap: needs root (an ordinary user cannot idmap a mount); remove it"
+    end
     local link, text = link_in(o.host_path)
     if link then
       return nil, ("%s.host_path: %s is a symbolic link (to %s); output is never bound through a link, "
@@ -104,11 +107,15 @@ function M.plan(run)
       for _, d in ipairs(created) do
         -- Created by root for an unprivileged sandbox user: let that user write into it -- only the
         -- output directory itself: owning a parent would let it swap the outputs of other runs.
-        if run.privileged and d == o.host_path then core.chown(d, run.sandbox_uid, run.sandbox_gid) end
+        -- With idmap it stays root's: root appears as the sandbox's user through the mount.
+        if run.privileged and d == o.host_path and not o.idmap then
+          core.chown(d, run.sandbox_uid, run.sandbox_gid)
+        end
         log.debug("created output directory %s", d)
       end
     end
-    local ok, err = add({ type = "bind", source = o.host_path, target = o.sandbox_path, readonly = false }, field)
+    local ok, err = add({ type = "bind", source = o.host_path, target = o.sandbox_path, readonly = false,
+      idmap = o.idmap or nil, field = field }, field)
     if not ok then return nil, err end
   end
   for _, special in ipairs({ { "/proc", "proc" }, { "/dev", "dev" } }) do
