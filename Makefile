@@ -23,7 +23,7 @@ DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libseccomp libcap 2>/dev/null)
 ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(CFLAGS)
 
 # Debian packages needed to build, run and test.
-DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-busted pkg-config gcc make \
+DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-dkjson lua-lpeg lua-busted pkg-config gcc make \
                python3 iproute2 util-linux man-db logrotate git procps nodejs luarocks
 
 CORE_SRC := $(sort $(wildcard csrc/*.c))

@@ -19,13 +19,14 @@ describe("launcher bytecode cache", function()
     return out
   end
 
-  -- Bytecode of lua/purple.lua with another version string, dated `when` (touch -d syntax).
+  -- Bytecode of lua/purple/version.lua with another version string, dated `when` (touch -d syntax).
   local function fake_bytecode(when)
-    local src = H.read(tree .. "/lua/purple.lua")
-    local fake = src:gsub('version = "[^"]*"', 'version = "from-bytecode"')
+    local src = H.read(tree .. "/lua/purple/version.lua")
+    local fake = src:gsub('return "[^"]*"', 'return "from-bytecode"')
     assert.are_not.equal(src, fake)
     H.write(tree .. "/fake.lua", fake)
-    local bc = tree .. "/build/luac/purple.luac"
+    assert.is_true(os.execute("mkdir -p " .. H.q(tree .. "/build/luac/purple")))
+    local bc = tree .. "/build/luac/purple/version.luac"
     assert.is_true(os.execute(("luac5.4 -o %s %s && touch -d %s %s"):format(H.q(bc), H.q(tree .. "/fake.lua"),
       H.q(when), H.q(bc))))
   end
@@ -33,7 +34,7 @@ describe("launcher bytecode cache", function()
   it("loads a module's bytecode when it is newer than the source", function()
     local real = version()
     assert.matches("^purple %S+\n$", real)
-    os.execute("touch -d '1 hour ago' " .. H.q(tree .. "/lua/purple.lua"))
+    os.execute("touch -d '1 hour ago' " .. H.q(tree .. "/lua/purple/version.lua"))
     fake_bytecode("now")
     assert.are.equal("purple from-bytecode\n", version())
   end)
@@ -47,9 +48,10 @@ describe("launcher bytecode cache", function()
 
   it("ignores a .luac that is not bytecode and loads the source", function()
     local real = version()
-    local bc = tree .. "/build/luac/purple.luac"
-    H.write(bc, 'return { version = "from-text" }\n')
-    os.execute("touch -d '1 hour ago' " .. H.q(tree .. "/lua/purple.lua"))
+    assert.is_true(os.execute("mkdir -p " .. H.q(tree .. "/build/luac/purple")))
+    local bc = tree .. "/build/luac/purple/version.luac"
+    H.write(bc, 'return "from-text"\n')
+    os.execute("touch -d '1 hour ago' " .. H.q(tree .. "/lua/purple/version.lua"))
     assert.are.equal(real, version())
   end)
 end)

@@ -1,7 +1,10 @@
 -- Finding and loading profiles. Search order: in-tree profiles/, $XDG_CONFIG_HOME/purple/profiles,
 -- /etc/purple/profiles, $(PREFIX)/share/purple/profiles ($PURPLE_DATADIR). A name containing "/"
 -- or ending in .lua/.yaml/.yml is a path. A Lua profile is a script returning a policy table; it
--- gets the profile context as `...` and the purple module as the global `purple`.
+-- gets the profile context as `...` and the purple module (M.api below) as the global `purple`.
+--
+-- The purple module is defined here, not in lua/purple.lua, because profile scripts need it while
+-- this module loads them: lua/purple.lua returns M.api, and nothing below it requires "purple".
 local policy = require "purple.policy"
 
 local M = {}
@@ -95,8 +98,10 @@ end
 -- The fields of the context that cost a file read or more, computed when a profile first reads
 -- them (most profiles read none or one: ~0.3 ms of every load otherwise). In this order when
 -- filled eagerly (date follows time).
-local LAZY = { "hostname", "env", "time", "date", "uid", "cpus", "memory_bytes" }
+local LAZY = { "hostname", "env", "time", "date", "uid", "cpus", "memory_bytes", "cwd" }
 local compute = {
+  -- the directory purple runs in, symbolic links resolved (nil when it is gone)
+  cwd = function() return (require("purple.core").realpath(".")) end,
   hostname = function() return read_first_line("/proc/sys/kernel/hostname") end,
   env = function() return require("purple.enforce.environment").host_environment() end,
   time = function() return os.time() end,
@@ -122,7 +127,8 @@ local lazy_context = {
 
 -- context([partial]) -> ctx: argv, agent ($PURPLE_AGENT or the command's basename), hostname,
 -- env (the caller's environment), time (os.time()), date (os.date("*t", time)), uid, cpus,
--- memory_bytes. Fields already in partial are kept; the others are read on first use.
+-- memory_bytes, cwd (the current directory, resolved). Fields already in partial are kept; the
+-- others are read on first use.
 function M.context(partial)
   local ctx = partial or {}
   ctx.argv = ctx.argv or {}
@@ -155,7 +161,14 @@ function M.from_table(tbl, source, ctx, lines)
     named.name = basename_noext(source)
     tbl = named
   end
-  return policy.normalize(tbl, { source = source, lines = lines, ctx = ctx })
+  return policy.normalize(tbl, { source = source, lines = lines, ctx = ctx, load_base = M.load_base })
+end
+
+-- normalize(doc [, opts]) -> policy | nil, message: policy.normalize, with `extends` loaded here.
+function M.normalize(doc, opts)
+  local o = { load_base = M.load_base }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return policy.normalize(doc, o)
 end
 
 -- yaml_document(path) -> the YAML document (not normalised), lines | nil, message
@@ -168,7 +181,7 @@ local policy_errors = { __tostring = function(e) return e.message end }
 local function raise(message) error(setmetatable({ message = message }, policy_errors), 0) end
 
 local function run_script(path, ctx)
-  local env = setmetatable({ purple = require("purple") }, { __index = _G })
+  local env = setmetatable({ purple = M.api }, { __index = _G })
   local chunk, lerr = loadfile(path, "t", env)
   if not chunk then return nil, lerr end
   local ok, p = pcall(chunk, ctx)
@@ -257,13 +270,13 @@ function M.extend_for_script(base, doc)
     if not p then raise(err) end
     base = p
   elseif type(base) == "table" then
-    local p, err = policy.normalize(base)
+    local p, err = M.normalize(base)
     if not p then raise(err) end
     base = p
   else
     error("purple.extend: expected a policy or a profile name as the base", 2)
   end
-  local p, err = policy.extend(base, doc or {})
+  local p, err = policy.extend(base, doc or {}, { load_base = M.load_base })
   if not p then raise(err) end
   return p
 end
@@ -287,5 +300,41 @@ function M.list()
   table.sort(out, function(a, b) return a.name < b.name end)
   return out
 end
+
+---------------------------------------------------------------------------------------------------
+-- The purple module: lua/purple.lua returns this table, profile scripts see it as `purple`.
+-- Documented in lua/purple.lua and purple-lua(1).
+
+local core = require "purple.core"
+
+M.api = setmetatable({
+  version = require "purple.version",
+  profile = M.load,
+  policy = M.normalize,
+  yaml = M.yaml_for_script,
+  extend = M.extend_for_script,
+  null = policy.NULL,
+  context = M.context,
+  -- what profiles read from the host to decide what to show
+  realpath = function(path) return core.realpath(path) end,
+  stat = function(path) return core.stat(path) end,
+  cwd = function() return (core.realpath(".")) end,
+  -- one line "purple: ..." on stderr at the default log level (quiet with -l error)
+  warn = function(fmt, ...) require("purple.log").warn(fmt, ...) end,
+}, {
+  -- purple.exec loads the run machinery only when a script runs something (exec never requires
+  -- this module, so this is no cycle); a policy table that extends a profile is loaded here.
+  __index = function(t, k)
+    if k ~= "exec" then return nil end
+    local run = require("purple.exec").exec
+    local function exec(p, argv, opts)
+      local o = { load_base = M.load_base }
+      for key, v in pairs(opts or {}) do o[key] = v end
+      return run(p, argv, o)
+    end
+    rawset(t, k, exec)
+    return exec
+  end,
+})
 
 return M

@@ -25,7 +25,7 @@
 --
 -- VIOLATION HOOK for the audit enforcer and others: functions in run.on_violation (a list) are
 -- called with (run, record); record is the audit record below. purple.audit.record(run,
--- "syscall_violation", record) is called too when purple.audit exists:
+-- "syscall_violation", record) is called too when the run keeps an audit log:
 --   { syscall = name, nr, args = {6}, sandbox_pid, host_pid, comm, exe, action = "errno"|"kill"|"log", reason }
 local core = require "purple.core"
 local log = require "purple.log"
@@ -66,10 +66,7 @@ local function audit_record(run, rec)
     local ok, err = pcall(fn, run, rec)
     if not ok then log.error("on_violation hook: %s", tostring(err)) end
   end
-  if package.searchpath("purple.audit", package.path) then
-    local ok, err = pcall(function() require("purple.audit").record(run, "syscall_violation", rec) end)
-    if not ok then log.error("audit: %s", tostring(err)) end
-  end
+  if run.audit then require("purple.audit").record(run, "syscall_violation", rec) end
 end
 
 -- Reports a blocked (or, with action log, allowed) call and answers it.
@@ -124,14 +121,9 @@ end
 
 function M.prepare(run)
   local p = run.policy
-  local caps = p.capabilities or {}
-  for i, name in ipairs(caps.add or {}) do
-    if type(name) ~= "string" or not core.cap_number(name) then
-      return nil, ("capabilities.add[%d]: unknown capability %q"):format(i, tostring(name))
-    end
-  end
-  run.spec.drop_caps = caps.default_drop ~= false
-  run.spec.caps = caps.add or {}
+  local caps = p.capabilities -- names checked and canonical (purple.policy)
+  run.spec.drop_caps = caps.default_drop
+  run.spec.caps = caps.add
   run.spec.no_new_privs = true
 
   local learn = run.opts.learn
