@@ -128,7 +128,7 @@ describe("purple command", function()
 
   it("logs by level: warn (default) and error are quiet, info reports the session, debug more", function()
     local d = H.tmpdir()
-    local env = "PURPLE_OUTPUT=" .. d .. "/out"
+    local env = "PURPLE_OUTPUT=" .. d .. "/out PURPLE_WORKSPACE=" .. H.tmpdir() -- quiet wherever the clone lives
     local function stderr_of(level)
       local out, err, code = purple((level and ("-l " .. level .. " ") or "") .. "run --profile ai-strict -- echo hi",
         env)

@@ -358,7 +358,7 @@ describe("deployment", function()
     -- a private mount namespace of this test only: it goes away with the unshare process
     local _, err, code = H.sh(("unshare -m --propagation private sh -c 'mount --bind /proc/sys /proc/sys && "
       .. "mount -o remount,bind,ro /proc/sys && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp "
-      .. "%s run --profile %s -- /bin/true'"):format(H.purple, H.q(p)))
+      .. "%s run --profile %s -- /bin/true'"):format(H.nobody_tree().purple, H.q(p)))
     assert.are.same({ 125, "purple: mount proc /proc: Operation not permitted\n" }, { code, err })
     local unit = H.read(H.tree .. "/contrib/purple-sandbox.service")
     assert.is_falsy(unit:find("\nProtectKernelTunables=", 1, true))
@@ -375,7 +375,7 @@ describe("deployment", function()
     local p = sleeper_profile(out)
     local text, err, code = H.sh(("setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs "
       .. "--bounding-set=-all --inh-caps=-all env HOME=/tmp %s run --profile %s -- /bin/sh -c "
-      .. "'echo ok > /output/f; id -u; grep CapBnd /proc/self/status'"):format(H.purple, H.q(p)))
+      .. "'echo ok > /output/f; id -u; grep CapBnd /proc/self/status'"):format(H.nobody_tree().purple, H.q(p)))
     assert.are.equal(0, code, err)
     assert.are.equal("65534\nCapBnd:\t0000000000000000\n", text)
     assert.are.equal("ok\n", H.read(out .. "/f"))
