@@ -37,13 +37,17 @@ local function with_version(tree, v)
   return fake
 end
 
--- build/luac/purple/version.luac in the launcher's format: the recorded source `src` (default: the file),
--- then the dump of `code` loaded under the name `name` (default: the file's path).
-local function write_luac(tree, code, src, name)
+-- The stamp csrc/launcher/precompile.lua records for a source file: device, inode, size, mtime, ctime.
+local function stamp(path)
+  return (H.sh("stat -L -c '%d %i %s %.9Y %.9Z' " .. H.q(path)):gsub("\n$", ""))
+end
+
+-- build/luac/purple/version.luac in the launcher's format: the recorded stamp `st` (default: the
+-- source file's now), then the dump of `code` loaded under the name `name` (default: the file's path).
+local function write_luac(tree, code, st, name)
   local path = tree .. "/lua/purple/version.lua"
-  src = src or H.read(path)
   local chunk = assert(load(code, "@" .. (name or path)))
-  H.write(tree .. "/build/luac/purple/version.luac", ("purple-luac 1 %d\n"):format(#src) .. src .. string.dump(chunk))
+  H.write(tree .. "/build/luac/purple/version.luac", ("purple-luac 2 %s\n"):format(st or stamp(path)) .. string.dump(chunk))
 end
 
 local function dated(path, when)
@@ -64,9 +68,18 @@ describe("launcher bytecode", function()
     assert.are.equal("purple from-bytecode\n", version(tree))
   end)
 
-  it("ignores bytecode whose recorded source is not the source beside it, whatever the dates", function()
-    write_luac(tree, with_version(tree, "from-bytecode"), H.read(tree .. "/lua/purple/version.lua") .. "-- older\n")
-    dated(tree .. "/lua/purple/version.lua", "1 hour ago")
+  it("ignores bytecode whose recorded stamp is not the source's, even when rewritten in place with the same size and date", function()
+    local path = tree .. "/lua/purple/version.lua"
+    dated(path, "2020-01-01 00:00:00")
+    write_luac(tree, with_version(tree, "from-bytecode"))
+    assert.are.equal("purple from-bytecode\n", version(tree))
+    -- the same bytes written again into the same file, its date set back: only the ctime differs
+    local f = assert(io.open(path, "r+b"))
+    local src = f:read("a")
+    assert(f:seek("set", 0))
+    assert(f:write(src))
+    assert(f:close())
+    dated(path, "2020-01-01 00:00:00")
     assert.are.equal(real, version(tree))
   end)
 
@@ -89,8 +102,8 @@ describe("launcher bytecode", function()
   end)
 
   it("ignores a .luac that is not bytecode and loads the source", function()
-    local src = H.read(tree .. "/lua/purple/version.lua")
-    H.write(tree .. "/build/luac/purple/version.luac", ("purple-luac 1 %d\n"):format(#src) .. src .. 'return { version = "x" }')
+    H.write(tree .. "/build/luac/purple/version.luac", ("purple-luac 2 %s\n"):format(stamp(tree .. "/lua/purple/version.lua"))
+      .. 'return { version = "x" }')
     assert.are.equal(real, version(tree))
     H.write(tree .. "/build/luac/purple/version.luac", 'return { version = "from-text" }\n')
     assert.are.equal(real, version(tree))

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@
 #include <lualib.h>
 
 #define LUA_VDIR LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
-#define LUAC_MAGIC "purple-luac 1 "
+#define LUAC_MAGIC "purple-luac 2 "
 
 static int traceback(lua_State *L)
 {
@@ -88,19 +89,32 @@ static void check_loaded(lua_State *L, const char *path, const struct stat *st, 
 	lua_pop(L, 1);
 }
 
+/* "<dev> <ino> <size> <mtime> <ctime>" of a source file, as csrc/launcher/precompile.lua records it
+ * (stat -c '%d %i %s %.9Y %.9Z'), into buf. */
+static void source_stamp(char *buf, size_t size, const struct stat *st)
+{
+	snprintf(buf, size, "%ju %ju %jd %jd.%09ld %jd.%09ld", (uintmax_t)st->st_dev, (uintmax_t)st->st_ino,
+		 (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+		 (intmax_t)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
 /* Loads the bytecode `make` precompiled for the source file src (csrc/launcher/precompile.lua):
- * "purple-luac 1 <length>\n", the source it was made from, then the dump of the chunk named
- * "@<source path>". It is used only when that recorded source is byte for byte the file src and
- * the chunk's name is src, so a stale, moved or planted .luac is never run: the caller then loads
- * the source. Reading the source again costs far less than compiling it (~3 ms a start).
+ * "purple-luac 2 <stamp>\n", then the dump of the chunk named "@<source path>". The stamp is the
+ * source's device, inode, size, mtime and ctime taken before it was read; the dump is used only
+ * while src has that very stamp now and the chunk's name is src, so a stale, moved or planted
+ * .luac is never run: the caller then loads the source. Any write, rename or chmod of src changes
+ * its ctime, which no user can set back (touch sets mtime only); a copied tree has other inodes.
+ * The one thing that defeats the stamp, moving the clock back, needs root, and the owner/mode
+ * checks already exclude everyone but root and the invoking user from the tree. A stat replaces
+ * reading every source again at each start (~80 syscalls and ~0.5 MB of reads a run).
  * Leaves the function on the stack and returns 1, or leaves the stack as it was and returns 0. */
 static int load_bytecode(lua_State *L, const char *bc, const char *src, const struct stat *ss, int named)
 {
 	int top = lua_gettop(L), fd;
 	struct stat bs;
-	char *b, *s, *end;
+	char *b, *nl, stamp[128];
 	ssize_t blen;
-	unsigned long long slen;
+	size_t hlen;
 	lua_Debug ar;
 
 	fd = open(bc, O_RDONLY | O_CLOEXEC);
@@ -115,16 +129,13 @@ static int load_bytecode(lua_State *L, const char *bc, const char *src, const st
 	if (blen < (ssize_t)sizeof LUAC_MAGIC || memcmp(b, LUAC_MAGIC, sizeof LUAC_MAGIC - 1) != 0)
 		goto stale;
 	b[blen] = 0;
-	errno = 0;
-	slen = strtoull(b + sizeof LUAC_MAGIC - 1, &end, 10);
-	if (errno || *end != '\n' || slen != (unsigned long long)ss->st_size ||
-	    slen > (unsigned long long)(b + blen - end - 1))
+	nl = memchr(b, '\n', (size_t)blen);
+	source_stamp(stamp, sizeof stamp, ss);
+	hlen = sizeof LUAC_MAGIC - 1 + strlen(stamp);
+	if (!nl || (size_t)(nl - b) != hlen || memcmp(b + sizeof LUAC_MAGIC - 1, stamp, strlen(stamp)) != 0)
 		goto stale;
-	end++;
-	fd = open(src, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || read_all(L, fd, slen, &s) < 0 || memcmp(s, end, slen) != 0)
-		goto stale;
-	if (luaL_loadbufferx(L, end + slen, (size_t)(b + blen - end - (ssize_t)slen), src, "b") != LUA_OK)
+	nl++;
+	if (luaL_loadbufferx(L, nl, (size_t)(b + blen - nl), src, "b") != LUA_OK)
 		goto stale; /* from another Lua */
 	lua_pushvalue(L, -1);
 	lua_getinfo(L, ">S", &ar);
@@ -138,29 +149,36 @@ stale:
 	return 0;
 }
 
-/* In a tree, Debian's Lua modules that every start needs (argparse, dkjson: ~1.5 ms to compile
- * each time) run from bytecode that `make` precompiled into <tree>/build/luac/_sys/NAME.luac, under
- * the same rule as purple's own: only while the recorded source is byte for byte the file that
- * package.path finds now (a Debian update of the module falls back to its source). They are
- * stripped of debug information, so their chunk names are not compared. Otherwise the
- * path searchers load it as usual. Upvalue 2: "<tree>/build/luac/", nil when installed. */
+/* In a tree, Debian's Lua modules that every start needs (argparse: ~1.5 ms to compile each time)
+ * run from bytecode that `make` precompiled into <tree>/build/luac/_sys/NAME.luac, under the same
+ * rule as purple's own: only while the file that package.path finds now has the stamp recorded
+ * (a Debian update of the module replaces the file: its source is loaded). The first entry of
+ * package.path whose file exists is that file, as package.searchpath finds it, found here by
+ * stat instead of an open of each entry. The bytecode is stripped of debug information, so its
+ * chunk name is not compared. Otherwise the path searchers load the module as usual.
+ * Upvalue 2: "<tree>/build/luac/", nil when installed. */
 static int system_bytecode(lua_State *L, const char *name)
 {
-	const char *src, *bc;
+	const char *rel, *path, *e, *bc, *src = NULL;
 	struct stat ss;
 
 	if (!lua_isstring(L, lua_upvalueindex(2)) || strchr(name, '/'))
 		return 0;
+	rel = luaL_gsub(L, name, ".", "/");
 	lua_getglobal(L, "package");
-	lua_getfield(L, -1, "searchpath");
-	lua_pushstring(L, name);
-	lua_getfield(L, -3, "path");
-	lua_call(L, 2, 1);
-	src = lua_tostring(L, -1);
-	if (!src || src[0] != '/' || stat(src, &ss) < 0 || !S_ISREG(ss.st_mode))
+	lua_getfield(L, -1, "path");
+	path = lua_tostring(L, -1);
+	for (; path && *path && !src; path = *e ? e + 1 : e) {
+		e = strchrnul(path, ';');
+		lua_pushlstring(L, path, (size_t)(e - path));
+		src = luaL_gsub(L, lua_tostring(L, -1), "?", rel);
+		if (stat(src, &ss) < 0)
+			src = NULL;
+	}
+	if (!src || src[0] != '/' || !S_ISREG(ss.st_mode))
 		return 0;
 	bc = lua_pushfstring(L, "%s_sys/%s.luac", lua_tostring(L, lua_upvalueindex(2)), name);
-	if (access(bc, F_OK) < 0 || !load_bytecode(L, bc, src, &ss, 0))
+	if (!load_bytecode(L, bc, src, &ss, 0))
 		return 0;
 	lua_pushstring(L, src);
 	return 2;
