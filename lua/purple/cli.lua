@@ -62,6 +62,12 @@ Options:
 Exit status as purple(1); a script that returns an integer exits with it.
 ]==]
 
+-- The launcher starts with the collector stopped while the modules load (csrc/launcher/launcher.c,
+-- pmain); it runs again from here, before the command's own work.
+local function restart_gc()
+  collectgarbage("restart")
+end
+
 -- The subcommands, each lua/purple/cli/<name>.lua: { parser = function() -> argparse parser,
 -- run = function(opts, command) -> status }. Only run takes a command after "--".
 local COMMANDS = { run = true, profile = true, ps = true, stop = true, log = true, doctor = true, syscalls = true }
@@ -170,6 +176,7 @@ local function main_purple(list)
   if name == "run" then rest, command = split_command(rest, 1) end
   local opts, code = args.parse(cmd.parser(), rest)
   if not opts then return code end
+  restart_gc()
   return cmd.run(opts, command)
 end
 
@@ -186,6 +193,7 @@ local function main_lua(list)
     return status.SETUP
   end
   local script_args, command = split_command(list, at + 1)
+  restart_gc()
   return require("purple.cli.script").run(script, script_args, command, list, at)
 end
 
