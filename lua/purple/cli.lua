@@ -174,7 +174,8 @@ local function main_purple(list)
   local cmd = require("purple.cli." .. name)
   local command
   if name == "run" then rest, command = split_command(rest, 1) end
-  local opts, code = args.parse(cmd.parser(), rest)
+  local opts, code = cmd.quick_parse and cmd.quick_parse(rest)
+  if not opts then opts, code = args.parse(cmd.parser(), rest) end
   if not opts then return code end
   restart_gc()
   return cmd.run(opts, command)
