@@ -40,6 +40,8 @@ CORE_SO  := lua/purple/core.so
 # stamp holds this tree's path, so a copied or moved tree recompiles on its next `make`.
 LUA_SRC    := $(shell find lua -name '*.lua' 2>/dev/null)
 LUAC_OBJ   := $(LUA_SRC:lua/%.lua=build/luac/%.luac)
+# the shipped Lua profiles too (launcher.c: load_profile; lua/purple/profiles.lua)
+PROFILE_LUAC := $(patsubst profiles/%.lua,build/luac/profiles/%.luac,$(wildcard profiles/*.lua))
 LUAC_STAMP := build/luac/.tree
 
 # Debian's Lua modules that every start loads, precompiled the same way into build/luac/_sys/
@@ -47,13 +49,17 @@ LUAC_STAMP := build/luac/.tree
 SYS_LUA    := argparse dkjson
 SYS_LUAC   := $(SYS_LUA:%=build/luac/_sys/%.luac)
 
-all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin $(LUAC_OBJ) $(SYS_LUAC)
+all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin $(LUAC_OBJ) $(PROFILE_LUAC) $(SYS_LUAC)
 
 $(LUAC_STAMP): FORCE
 	@mkdir -p $(@D)
 	@[ "$$(cat $@ 2>/dev/null)" = "$(CURDIR)" ] || echo "$(CURDIR)" > $@
 
 build/luac/%.luac: lua/%.lua csrc/launcher/precompile.lua $(LUAC_STAMP)
+	@mkdir -p $(@D)
+	@$(LUA) csrc/launcher/precompile.lua $(CURDIR)/$< $@ || { rm -f $@.tmp; echo "luac: $< not precompiled (loaded from source)"; }
+
+build/luac/profiles/%.luac: profiles/%.lua csrc/launcher/precompile.lua $(LUAC_STAMP)
 	@mkdir -p $(@D)
 	@$(LUA) csrc/launcher/precompile.lua $(CURDIR)/$< $@ || { rm -f $@.tmp; echo "luac: $< not precompiled (loaded from source)"; }
 

@@ -110,6 +110,29 @@ describe("launcher bytecode", function()
   end)
 end)
 
+describe("launcher: a shipped profile's bytecode", function()
+  after_each(H.cleanup)
+
+  it("runs while made from the very source beside it, never once the source is rewritten", function()
+    local tree = copy_tree(H.tmpdir() .. "/t")
+    local path = tree .. "/profiles/ai-strict.lua"
+    local src = H.read(path)
+    local fake = src:gsub('description = "[^"]*"', 'description = "from-bytecode"')
+    assert.are_not.equal(src, fake)
+    local function description()
+      local out, err, code = purple(tree, "profile list")
+      assert.are.equal(0, code, err)
+      return out:match("\nai%-strict +(.-) +/") or out:match("^ai%-strict +(.-) +/")
+    end
+    local real = description()
+    H.write(tree .. "/build/luac/profiles/ai-strict.luac", ("purple-luac 2 %s\n"):format(stamp(path))
+      .. string.dump(assert(load(fake, "@" .. path))))
+    assert.are.equal("from-bytecode", description())
+    H.write(path, src) -- the same text written again: another stamp
+    assert.are.equal(real, description())
+  end)
+end)
+
 describe("launcher: a copied tree", function()
   after_each(H.cleanup)
 
