@@ -101,6 +101,14 @@ describe("launcher bytecode", function()
     assert.are.equal(real, version(tree))
   end)
 
+  it("ignores a .luac that is a symbolic link, even to valid bytecode", function()
+    local elsewhere = H.tmpdir() .. "/version.luac"
+    write_luac(tree, with_version(tree, "from-bytecode"))
+    assert.is_true(os.execute(("mv %s %s && ln -s %s %s"):format(H.q(tree .. "/build/luac/purple/version.luac"),
+      H.q(elsewhere), H.q(elsewhere), H.q(tree .. "/build/luac/purple/version.luac"))))
+    assert.are.equal(real, version(tree))
+  end)
+
   it("ignores a .luac that is not bytecode and loads the source", function()
     H.write(tree .. "/build/luac/purple/version.luac", ("purple-luac 2 %s\n"):format(stamp(tree .. "/lua/purple/version.lua"))
       .. 'return { version = "x" }')
@@ -171,15 +179,22 @@ describe("launcher: what it refuses", function()
   before_each(function() tree = copy_tree(H.tmpdir() .. "/t") end)
   after_each(H.cleanup)
 
-  local function refused(line)
-    local out, err, code = purple(tree, "--version")
+  -- `args` (default --version) stops with the one line and 125, printing nothing
+  local function refused(line, args)
+    local out, err, code = purple(tree, args or "--version")
     assert.are.same({ "", line, 125 }, { out, err, code })
   end
 
-  it("a Lua directory writable by its group", function()
+  it("a Lua or bytecode directory writable by its group, when a module is loaded from it", function()
     assert.is_true(os.execute("chmod g+w " .. H.q(tree .. "/lua/purple/cli")))
     refused(("purple: %s/lua/purple/cli is writable by group or others (mode 0775), so another user could change "
-      .. "the code purple runs; fix: chmod -R go-w %s/lua\n"):format(tree, tree))
+      .. "the code purple runs; fix: chmod -R go-w %s/lua\n"):format(tree, tree), "help run")
+    -- checked where modules are loaded from, not walked at each start: --version loads none from there
+    assert.matches("^purple %S+\n$", version(tree))
+    assert.is_true(os.execute("chmod g-w " .. H.q(tree .. "/lua/purple/cli")))
+    assert.is_true(os.execute("chmod g+w " .. H.q(tree .. "/build/luac/purple/cli")))
+    refused(("purple: %s/build/luac/purple/cli is writable by group or others (mode 0775), so another user could "
+      .. "change the code purple runs; fix: chmod -R go-w %s/build/luac\n"):format(tree, tree), "help run")
   end)
 
   it("a module, its bytecode or a profile writable by group or others", function()
@@ -201,11 +216,18 @@ describe("launcher: what it refuses", function()
     assert.is_true(os.execute("chmod 0777 " .. H.q(d)))
     H.write(d .. "/x.lua", "return 1\n")
     assert.is_true(os.execute(("ln -s %s %s"):format(H.q(d .. "/x.lua"), H.q(tree .. "/lua/purple/x.lua"))))
-    refused(("purple: %s is writable by group or others (mode 0777), so another user could change the code "
+    -- a script that loads purple.x
+    local script = H.tmpdir() .. "/s.lua"
+    H.write(script, 'require "purple.x"\nprint("loaded")\n')
+    local function refused_x(line)
+      local out, err, code = H.sh(("cd %s && %s %s"):format(H.q(tree), H.q(tree .. "/bin/purple-lua"), H.q(script)))
+      assert.are.same({ "", line, 125 }, { out, err, code })
+    end
+    refused_x(("purple: %s is writable by group or others (mode 0777), so another user could change the code "
       .. "purple runs; fix: chmod go-w %s\n"):format(d, d))
     os.remove(tree .. "/lua/purple/x.lua")
     assert.is_true(os.execute(("ln -s %s %s"):format(H.q(d .. "/none.lua"), H.q(tree .. "/lua/purple/x.lua"))))
-    refused(("purple: cannot check %s/lua/purple/x.lua: No such file or directory\n"):format(tree))
+    refused_x(("purple: cannot check %s/lua/purple/x.lua: No such file or directory\n"):format(tree))
   end)
 
   it("a tree in a directory others can write (not sticky); a sticky one like /tmp is fine", function()
@@ -225,7 +247,7 @@ describe("launcher: what it refuses", function()
     assert.is_true(os.execute("chown 4321 " .. H.q(tree .. "/lua/purple/enforce")))
     refused(("purple: %s/lua/purple/enforce is owned by uid 4321, neither root nor you (uid 0), so that user "
       .. "could change the code purple runs; fix: chown -R 0 %s/lua, or use a copy of purple you own\n")
-      :format(tree, tree))
+      :format(tree, tree), "profile show ai-strict")
   end)
 
   it("modules from the current directory, purple's or others", function()

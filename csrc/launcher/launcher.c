@@ -10,7 +10,10 @@
  * ($LUA_PATH or the built-in default: the system's Lua directories), never the current directory.
  * Before any of it runs, those directories, every directory above them and the profiles shipped
  * with them must be owned by root or the invoking user and writable by no one else (setup,
- * check_path), and so must each module file when it is loaded; else purple stops with 125.
+ * check_path); so must each directory below them that a module or its bytecode is loaded from
+ * (check_dirs, once a run) and each module file when it is loaded; else purple stops with 125.
+ * Precompiled bytecode (build/luac) is run only while its source has the stamp recorded
+ * (load_bytecode).
  *
  * purple.core is linked in (package.preload); with `make STATIC_LIBS=1` liblua, libseccomp and
  * libcap are too, so a start maps no shared object but libc, libm and ld.so (Makefile; bench/README.md,
@@ -77,6 +80,12 @@ static int check_owner_mode(const char *path, const struct stat *st, int ancesto
 	return 0;
 }
 
+static int cannot_check(const char *path, int err)
+{
+	fprintf(stderr, "purple: cannot check %s: %s\n", path, strerror(err));
+	return -1;
+}
+
 /* A module file or its bytecode that another user could change (the walk at the start checks the
  * directories only: a stat of every file would cost ~0.5 ms a start): purple stops here, with the
  * same line, whenever the module is loaded. */
@@ -86,6 +95,57 @@ static void check_loaded(lua_State *L, const char *path, const struct stat *st, 
 
 	if (check_owner_mode(path, st, 0, lua_pushlstring(L, dir, strlen(dir) - 1), 1) < 0)
 		exit(125);
+	lua_pop(L, 1);
+}
+
+/* What check_path looks at. */
+enum {
+	CHECK_ABOVE = 1, /* every directory above the path (sticky ones may be writable) */
+	CHECK_WALK = 2,  /* every directory under it */
+	CHECK_FILES = 4, /* and every file under it (the profiles: the modules are checked when loaded) */
+	CHECK_LINK = 8,  /* where a symbolic link points: an absent target is refused (it could appear) */
+};
+
+static int check_path(const char *path, int how, int hops);
+
+/* The directories between base (which setup checked) and the file base+rel, each checked once a run
+ * (owner and mode; a symbolic link where it leads, with every directory above that) before
+ * anything is loaded from them: purple stops here when another user could change one. `top` is the
+ * directory the fix names. A directory that is absent holds nothing to load: not checked, not
+ * remembered. Checking only what is used spares walking every directory at each start. */
+static void check_dirs(lua_State *L, const char *base, const char *rel, const char *top)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(base);
+	const char *slash;
+
+	if (n + strlen(rel) >= sizeof p)
+		return; /* nothing can be loaded from such a path */
+	memcpy(p, base, n);
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, "purple.checked_dirs");
+	for (const char *r = rel; (slash = strchr(r, '/')); r = slash + 1) {
+		struct stat st;
+		size_t len = n + (size_t)(slash - rel);
+
+		memcpy(p + n, rel, (size_t)(slash - rel));
+		p[len] = 0;
+		if (lua_getfield(L, -1, p) != LUA_TNIL) {
+			lua_pop(L, 1);
+			continue;
+		}
+		lua_pop(L, 1);
+		if (lstat(p, &st) < 0) {
+			if (errno == ENOENT)
+				break;
+			cannot_check(p, errno);
+			exit(125);
+		}
+		if (S_ISLNK(st.st_mode) ? check_path(p, CHECK_ABOVE | CHECK_LINK, 1) < 0
+					: check_owner_mode(p, &st, 0, top, 1) < 0)
+			exit(125);
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, p);
+	}
 	lua_pop(L, 1);
 }
 
@@ -117,7 +177,13 @@ static int load_bytecode(lua_State *L, const char *bc, const char *src, const st
 	size_t hlen;
 	lua_Debug ar;
 
-	fd = open(bc, O_RDONLY | O_CLOEXEC);
+	/* bc is upvalue 2 ("<tree>/build/luac/") followed by its relative path; a symbolic link is not
+	 * followed (the source is loaded instead) */
+	luaL_checkstack(L, 4, NULL);
+	check_dirs(L, lua_tostring(L, lua_upvalueindex(2)), bc + lua_rawlen(L, lua_upvalueindex(2)),
+		   lua_pushlstring(L, lua_tostring(L, lua_upvalueindex(2)), lua_rawlen(L, lua_upvalueindex(2)) - 1));
+	lua_pop(L, 1);
+	fd = open(bc, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &bs) < 0 || !S_ISREG(bs.st_mode)) {
@@ -200,14 +266,23 @@ static int purple_searcher(lua_State *L)
 	for (int i = 0; i < 2 && !src; i++) {
 		const char *p = lua_pushfstring(L, "%s%s%s", dir, rel, i ? "/init.lua" : ".lua");
 
-		if (stat(p, &ss) == 0 && S_ISREG(ss.st_mode))
+		/* lstat: a symbolic link is checked where it leads, with every directory above that */
+		int found = lstat(p, &ss) == 0;
+
+		if (found && S_ISLNK(ss.st_mode)) {
+			if (check_path(p, CHECK_ABOVE | CHECK_LINK, 1) < 0)
+				exit(125);
+			found = stat(p, &ss) == 0;
+		}
+		if (found && S_ISREG(ss.st_mode))
 			src = p;
 		else
 			lua_pop(L, 1);
 	}
-	if (src)
+	if (src) {
+		check_dirs(L, dir, src + strlen(dir), lua_tostring(L, lua_upvalueindex(3)));
 		check_loaded(L, src, &ss, 1);
-	else {
+	} else {
 		lua_pushlstring(L, dir, strlen(dir) - 1); /* without the trailing "/" */
 		return luaL_error(L, "module '%s' not found in %s (purple loads its own modules from there only)",
 				  name, lua_tostring(L, -1));
@@ -250,22 +325,6 @@ static int load_profile(lua_State *L)
 		lua_pop(L, 1);
 	return 1;
 }
-
-static int cannot_check(const char *path, int err)
-{
-	fprintf(stderr, "purple: cannot check %s: %s\n", path, strerror(err));
-	return -1;
-}
-
-/* What check_path looks at. */
-enum {
-	CHECK_ABOVE = 1, /* every directory above the path (sticky ones may be writable) */
-	CHECK_WALK = 2,  /* every directory under it */
-	CHECK_FILES = 4, /* and every file under it (the profiles: the modules are checked when loaded) */
-	CHECK_LINK = 8,  /* where a symbolic link points: an absent target is refused (it could appear) */
-};
-
-static int check_path(const char *path, int how, int hops);
 
 /* Under the directory `dir`, walked from `top`: a symbolic link is checked where it leads. The file
  * type from readdir spares a stat of each file when only the directories are checked. */
@@ -360,7 +419,7 @@ static void set_search_path(lua_State *L, const char *field, const char *own)
 	lua_pop(L, 2);
 }
 
-static void add_purple_searcher(lua_State *L, const char *luadir, const char *bcdir)
+static void add_purple_searcher(lua_State *L, const char *luadir, const char *bcdir, const char *top)
 {
 	lua_getglobal(L, "table");
 	lua_getfield(L, -1, "insert");
@@ -373,7 +432,8 @@ static void add_purple_searcher(lua_State *L, const char *luadir, const char *bc
 		lua_pushstring(L, bcdir);
 	else
 		lua_pushnil(L);
-	lua_pushcclosure(L, purple_searcher, 2);
+	lua_pushstring(L, top);
+	lua_pushcclosure(L, purple_searcher, 3);
 	lua_call(L, 3, 0);
 	lua_pop(L, 1);
 }
@@ -412,12 +472,14 @@ static int setup(lua_State *L)
 		set_search_path(L, "path", lua_tostring(L, -1));
 		lua_pushfstring(L, "%s?.so", luadir);
 		set_search_path(L, "cpath", lua_tostring(L, -1));
-		add_purple_searcher(L, luadir, lua_pushfstring(L, "%s/build/luac/", root));
-		/* root is canonical (/proc/self/exe): the directories above it are checked once */
+		add_purple_searcher(L, luadir, lua_pushfstring(L, "%s/build/luac/", root),
+				    lua_pushfstring(L, "%s/lua", root));
+		/* root is canonical (/proc/self/exe): the directories above it are checked once; those
+		 * below lua/ and build/luac/ when a module is loaded from them (check_dirs) */
 		if (check_path(*root ? root : "/", CHECK_ABOVE, 0) < 0 ||
-		    check_path(lua_pushfstring(L, "%s/lua", root), CHECK_WALK, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%s/lua", root), 0, 0) < 0 ||
 		    check_path(lua_pushfstring(L, "%s/build", root), 0, 0) < 0 ||
-		    check_path(lua_pushfstring(L, "%s/build/luac", root), CHECK_WALK, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%s/build/luac", root), 0, 0) < 0 ||
 		    check_path(lua_pushfstring(L, "%s/profiles", root), CHECK_WALK | CHECK_FILES, 0) < 0)
 			return -1;
 		lua_createtable(L, 0, 3);
@@ -438,9 +500,9 @@ static int setup(lua_State *L)
 		set_search_path(L, "path", lua_tostring(L, -1));
 		lua_pushfstring(L, "%s/lib/lua/" LUA_VDIR "/?.so", root);
 		set_search_path(L, "cpath", lua_tostring(L, -1));
-		add_purple_searcher(L, luadir, NULL);
+		add_purple_searcher(L, luadir, NULL, lua_pushfstring(L, "%spurple", luadir));
 		if (check_path(lua_pushfstring(L, "%s/share/lua/" LUA_VDIR, root), CHECK_ABOVE, 0) < 0 ||
-		    check_path(lua_pushfstring(L, "%spurple", luadir), CHECK_WALK, 0) < 0)
+		    check_path(lua_pushfstring(L, "%spurple", luadir), 0, 0) < 0)
 			return -1;
 		lua_getglobal(L, "require");
 		lua_pushliteral(L, "purple.paths");
