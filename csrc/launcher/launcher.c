@@ -86,9 +86,8 @@ static int cannot_check(const char *path, int err)
 	return -1;
 }
 
-/* A module file or its bytecode that another user could change (the walk at the start checks the
- * directories only: a stat of every file would cost ~0.5 ms a start): purple stops here, with the
- * same line, whenever the module is loaded. */
+/* A module file or its bytecode that another user could change (check_dirs checks the directories
+ * it is in): purple stops here, with the same line, whenever the module is loaded. */
 static void check_loaded(lua_State *L, const char *path, const struct stat *st, int dir_upvalue)
 {
 	const char *dir = lua_tostring(L, lua_upvalueindex(dir_upvalue));
