@@ -123,6 +123,43 @@ describe("purple command", function()
     assert.matches("\n  help %[COMMAND%] +", out)
   end)
 
+  it("run: the usual --profile NAME is parsed without argparse to the very options argparse gives", function()
+    local p = H.tmpdir() .. "/s.lua"
+    H.write(p, [[
+local args, run = require "purple.cli.args", require "purple.cli.run"
+local function show(o)
+  if not o then return "nil" end
+  local t = {}
+  for k, v in pairs(o) do t[#t + 1] = k .. "=" .. tostring(v) end
+  table.sort(t)
+  return table.concat(t, ",")
+end
+for _, l in ipairs({ { "--profile", "ai-strict" }, { "-p", "x/y.lua" }, { "--profile", "a b" },
+                     { "--profile", "-x" }, { "--profile", "" }, { "-p" }, { "--profile=x" }, { "--timeout", "1" },
+                     { "--profile", "x", "--report", "r" }, { "x", "--profile" } }) do
+  local quick = run.quick_parse(l)
+  local full = args.parse(run.parser(), l)
+  if quick then assert(show(quick) == show(full), show(quick) .. " ~= " .. show(full)) end
+  print(table.concat(l, " "), quick and "quick" or "argparse", show(full))
+end
+]])
+    local out, err, code = purple_lua(H.q(p))
+    assert.are.same({ table.concat({
+      "--profile ai-strict\tquick\tprofile=ai-strict",
+      "-p x/y.lua\tquick\tprofile=x/y.lua",
+      "--profile a b\tquick\tprofile=a b",
+      "--profile -x\targparse\tnil",
+      "--profile \targparse\tprofile=",
+      "-p\targparse\tnil",
+      "--profile=x\targparse\tprofile=x",
+      "--timeout 1\targparse\ttimeout=1",
+      "--profile x --report r\targparse\tprofile=x,report=r",
+      "x --profile\targparse\tnil",
+    }, "\n") .. "\n", "purple: run: unknown option '-x'; did you mean one of these: '-h' '-p'? (see purple run --help)\n"
+      .. "purple: run: option '-p' requires an argument (see purple run --help)\n"
+      .. "purple: run: too many arguments (see purple run --help)\n", 0 }, { out, err, code })
+  end)
+
   it("passes everything after -- to the command unparsed, --help and -l included", function()
     local out, err, code = purple("run --profile ai-strict -- sh -c 'echo \"$@\"' sh --help -l x --",
       "PURPLE_OUTPUT=" .. H.tmpdir() .. "/out" .. quiet())
