@@ -141,6 +141,7 @@ describe("launcher: a shipped profile's bytecode", function()
       return out:match("\nai%-strict +(.-) +/") or out:match("^ai%-strict +(.-) +/")
     end
     local real = description()
+    assert.is_true(os.execute("mkdir -p " .. H.q(tree .. "/build/luac/profiles")))
     H.write(tree .. "/build/luac/profiles/ai-strict.luac", ("purple-luac 2 %s\n"):format(stamp(path))
       .. string.dump(assert(load(fake, "@" .. path))))
     assert.are.equal("from-bytecode", description())
