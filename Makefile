@@ -26,7 +26,7 @@ ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(CFLAGS
 DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-busted pkg-config gcc make \
                python3 iproute2 util-linux man-db logrotate git procps nodejs luarocks
 
-CORE_SRC := $(sort $(wildcard csrc/*.c))
+CORE_SRC := $(sort $(wildcard csrc/*.c csrc/lua/*.c))
 CORE_OBJ := $(CORE_SRC:csrc/%.c=build/%.o)
 CORE_SO  := lua/purple/core.so
 
@@ -63,16 +63,16 @@ LAUNCHER_LIBS = $(if $(SECCOMP_A),$(SECCOMP_A),-lseccomp) $(if $(CAP_A),$(CAP_A)
   $(if $(LUA_A),$(LUA_STATIC),$(LUA_LIBS)) \
   -Wl,--export-dynamic-symbol='lua_*',--export-dynamic-symbol='luaL_*',--export-dynamic-symbol='luaopen_*' \
   -Wl,-z,relro,-z,now $(RELR)
-bin/purple: csrc/launcher/launcher.c $(CORE_OBJ)
+bin/purple: csrc/launcher/launcher.c csrc/launcher/exec_client.c csrc/*.h $(CORE_OBJ)
 	@mkdir -p bin
-	$(CC) $(WARN) -D_GNU_SOURCE -I$(LUA_INCDIR) $(CFLAGS) -o $@.tmp $< $(CORE_OBJ) $(LAUNCHER_LIBS) $(LDFLAGS)
+	$(CC) $(WARN) -D_GNU_SOURCE -I$(LUA_INCDIR) $(CFLAGS) -o $@.tmp $(filter %.c,$^) $(CORE_OBJ) $(LAUNCHER_LIBS) $(LDFLAGS)
 	mv -f $@.tmp $@  # a failed link leaves the last good binary for purple runs in progress
 
 bin/purple-lua: bin/purple
 	ln -f bin/purple bin/purple-lua
 
 build/%.o: csrc/%.c csrc/*.h
-	@mkdir -p build
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(CORE_SO): $(CORE_OBJ)

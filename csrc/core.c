@@ -139,5 +139,6 @@ int luaopen_purple_core(lua_State *L)
 	pl_open_probe(L);
 	pl_open_net(L);
 	pl_open_ns_primitives(L);
+	pl_open_session(L);
 	return 1;
 }

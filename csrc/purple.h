@@ -39,6 +39,7 @@ void pl_open_probe(lua_State *L);
 void pl_open_net(lua_State *L);
 void pl_open_ns_primitives(lua_State *L);
 void pl_open_net_notify(lua_State *L);
+void pl_open_session(lua_State *L); /* csrc/lua/session.c */
 
 /* Network notification helpers (net_notify.c): a field of /proc/PID/status, a pidfd of thread tid
  * (-errno on failure), and a sockaddr's family name ("inet", "inet6"; NULL for other families)

@@ -126,6 +126,7 @@ static void add_paths(lua_State *L)
 }
 
 int luaopen_purple_core(lua_State *L); /* csrc/core.c, linked in */
+int purple_exec_main(int argc, char **argv); /* exec_client.c: `purple exec`, no Lua */
 
 static int pmain(lua_State *L)
 {
@@ -158,9 +159,14 @@ static int pmain(lua_State *L)
 
 int main(int argc, char **argv)
 {
-	lua_State *L = luaL_newstate();
+	lua_State *L;
 	int status;
 
+	const char *base = strrchr(argv[0], '/');
+
+	if (argc > 1 && strcmp(argv[1], "exec") == 0 && strncmp(base ? base + 1 : argv[0], "purple-lua", 10) != 0)
+		return purple_exec_main(argc - 1, argv + 1);
+	L = luaL_newstate();
 	if (!L) {
 		fputs("purple: cannot create the Lua state: out of memory\n", stderr);
 		return 125;

@@ -1,0 +1,91 @@
+-- purple session start|list|stop: sessions (lua/purple/session.lua, docs/sessions.md).
+--   start --profile P [--name N] [--timeout S]  prints the session's name once it accepts commands
+--   list                                        running sessions
+--   stop [--wait S] NAME...                     as purple stop: SIGTERM, grace, SIGKILL, all removed
+-- Commands run in a session with `purple exec` (C, csrc/launcher/exec_client.c).
+local core = require "purple.core"
+local runtime = require "purple.runtime"
+local session = require "purple.session"
+
+local USAGE = "usage: purple session start --profile NAME [--name NAME] [--timeout SECONDS] | list | stop NAME..."
+
+local function die(msg)
+  io.stderr:write("purple: ", msg, "\n")
+  return 125
+end
+
+local function start(args, first)
+  local profile, name, timeout
+  local i = first
+  while i <= #args do
+    local a = args[i]
+    if a == "--profile" or a == "-p" then
+      profile = args[i + 1]; i = i + 2
+    elseif a == "--name" then
+      name = args[i + 1]; i = i + 2
+      if not session.valid_name(name) then
+        return die("session start: --name: letters, digits, '_', '.', '-' (at most 64, not starting with '.' or '-')")
+      end
+    elseif a == "--timeout" then
+      timeout = tonumber(args[i + 1]); i = i + 2
+      if not timeout or timeout <= 0 then return die("--timeout: expected a positive number of seconds") end
+    else
+      return die(("session start: unknown option '%s' (%s)"):format(a, USAGE))
+    end
+  end
+  if not profile then return die("session start: --profile NAME is required") end
+  local policy, err = require("purple").profile(profile)
+  if not policy then return die(err) end
+  local dir, derr = runtime.ensure()
+  if not dir then return die(derr) end
+  name = name or core.random_hex(6)
+  for _, rec in ipairs(runtime.list(true)) do
+    if rec.id == name then return die(("session %s: already running (pid %d)"):format(name, rec.supervisor_pid)) end
+  end
+  local paths = session.paths(dir, name)
+  os.remove(paths.log)
+  local who, a, b = core.session_daemonize(paths.log)
+  if not who then return die(a) end
+  if who == "parent" then
+    if a == "ok\n" then
+      io.stdout:write(name, "\n")
+      return 0
+    end
+    -- the supervisor failed: its log has the reason
+    local text = require("purple.files").read(paths.log) or ""
+    os.remove(paths.log)
+    core.session_reap(b)
+    if text == "" then text = ("purple: session %s: the supervisor ended before the session started\n"):format(name) end
+    io.stderr:write(text)
+    return 125
+  end
+  -- the supervisor (daemon): runs until the session ends
+  local ready_fd = a
+  local result = session.serve(policy, { name = name, exec = { timeout = timeout },
+    on_ready = function() core.session_ready(ready_fd, "ok\n") end })
+  if result.error then io.stderr:write(result.error, "\n") end
+  os.remove(paths.log)
+  os.exit(result.status or 125, true)
+end
+
+local function list()
+  local rows = {}
+  for _, rec in ipairs(runtime.list(true)) do
+    if rec.kind == "session" then rows[#rows + 1] = rec end
+  end
+  if #rows == 0 then return 0 end
+  io.stdout:write(("%-20s %-16s %8s %8s  %s\n"):format("NAME", "PROFILE", "PID", "UID", "STARTED"))
+  for _, r in ipairs(rows) do
+    io.stdout:write(("%-20s %-16s %8d %8d  %s\n"):format(r.id, tostring(r.profile), r.supervisor_pid, r.uid or -1,
+      tostring(r.started)))
+  end
+  return 0
+end
+
+return function(args, first)
+  local sub = args[first]
+  if sub == "start" then return start(args, first + 1) end
+  if sub == "list" then return list() end
+  if sub == "stop" then return require("purple.cli.stop")(args, first + 1) end
+  return die(sub and ("session: unknown subcommand '%s' (%s)"):format(sub, USAGE) or USAGE)
+end
