@@ -13,6 +13,7 @@
 #include <linux/close_range.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -310,6 +311,7 @@ static _Noreturn void agent_main(const struct spawn_cfg *c, const sigset_t *mask
 	int ctl = c->session_fd, listener = -1, sfd, terminating = 0;
 	sigset_t watch;
 
+	prctl(PR_SET_NAME, "purple-session", 0, 0, 0);
 	for (int s = 1; s < NSIG; s++)
 		sigaction(s, &dfl, NULL);
 	sigemptyset(&watch);

@@ -10,7 +10,7 @@
 
 #define SESSION_MAGIC 0x70727031u /* "ppr1": protocol version 1 */
 #define SESSION_MAX_FRAME (4u << 20) /* more than any execve can take (ARG_MAX is stack/4) */
-#define SESSION_MAX_STRINGS 65536u
+#define SESSION_MAX_STRINGS (1u << 21) /* each at least its NUL: the frame bound binds first */
 
 struct session_hdr {
 	uint32_t magic;

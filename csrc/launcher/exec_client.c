@@ -265,7 +265,15 @@ int purple_exec_main(int argc, char **argv)
 		cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
 		memcpy(CMSG_DATA(cm), fds, sizeof fds);
 		if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof h || write_all(fd, payload, len) < 0) {
-			fprintf(stderr, "purple: session %s: send request: %s\n", name, strerror(errno));
+			int e = errno;
+			struct pollfd pr = { .fd = fd, .events = POLLIN };
+
+			/* refused (not the owner, too many connections): the supervisor's answer is waiting */
+			if (poll(&pr, 1, 1000) > 0 && read_result(fd, rbuf, &rgot, &status, msg, sizeof msg) > 0) {
+				fprintf(stderr, "purple: %s\n", msg);
+				return status;
+			}
+			fprintf(stderr, "purple: session %s: send request: %s\n", name, strerror(e));
 			return 125;
 		}
 	}
