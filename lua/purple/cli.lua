@@ -21,6 +21,12 @@ Commands:
                        list running sessions: id, profile, pid, uptime, CPU, memory, pids
   stop [--wait SECONDS] ID...
                        end a session like a timeout (SIGTERM, grace period, SIGKILL)
+  session start --profile NAME|PATH [--name NAME] [--timeout SECONDS]
+                       start a sandbox that stays up; prints its name once ready
+  session list | session stop NAME...
+                       list running sessions; end one (as stop)
+  exec [-t] [--timeout S] [--cwd DIR] [--env K=V]... NAME -- CMD [ARG...]
+                       run CMD inside the running session NAME (docs/sessions.md)
   log [FILE...] [--session ID] [--event TYPE] [--follow] [--json]
                        show audit logs (default: /var/log/purple/*.log)
   doctor [--json]      check the kernel features purple needs; exit 1 when it cannot run
