@@ -102,6 +102,12 @@ describe("sessions", function()
     assert.is_nil(core.stat(rt .. "/s2.log", false))
     _, err, code = exec("s2", { "true" })
     assert.are.same({ "purple: session s2: no such running session (see purple session list)\n", 125 }, { err, code })
+    -- a session whose sandbox cannot be built: 125 and the reason, nothing left behind
+    local bad = H.profile(H.minimal():gsub('working_dir = "/tmp"', 'working_dir = "/nonexistent"'))
+    out, err, code = start(bad, "bad")
+    assert.are.same({ "", "purple: filesystem.working_dir: /nonexistent is outside the sandbox's filesystem "
+      .. "(not under any immutable, scratch or output path)\n", 125 }, { out, err, code })
+    assert.are.same({}, core.readdir(rt))
     -- a second session of the same name while one runs is refused
     assert.are.equal(0, select(3, start(profile, "s3")))
     _, err, code = start(profile, "s3")

@@ -60,11 +60,11 @@ local function start(args, first)
     return 125
   end
   -- the supervisor (daemon): runs until the session ends
-  local ready_fd = a
+  local ready_fd, ready = a, false
   local result = session.serve(policy, { name = name, exec = { timeout = timeout },
-    on_ready = function() core.session_ready(ready_fd, "ok\n") end })
+    on_ready = function() ready = true core.session_ready(ready_fd, "ok\n") end })
   if result.error then io.stderr:write(result.error, "\n") end
-  os.remove(paths.log)
+  if ready then os.remove(paths.log) end -- else `session start` prints it, then removes it
   os.exit(result.status or 125, true)
 end
 
