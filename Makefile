@@ -11,7 +11,8 @@ BINDIR      ?= $(PREFIX)/bin
 DATADIR     ?= $(PREFIX)/share/purple
 MANDIR      ?= $(PREFIX)/share/man
 DOCDIR      ?= $(PREFIX)/share/doc/purple
-SYSCONFDIR  ?= /etc
+# /etc only for a system prefix: `make install PREFIX=$HOME/.local` writes nothing outside the prefix.
+SYSCONFDIR  ?= $(if $(filter /usr /usr/local,$(patsubst %/,%,$(PREFIX))),/etc,$(PREFIX)/etc)
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 
 CC      ?= cc
@@ -20,29 +21,51 @@ WARN     = -std=c11 -Wall -Wextra -Werror -Werror=missing-prototypes -Werror=for
            -Wno-unused-parameter
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libseccomp libcap 2>/dev/null)
 DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libseccomp libcap 2>/dev/null)
-ALL_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(CFLAGS)
+# The core (csrc/*.c) is plain C: it is compiled without the Lua headers, so an include of lua.h
+# fails the build. Only the binding layer (csrc/lua/*.c) sees them (docs/sandbox.md, Layers).
+CORE_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC $(DEPS_CFLAGS) $(CFLAGS)
+BIND_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -iquote csrc -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(CFLAGS)
 
 # Debian packages needed to build, run and test.
-DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-busted pkg-config gcc make \
+DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-dkjson lua-lpeg lua-argparse lua-busted \
+               pkg-config gcc make \
                python3 iproute2 util-linux man-db logrotate git procps nodejs luarocks
 
-CORE_SRC := $(sort $(wildcard csrc/*.c csrc/lua/*.c))
-CORE_OBJ := $(CORE_SRC:csrc/%.c=build/%.o)
+CORE_SRC := $(sort $(wildcard csrc/*.c))
+BIND_SRC := $(sort $(wildcard csrc/lua/*.c))
+C_OBJ    := $(CORE_SRC:csrc/%.c=build/%.o)
+CORE_OBJ := $(C_OBJ) $(BIND_SRC:csrc/lua/%.c=build/lua/%.o)
 CORE_SO  := lua/purple/core.so
 
-.PHONY: all deps demo check check-unit check-root check-user install uninstall clean env bench bench-soak bench-seccomp bench-deps check-vm
+.PHONY: FORCE all deps demo check check-c check-unit check-root check-user install uninstall clean env bench bench-soak bench-seccomp bench-deps check-vm
 
-# Precompiled Lua (debug info kept) that the in-tree launcher loads instead of compiling the source
-# (csrc/launcher/launcher.c: bytecode_searcher); a .luac older than its .lua is never used.
-LUAC     ?= luac$(LUA_VERSION)
-LUA_SRC  := $(shell find lua -name '*.lua' 2>/dev/null)
-LUAC_OBJ := $(LUA_SRC:lua/%.lua=build/luac/%.luac)
+# Precompiled Lua that the in-tree purple runs instead of compiling the source (~3 ms a start):
+# each .luac carries the source it was made from and the source's absolute path, and the command
+# runs it only while both match the file beside it (csrc/launcher/launcher.c: load_bytecode). The
+# stamp holds this tree's path, so a copied or moved tree recompiles on its next `make`.
+LUA_SRC    := $(shell find lua -name '*.lua' 2>/dev/null)
+LUAC_OBJ   := $(LUA_SRC:lua/%.lua=build/luac/%.luac)
+LUAC_STAMP := build/luac/.tree
 
-all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin $(LUAC_OBJ)
+# Debian's Lua modules that every start loads, precompiled the same way into build/luac/_sys/
+# (launcher.c: system_bytecode); one whose source is not found is simply not precompiled.
+SYS_LUA    := argparse dkjson
+SYS_LUAC   := $(SYS_LUA:%=build/luac/_sys/%.luac)
 
-build/luac/%.luac: lua/%.lua
+all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin $(LUAC_OBJ) $(SYS_LUAC)
+
+$(LUAC_STAMP): FORCE
 	@mkdir -p $(@D)
-	@$(LUAC) -o $@.tmp $(CURDIR)/$< && mv -f $@.tmp $@ || { rm -f $@.tmp; echo "luac: $< not precompiled (loaded from source)"; }
+	@[ "$$(cat $@ 2>/dev/null)" = "$(CURDIR)" ] || echo "$(CURDIR)" > $@
+
+build/luac/%.luac: lua/%.lua csrc/launcher/precompile.lua $(LUAC_STAMP)
+	@mkdir -p $(@D)
+	@$(LUA) csrc/launcher/precompile.lua $(CURDIR)/$< $@ || { rm -f $@.tmp; echo "luac: $< not precompiled (loaded from source)"; }
+
+build/luac/_sys/%.luac: csrc/launcher/precompile.lua FORCE
+	@mkdir -p $(@D)
+	@src=$$($(LUA) -e 'print(package.searchpath("$*", package.path) or "")'); \
+	if [ -n "$$src" ]; then $(LUA) csrc/launcher/precompile.lua "$$src" $@ strip || rm -f $@.tmp; else rm -f $@; fi
 
 # bin/purple has purple.core built in (package.preload), so a start maps one object less. liblua,
 # libseccomp and libcap stay shared libraries, so Debian's security updates reach purple without a
@@ -72,8 +95,12 @@ bin/purple-lua: bin/purple
 	ln -f bin/purple bin/purple-lua
 
 build/%.o: csrc/%.c csrc/*.h
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@mkdir -p build
+	$(CC) $(CORE_CFLAGS) -c -o $@ $<
+
+build/lua/%.o: csrc/lua/%.c csrc/lua/*.h csrc/*.h
+	@mkdir -p build/lua
+	$(CC) $(BIND_CFLAGS) -c -o $@ $<
 
 $(CORE_SO): $(CORE_OBJ)
 	$(CC) -shared -o $@.tmp $(CORE_OBJ) $(DEPS_LIBS) $(LDFLAGS)
@@ -96,10 +123,10 @@ deps:
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 	  echo "make deps: installing$$missing"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	else \
 	  echo "make deps: missing Debian packages; run as root:"; \
-	  echo "  apt-get install -y$$missing"; exit 1; \
+	  echo "  apt-get install -y --no-install-recommends$$missing"; exit 1; \
 	fi
 
 demo: deps
@@ -110,12 +137,35 @@ demo: deps
 BUSTED = $(LUA) /usr/bin/busted
 check: deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-c
 	@sh spec/run.sh
+
+# The C core alone: a C program linked with the core objects only (no liblua, no binding) starts
+# real sandboxes through the C API; as root, again as uid 65534 (docs/sandbox.md, Layers).
+build/check/core_test: spec/c/core_test.c $(C_OBJ) csrc/*.h
+	@mkdir -p build/check
+	$(CC) $(CORE_CFLAGS) -iquote csrc -o $@ $< $(C_OBJ) $(DEPS_LIBS) -lpthread $(LDFLAGS)
+
+check-c: build/check/core_test $(CORE_OBJ)
+	@python3 spec/c/layers.py $(C_OBJ) -- $(filter build/lua/%,$(CORE_OBJ))
+	@build/check/core_test
+	@if [ "$$(id -u)" = 0 ]; then setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+	  --bounding-set=-all $(CURDIR)/build/check/core_test; fi
 
 env:
 	@echo 'export LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;"'
 	@echo 'export LUA_CPATH="$(CURDIR)/lua/?.so;;"'
 	@echo 'export PATH="$(CURDIR)/bin:$$PATH"'
+
+# The installed purple.paths: lua/purple/paths.lua with its INSTALLED line naming the directories
+# installed to (without DESTDIR), so the installed purple reads profiles from there and never from
+# this tree. Written straight into the destination: an installing user need not own this tree.
+INSTALLED_PATHS = I_LUADIR='$(LUA_SHAREDIR)' I_DATADIR='$(DATADIR)' I_SYSCONFDIR='$(SYSCONFDIR)' $(LUA) -e ' \
+  local function dir(v) return (assert(os.getenv(v)):gsub("(.)/+$$", "%1")) end \
+  local line = ("local INSTALLED = { luadir = %q, datadir = %q, sysconfdir = %q }"):format( \
+    dir("I_LUADIR"), dir("I_DATADIR"), dir("I_SYSCONFDIR")) \
+  local s, n = io.read("a"):gsub("\nlocal INSTALLED = nil[^\n]*", function() return "\n" .. line end) \
+  assert(n == 1, "lua/purple/paths.lua: no INSTALLED line") io.write(s)'
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUA_LIBDIR)/purple $(DESTDIR)$(LUA_SHAREDIR)/purple \
@@ -123,6 +173,8 @@ install: all
 	install -m 0755 $(CORE_SO) $(DESTDIR)$(LUA_LIBDIR)/purple/core.so
 	install -m 0644 lua/purple.lua $(DESTDIR)$(LUA_SHAREDIR)/purple.lua
 	install -m 0644 lua/purple/*.lua $(DESTDIR)$(LUA_SHAREDIR)/purple/
+	$(INSTALLED_PATHS) < lua/purple/paths.lua > $(DESTDIR)$(LUA_SHAREDIR)/purple/paths.lua
+	chmod 0644 $(DESTDIR)$(LUA_SHAREDIR)/purple/paths.lua
 	install -d $(DESTDIR)$(LUA_SHAREDIR)/purple/cli $(DESTDIR)$(LUA_SHAREDIR)/purple/enforce
 	install -m 0644 lua/purple/cli/*.lua $(DESTDIR)$(LUA_SHAREDIR)/purple/cli/
 	install -m 0644 lua/purple/enforce/*.lua $(DESTDIR)$(LUA_SHAREDIR)/purple/enforce/
@@ -138,6 +190,7 @@ install: all
 	install -m 0644 docs/audit-schema.json $(DESTDIR)$(DOCDIR)/
 	install -m 0644 man/purple-policy.5 $(DESTDIR)$(MANDIR)/man5/
 
+# The local profiles directory is removed only when empty: what an administrator put there stays.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/purple $(DESTDIR)$(BINDIR)/purple-lua
 	rm -rf $(DESTDIR)$(LUA_LIBDIR)/purple $(DESTDIR)$(LUA_SHAREDIR)/purple $(DESTDIR)$(LUA_SHAREDIR)/purple.lua
@@ -145,20 +198,24 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man1/purple.1 $(DESTDIR)$(MANDIR)/man1/purple-lua.1 $(DESTDIR)$(MANDIR)/man5/purple-policy.5
 	rm -f $(DESTDIR)$(SYSCONFDIR)/logrotate.d/purple $(DESTDIR)$(UNITDIR)/purple-sandbox.service
 	rm -rf $(DESTDIR)$(DOCDIR)
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/purple/profiles $(DESTDIR)$(SYSCONFDIR)/purple 2>/dev/null
 
 clean:
 	rm -rf build $(CORE_SO) spec/helpers/bin bin/purple bin/purple-lua
 
 # cgroup v2 specs in a qemu VM, as root and as a delegated user (vm/README.md). As root:
 #   make check-vm [VM_SPECS="spec/x_spec.lua ..."] [VM_PASSES=root,user] [VM_TIMEOUT=900]
-VM_PACKAGES = qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs cpio kmod util-linux dash procps psmisc iproute2
+# The guest kernel is Debian's, fetched as a package file and unpacked into build/vm/kernel
+# (vm/fetch-kernel): nothing is installed on the host's /boot or /lib/modules.
+VM_PACKAGES = qemu-system-x86 busybox-static e2fsprogs cpio kmod util-linux dash procps psmisc iproute2
+VM_KERNEL_PACKAGE ?= linux-image-amd64
 .PHONY: vm-deps
 vm-deps:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_PACKAGES) $(VM_PACKAGES)"
 
 check-vm: vm-deps
 	@$(MAKE) --no-print-directory all
-	@VM_SPECS="$(VM_SPECS)" vm/run
+	@VM_KERNEL_PACKAGE="$(VM_KERNEL_PACKAGE)" VM_SPECS="$(VM_SPECS)" vm/run
 
 # Benchmarks (bench/README.md). The peers come from Debian; bench-deps installs them.
 BENCH_PACKAGES = bubblewrap firejail

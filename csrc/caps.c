@@ -12,7 +12,6 @@
 
 #include "spawn.h"
 
-/* "CAP_NET_BIND_SERVICE" or "net_bind_service" → number, or -1. */
 int cap_by_name(const char *name)
 {
 	char buf[64];
@@ -30,28 +29,6 @@ int cap_by_name(const char *name)
 	if (cap_from_name(buf, &v) < 0 || v < 0 || v >= 64)
 		return -1;
 	return (int)v;
-}
-
-void caps_parse(lua_State *L, int t, struct spawn_cfg *c)
-{
-	c->ncaps = 0;
-	if (lua_getfield(L, t, "caps") == LUA_TNIL) {
-		lua_pop(L, 1);
-		return;
-	}
-	luaL_checktype(L, -1, LUA_TTABLE);
-	for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
-		const char *name = lua_tostring(L, -1);
-		int v = name ? cap_by_name(name) : -1;
-
-		if (v < 0)
-			luaL_error(L, "caps: unknown capability '%s'", name ? name : "?");
-		if (c->ncaps == MAX_CAPS)
-			luaL_error(L, "caps: too many");
-		c->caps[c->ncaps++] = v;
-		lua_pop(L, 1);
-	}
-	lua_pop(L, 2);
 }
 
 static int kept(const struct spawn_cfg *c, int cap)
@@ -116,4 +93,27 @@ int caps_drop(const struct spawn_cfg *c, char *what, size_t n)
 		return -errno;
 	}
 	return 0;
+}
+
+int caps_raise_effective(char *what, size_t n)
+{
+	cap_t caps = cap_get_proc();
+	int r = 0;
+
+	if (!caps) {
+		snprintf(what, n, "cap_get_proc");
+		return -errno;
+	}
+	for (cap_value_t i = 0; i < (cap_value_t)cap_max_bits(); i++) {
+		cap_flag_value_t v;
+
+		if (cap_get_flag(caps, i, CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+			cap_set_flag(caps, CAP_EFFECTIVE, 1, &i, CAP_SET);
+	}
+	if (cap_set_proc(caps) < 0) {
+		r = -errno;
+		snprintf(what, n, "raise capabilities after set ids");
+	}
+	cap_free(caps);
+	return r;
 }

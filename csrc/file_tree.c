@@ -1,5 +1,5 @@
-/* Directory listings and tree snapshots for the supervisor: the runtime directory of `purple ps`
- * and the audit log's `files` event (what changed under each output path).
+/* Tree snapshots and file digests for the supervisor: the audit log's `files` event (what changed
+ * under each output path).
  *
  * The output paths were writable by the sandbox, so nothing here follows a symbolic link: the walk
  * opens every directory relative to its parent with O_NOFOLLOW and stays on one filesystem, and a
@@ -15,66 +15,17 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "purple.h"
+#include "file_tree.h"
 
 #define MAX_DEPTH 64
 
-/* core.readdir(path) -> { name, ... } (without . and ..) | fail  (readdir(3)) */
-static int l_readdir(lua_State *L)
-{
-	const char *path = luaL_checkstring(L, 1);
-	DIR *d = opendir(path);
-	struct dirent *e;
-	lua_Integer n = 0;
-
-	if (!d)
-		return pl_fail(L, errno, "opendir %s", path);
-	lua_newtable(L);
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		lua_pushstring(L, e->d_name);
-		lua_rawseti(L, -2, ++n);
-	}
-	closedir(d);
-	return 1;
-}
-
-static const char *type_name(mode_t m)
-{
-	if (S_ISREG(m)) return "file";
-	if (S_ISDIR(m)) return "directory";
-	if (S_ISLNK(m)) return "link";
-	if (S_ISFIFO(m)) return "fifo";
-	if (S_ISSOCK(m)) return "socket";
-	if (S_ISCHR(m)) return "char";
-	if (S_ISBLK(m)) return "block";
-	return "other";
-}
-
 struct walk {
-	lua_State *L;
-	int table;          /* stack index of the result */
-	lua_Integer left;   /* entries still allowed */
+	tree_entry_fn *each;
+	void *arg;
+	long long left;   /* entries still allowed */
 	dev_t dev;
 	int truncated;
 };
-
-static void add_entry(struct walk *w, const char *rel, const struct stat *st)
-{
-	lua_State *L = w->L;
-
-	lua_createtable(L, 0, 6);
-	lua_pushstring(L, type_name(st->st_mode)); lua_setfield(L, -2, "type");
-	lua_pushinteger(L, st->st_size); lua_setfield(L, -2, "size");
-	lua_pushinteger(L, st->st_mode & 07777); lua_setfield(L, -2, "mode");
-	lua_pushinteger(L, (lua_Integer)st->st_ino); lua_setfield(L, -2, "ino");
-	lua_pushinteger(L, (lua_Integer)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec);
-	lua_setfield(L, -2, "mtime_ns");
-	lua_pushinteger(L, (lua_Integer)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec);
-	lua_setfield(L, -2, "ctime_ns");
-	lua_setfield(L, w->table, rel);
-}
 
 /* Walks the directory open at dfd (consumed), whose path relative to the root is prefix. */
 static int walk_dir(struct walk *w, int dfd, const char *prefix, int depth)
@@ -100,7 +51,7 @@ static int walk_dir(struct walk *w, int dfd, const char *prefix, int depth)
 		}
 		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; /* vanished meanwhile */
-		add_entry(w, rel, &st);
+		w->each(w->arg, rel, &st);
 		if (S_ISDIR(st.st_mode) && st.st_dev == w->dev) {
 			int sub;
 
@@ -117,70 +68,55 @@ static int walk_dir(struct walk *w, int dfd, const char *prefix, int depth)
 	return 0;
 }
 
-/* core.tree_snapshot(dir [, max_entries=100000]) -> { [relpath] = {type, size, mode, ino, mtime_ns,
- * ctime_ns} }, truncated | fail. Symbolic links are listed, never followed. */
-static int l_tree_snapshot(lua_State *L)
+int tree_walk(const char *dir, long long max, tree_entry_fn *each, void *arg, int *truncated,
+	      enum tree_step *step)
 {
-	const char *dir = luaL_checkstring(L, 1);
-	struct walk w = { .L = L, .left = luaL_optinteger(L, 2, 100000) };
+	struct walk w = { .each = each, .arg = arg, .left = max };
 	struct stat st;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
+	*step = TREE_OPEN;
 	if (fd < 0)
-		return pl_fail(L, errno, "open %s", dir);
+		return -errno;
 	if (fstat(fd, &st) < 0) {
 		int err = errno;
 
 		close(fd);
-		return pl_fail(L, err, "stat %s", dir);
+		*step = TREE_STAT;
+		return -err;
 	}
 	w.dev = st.st_dev;
-	lua_newtable(L);
-	w.table = lua_gettop(L);
 	walk_dir(&w, fd, "", 0);
-	lua_pushboolean(L, w.truncated);
-	return 2;
+	*truncated = w.truncated;
+	return 0;
 }
 
-/* core.file_sha256(dir, relpath) -> hex | fail. Opens relpath beneath dir without following any
- * symbolic link (openat2(2)); only regular files are hashed. */
-static int l_file_sha256(lua_State *L)
+int file_sha256_beneath(const char *dir, const char *rel, char hex[65], enum tree_step *step)
 {
-	const char *dir = luaL_checkstring(L, 1);
-	const char *rel = luaL_checkstring(L, 2);
 	struct open_how how = {
 		.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
-	char hex[65];
 	struct stat st;
 	int dfd, fd, r, err;
 
+	*step = TREE_OPEN;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
-		return pl_fail(L, errno, "open %s", dir);
+		return -errno;
 	fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof how);
 	err = errno;
 	close(dfd);
+	*step = TREE_OPEN_FILE;
 	if (fd < 0)
-		return pl_fail(L, err, "open %s/%s", dir, rel);
+		return -err;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return pl_fail(L, EINVAL, "hash %s/%s: not a regular file", dir, rel);
+		*step = TREE_NOT_REGULAR;
+		return -EINVAL;
 	}
 	r = pl_sha256_fd(fd, hex);
 	close(fd);
-	if (r < 0)
-		return pl_fail(L, -r, "read %s/%s", dir, rel);
-	lua_pushstring(L, hex);
-	return 1;
-}
-
-void pl_open_file_tree(lua_State *L)
-{
-	static const luaL_Reg f[] = {
-		{ "readdir", l_readdir }, { "tree_snapshot", l_tree_snapshot }, { "file_sha256", l_file_sha256 },
-		{ NULL, NULL },
-	};
-	luaL_setfuncs(L, f, 0);
+	*step = TREE_READ;
+	return r;
 }

@@ -9,8 +9,8 @@
  *   scope abstract_unix    deny connecting to abstract unix sockets made outside the sandbox (ABI 6)
  *   scope signal           deny signals to processes outside the sandbox (ABI 6)
  *
- * The parent validates the text in spec_parse (landlock_check), so the child only meets errors
- * of the kernel. The kernel headers of older distributions lack the network and scope parts of
+ * The parent validates the text with landlock_check (from spec_parse, csrc/lua/spawn.c), so the
+ * child only meets errors of the kernel. The kernel headers of older distributions lack the network and scope parts of
  * the ABI, so they are declared here. */
 #include <errno.h>
 #include <stdint.h>

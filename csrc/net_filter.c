@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -26,17 +28,10 @@
 #include <linux/bpf.h>
 #include <sys/syscall.h>
 
-#include "spawn.h"
+#include "net_filter.h"
 
-#define MAX_RANGES 256
-#define MAX_INSNS (64 + MAX_RANGES * 4)
+#define MAX_INSNS (64 + NET_MAX_RANGES * 4)
 #define AUDIT_ENTRIES 4096
-#define NET_FILTER_MT "purple.net_filter"
-
-struct port_range {
-	unsigned from, to;
-	int proto; /* IPPROTO_TCP, IPPROTO_UDP or 0 for both */
-};
 
 /* The hooks, in the order of their index in an audit key. */
 static const struct hook {
@@ -60,15 +55,11 @@ struct audit_key {
 	uint8_t addr[16];
 };
 
-struct net_filter {
-	int map; /* the audit map, -1 once closed */
-};
-
 struct prog {
 	struct bpf_insn i[MAX_INSNS];
 	size_t n;
-	size_t fix[MAX_RANGES + 8]; /* jumps to patch: index of insn */
-	int label[MAX_RANGES + 8];  /* and the label each one targets */
+	size_t fix[NET_MAX_RANGES + 8]; /* jumps to patch: index of insn */
+	int label[NET_MAX_RANGES + 8];  /* and the label each one targets */
 	size_t nfix;
 	size_t at[5];               /* label positions */
 };
@@ -261,39 +252,6 @@ static int map_create(void)
 	return (int)syscall(SYS_bpf, BPF_MAP_CREATE, &a, sizeof a);
 }
 
-/* Reads t[k] = { {from=, to=, proto="tcp"|"udp"|"any"}, ... } into r. */
-static size_t ranges_parse(lua_State *L, int t, const char *k, struct port_range *r)
-{
-	size_t n = 0, len;
-
-	if (lua_getfield(L, t, k) != LUA_TTABLE)
-		luaL_error(L, "net_filter: field '%s' must be a list of port ranges", k);
-	len = lua_rawlen(L, -1);
-	if (len > MAX_RANGES)
-		luaL_error(L, "net_filter: at most %d ranges in '%s'", MAX_RANGES, k);
-	for (size_t i = 1; i <= len; i++, n++) {
-		static const char *const protos[] = { "any", "tcp", "udp", NULL };
-		static const int proto_num[] = { 0, IPPROTO_TCP, IPPROTO_UDP };
-		int e;
-		lua_Integer from, to;
-
-		lua_rawgeti(L, -1, (lua_Integer)i);
-		e = lua_gettop(L);
-		luaL_checktype(L, e, LUA_TTABLE);
-		from = pl_field_int(L, e, "from", -1);
-		to = pl_field_int(L, e, "to", from);
-		if (from < 0 || to < from || to > 65535)
-			luaL_error(L, "net_filter: %s[%d]: bad port range", k, (int)i);
-		lua_getfield(L, e, "proto");
-		r[n].proto = proto_num[luaL_checkoption(L, -1, "any", protos)];
-		r[n].from = (unsigned)from;
-		r[n].to = (unsigned)to;
-		lua_pop(L, 2);
-	}
-	lua_pop(L, 1);
-	return n;
-}
-
 /* Loads prog for hook h and attaches it to the cgroup cg (the attachment then holds it). 0, or an
  * errno with msg naming the program and the verifier's first line. */
 static int load_attach(int cg, const struct prog *prog, const struct hook *h, const char *dir, char *msg,
@@ -314,139 +272,76 @@ static int load_attach(int cg, const struct prog *prog, const struct hook *h, co
 	return err;
 }
 
-/* core.net_filter_attach(cgroup_dir, {outgoing = ranges, incoming = ranges}) -> filter | nil, msg, errno
- * The programs stay attached as long as the cgroup exists; the filter handle reads the audit map. */
-static int l_net_filter_attach(lua_State *L)
+int net_filter_attach(const char *dir, const struct port_range *out, size_t nout, const struct port_range *in,
+		      size_t nin, int *map, char *msg, size_t n)
 {
-	const char *dir = luaL_checkstring(L, 1);
-	struct port_range out[MAX_RANGES], in[MAX_RANGES];
-	size_t nout, nin;
-	struct prog *prog;
-	struct net_filter *f;
-	char msg[1200] = "";
+	struct prog *prog = malloc(sizeof *prog); /* too large for the C stack */
 	int cg, err = 0;
 
-	luaL_checktype(L, 2, LUA_TTABLE);
-	nout = ranges_parse(L, 2, "outgoing", out);
-	nin = ranges_parse(L, 2, "incoming", in);
-	prog = lua_newuserdatauv(L, sizeof *prog, 0); /* scratch: too large for the C stack */
-	f = lua_newuserdatauv(L, sizeof *f, 0);
-	f->map = -1;
-	luaL_setmetatable(L, NET_FILTER_MT);
-	f->map = map_create();
-	if (f->map < 0)
-		return pl_fail(L, errno, "create BPF audit map");
+	*map = -1;
+	if (!prog) {
+		snprintf(msg, n, "net filter");
+		return -ENOMEM;
+	}
+	*map = map_create();
+	if (*map < 0) {
+		err = errno;
+		snprintf(msg, n, "create BPF audit map");
+		free(prog);
+		return -err;
+	}
 	cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cg < 0)
-		return pl_fail(L, errno, "open cgroup %s", dir);
-	for (size_t i = 0; i < PL_ARRAY_LEN(hooks) && !err; i++) {
-		build_program(prog, i, hooks[i].incoming ? in : out, hooks[i].incoming ? nin : nout, f->map);
-		err = load_attach(cg, prog, &hooks[i], dir, msg, sizeof msg);
+	if (cg < 0) {
+		err = errno;
+		snprintf(msg, n, "open cgroup %s", dir);
 	}
-	if (!err) {
+	for (size_t i = 0; cg >= 0 && i < PL_ARRAY_LEN(hooks) && !err; i++) {
+		build_program(prog, i, hooks[i].incoming ? in : out, hooks[i].incoming ? nin : nout, *map);
+		err = load_attach(cg, prog, &hooks[i], dir, msg, n);
+	}
+	if (cg >= 0 && !err) {
 		build_socket_program(prog);
-		err = load_attach(cg, prog, &socket_hook, dir, msg, sizeof msg);
+		err = load_attach(cg, prog, &socket_hook, dir, msg, n);
 	}
-	if (err) {
+	free(prog);
+	if (cg >= 0)
 		close(cg);
-		return pl_fail(L, err, "%s", msg);
+	if (err) {
+		close(*map);
+		*map = -1;
 	}
-	close(cg);
-	return 1;
+	return -err;
 }
 
-/* filter:events() -> { {op, allowed, proto, addr, port, count}, ... } | nil, msg, errno */
-static int l_net_filter_events(lua_State *L)
+int net_filter_events(int map, net_filter_event_fn *each, void *arg)
 {
-	struct net_filter *f = luaL_checkudata(L, 1, NET_FILTER_MT);
 	struct audit_key key, next;
 	union bpf_attr a;
-	int first = 1, n = 0;
+	int first = 1;
 
-	if (f->map < 0)
-		return luaL_error(L, "attempt to use a closed net filter");
-	lua_newtable(L);
 	for (;;) {
-		uint64_t count;
-		char addr[INET6_ADDRSTRLEN];
+		struct net_filter_event e = { 0 };
 
 		memset(&a, 0, sizeof a);
-		a.map_fd = (uint32_t)f->map;
+		a.map_fd = (uint32_t)map;
 		a.key = first ? 0 : (uint64_t)(uintptr_t)&key;
 		a.next_key = (uint64_t)(uintptr_t)&next;
-		if (syscall(SYS_bpf, BPF_MAP_GET_NEXT_KEY, &a, sizeof a) < 0) {
-			if (errno == ENOENT)
-				break;
-			return pl_fail(L, errno, "read BPF audit map");
-		}
+		if (syscall(SYS_bpf, BPF_MAP_GET_NEXT_KEY, &a, sizeof a) < 0)
+			return errno == ENOENT ? 0 : -errno;
 		first = 0;
 		key = next;
 		memset(&a, 0, sizeof a);
-		a.map_fd = (uint32_t)f->map;
+		a.map_fd = (uint32_t)map;
 		a.key = (uint64_t)(uintptr_t)&key;
-		a.value = (uint64_t)(uintptr_t)&count;
+		a.value = (uint64_t)(uintptr_t)&e.count;
 		if (syscall(SYS_bpf, BPF_MAP_LOOKUP_ELEM, &a, sizeof a) < 0 || key.hook >= PL_ARRAY_LEN(hooks))
 			continue;
-		lua_createtable(L, 0, 6);
-		lua_pushstring(L, hooks[key.hook].op);
-		lua_setfield(L, -2, "op");
-		lua_pushboolean(L, key.allowed != 0);
-		lua_setfield(L, -2, "allowed");
-		if (key.proto == IPPROTO_TCP || key.proto == IPPROTO_UDP)
-			lua_pushstring(L, key.proto == IPPROTO_TCP ? "tcp" : "udp");
-		else
-			lua_pushinteger(L, key.proto);
-		lua_setfield(L, -2, "proto");
-		if (hooks[key.hook].family &&
-		    inet_ntop(hooks[key.hook].family == 4 ? AF_INET : AF_INET6, key.addr, addr, sizeof addr)) {
-			lua_pushstring(L, addr);
-			lua_setfield(L, -2, "addr");
-		}
-		lua_pushinteger(L, key.port);
-		lua_setfield(L, -2, "port");
-		lua_pushinteger(L, (lua_Integer)count);
-		lua_setfield(L, -2, "count");
-		lua_rawseti(L, -2, ++n);
+		e.op = hooks[key.hook].op;
+		e.allowed = key.allowed != 0;
+		e.proto = key.proto;
+		e.port = key.port;
+		e.has_addr = hooks[key.hook].family &&
+			     inet_ntop(hooks[key.hook].family == 4 ? AF_INET : AF_INET6, key.addr, e.addr, sizeof e.addr);
+		each(arg, &e);
 	}
-	return 1;
-}
-
-static int l_net_filter_close(lua_State *L)
-{
-	struct net_filter *f = luaL_checkudata(L, 1, NET_FILTER_MT);
-
-	if (f->map >= 0)
-		close(f->map);
-	f->map = -1;
-	return 0;
-}
-
-/* core.landlock_abi() -> the kernel's Landlock ABI version, 0 when unavailable */
-static int l_landlock_abi(lua_State *L)
-{
-	lua_pushinteger(L, landlock_abi());
-	return 1;
-}
-
-void pl_open_net(lua_State *L)
-{
-	static const luaL_Reg methods[] = {
-		{ "events", l_net_filter_events }, { "close", l_net_filter_close }, { NULL, NULL },
-	};
-
-	luaL_newmetatable(L, NET_FILTER_MT);
-	luaL_newlib(L, methods);
-	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, l_net_filter_close);
-	lua_setfield(L, -2, "__gc");
-	lua_pushcfunction(L, l_net_filter_close);
-	lua_setfield(L, -2, "__close");
-	lua_pop(L, 1);
-
-	lua_pushcfunction(L, l_net_filter_attach);
-	lua_setfield(L, -2, "net_filter_attach");
-	lua_pushcfunction(L, l_landlock_abi);
-	lua_setfield(L, -2, "landlock_abi");
-	pl_open_net_notify(L);
-	pl_open_net_perform(L);
 }

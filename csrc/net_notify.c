@@ -85,46 +85,20 @@ const char *pl_sockaddr_describe(const struct sockaddr_storage *ss, char *addr, 
 	return NULL;
 }
 
-/* core.net_peek_sockaddr(pid, ptr, len) -> { family, addr, port } | nil, "why", errno
- * A copy of the sockaddr a notified call passed, as it was when read (for the audit log only). */
-static int l_net_peek_sockaddr(lua_State *L)
+/* A copy of the sockaddr (at most sizeof *ss bytes of len) that a notified call of pid passed at ptr,
+ * as it was when read. 0 or -errno. */
+int pl_peek_sockaddr(pid_t pid, unsigned long long ptr, size_t len, struct sockaddr_storage *ss)
 {
-	pid_t pid = (pid_t)luaL_checkinteger(L, 1);
-	uint64_t ptr = (uint64_t)luaL_checkinteger(L, 2);
-	size_t len = (size_t)luaL_checkinteger(L, 3);
-	struct sockaddr_storage ss;
 	struct iovec local, remote;
-	char addr[INET6_ADDRSTRLEN] = "";
-	const char *family;
-	int port;
 
-	memset(&ss, 0, sizeof ss);
-	if (len > sizeof ss)
-		len = sizeof ss;
-	local = (struct iovec){ &ss, len };
+	memset(ss, 0, sizeof *ss);
+	if (len > sizeof *ss)
+		len = sizeof *ss;
+	local = (struct iovec){ ss, len };
 	remote = (struct iovec){ (void *)(uintptr_t)ptr, len };
 	if (ptr == 0 || len < sizeof(sa_family_t))
-		return pl_fail(L, EINVAL, "read sockaddr of pid %d", (int)pid);
+		return -EINVAL;
 	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) < 0)
-		return pl_fail(L, errno, "read sockaddr of pid %d", (int)pid);
-	family = pl_sockaddr_describe(&ss, addr, sizeof addr, &port);
-	lua_createtable(L, 0, 3);
-	if (family) {
-		lua_pushstring(L, family);
-		lua_setfield(L, -2, "family");
-		lua_pushstring(L, addr);
-		lua_setfield(L, -2, "addr");
-		lua_pushinteger(L, port);
-		lua_setfield(L, -2, "port");
-	} else {
-		lua_pushinteger(L, ss.ss_family);
-		lua_setfield(L, -2, "family");
-	}
-	return 1;
-}
-
-void pl_open_net_notify(lua_State *L)
-{
-	lua_pushcfunction(L, l_net_peek_sockaddr);
-	lua_setfield(L, -2, "net_peek_sockaddr");
+		return -errno;
+	return 0;
 }

@@ -37,7 +37,8 @@
 #include <sys/un.h>
 #include <sched.h>
 
-#include "spawn.h"
+#include "net_perform.h"
+#include "notify.h"
 
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
@@ -373,66 +374,31 @@ static const char *proto_name(int protocol)
 	return protocol == IPPROTO_TCP ? "tcp" : protocol == IPPROTO_UDP ? "udp" : NULL;
 }
 
-/* 1 when ranges (at stack index t: { { from, to, proto }, ... }) hold port for proto. */
-static int allowed_port(lua_State *L, int t, const char *proto, int port)
+/* 1 when ranges hold port for proto; port 0 (the kernel's pick) never is. */
+static int rule_allows(const struct net_ranges *ranges, int proto, int port)
 {
-	size_t len = lua_rawlen(L, t);
+	for (size_t i = 0; port > 0 && i < ranges->n; i++) {
+		const struct net_range *e = &ranges->r[i];
 
-	for (size_t i = 1; i <= len; i++) {
-		lua_Integer from, to;
-		const char *p;
-		int e, hit;
-
-		lua_rawgeti(L, t, (lua_Integer)i);
-		e = lua_gettop(L);
-		from = pl_field_int(L, e, "from", -1);
-		to = pl_field_int(L, e, "to", from);
-		p = pl_field_str(L, e, "proto", "any");
-		hit = port >= from && port <= to && (strcmp(p, "any") == 0 || strcmp(p, proto) == 0);
-		lua_pop(L, 1);
-		if (hit)
+		if (port >= e->from && port <= e->to && (e->proto == 0 || e->proto == proto))
 			return 1;
 	}
 	return 0;
 }
 
-/* 1 when rules[list] allows port for proto; port 0 (the kernel's pick) never is. */
-static int rule_allows(lua_State *L, int rules, const char *list, const char *proto, int port)
+/* Hands one audit note to the caller; addr may be NULL, port < 0 leaves it out. */
+static void note(const struct net_perform_call *c, const char *op, const char *proto, const char *addr,
+		 int port, int allowed)
 {
-	int ok;
+	struct net_note n = { .op = op, .proto = proto, .addr = addr && addr[0] ? addr : NULL, .port = port,
+			      .allowed = allowed };
 
-	lua_getfield(L, rules, list);
-	ok = lua_istable(L, -1) && port > 0 && allowed_port(L, lua_gettop(L), proto, port);
-	lua_pop(L, 1);
-	return ok;
-}
-
-/* Appends one audit note { op, proto, addr, port, allowed } to the list at index notes; addr may
- * be NULL, port < 0 leaves it out. */
-static void push_note(lua_State *L, int notes, const char *op, const char *proto, const char *addr,
-		      int port, int allowed)
-{
-	lua_createtable(L, 0, 5);
-	lua_pushstring(L, op);
-	lua_setfield(L, -2, "op");
-	lua_pushstring(L, proto);
-	lua_setfield(L, -2, "proto");
-	if (addr && addr[0]) {
-		lua_pushstring(L, addr);
-		lua_setfield(L, -2, "addr");
-	}
-	if (port >= 0) {
-		lua_pushinteger(L, port);
-		lua_setfield(L, -2, "port");
-	}
-	lua_pushboolean(L, allowed);
-	lua_setfield(L, -2, "allowed");
-	lua_rawseti(L, notes, (lua_Integer)lua_rawlen(L, notes) + 1);
+	c->note(c->arg, &n);
 }
 
 /* listen() on an internet socket: it must be bound to an allowed port, since listening on an
  * unbound one takes a port from the kernel that no bind check saw. */
-static int check_listen(lua_State *L, int rules, int notes, struct op *o)
+static int check_listen(const struct net_perform_call *c, struct op *o)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
@@ -445,22 +411,23 @@ static int check_listen(lua_State *L, int rules, int notes, struct op *o)
 	pl_sockaddr_describe(&ss, addr, sizeof addr, &port);
 	if (o->type != SOCK_STREAM || !proto_name(o->protocol))
 		return 0; /* the kernel refuses listen() on these itself */
-	ok = rule_allows(L, rules, "incoming", proto_name(o->protocol), port);
-	push_note(L, notes, "listen", proto_name(o->protocol), NULL, port, ok);
+	ok = rule_allows(&c->incoming, o->protocol, port);
+	note(c, "listen", proto_name(o->protocol), NULL, port, ok);
 	return ok ? 0 : -EACCES;
 }
 
-/* Checks message m of o against the rules (stack index rules); 0, -EACCES or -EPERM. Internet
- * destinations get an audit note. */
-static int check(lua_State *L, int rules, int notes, struct op *o, struct msg *m)
+/* Checks message m of o against the rules; 0, -EACCES or -EPERM. Internet destinations get an
+ * audit note. */
+static int check(const struct net_perform_call *c, struct op *o, struct msg *m)
 {
-	const char *proto, *list = o->kind == OP_BIND ? "incoming" : "outgoing";
+	const struct net_ranges *list = o->kind == OP_BIND ? &c->incoming : &c->outgoing;
+	const char *proto;
 	const char *op = o->kind == OP_BIND ? "bind" : o->kind == OP_CONNECT ? "connect" : "send";
 	char addr[INET6_ADDRSTRLEN] = "";
 	int port, ok, abstract, r, ignored;
 
 	if (o->kind == OP_LISTEN)
-		return o->domain == AF_INET || o->domain == AF_INET6 ? check_listen(L, rules, notes, o) : 0;
+		return o->domain == AF_INET || o->domain == AF_INET6 ? check_listen(c, o) : 0;
 	if (o->domain == AF_UNIX) {
 		r = resolve_unix(o->pid, m, o->kind == OP_BIND, &abstract);
 		if (r == 0 && abstract && o->kind != OP_BIND)
@@ -478,9 +445,9 @@ static int check(lua_State *L, int rules, int notes, struct op *o, struct msg *m
 		return -EACCES; /* socket() lets no other protocol exist */
 	/* sin_port and sin6_port share their offset; IPv4's sendto reads it even for AF_UNSPEC */
 	port = m->namelen >= 4 ? ntohs(((const struct sockaddr_in *)&m->name)->sin_port) : 0;
-	ok = rule_allows(L, rules, list, proto, port);
+	ok = rule_allows(list, o->protocol, port);
 	pl_sockaddr_describe(&m->name, addr, sizeof addr, &ignored);
-	push_note(L, notes, op, proto, addr, port, ok);
+	note(c, op, proto, addr, port, ok);
 	return ok ? 0 : -EACCES;
 }
 
@@ -663,7 +630,7 @@ void net_perform_cancel(const void *owner)
 	pthread_mutex_unlock(&inflight_lock);
 }
 
-/* ------------------------------------------------------------------------------ Lua entry */
+/* ---------------------------------------------------------------------------------- entry */
 
 static int sockopt(int s, int opt)
 {
@@ -673,32 +640,23 @@ static int sockopt(int s, int opt)
 	return getsockopt(s, SOL_SOCKET, opt, &v, &len) < 0 ? -errno : v;
 }
 
-static uint64_t arg(lua_State *L, int ev, int i)
-{
-	uint64_t v;
+#define arg(c, i) ((c)->args[(i) - 1])
 
-	lua_getfield(L, ev, "args");
-	luaL_checktype(L, -1, LUA_TTABLE);
-	lua_rawgeti(L, -1, i);
-	v = (uint64_t)luaL_checkinteger(L, -1);
-	lua_pop(L, 2);
-	return v;
-}
-
-/* Reads what call `name` of o's thread asks for into o->msgs. 0 or -errno. */
-static int load(lua_State *L, int ev, const char *name, struct op *o)
+/* Reads what call c of o's thread asks for into o->msgs. 0 or -errno. */
+static int load(const struct net_perform_call *c, struct op *o)
 {
 	size_t cap = o->type == SOCK_STREAM ? MAX_STREAM_SEND : MAX_MESSAGE, total;
+	enum net_call name = c->call;
 	int r;
 
-	o->kind = strcmp(name, "listen") == 0 ? OP_LISTEN : strcmp(name, "connect") == 0 ? OP_CONNECT
-		: strcmp(name, "bind") == 0 ? OP_BIND : OP_SEND;
+	o->kind = name == NET_LISTEN ? OP_LISTEN : name == NET_CONNECT ? OP_CONNECT
+		: name == NET_BIND ? OP_BIND : OP_SEND;
 	o->nmsgs = 1;
-	if (strcmp(name, "sendmmsg") == 0) {
-		uint64_t vlen = arg(L, ev, 3) & 0xffffffffu;
+	if (name == NET_SENDMMSG) {
+		uint64_t vlen = arg(c, 3) & 0xffffffffu;
 
-		o->mmsg = arg(L, ev, 2);
-		o->flags = (int)arg(L, ev, 4);
+		o->mmsg = arg(c, 2);
+		o->flags = (int)arg(c, 4);
 		if (o->mmsg == 0)
 			return -EFAULT;
 		o->nmsgs = vlen > MAX_MMSG ? MAX_MMSG : (size_t)vlen;
@@ -712,21 +670,21 @@ static int load(lua_State *L, int ev, const char *name, struct op *o)
 	for (size_t i = 0; i < o->nmsgs; i++)
 		o->msgs[i].pathfd = -1;
 	if (o->kind == OP_LISTEN) {
-		o->flags = (int)(arg(L, ev, 2) & 0xffffffffu);
+		o->flags = (int)(arg(c, 2) & 0xffffffffu);
 		return 0;
 	}
 	if (o->kind == OP_CONNECT || o->kind == OP_BIND) {
-		r = read_name(o->pid, arg(L, ev, 2), arg(L, ev, 3) & 0xffffffffu, &o->msgs[0]);
+		r = read_name(o->pid, arg(c, 2), arg(c, 3) & 0xffffffffu, &o->msgs[0]);
 		if (r == 0 && o->msgs[0].namelen == 0)
 			r = -EINVAL;
 		return r;
 	}
-	if (strcmp(name, "sendto") == 0) {
+	if (name == NET_SENDTO) {
 		struct msg *m = &o->msgs[0];
-		uint64_t len = arg(L, ev, 3);
+		uint64_t len = arg(c, 3);
 
-		o->flags = (int)arg(L, ev, 4);
-		r = read_name(o->pid, arg(L, ev, 5), arg(L, ev, 6) & 0xffffffffu, m);
+		o->flags = (int)arg(c, 4);
+		r = read_name(o->pid, arg(c, 5), arg(c, 6) & 0xffffffffu, m);
 		if (r == 0 && len > SSIZE_MAX)
 			r = -EINVAL;
 		m->len = len < cap ? (size_t)len : cap;
@@ -735,13 +693,13 @@ static int load(lua_State *L, int ev, const char *name, struct op *o)
 		if (r == 0 && m->len && !(m->data = malloc(m->len)))
 			r = -ENOMEM;
 		if (r == 0)
-			r = read_mem(o->pid, arg(L, ev, 2), m->data, m->len);
+			r = read_mem(o->pid, arg(c, 2), m->data, m->len);
 		o->bytes = m->len;
 		return r;
 	}
-	if (strcmp(name, "sendmsg") == 0) {
-		o->flags = (int)arg(L, ev, 3);
-		r = read_msghdr(o->pid, o->pidfd, arg(L, ev, 2), cap, &o->msgs[0], &total);
+	if (name == NET_SENDMSG) {
+		o->flags = (int)arg(c, 3);
+		r = read_msghdr(o->pid, o->pidfd, arg(c, 2), cap, &o->msgs[0], &total);
 		if (r == 0 && o->type != SOCK_STREAM && total > cap)
 			r = -EMSGSIZE;
 		o->bytes = o->msgs[0].len + o->msgs[0].controllen;
@@ -770,48 +728,22 @@ static int load(lua_State *L, int ev, const char *name, struct op *o)
 	return 0;
 }
 
-static int push_answer(lua_State *L, const char *key, long v)
+enum net_answer net_perform(int listener, const void *owner, const struct net_perform_call *c, long *val)
 {
-	lua_createtable(L, 0, 1);
-	if (key) {
-		lua_pushinteger(L, v);
-		lua_setfield(L, -2, key);
-	} else {
-		lua_pushboolean(L, 1);
-		lua_setfield(L, -2, "answered");
-	}
-	return 1;
-}
-
-/* core.net_perform(sandbox, name, ev, rules) -> answer, notes
- * Performs notified call `name` ("connect", "bind", "listen", "sendto", "sendmsg" or "sendmmsg") of
- * event ev ({ id, pid, args }) after checking it against rules ({ outgoing = ranges, incoming =
- * ranges }, ranges = { { from, to, proto = "tcp"|"udp"|"any" }, ... }).
- * answer: { val = n } | { error = errno } | { answered = true } (a worker thread answers later, or
- * the caller is gone). notes: { op, proto, addr, port, allowed } for each internet destination. */
-static int l_net_perform(lua_State *L)
-{
-	void *owner;
-	int listener = sandbox_listener(L, 1, &owner);
-	static const char *const calls[] = { "connect", "bind", "listen", "sendto", "sendmsg", "sendmmsg", NULL };
-	const char *name = calls[luaL_checkoption(L, 2, NULL, calls)];
-	struct op *o;
+	struct op *o = calloc(1, sizeof *o);
 	size_t done = 0;
 	long r;
-	int notes, fd;
+	int fd;
 
-	luaL_checktype(L, 3, LUA_TTABLE);
-	luaL_checktype(L, 4, LUA_TTABLE);
-	lua_newtable(L);
-	notes = lua_gettop(L);
-	o = calloc(1, sizeof *o);
-	if (!o)
-		return luaL_error(L, "net_perform: out of memory");
+	if (!o) {
+		*val = ENOMEM;
+		return NET_NOMEM;
+	}
 	o->owner = owner;
 	o->listener = o->sock = o->memfd = -1;
-	o->pid = (pid_t)pl_field_int(L, 3, "pid", 0);
-	o->id = (uint64_t)pl_field_int(L, 3, "id", 0);
-	fd = (int)(arg(L, 3, 1) & 0xffffffffu);
+	o->pid = c->pid;
+	o->id = c->id;
+	fd = (int)(arg(c, 1) & 0xffffffffu);
 	o->pidfd = pl_pidfd_thread(o->pid);
 	if (o->pidfd < 0) {
 		r = o->pidfd;
@@ -829,10 +761,10 @@ static int l_net_perform(lua_State *L)
 		r = -ENOTSOCK;
 		goto out;
 	}
-	r = load(L, 3, name, o);
+	r = load(c, o);
 	if (r == 0 && o->kind == OP_SEND && (o->flags & MSG_FASTOPEN)) {
 		/* a connect inside a send: refused, as in the TCP-only mode */
-		push_note(L, notes, "fastopen", "tcp", NULL, -1, 0);
+		note(c, "fastopen", "tcp", NULL, -1, 0);
 		r = -EACCES;
 	}
 	if (r == 0 && o->mmsg) {
@@ -843,7 +775,7 @@ static int l_net_perform(lua_State *L)
 			r = -errno;
 	}
 	for (size_t i = 0; r == 0 && i < (o->kind == OP_LISTEN ? 1 : o->nmsgs); i++) {
-		r = check(L, 4, notes, o, o->kind == OP_LISTEN ? NULL : &o->msgs[i]);
+		r = check(c, o, o->kind == OP_LISTEN ? NULL : &o->msgs[i]);
 		if (r == 0 && o->kind != OP_LISTEN && o->msgs[i].pathfd >= 0) {
 			/* each resolved unix path holds an fd too: a sendmmsg stops at the fd budget */
 			if (i > 0 && o->fds + 1 > MAX_FDS) {
@@ -864,11 +796,7 @@ static int l_net_perform(lua_State *L)
 	 * its task lives). Otherwise nothing is performed and nothing is noted. */
 	if (listener < 0 || !notify_valid(listener, o->id)) {
 		op_free(o);
-		lua_newtable(L);
-		lua_replace(L, notes);
-		push_answer(L, NULL, 0);
-		lua_pushvalue(L, notes);
-		return 2;
+		return NET_GONE;
 	}
 	if (r < 0)
 		goto out;
@@ -880,26 +808,13 @@ static int l_net_perform(lua_State *L)
 	else
 		r = perform(o, &done, 0);
 	if (r == -EWOULDBLOCK) {
-		if (done > 0) {
+		if (done > 0)
 			r = (long)done; /* some of a sendmmsg went: report those, as the kernel would */
-		} else if ((r = hand_over(o, listener)) == 0) {
-			push_answer(L, NULL, 0);
-			lua_pushvalue(L, notes);
-			return 2;
-		}
+		else if ((r = hand_over(o, listener)) == 0)
+			return NET_ANSWERED;
 	}
 out:
 	op_free(o);
-	if (r < 0)
-		push_answer(L, "error", -r);
-	else
-		push_answer(L, "val", r);
-	lua_pushvalue(L, notes);
-	return 2;
-}
-
-void pl_open_net_perform(lua_State *L)
-{
-	lua_pushcfunction(L, l_net_perform);
-	lua_setfield(L, -2, "net_perform");
+	*val = r < 0 ? -r : r;
+	return r < 0 ? NET_ERROR : NET_VALUE;
 }

@@ -9,9 +9,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/seccomp.h>
-#include <seccomp.h>
 
-#include "spawn.h"
+#include "notify.h"
 
 /* The kernel's structure may grow: receive into a buffer of the size it reports. */
 static size_t notif_size(void)
@@ -28,14 +27,10 @@ static size_t notif_size(void)
 	return size;
 }
 
-/* Receives one notification and pushes { event = "notify", id, pid, nr, arch, name, args = {6} }.
- * Returns 1 with the table pushed, 0 when the caller should poll again (the task went away),
- * -errno on a listener failure. pid is in the supervisor's pid namespace. */
-int notify_recv(lua_State *L, int fd)
+int notify_receive(int fd, struct notify_event *ev)
 {
 	size_t size = notif_size();
 	struct seccomp_notif *n = calloc(1, size);
-	char *name;
 
 	if (!n)
 		return -ENOMEM;
@@ -45,35 +40,16 @@ int notify_recv(lua_State *L, int fd)
 		free(n);
 		return err == ENOENT || err == EINTR ? 0 : -err;
 	}
-	lua_createtable(L, 0, 8);
-	lua_pushliteral(L, "notify");
-	lua_setfield(L, -2, "event");
-	lua_pushinteger(L, (lua_Integer)n->id);
-	lua_setfield(L, -2, "id");
-	lua_pushinteger(L, n->pid);
-	lua_setfield(L, -2, "pid");
-	lua_pushinteger(L, n->data.nr);
-	lua_setfield(L, -2, "nr");
-	lua_pushinteger(L, n->data.arch);
-	lua_setfield(L, -2, "arch");
-	name = seccomp_syscall_resolve_num_arch(n->data.arch, n->data.nr);
-	if (name) {
-		lua_pushstring(L, name);
-		lua_setfield(L, -2, "name");
-		free(name);
-	}
-	lua_createtable(L, 6, 0);
-	for (int i = 0; i < 6; i++) {
-		lua_pushinteger(L, (lua_Integer)n->data.args[i]);
-		lua_rawseti(L, -2, i + 1);
-	}
-	lua_setfield(L, -2, "args");
+	ev->id = n->id;
+	ev->pid = (pid_t)n->pid;
+	ev->nr = n->data.nr;
+	ev->arch = n->data.arch;
+	for (int i = 0; i < 6; i++)
+		ev->args[i] = n->data.args[i];
 	free(n);
 	return 1;
 }
 
-/* Answers notification id: continue the call (the kernel runs it), or fail it with err, or
- * return val. 0 or -errno (ENOENT: the task is gone or was interrupted — nothing to answer). */
 int notify_respond(int fd, uint64_t id, int cont, int err, long long val)
 {
 	struct seccomp_notif_resp r = { .id = id };
@@ -87,7 +63,6 @@ int notify_respond(int fd, uint64_t id, int cont, int err, long long val)
 	return ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &r) < 0 ? -errno : 0;
 }
 
-/* 1 while the notification's task is still waiting in the call (its pid cannot have been reused). */
 int notify_valid(int fd, uint64_t id)
 {
 	return ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;

@@ -1,45 +1,12 @@
-/* Shared declarations of the purple.core C module. */
+/* Shared declarations of purple's C core: plain C11, no Lua. Functions return 0 or -errno unless
+ * said otherwise. The Lua binding layer (csrc/lua/) builds on these; nothing here calls up into it. */
 #ifndef PURPLE_H
 #define PURPLE_H
 
 #include <stddef.h>
 #include <sys/types.h>
-#include <lua.h>
-#include <lauxlib.h>
 
-/* Lua results: OS failures give the fail triple nil, "op path: strerror", errno. */
-int pl_fail(lua_State *L, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int pl_ok(lua_State *L, int r, int err, const char *what);
-
-/* Table field readers for option tables; each raises on a wrong type. */
-const char *pl_field_str(lua_State *L, int t, const char *k, const char *def);
-lua_Integer pl_field_int(lua_State *L, int t, const char *k, lua_Integer def);
-int pl_field_bool(lua_State *L, int t, const char *k, int def);
-void pl_check_fields(lua_State *L, int t, const char *const names[], const char *what);
-
-/* code, or signal and core_dumped, of a wait status into the table on top of the stack */
-void pl_push_wait_status(lua_State *L, int status);
-
-/* Flags given as readable strings, e.g. "user,mount,pid". */
-int pl_ns_flags(lua_State *L, const char *spec, int *out);
-
-/* Small helpers that only the child after clone uses: they never allocate. */
-int write_file_at(int dirfd, const char *path, const char *data, size_t len);
-
-/* Registration of each concern's Lua functions into the module table. */
-void pl_open_spawn(lua_State *L);
-void pl_open_primitives(lua_State *L);
-void pl_open_names(lua_State *L);
-void pl_open_seccomp(lua_State *L);
-void pl_open_cgroupfs(lua_State *L);
-void pl_open_sha256(lua_State *L);
-void pl_open_audit_log(lua_State *L);
-void pl_open_file_tree(lua_State *L);
-void pl_open_probe(lua_State *L);
-void pl_open_net(lua_State *L);
-void pl_open_ns_primitives(lua_State *L);
-void pl_open_net_notify(lua_State *L);
-void pl_open_session(lua_State *L); /* csrc/lua/session.c */
+#define PL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Network notification helpers (net_notify.c): a field of /proc/PID/status, a pidfd of thread tid
  * (-errno on failure), and a sockaddr's family name ("inet", "inet6"; NULL for other families)
@@ -48,7 +15,8 @@ struct sockaddr_storage;
 int pl_proc_status(pid_t pid, const char *key, int base, int *out);
 int pl_pidfd_thread(pid_t tid);
 const char *pl_sockaddr_describe(const struct sockaddr_storage *ss, char *addr, size_t n, int *port);
-void pl_open_net_perform(lua_State *L);
+/* A copy of the sockaddr (len bytes, at most sizeof *ss) a notified call of pid passed at ptr. */
+int pl_peek_sockaddr(pid_t pid, unsigned long long ptr, size_t len, struct sockaddr_storage *ss);
 
 /* SHA-256 (sha256.c): the audit log's digests of policies and produced files. */
 struct pl_sha256 {
@@ -62,6 +30,19 @@ void pl_sha256_update(struct pl_sha256 *s, const void *data, size_t n);
 void pl_sha256_hex(struct pl_sha256 *s, char out[65]);
 int pl_sha256_fd(int fd, char out[65]);
 
-#define PL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* The audit log file (audit_log.c): opened O_APPEND, close-on-exec, regular files only (-EINVAL
+ * for anything else). logfile_write reopens the path first when logrotate moved it away; it
+ * returns the bytes written or -errno. */
+struct logfile {
+	int fd;
+	char *path;
+};
+int logfile_open(struct logfile *f, const char *path);
+int logfile_reopen(struct logfile *f);
+ssize_t logfile_write(struct logfile *f, const void *rec, size_t n);
+void logfile_close(struct logfile *f);
+
+/* One write(2) of a cgroup control file (cgroupfs.c): bytes written or -errno. */
+ssize_t cgroup_write(const char *path, const void *text, size_t len);
 
 #endif

@@ -1,5 +1,9 @@
 /* SHA-256 (FIPS 180-4) in process: the audit log records the digest of the effective policy and of
- * every file a session produced, on the supervisor's start path, so no helper program is run. */
+ * every file a session produced (docs/audit-schema.json: policy_sha256, files[].sha256), on the
+ * supervisor's start path, so no helper program is run. Kept here rather than taken from libcrypto
+ * or nettle: either would be one more shared object that every `purple run` maps and relocates at
+ * start, for ~100 lines with no state or tuning to get wrong. spec/redteam_spec.lua checks a known
+ * digest. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -108,25 +112,4 @@ int pl_sha256_fd(int fd, char out[65])
 	}
 	pl_sha256_hex(&s, out);
 	return 0;
-}
-
-/* core.sha256(string) -> 64 hex digits */
-static int l_sha256(lua_State *L)
-{
-	size_t n;
-	const char *p = luaL_checklstring(L, 1, &n);
-	struct pl_sha256 s;
-	char hex[65];
-
-	pl_sha256_init(&s);
-	pl_sha256_update(&s, p, n);
-	pl_sha256_hex(&s, hex);
-	lua_pushstring(L, hex);
-	return 1;
-}
-
-void pl_open_sha256(lua_State *L)
-{
-	lua_pushcfunction(L, l_sha256);
-	lua_setfield(L, -2, "sha256");
 }

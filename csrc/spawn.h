@@ -1,13 +1,17 @@
-/* The spawn configuration: parsed from one Lua spec table by the parent, used by the child after clone. */
+/* The spawn configuration (filled by the caller, e.g. csrc/lua/spawn.c from a Lua spec table; used by
+ * the child after clone), the sandbox handle and its events. */
 #ifndef PURPLE_SPAWN_H
 #define PURPLE_SPAWN_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <linux/filter.h>
 
 #include "purple.h"
+#include "caps.h"
+#include "notify.h"
 
 enum mount_type { MT_BIND, MT_TMPFS, MT_PROC, MT_DEV, MT_SYMLINK, MT_DIR, MT_FILE, MT_SYSNET };
 
@@ -38,6 +42,7 @@ struct spawn_cfg {
 	const char *path;         /* PATH searched for argv[0] inside the sandbox */
 	const char *cwd;
 	int ns_flags;
+	const char *ns_names;     /* the namespaces as text, for messages ("user,mount,pid"); may be NULL */
 	int cgroupns;             /* unshare a cgroup namespace after joining the cgroups */
 	uid_t uid; gid_t gid;     /* ids inside the sandbox */
 	const char *uid_map, *gid_map;
@@ -60,7 +65,7 @@ struct spawn_cfg {
 	int binds_open;           /* the bind sources were opened by the (privileged) parent */
 	int open_err;             /* ... which failed so: the child reports it as its setup step */
 	char open_what[256];
-	int session_fd;           /* >= 0: the payload is the session agent on this socket (session_agent.c) */
+	int session_fd;           /* > 0: the payload is the session agent on this socket (session_agent.c) */
 };
 
 /* Bind sources: opened by the parent before clone when it may clone mounts in its own namespace
@@ -75,7 +80,7 @@ void mounts_close_binds(struct spawn_cfg *c);
 int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n);
 int mounts_build_root(struct spawn_cfg *c, char *what, size_t n);
 
-/* Mount steps of mounts.c, also exposed one by one to Lua (ns_primitives.c). Targets are resolved
+/* Mount steps of mounts.c, also exposed one by one to Lua (csrc/lua/ns_primitives.c). Targets are resolved
  * under the directory rootfd without following symlinks; -errno / -1 with errno on failure. */
 int clone_tree(const char *path, unsigned attrs);  /* detached copy of a host tree; fd or -1 */
 int open_target(int rootfd, const char *path, int is_file, char *what, size_t n);
@@ -86,28 +91,50 @@ int mount_proc(int rootfd, const char *target, char *what, size_t n);
 int mount_dev(int rootfd, const char *target, char *what, size_t n);
 int mount_sysnet(int rootfd, const char *target, char *what, size_t n);
 int mounts_pivot(int rootfd, char *what, size_t n);
-int rlimit_by_name(const char *name);               /* RLIMIT_* or -1 (spawn.c) */
 int caps_drop(const struct spawn_cfg *c, char *what, size_t n);
 int net_loopback_up(char *what, size_t n);
 int landlock_apply(const struct spawn_cfg *c, char *what, size_t n);
 int landlock_check(const char *text, size_t len, char *what, size_t n); /* needed ABI or -EINVAL */
 int landlock_abi(void); /* 0 when Landlock is unavailable */
 
-/* Supervisor side of seccomp user notifications (notify.c). */
-int notify_recv(lua_State *L, int fd);
-int notify_respond(int fd, uint64_t id, int cont, int err, long long val);
-int notify_valid(int fd, uint64_t id);
+/* A started sandbox (spawn.c). */
+struct sandbox {
+	pid_t pid;        /* init, in the supervisor's pid namespace */
+	int pidfd;
+	int ctl;          /* control socket to init */
+	int sigfd;        /* signalfd of forwarded signals, -1 when not forwarding */
+	int listener;     /* seccomp listener handed over by init, -1 until then */
+	sigset_t oldmask;
+	int reaped;
+	int started;
+	int status;       /* wait status of init once reaped */
+};
 
-/* net_perform.c: calls performed for the sandbox by worker threads; cancel ends those of owner. */
-int sandbox_listener(lua_State *L, int idx, void **owner);
-void net_perform_cancel(const void *owner);
+enum sandbox_event_kind { SB_SETUP_ERROR, SB_EXEC_ERROR, SB_STARTED, SB_EXIT, SB_SIGNAL, SB_STOP, SB_NOTIFY };
 
-/* Writes data to /proc/PID/FILE (/proc/self/FILE when pid <= 0). 0 or -errno. */
-int write_proc(pid_t pid, const char *file, const char *data);
+struct sandbox_event {
+	enum sandbox_event_kind kind;
+	char what[240];           /* setup_error, exec_error: the step; a poll failure: what failed */
+	int err;                  /* setup_error, exec_error: errno */
+	int status;               /* exit: wait status */
+	int init;                 /* exit: init went away without reporting the command's exit */
+	int signal;               /* signal: forwarded to the command */
+	pid_t sender_pid;         /* stop: who sent purple stop's signal */
+	uid_t sender_uid;
+	struct notify_event notify; /* notify: answer it with notify_respond(s->listener, ...) */
+};
 
-/* Parent-side parsing helpers. */
-void mounts_parse(lua_State *L, int t, struct spawn_cfg *c);
-void caps_parse(lua_State *L, int t, struct spawn_cfg *c);
-int cap_by_name(const char *name);
+/* Clones init with cfg, joins its cgroups, writes its id maps and releases it; forward_signals:
+ * the supervisor's SIGINT, SIGTERM, ... reach the command (their signalfd is polled). 0, or -errno
+ * with the failing step in what (*whole: what is a complete message, no strerror to add); s is then
+ * released. */
+int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals, char *what, size_t n, int *whole);
+/* Waits up to timeout ms (-1: no limit) for the next event: 1 with *ev, 0 on timeout, -errno with
+ * ev->what. Once init is reaped, a further poll reports init's own exit. */
+int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev);
+/* Sends sig to init (which forwards it to the command); -ESRCH once init is reaped. */
+int sandbox_kill(struct sandbox *s, int sig);
+/* Kills and reaps init if needed, closes every fd; the signal mask is restored. */
+void sandbox_release(struct sandbox *s);
 
 #endif

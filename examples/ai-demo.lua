@@ -3,10 +3,17 @@
 -- ($PURPLE_OUTPUT on the host, as in ai-strict).
 --
 --   PURPLE_OUTPUT=/tmp/out purple run --profile examples/ai-demo.lua -- python3 /task/ai_agent.py
+local purple = require "purple"
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local examples = assert(require("purple.core").realpath(here))
+local examples = assert(purple.realpath(here))
 
-return purple.extend("ai-strict", {
+local ctx = ... or purple.context()
+-- ai-strict without the current directory (cwd = false): the agent needs nothing but /task, and
+-- from a clone in a home directory ai-strict would otherwise say that it hides it.
+local strict, err = purple.profile("ai-strict", purple.context({ argv = ctx.argv, env = ctx.env, cwd = false }))
+if not strict then error(err, 0) end
+
+return purple.extend(strict, {
   name = "ai-demo",
   description = "ai-strict with examples/ read-only at /task",
   filesystem = {

@@ -2,6 +2,7 @@
 --
 --   PURPLE_AGENT=browser purple run --profile examples/per-agent.lua -- python3 browse.py
 --   purple run --profile examples/per-agent.lua -- coder ...      (agent = the command's basename)
+--   purple-lua examples/per-agent.lua -- id                        (the same context as with purple run)
 --
 -- A profile script gets its context as `...` (see purple-policy(5)): ctx.agent is $PURPLE_AGENT or
 -- the command's basename; ctx.memory_bytes and ctx.cpus describe the host. The limits need

@@ -7,25 +7,11 @@
 --   purple.extend(base, overrides) -> policy          compose: base is a policy or a profile name/path
 --   purple.null                                       in overrides: reset an inherited value
 --   purple.context([partial]) -> ctx                  the context profile scripts receive as ...
+--   purple.cwd() -> path | nil                        the current directory, symbolic links resolved
+--   purple.realpath(path) -> path | nil, err, errno   the path with symbolic links resolved
+--   purple.stat(path) -> { uid, gid, mode, ... } | nil, err, errno
+--   purple.warn(fmt, ...)                             one line "purple: ..." on stderr (not with -l error)
 --   purple.version
-local M = { version = "0.1.0" }
-
-local lazy = {
-  exec = function() return require("purple.exec").exec end,
-  profile = function() return require("purple.profiles").load end,
-  policy = function() return require("purple.policy").normalize end,
-  yaml = function() return require("purple.profiles").yaml_for_script end,
-  extend = function() return require("purple.profiles").extend_for_script end,
-  null = function() return require("purple.policy").NULL end,
-  context = function() return require("purple.profiles").context end,
-}
-
-return setmetatable(M, {
-  __index = function(t, k)
-    local f = lazy[k]
-    if not f then return nil end
-    local v = f()
-    rawset(t, k, v)
-    return v
-  end,
-})
+-- The table is built in lua/purple/profiles.lua (profile scripts see it as the global `purple`
+-- while that module loads them); modules under lua/purple never require this one.
+return require("purple.profiles").api

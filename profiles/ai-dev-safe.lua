@@ -10,20 +10,20 @@
 -- can write there), else as 65534 through an idmapped bind (filesystem.output_paths[].idmap): the
 -- root-owned workspace appears as the sandbox user's, and what it creates there belongs to root on
 -- the host. A missing workspace is created for 65534. Run by an ordinary user, it runs as that user.
-local ctx = ...
-local core = require "purple.core"
+local purple = require "purple"
+local ctx = ... or purple.context()
 
 local workspace = os.getenv("PURPLE_WORKSPACE")
-if not workspace or workspace == "" then workspace = core.realpath(".") end
+if not workspace or workspace == "" then workspace = ctx.cwd end
 if workspace:sub(1, 1) ~= "/" then
   error(("workspace: %s: PURPLE_WORKSPACE must be an absolute path"):format(workspace), 0)
 end
-workspace = core.realpath(workspace) or workspace -- a missing one is created by purple
+workspace = purple.realpath(workspace) or workspace -- a missing one is created by purple
 
 local function contains(dir, path)
   return dir == "/" or path == dir or path:sub(1, #dir + 1) == dir .. "/"
 end
-local home = ctx and ctx.env and ctx.env.HOME or os.getenv("HOME")
+local home = ctx.env.HOME
 for _, danger in ipairs({ "/", home, "/root", "/home" }) do
   if danger and danger ~= "" and contains(workspace, danger) then
     error(("workspace: %s contains %s; run from a project directory or set PURPLE_WORKSPACE"):format(
@@ -32,9 +32,9 @@ for _, danger in ipairs({ "/", home, "/root", "/home" }) do
 end
 
 local user, idmap
-local st = core.stat(workspace)
+local st = purple.stat(workspace)
 if st and st.uid ~= 0 then user = { uid = st.uid, gid = st.gid } end
-if st and st.uid == 0 and ((ctx and ctx.uid) or core.ids()) == 0 then idmap = true end
+if st and st.uid == 0 and ctx.uid == 0 then idmap = true end
 
 -- /etc pieces the tools read: the loader cache, the alternatives links (cc, awk, editor, ...),
 -- timezone, TLS roots (pip, git and npm verify even offline), and git's system config.

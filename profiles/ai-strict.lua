@@ -3,10 +3,14 @@
 --
 -- The directory purple is run from is visible read-only at the same path and is the working
 -- directory, so `purple run --profile ai-strict -- python3 agent.py` finds agent.py -- unless it
--- is /, your home directory, /home, /root or one of their ancestors (that would hand the agent
--- ~/.ssh and the rest): then nothing of it is visible and the working directory is /tmp.
--- ai-strict.yaml is this profile as seen from such a directory.
-local core = require "purple.core"
+-- lies under or above your home directory, /home, /root, /tmp, /usr, /etc, /dev or /proc (that
+-- could hand the agent ~/.ssh, other users' files in /tmp and the rest): then nothing of it is
+-- visible, the working directory is /tmp, and purple says so on stderr. To show such a directory,
+-- name it: PURPLE_WORKSPACE=DIR is shown read-only at the same path and is the working directory
+-- (it must not be / or hold your home directory, /home or /root).
+-- ai-strict.yaml is this profile as seen from a hidden directory without PURPLE_WORKSPACE.
+local purple = require "purple"
+local ctx = ... or purple.context()
 
 local function contains(dir, path)
   return dir == "/" or path == dir or path:sub(1, #dir + 1) == dir .. "/"
@@ -18,17 +22,46 @@ local immutable = {
   { host_path = "/etc/ld.so.cache", sandbox_path = "/etc/ld.so.cache", optional = true },
   { host_path = "/etc/localtime", sandbox_path = "/etc/localtime", optional = true },
 }
+local home = ctx.env.HOME
 local working_dir = "/tmp"
-local cwd = core.realpath(".")
-local safe = cwd ~= nil
-for _, danger in ipairs({ "/", os.getenv("HOME"), "/home", "/root", "/usr", "/etc", "/tmp", "/dev", "/proc" }) do
-  if cwd and danger and danger ~= "" and (contains(cwd, danger) or contains(danger, cwd) and danger ~= "/") then
-    safe = false
+local workspace = ctx.env.PURPLE_WORKSPACE
+if workspace and workspace ~= "" then
+  if workspace:sub(1, 1) ~= "/" then
+    error(("workspace: %s: PURPLE_WORKSPACE must be an absolute path"):format(workspace), 0)
   end
-end
-if safe then
-  immutable[#immutable + 1] = { host_path = cwd, sandbox_path = cwd }
-  working_dir = cwd
+  local real = purple.realpath(workspace)
+  if not real then
+    error(("workspace: PURPLE_WORKSPACE=%s: no such directory"):format(workspace), 0)
+  end
+  for _, danger in ipairs({ "/", home, "/home", "/root" }) do
+    if danger and danger ~= "" and contains(real, danger) then
+      error(("workspace: PURPLE_WORKSPACE=%s holds %s; name a project directory"):format(workspace, danger), 0)
+    end
+  end
+  immutable[#immutable + 1] = { host_path = real, sandbox_path = real }
+  working_dir = real
+else
+  local cwd = ctx.cwd
+  local hidden_by
+  for _, danger in ipairs({ "/", home, "/home", "/root", "/usr", "/etc", "/tmp", "/dev", "/proc" }) do
+    if cwd and danger and danger ~= "" and not hidden_by
+      and (contains(cwd, danger) or contains(danger, cwd) and danger ~= "/") then
+      hidden_by = danger
+    end
+  end
+  if cwd and not hidden_by then
+    immutable[#immutable + 1] = { host_path = cwd, sandbox_path = cwd }
+    working_dir = cwd
+  elseif cwd and #ctx.argv > 0 then -- a run, not `purple profile show`
+    local where = cwd == hidden_by and "is " .. hidden_by
+      or contains(cwd, hidden_by) and "holds " .. hidden_by or "is under " .. hidden_by
+    local fix = "run from a project directory"
+    if not contains(cwd, home or "/") and not contains(cwd, "/home") and not contains(cwd, "/root") then
+      fix = "to show it read-only, run with PURPLE_WORKSPACE=" .. cwd
+    end
+    purple.warn("ai-strict: the current directory %s is not visible in the sandbox (it %s) and the "
+      .. "working directory is /tmp; %s", cwd, where, fix)
+  end
 end
 
 return {

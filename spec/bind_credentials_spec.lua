@@ -1,7 +1,7 @@
 -- Bind sources are opened with the credentials of the person who runs purple (root: any path,
 -- an ordinary user: what it can reach), never the sandbox user's; the sandbox user still gets only
 -- what the modes inside the bound tree give it. Idmapped output paths; init's command line.
-local H = require "spec.spec_helper"
+local H = require "spec_helper"
 local core = require "purple.core"
 
 -- A policy binding dir read-only at /data (and /usr to run the shell).

@@ -50,13 +50,35 @@ describe("purple command", function()
     local cases = {
       { "--bogus", "purple: unknown option '--bogus' (see purple --help)\n" },
       { "frobnicate", "purple: unknown command 'frobnicate' (see purple --help)\n" },
-      { "-l loud run --profile ai-strict -- true", "purple: log level: unknown 'loud' (error, warn, info, debug)\n" },
-      { "-l", "purple: log level: unknown 'nil' (error, warn, info, debug)\n" },
-      { "run --bogus --profile ai-strict -- true", "purple: run: unknown option '--bogus' (see purple --help)\n" },
-      { "run -- true", "purple: run: --profile NAME is required\n" },
+      { "-l loud run --profile ai-strict -- true",
+        "purple: -l: unknown log level 'loud': expected error, warn, info or debug (see purple --help)\n" },
+      { "-l", "purple: option '-l' requires an argument (see purple --help)\n" },
+      { "run --bogus --profile ai-strict -- true", "purple: run: unknown option '--bogus' (see purple run --help)\n" },
+      { "run -- true", "purple: run: --profile NAME|PATH is required (see purple run --help)\n" },
       { "run --profile ai-strict", "purple: command: empty (give the command after --)\n" },
       { "run --profile ai-strict --", "purple: command: empty (give the command after --)\n" },
-      { "run --profile ai-strict --timeout -1 -- true", "purple: --timeout: expected a positive number of seconds\n" },
+      { "run --profile ai-strict --timeout -1 -- true",
+        "purple: run: --timeout: expected a positive number of seconds (see purple run --help)\n" },
+      { "run --profile ai-strict --timeout=soon -- true",
+        "purple: run: --timeout: expected a positive number of seconds (see purple run --help)\n" },
+      { "run --profile ai-strict --report", "purple: run: option '--report' requires an argument (see purple run "
+        .. "--help)\n" },
+      { "run --profile ai-strict --learn '' -- true",
+        "purple: run: --learn: expected an output file name (e.g. learned.yaml) (see purple run --help)\n" },
+      { "run --profile ai-strict --reprt r.json -- true",
+        "purple: run: unknown option '--reprt'; did you mean '--report'? (see purple run --help)\n" },
+      { "ps --bogus", "purple: ps: unknown option '--bogus' (see purple ps --help)\n" },
+      { "ps --watch 0", "purple: ps: --watch: expected a positive number of seconds (see purple ps --help)\n" },
+      { "stop", "purple: stop: missing argument 'ID' (see purple stop --help)\n" },
+      { "stop --wait soon 0123abcd", "purple: stop: --wait: expected a number of seconds (see purple stop --help)\n" },
+      { "log --follow --bogus", "purple: log: unknown option '--bogus' (see purple log --help)\n" },
+      { "log --session", "purple: log: option '--session' requires an argument (see purple log --help)\n" },
+      { "doctor --bogus", "purple: doctor: unknown option '--bogus' (see purple doctor --help)\n" },
+      { "syscalls @basic-io @network-io", "purple: syscalls: too many arguments (see purple syscalls --help)\n" },
+      { "syscalls @basic-io --hardening",
+        "purple: syscalls: GROUP or --hardening, not both (see purple syscalls --help)\n" },
+      { "help frobnicate", "purple: help: unknown command 'frobnicate' (see purple help --help)\n" },
+      { "help profile frobnicate", "purple: help: profile: no subcommand 'frobnicate' (see purple help --help)\n" },
     }
     for _, c in ipairs(cases) do
       local out, err, code = purple(c[1])
@@ -67,9 +89,46 @@ describe("purple command", function()
     assert.matches("^purple: profile no%-such%-profile%-h7: not found in [^\n]*\n$", err)
   end)
 
+  -- Each command's usage, from its lua-argparse parser: `purple CMD --help`, `-h` and `purple help CMD`
+  -- print the same text on stdout and exit 0, also where the command's required arguments are missing.
+  it("prints each command's usage with --help, -h and purple help CMD", function()
+    local cases = {
+      { "run", "^Usage: purple run %-%-profile PROFILE [^\n]*\n[^\n]*%-%- CMD %[ARG%.%.%.%]\n", "\n   %-%-learn OUT +" },
+      { "profile", "^Usage: purple profile ", "\n   show +Print the effective policy of a profile%.\n" },
+      { "profile list", "^Usage: purple profile list %[%-h%]\n", "\n   %-h, %-%-help +" },
+      { "profile show", "^Usage: purple profile show %[%-h%] %[%-f FORMAT%] <NAME>\n", "\n   %-%-format FORMAT +" },
+      { "profile check", "^Usage: purple profile check %[%-h%] <FILE> ", "\n   FILE +A policy file" },
+      { "ps", "^Usage: purple ps ", "\n   %-%-watch %[SECONDS%] *\n" },
+      { "stop", "^Usage: purple stop %[%-h%] %[%-%-wait SECONDS%] <ID>", "\n   ID +A session id" },
+      { "log", "^Usage: purple log ", "\n   %-f, %-%-follow +" },
+      { "doctor", "^Usage: purple doctor %[%-h%] %[%-%-json%]\n", "\n   %-%-json +Print the checks as JSON%.\n" },
+      { "syscalls", "^Usage: purple syscalls %[%-h%] %[%-%-hardening%] %[<GROUP>%]\n", "\n   %-%-hardening +" },
+      { "help", "^Usage: purple help %[%-h%] %[<COMMAND>%] ", "\n   COMMAND +A command" },
+    }
+    for _, c in ipairs(cases) do
+      local out, err, code = purple(c[1] .. " --help")
+      assert.are.same({ "", 0 }, { err, code }, c[1])
+      assert.matches(c[2], out)
+      assert.matches(c[3], out)
+      for _, form in ipairs({ c[1] .. " -h", "help " .. c[1] }) do
+        assert.are.same({ out, "", 0 }, { purple(form) }, form)
+      end
+    end
+    local out, err, code = purple("help")
+    assert.are.same({ "", 0 }, { err, code })
+    assert.are.equal(purple("--help"), out)
+    assert.matches("\n  help %[COMMAND%] +", out)
+  end)
+
+  it("passes everything after -- to the command unparsed, --help and -l included", function()
+    local out, err, code = purple("run --profile ai-strict -- sh -c 'echo \"$@\"' sh --help -l x --",
+      "PURPLE_OUTPUT=" .. H.tmpdir() .. "/out")
+    assert.are.same({ "--help -l x --\n", "", 0 }, { out, err, code })
+  end)
+
   it("logs by level: warn (default) and error are quiet, info reports the session, debug more", function()
     local d = H.tmpdir()
-    local env = "PURPLE_OUTPUT=" .. d .. "/out"
+    local env = "PURPLE_OUTPUT=" .. d .. "/out PURPLE_WORKSPACE=" .. H.tmpdir() -- quiet wherever the clone lives
     local function stderr_of(level)
       local out, err, code = purple((level and ("-l " .. level .. " ") or "") .. "run --profile ai-strict -- echo hi",
         env)
@@ -149,17 +208,48 @@ describe("purple-lua command", function()
     assert.are.equal("x\n", H.read(d .. "/out/f"))
   end)
 
-  it("runs a script that calls purple.exec itself, with its arguments", function()
+  it("runs a script that calls purple.exec itself, with its arguments after the context", function()
     local p = H.tmpdir() .. "/s.lua"
     H.write(p, [[
-local n = ...
+local ctx, n = ...
+print(ctx.agent, arg[0]:match("s%.lua$"), arg[1], arg[2], arg[3])
 local policy = assert(purple.profile("ai-strict"))
 local r = purple.exec(policy, { "sh", "-c", "exit " .. n })
 print("status", r.status, r.code, type(r.duration))
 return r.status + 1
 ]])
-    local out, err, code = purple_lua(H.q(p) .. " 6", "PURPLE_OUTPUT=" .. H.tmpdir() .. "/out")
-    assert.are.same({ "status\t6\t6\tnumber\n", "", 7 }, { out, err, code })
+    local out, err, code = purple_lua("-l warn " .. H.q(p) .. " 6 -x", "PURPLE_OUTPUT=" .. H.tmpdir() .. "/out")
+    assert.are.same({ "nil\ts.lua\t6\t-x\tnil\nstatus\t6\t6\tnumber\n", "", 7 }, { out, err, code })
+  end)
+
+  it("runs examples/per-agent.lua with the profile context, as purple run --profile does", function()
+    for _, agent in ipairs({ "", "PURPLE_AGENT=coder " }) do
+      local out, err, code = purple_lua(H.q(H.tree .. "/examples/per-agent.lua") .. " -- id -u",
+        agent .. "PURPLE_OUTPUT=" .. H.tmpdir() .. "/out")
+      if code == 125 and err:find("resources%.") then
+        pending("per-agent.lua sets resource limits, which need a cgroup this user may change: " .. err)
+        return
+      end
+      assert.are.same({ SANDBOX_UID .. "\n", "", 0 }, { out, err, code }, agent)
+    end
+  end)
+
+  it("gives a script and the profiles it extends the context purple run --profile gives them", function()
+    local d = H.tmpdir()
+    H.write(d .. "/base.lua", [[
+local ctx = ...
+io.stderr:write("base ", tostring(ctx.agent), " ", tostring(ctx.argv[2]), "\n")
+return purple.extend("ai-strict", {})
+]])
+    H.write(d .. "/top.lua", [[
+local ctx = ...
+io.stderr:write("top ", tostring(ctx.agent), " ", #ctx.argv, "\n")
+return purple.extend("base.lua", { name = "top" })
+]])
+    local env = "PURPLE_OUTPUT=" .. d .. "/out"
+    local expected = { "", "top sh 3\nbase sh -c\n", 0 }
+    assert.are.same(expected, { purple("run --profile " .. H.q(d .. "/top.lua") .. " -- sh -c true", env) })
+    assert.are.same(expected, { purple_lua(H.q(d .. "/top.lua") .. " -- sh -c true", env) })
   end)
 
   it("reports usage, unknown options and script errors with 125", function()

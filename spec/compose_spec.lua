@@ -341,4 +341,19 @@ return p
     assert.equal("extends: the overrides of purple.extend cannot extend another profile; extend the base instead",
       tostring(err))
   end)
+
+  it("purple.policy and purple.exec load the profile a policy table extends; the validator alone does not", function()
+    local purple = require "purple"
+    local d = H.tmpdir()
+    local doc = { extends = "ai-strict", name = "x",
+      filesystem = { output_paths = { replace = { { host_path = d .. "/out", sandbox_path = "/output" } } } } }
+    local p = assert(purple.policy(doc))
+    assert.equal("/usr", p.filesystem.immutable_paths[1].host_path)
+    local r = purple.exec(doc, { "/usr/bin/true" })
+    assert.equal(0, r.status, r.error)
+    -- the validator (purple.policy the module) does not reach up to purple.profiles for it
+    local _, err = policy.normalize(doc)
+    assert.equal("extends: a policy table that extends a profile must be loaded through purple.policy or "
+      .. "purple.profile, which load the profile it names", err)
+  end)
 end)

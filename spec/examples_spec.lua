@@ -139,4 +139,132 @@ python3 -c 'import socket; socket.create_connection(("1.1.1.1", 443), timeout=2)
       assert.matches("workspace: " .. home:gsub("%p", "%%%0") .. " contains ", err)
     end)
   end)
+
+  -- The README's code blocks, as written.
+  local function readme_block(after, pattern)
+    local text = H.read(H.tree .. "/README.md")
+    local from = assert(text:find(after, 1, true), after)
+    return assert(text:match(pattern, from))
+  end
+
+  describe("the README's quick start", function()
+    local quick = readme_block("Then, from the top of the tree:", "```sh\n(.-)```")
+    local agent_lines = {}
+    for l in quick:gmatch("[^\n]+") do
+      if l:find("examples/ai_agent.py", 1, true) then agent_lines[#agent_lines + 1] = l end
+    end
+
+    -- A copy of the tree in a 0700 home, the way a user clones it; HOME points there.
+    local function clone()
+      local d = H.tmpdir()
+      local home, tree = d .. "/home", d .. "/home/purple"
+      assert(core.mkdir(home, 448)) -- 0700
+      assert(core.mkdir(tree, 493))
+      local _, err, code = H.sh(("cp -a %s %s %s %s %s"):format(H.q(H.tree .. "/bin"), H.q(H.tree .. "/lua"),
+        H.q(H.tree .. "/profiles"), H.q(H.tree .. "/examples"), H.q(tree)))
+      assert.are.equal(0, code, err)
+      return d, home, tree
+    end
+
+    it("runs the example agent from a clone in the user's home", function()
+      assert.are.equal(2, #agent_lines, quick)
+      local d, home, tree = clone()
+      for i, line in ipairs(agent_lines) do
+        local out_dir = ("%s/out%d"):format(d, i)
+        local out, err, code = H.sh(("cd %s && HOME=%s PURPLE_OUTPUT=%s %s </dev/null"):format(H.q(tree), H.q(home),
+          H.q(out_dir), line))
+        assert.are.equal(0, code, line .. "\n" .. err)
+        assert.is_nil(err:find("not visible", 1, true), err)
+        local report = json.decode(out)
+        assert.are.equal("done: /output/result.txt", report.task, line)
+        assert.are.equal(SANDBOX_UID, report.uid)
+        assert.matches("^Task: ", H.read(out_dir .. "/result.txt"))
+      end
+    end)
+
+    it("without PURPLE_WORKSPACE, ai-strict hides a directory in the home and says so in one line", function()
+      local d, home, tree = clone()
+      local out, err, code = H.sh(("cd %s && HOME=%s PURPLE_OUTPUT=%s ./bin/purple run --profile ai-strict -- "
+        .. "python3 examples/ai_agent.py </dev/null"):format(H.q(tree), H.q(home), H.q(d .. "/out")))
+      assert.are_not.equal(0, code)
+      assert.are.equal("", out)
+      local first = err:match("^[^\n]*\n")
+      assert.are.equal(("purple: ai-strict: the current directory %s is not visible in the sandbox (it is under %s) "
+        .. "and the working directory is /tmp; to show it read-only, run with PURPLE_WORKSPACE=%s\n")
+        :format(tree, home, tree), first)
+      -- quiet with -l error; a workspace holding the home is refused
+      _, err = H.sh(("cd %s && HOME=%s PURPLE_OUTPUT=%s ./bin/purple -l error run --profile ai-strict -- true")
+        :format(H.q(tree), H.q(home), H.q(d .. "/out")))
+      assert.is_nil(err:find("not visible", 1, true), err)
+      _, err, code = H.sh(("cd %s && HOME=%s PURPLE_WORKSPACE=%s ./bin/purple run --profile ai-strict -- true")
+        :format(H.q(tree), H.q(home), H.q(d)))
+      assert.are.equal(125, code)
+      assert.are.equal(("purple: %s/profiles/ai-strict.lua: workspace: PURPLE_WORKSPACE=%s holds %s; name a project "
+        .. "directory\n"):format(tree, d, home), err)
+    end)
+  end)
+
+  describe("the README's agent-web.yaml (HTTPS and DNS out)", function()
+    local FILES = { "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf",
+      "/etc/ssl/certs" }
+    local CHECK = [[
+import json, os, socket
+seen = {p: os.path.exists(p) for p in ]] .. "[" .. table.concat((function()
+      local q = {}
+      for i, f in ipairs(FILES) do q[i] = '"' .. f .. '"' end
+      return q
+    end)(), ", ") .. "]" .. [[}
+try:
+    addr = socket.getaddrinfo("localhost", 443, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+except OSError as e:
+    addr = "failed: %s" % e
+print(json.dumps({"seen": seen, "localhost": addr}))
+]]
+
+    -- The README's file with the log in a temp dir and allow_outgoing as given; status, report, stderr.
+    local function run(allow)
+      local yaml = readme_block("# /etc/purple/profiles/agent-web.yaml", "^(.-)```")
+      local d = H.tmpdir()
+      yaml = yaml:gsub("log_path: /var/log/purple/agent%-web%.log", "log_path: " .. d .. "/agent-web.log")
+      if allow then yaml = yaml:gsub('allow_outgoing: %[[^\n]*%]', "allow_outgoing: " .. allow) end
+      H.write(d .. "/agent-web.yaml", yaml)
+      local out, err, code = H.run(d .. "/agent-web.yaml", { "python3", "-c", CHECK },
+        { env = "PURPLE_OUTPUT=" .. H.q(d .. "/out") })
+      return code, out, err
+    end
+
+    local function host_ready()
+      if (core.landlock_abi() or 0) < 6 then return false, "needs Landlock ABI 6 (network.isolated: false)" end
+      local hosts = H.read("/etc/hosts") or ""
+      if not hosts:match("\n%s*127%.0%.0%.1%s[^\n]*localhost") and not hosts:match("^%s*127%.0%.0%.1%s[^\n]*localhost")
+      then
+        return false, "the host's /etc/hosts does not name localhost 127.0.0.1"
+      end
+      return true
+    end
+
+    it("resolves localhost through the host's /etc/hosts, read-only", function()
+      local ok, why = host_ready()
+      if not ok then pending(why) return end
+      local code, out, err = run(nil)
+      if code == 125 and err:match("resources%.") then pending("cgroup limits: " .. err) return end
+      assert.are.equal(0, code, err)
+      local r = json.decode(out)
+      assert.are.equal("127.0.0.1", r.localhost)
+      for _, f in ipairs(FILES) do
+        assert.are.equal(core.stat(f) ~= nil, r.seen[f], f)
+      end
+    end)
+
+    it("shows none of the resolver files when DNS is not open", function()
+      local ok, why = host_ready()
+      if not ok then pending(why) return end
+      local code, out, err = run('["443/tcp"]')
+      if code == 125 and err:match("resources%.") then pending("cgroup limits: " .. err) return end
+      assert.are.equal(0, code, err)
+      local r = json.decode(out)
+      for _, f in ipairs(FILES) do assert.is_false(r.seen[f], f) end
+      assert.matches("^failed", r.localhost)
+    end)
+  end)
 end)

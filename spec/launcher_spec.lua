@@ -1,55 +1,245 @@
--- The launcher's precompiled-module searcher (csrc/launcher/launcher.c, bytecode_searcher): a
--- fresh build/luac/<module>.luac is loaded instead of compiling the source; a stale or broken one
--- is never used. Each test runs a copy of the in-tree layout (bin/purple, lua/, build/luac/).
+-- The purple command's own code (csrc/launcher/launcher.c): it runs the Lua code, bytecode and
+-- profiles of the tree (or prefix) its executable is in, and nothing from another tree, the current
+-- directory or a directory another user can write. Each test works on copies of the built tree in
+-- temp dirs (bin/, lua/, build/luac/, profiles/), never on the tree itself.
 local H = require "spec_helper"
 
-describe("launcher bytecode cache", function()
-  local tree
+-- A copy of the built tree's runnable parts at dir (cp -a).
+local function copy_tree(dir)
+  assert.is_true(os.execute(("mkdir -p %s/build && cd %s && cp -a bin lua profiles Makefile csrc %s/ && "
+    .. "cp -a build/luac %s/build/"):format(H.q(dir), H.q(H.tree), H.q(dir), H.q(dir))))
+  return dir
+end
 
+-- Runs `make` for every precompiled module of tree (the Makefile's own rule), forced with -B.
+local function precompile(tree, force)
+  local list = H.sh(("cd %s && find lua -name '*.lua' | sed 's#^lua/\\(.*\\)\\.lua$#build/luac/\\1.luac#'")
+    :format(H.q(tree)))
+  local _, err, code = H.sh(("make -s %s -C %s %s"):format(force and "-B" or "", H.q(tree), list:gsub("\n", " ")))
+  assert.are.equal(0, code, err)
+end
+
+local function purple(tree, args, cwd)
+  return H.sh(("cd %s && %s %s"):format(H.q(cwd or tree), H.q(tree .. "/bin/purple"), args))
+end
+
+local function version(tree)
+  local out, err, code = purple(tree, "--version")
+  assert.are.equal(0, code, err)
+  return out
+end
+
+-- lua/purple/version.lua of tree with its version string replaced.
+local function with_version(tree, v)
+  local src = H.read(tree .. "/lua/purple/version.lua")
+  local fake = src:gsub('return "[^"]*"', ('return "%s"'):format(v))
+  assert.are_not.equal(src, fake)
+  return fake
+end
+
+-- build/luac/purple/version.luac in the launcher's format: the recorded source `src` (default: the file),
+-- then the dump of `code` loaded under the name `name` (default: the file's path).
+local function write_luac(tree, code, src, name)
+  local path = tree .. "/lua/purple/version.lua"
+  src = src or H.read(path)
+  local chunk = assert(load(code, "@" .. (name or path)))
+  H.write(tree .. "/build/luac/purple/version.luac", ("purple-luac 1 %d\n"):format(#src) .. src .. string.dump(chunk))
+end
+
+local function dated(path, when)
+  assert.is_true(os.execute(("touch -d %s %s"):format(H.q(when), H.q(path))))
+end
+
+describe("launcher bytecode", function()
+  local tree, real
   before_each(function()
-    tree = H.tmpdir()
-    assert.is_true(os.execute(("mkdir -p %s/bin %s/build/luac && cp %s %s/bin/purple && cp -r %s %s/"):format(
-      H.q(tree), H.q(tree), H.q(H.purple), H.q(tree), H.q(H.tree .. "/lua"), H.q(tree))))
+    tree = copy_tree(H.tmpdir() .. "/t")
+    real = version(tree)
+    assert.matches("^purple %S+\n$", real)
   end)
   after_each(H.cleanup)
 
-  local function version()
-    local out, err, code = H.sh(H.q(tree .. "/bin/purple") .. " --version")
-    assert.are.equal(0, code, err)
-    return out
-  end
-
-  -- Bytecode of lua/purple.lua with another version string, dated `when` (touch -d syntax).
-  local function fake_bytecode(when)
-    local src = H.read(tree .. "/lua/purple.lua")
-    local fake = src:gsub('version = "[^"]*"', 'version = "from-bytecode"')
-    assert.are_not.equal(src, fake)
-    H.write(tree .. "/fake.lua", fake)
-    local bc = tree .. "/build/luac/purple.luac"
-    assert.is_true(os.execute(("luac5.4 -o %s %s && touch -d %s %s"):format(H.q(bc), H.q(tree .. "/fake.lua"),
-      H.q(when), H.q(bc))))
-  end
-
-  it("loads a module's bytecode when it is newer than the source", function()
-    local real = version()
-    assert.matches("^purple %S+\n$", real)
-    os.execute("touch -d '1 hour ago' " .. H.q(tree .. "/lua/purple.lua"))
-    fake_bytecode("now")
-    assert.are.equal("purple from-bytecode\n", version())
+  it("runs a module's bytecode when it was made from the very source beside it", function()
+    write_luac(tree, with_version(tree, "from-bytecode"))
+    assert.are.equal("purple from-bytecode\n", version(tree))
   end)
 
-  it("ignores bytecode older than its source, so an edited module always runs from source", function()
-    local real = version()
-    fake_bytecode("1 hour ago")
-    assert.are.equal(real, version())
-    assert.are_not.equal("purple from-bytecode\n", real)
+  it("ignores bytecode whose recorded source is not the source beside it, whatever the dates", function()
+    write_luac(tree, with_version(tree, "from-bytecode"), H.read(tree .. "/lua/purple/version.lua") .. "-- older\n")
+    dated(tree .. "/lua/purple/version.lua", "1 hour ago")
+    assert.are.equal(real, version(tree))
+  end)
+
+  it("runs an edited source, not the stale bytecode of its old text, even when that is newer", function()
+    -- as luac5.4 writes it (the old format: no recorded source), and as `make` writes it
+    assert.is_true(os.execute(("luac5.4 -o %s - <<'EOF'\n%s\nEOF"):format(H.q(tree .. "/build/luac/purple/version.luac"),
+      with_version(tree, "from-bytecode"))))
+    H.write(tree .. "/lua/purple/version.lua", with_version(tree, "edited"))
+    dated(tree .. "/lua/purple/version.lua", "1 hour ago")
+    assert.are.equal("purple edited\n", version(tree))
+    write_luac(tree, with_version(tree, "from-bytecode"))
+    H.write(tree .. "/lua/purple/version.lua", with_version(tree, "edited again"))
+    dated(tree .. "/lua/purple/version.lua", "1 hour ago")
+    assert.are.equal("purple edited again\n", version(tree))
+  end)
+
+  it("ignores bytecode made from the same source at another path", function()
+    write_luac(tree, with_version(tree, "from-bytecode"), nil, H.tree .. "/lua/purple/version.lua")
+    assert.are.equal(real, version(tree))
   end)
 
   it("ignores a .luac that is not bytecode and loads the source", function()
-    local real = version()
-    local bc = tree .. "/build/luac/purple.luac"
-    H.write(bc, 'return { version = "from-text" }\n')
-    os.execute("touch -d '1 hour ago' " .. H.q(tree .. "/lua/purple.lua"))
-    assert.are.equal(real, version())
+    local src = H.read(tree .. "/lua/purple/version.lua")
+    H.write(tree .. "/build/luac/purple/version.luac", ("purple-luac 1 %d\n"):format(#src) .. src .. 'return { version = "x" }')
+    assert.are.equal(real, version(tree))
+    H.write(tree .. "/build/luac/purple/version.luac", 'return { version = "from-text" }\n')
+    assert.are.equal(real, version(tree))
+  end)
+end)
+
+describe("launcher: a copied tree", function()
+  after_each(H.cleanup)
+
+  it("runs its own code and profiles, never the original's", function()
+    local d = H.tmpdir()
+    local orig = copy_tree(d .. "/orig")
+    precompile(orig, true) -- bytecode made for orig's path, as `make` in orig would
+    local copy = d .. "/copy"
+    assert.is_true(os.execute(("cp -a %s %s"):format(H.q(orig), H.q(copy))))
+    local real = version(copy)
+    -- the copy's profile is the one used
+    local p = copy .. "/profiles/ai-strict.lua"
+    H.write(p, (H.read(p):gsub('description = "[^"]*"', 'description = "the copy\'s own"')))
+    -- code planted in the original: module, bytecode, profile
+    H.write(orig .. "/lua/purple/version.lua", with_version(orig, "planted"))
+    precompile(orig, false)
+    assert.are.equal("purple planted\n", version(orig))
+    p = orig .. "/profiles/ai-strict.lua"
+    H.write(p, (H.read(p):gsub('description = "[^"]*"', 'description = "planted"')))
+    H.write(orig .. "/profiles/planted.lua", "return {}\n")
+
+    assert.are.equal(real, version(copy))
+    local out, err, code = purple(copy, "profile list")
+    assert.are.equal(0, code, err)
+    assert.matches("\nai%-strict +the copy's own +" .. copy:gsub("%p", "%%%0") .. "/profiles/ai%-strict%.lua\n", "\n" .. out)
+    assert.is_falsy(out:find("planted", 1, true), out)
+    assert.is_falsy(out:find(orig, 1, true), out)
+    -- its next `make` recompiles the bytecode for the copy's own path
+    precompile(copy, false)
+    assert.is_truthy(H.read(copy .. "/build/luac/purple/version.luac"):find("@" .. copy .. "/lua/purple/version.lua", 1, true))
+  end)
+end)
+
+describe("launcher: what it refuses", function()
+  local tree
+  before_each(function() tree = copy_tree(H.tmpdir() .. "/t") end)
+  after_each(H.cleanup)
+
+  local function refused(line)
+    local out, err, code = purple(tree, "--version")
+    assert.are.same({ "", line, 125 }, { out, err, code })
+  end
+
+  it("a Lua directory writable by its group", function()
+    assert.is_true(os.execute("chmod g+w " .. H.q(tree .. "/lua/purple/cli")))
+    refused(("purple: %s/lua/purple/cli is writable by group or others (mode 0775), so another user could change "
+      .. "the code purple runs; fix: chmod -R go-w %s/lua\n"):format(tree, tree))
+  end)
+
+  it("a module, its bytecode or a profile writable by group or others", function()
+    assert.is_true(os.execute("chmod g+w " .. H.q(tree .. "/lua/purple/cli.lua")))
+    refused(("purple: %s/lua/purple/cli.lua is writable by group or others (mode 0664), so another user could "
+      .. "change the code purple runs; fix: chmod -R go-w %s/lua\n"):format(tree, tree))
+    assert.is_true(os.execute("chmod g-w " .. H.q(tree .. "/lua/purple/cli.lua")))
+    assert.is_true(os.execute("chmod g+w " .. H.q(tree .. "/build/luac/purple/version.luac")))
+    refused(("purple: %s/build/luac/purple/version.luac is writable by group or others (mode 0664), so another user could "
+      .. "change the code purple runs; fix: chmod -R go-w %s/build/luac\n"):format(tree, tree))
+    assert.is_true(os.execute("chmod g-w " .. H.q(tree .. "/build/luac/purple/version.luac")))
+    assert.is_true(os.execute("chmod o+w " .. H.q(tree .. "/profiles/ai-strict.lua")))
+    refused(("purple: %s/profiles/ai-strict.lua is writable by group or others (mode 0646), so another user could "
+      .. "change the code purple runs; fix: chmod -R go-w %s/profiles\n"):format(tree, tree))
+  end)
+
+  it("a symbolic link to a file in a directory others can write, or to nothing", function()
+    local d = H.tmpdir()
+    assert.is_true(os.execute("chmod 0777 " .. H.q(d)))
+    H.write(d .. "/x.lua", "return 1\n")
+    assert.is_true(os.execute(("ln -s %s %s"):format(H.q(d .. "/x.lua"), H.q(tree .. "/lua/purple/x.lua"))))
+    refused(("purple: %s is writable by group or others (mode 0777), so another user could change the code "
+      .. "purple runs; fix: chmod go-w %s\n"):format(d, d))
+    os.remove(tree .. "/lua/purple/x.lua")
+    assert.is_true(os.execute(("ln -s %s %s"):format(H.q(d .. "/none.lua"), H.q(tree .. "/lua/purple/x.lua"))))
+    refused(("purple: cannot check %s/lua/purple/x.lua: No such file or directory\n"):format(tree))
+  end)
+
+  it("a tree in a directory others can write (not sticky); a sticky one like /tmp is fine", function()
+    local parent = tree:match("^(.*)/t$")
+    assert.is_true(os.execute("chmod 1777 " .. H.q(parent)))
+    assert.matches("^purple %S+\n$", version(tree))
+    assert.is_true(os.execute("chmod 0777 " .. H.q(parent)))
+    refused(("purple: %s is writable by group or others (mode 0777), so another user could change the code "
+      .. "purple runs; fix: chmod go-w %s\n"):format(parent, parent))
+  end)
+
+  it("a directory owned by another user", function()
+    if not H.is_root() then
+      pending("giving a directory to another user needs root")
+      return
+    end
+    assert.is_true(os.execute("chown 4321 " .. H.q(tree .. "/lua/purple/enforce")))
+    refused(("purple: %s/lua/purple/enforce is owned by uid 4321, neither root nor you (uid 0), so that user "
+      .. "could change the code purple runs; fix: chown -R 0 %s/lua, or use a copy of purple you own\n")
+      :format(tree, tree))
+  end)
+
+  it("modules from the current directory, purple's or others", function()
+    local cwd = H.tmpdir()
+    assert.is_true(os.execute(("mkdir -p %s/purple/cli"):format(H.q(cwd))))
+    H.write(cwd .. "/purple/cli/planted.lua", 'return function() print("planted") return 7 end\n')
+    H.write(cwd .. "/purple/planted.lua", "return 1\n")
+    H.write(cwd .. "/plantedmod.lua", "return 1\n")
+    local out, err, code = purple(tree, "planted", cwd)
+    assert.are.same({ "", "purple: unknown command 'planted' (see purple --help)\n", 125 }, { out, err, code })
+    H.write(cwd .. "/s.lua", 'print(pcall(require, "purple.planted"))\nprint((pcall(require, "plantedmod")))\n')
+    out, err, code = H.sh(("cd %s && %s s.lua"):format(H.q(cwd), H.q(tree .. "/bin/purple-lua")))
+    assert.are.same({ ("false\tmodule 'purple.planted' not found in %s/lua (purple loads its own modules from "
+      .. "there only)\nfalse\n"):format(tree), "", 0 }, { out, err, code })
+  end)
+end)
+
+describe("make install PREFIX=... as an ordinary user", function()
+  after_each(H.cleanup)
+
+  local function etc_listing()
+    return H.sh("ls -la --time-style=full-iso /etc/purple /etc/logrotate.d 2>&1")
+  end
+
+  it("installs, runs and uninstalls inside the prefix only, never reading the source tree", function()
+    local d = H.tmpdir()
+    local prefix = d .. "/prefix"
+    local before = etc_listing()
+    -- what it would do first: nothing under /etc (a root run of a broken rule would change the host)
+    local plan, err, code = H.sh(("cd %s && make -n -o all install PREFIX=%s"):format(H.q(H.tree), H.q(prefix)))
+    assert.are.equal(0, code, err)
+    assert.is_falsy(plan:gsub(prefix:gsub("%p", "%%%0"), "PREFIX"):find("[%s'\"=]/etc"), plan)
+    local _
+    _, err, code = H.sh(("cd %s && flock /tmp/purple-build.lock make -s -o all install PREFIX=%s")
+      :format(H.q(H.tree), H.q(prefix)))
+    assert.are.equal(0, code, err)
+    -- the local profiles of this installation: $(PREFIX)/etc/purple/profiles
+    H.write(prefix .. "/etc/purple/profiles/mine.yaml", "description: local\n")
+    local out
+    out, err, code = H.sh(("cd %s && env HOME=/nonexistent %s profile list"):format(H.q(d), H.q(prefix .. "/bin/purple")))
+    assert.are.equal(0, code, err)
+    assert.matches("ai%-strict +[^\n]* " .. prefix:gsub("%p", "%%%0") .. "/share/purple/profiles/ai%-strict%.lua\n", out)
+    assert.matches("mine +local +" .. prefix:gsub("%p", "%%%0") .. "/etc/purple/profiles/mine%.yaml\n", out)
+    assert.is_falsy(out:find(H.tree, 1, true), out)
+    out, err, code = H.sh(("cd %s && env HOME=/nonexistent PURPLE_OUTPUT=%s %s run --profile ai-strict -- /bin/true")
+      :format(H.q(d), H.q(d .. "/out"), H.q(prefix .. "/bin/purple")))
+    assert.are.same({ "", 0 }, { out, code }, err)
+    _, err, code = H.sh(("cd %s && make -s uninstall PREFIX=%s"):format(H.q(H.tree), H.q(prefix)))
+    assert.are.equal(0, code, err)
+    assert.are.equal(prefix .. "/etc/purple/profiles/mine.yaml\n", H.sh(("find %s -type f"):format(H.q(prefix))))
+    assert.are.equal(before, etc_listing())
   end)
 end)

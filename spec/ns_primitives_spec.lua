@@ -1,4 +1,4 @@
--- purple.core's individual namespace, mount, identity and process primitives (csrc/ns_primitives.c).
+-- purple.core's individual namespace, mount, identity and process primitives (csrc/lua/ns_primitives.c).
 -- Each scenario runs in its own lua5.4 process, which forks a child that builds a tiny sandbox
 -- step by step; the child reports every step on stdout.
 local H = require "spec_helper"

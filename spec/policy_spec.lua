@@ -4,7 +4,7 @@ local H = require "spec_helper"
 local policy = require "purple.policy"
 local units = require "purple.units"
 local schema = require "purple.schema"
-local show = require "purple.show"
+local show = require "purple.cli.show"
 local yaml = require "purple.yaml"
 
 local function errors(doc)
@@ -36,12 +36,12 @@ describe("units", function()
   end)
 
   it("parses ports, ranges and protocols", function()
-    assert.same({ from = 443, to = 443, proto = "any" }, policy.parse_port("443"))
-    assert.same({ from = 53, to = 53, proto = "udp" }, policy.parse_port("53/udp"))
-    assert.same({ from = 8000, to = 8100, proto = "tcp" }, policy.parse_port("8000-8100/tcp"))
-    assert.same({ from = 22, to = 22, proto = "any" }, policy.parse_port(22))
-    assert.same({ from = 1, to = 65535, proto = "tcp" }, policy.parse_port("1-65535/TCP"))
-    assert.equal("8000-8100/tcp", policy.port_string(policy.parse_port(" 8000 - 8100 / tcp ")))
+    assert.same({ from = 443, to = 443, proto = "any" }, units.parse_port("443"))
+    assert.same({ from = 53, to = 53, proto = "udp" }, units.parse_port("53/udp"))
+    assert.same({ from = 8000, to = 8100, proto = "tcp" }, units.parse_port("8000-8100/tcp"))
+    assert.same({ from = 22, to = 22, proto = "any" }, units.parse_port(22))
+    assert.same({ from = 1, to = 65535, proto = "tcp" }, units.parse_port("1-65535/TCP"))
+    assert.equal("8000-8100/tcp", units.port_string(units.parse_port(" 8000 - 8100 / tcp ")))
     local bad = {
       { "0", "bad port \"0\": ports are 1-65535" },
       { "65536", "bad port \"65536\": ports are 1-65535" },
@@ -52,7 +52,7 @@ describe("units", function()
       { 4.5, "expected a port like \"443\", \"53/udp\" or \"8000-8100/tcp\"" },
     }
     for _, c in ipairs(bad) do
-      local p, why = policy.parse_port(c[1])
+      local p, why = units.parse_port(c[1])
       assert.is_nil(p)
       assert.equal(c[2], why)
     end

@@ -50,14 +50,18 @@ describe("purple profile", function()
 
   it("show: errors", function()
     local cases = {
-      { "profile show", "purple: profile show: NAME is required\n" },
-      { "profile show ai-strict --format xml", "purple: profile show: --format xml: expected yaml, lua or json\n" },
-      { "profile show ai-strict --colour", "purple: profile show: unknown option '--colour'\n" },
-      { "profile show ai-strict --format", "purple: profile show: --format needs yaml, lua or json\n" },
-      { "profile show ai-strict ai-dev-safe", "purple: profile show: one profile at a time\n" },
+      { "profile show", "purple: profile show: missing argument 'NAME' (see purple profile show --help)\n" },
+      { "profile show ai-strict --format xml",
+        "purple: profile show: --format xml: expected yaml, lua or json (see purple profile show --help)\n" },
+      { "profile show ai-strict --colour",
+        "purple: profile show: unknown option '--colour' (see purple profile show --help)\n" },
+      { "profile show ai-strict --format",
+        "purple: profile show: option '--format' requires an argument (see purple profile show --help)\n" },
+      { "profile show ai-strict ai-dev-safe", "purple: profile show: too many arguments (see purple profile show --help)\n" },
       { "profile show nosuch-profile", "purple: profile nosuch-profile: not found in " },
-      { "profile frobnicate", "purple: profile: unknown subcommand 'frobnicate' (list, show, check)\n" },
-      { "profile", "purple: profile: expected list, show NAME [--format yaml|lua|json] or check FILE...\n" },
+      { "profile frobnicate", "purple: profile: unknown command 'frobnicate' (see purple profile --help)\n" },
+      { "profile", "purple: profile: expected a command: list, show, check (see purple profile --help)\n" },
+      { "profile list --json", "purple: profile list: unknown option '--json' (see purple profile list --help)\n" },
     }
     for _, c in ipairs(cases) do
       local out, err, code = purple(c[1])
@@ -108,7 +112,7 @@ describe("purple profile", function()
     local _
     _, err, code = purple("profile check")
     assert.equal(125, code)
-    assert.equal("purple: profile check: FILE... is required\n", err)
+    assert.equal("purple: profile check: missing argument 'FILE' (see purple profile check --help)\n", err)
     _, err, code = purple("profile check " .. H.q(d .. "/missing.yaml"))
     assert.equal(1, code)
     assert.equal(("profile %s/missing.yaml: no such file\n"):format(d), err)

@@ -4,6 +4,9 @@ local H = require "spec_helper"
 local core = require "purple.core"
 
 local UID, GID = core.ids()
+-- ai-strict runs with a workspace of the spec's own: from the tree's directory it would depend on where
+-- the clone lives (under /root or /tmp ai-strict hides it and says so on stderr).
+local function strict() return { env = "PURPLE_WORKSPACE=" .. H.q(H.tmpdir()) } end
 
 -- A policy source with /usr read-only, /tmp scratch and the given output host path at /output.
 local function output_policy(host_path)
@@ -170,7 +173,7 @@ r = subprocess.run([%q, "run", "--profile", "ai-strict", "--", "/usr/bin/python3
 libc.shmctl(shmid, 0, 0)
 print(shmid >= 0, r.stdout.strip(), r.returncode)
 sys.stderr.write(r.stderr)']]):format(H.purple)
-      local out, err, code = H.sh(cmd)
+      local out, err, code = H.sh(strict().env .. " " .. cmd)
       assert.are.same({ "True 1 -1 0\n", "", 0 }, { out, err, code })
     end)
   end)
@@ -178,7 +181,7 @@ sys.stderr.write(r.stderr)']]):format(H.purple)
   describe("the sandbox's init (pid 1)", function()
     it("survives SIGKILL and SIGSTOP from the command, and the run still ends with the command's status", function()
       local out, err, code = H.run("ai-strict", { "/bin/sh", "-c",
-        "kill -KILL 1; kill -STOP 1; kill -SEGV 1; kill -ALRM 1; kill -PIPE 1; echo alive; exit 7" })
+        "kill -KILL 1; kill -STOP 1; kill -SEGV 1; kill -ALRM 1; kill -PIPE 1; echo alive; exit 7" }, strict())
       assert.are.same({ "alive\n", "", 7 }, { out, err, code })
     end)
 
@@ -189,7 +192,7 @@ sys.stderr.write(r.stderr)']]):format(H.purple)
         done
         for d in /proc/1/fd /proc/1/root/ /proc/1/cwd/ /proc/1/map_files; do
           if ls "$d" >/dev/null 2>&1; then echo "LIST $d"; fi
-        done; echo done]] })
+        done; echo done]] }, strict())
       assert.are.same({ "done\n", "", 0 }, { out, err, code })
     end)
   end)
@@ -203,7 +206,7 @@ import ctypes
 libc = ctypes.CDLL(None)
 libc.prctl(15, b"\x1b[2J\x1b]0;x\x07\n", 0, 0, 0)
 libc.syscall(170, b"x", 1)
-print("ran")]] })
+print("ran")]] }, strict())
       assert.are.same({ "ran\n", 0 }, { out, code })
       assert.is_nil(err:find(ESC, 1, true))
       local line = err:gsub("in pid %d+", "in pid N")
@@ -275,7 +278,7 @@ t = threading.Thread(target=serve); t.start(); t.join()]]):format(port) })
         fallocate -l 300M /tmp/b 2>/dev/null || echo "tmp full"
         fallocate -l 100M /dev/shm/b 2>/dev/null || echo "shm full"
         (: >/x) 2>/dev/null || echo "root refused"
-        (: >/dev/x) 2>/dev/null || echo "dev refused"]] })
+        (: >/dev/x) 2>/dev/null || echo "dev refused"]] }, strict())
       assert.are.same({ "small ok\ntmp full\nshm full\nroot refused\ndev refused\n", "", 0 }, { out, err, code })
     end)
 

@@ -20,8 +20,9 @@ local function with(controllers, name, fn)
   return it(name, fn)
 end
 
--- A policy with the test helpers at /h, /tmp as scratch, and the given resources and output paths.
-local function profile(resources, extra_fs)
+-- A policy with the test helpers (those in helpers if given) at /h, /tmp as scratch, and the given
+-- resources and output paths.
+local function profile(resources, extra_fs, helpers)
   return H.profile(([[
 return {
   name = "spec-resources",
@@ -32,7 +33,7 @@ return {
     %s
   },
   resources = { %s },
-}]]):format(H.helpers, extra_fs or "", resources))
+}]]):format(helpers or H.helpers, extra_fs or "", resources))
 end
 
 -- Runs the command; returns stdout, stderr, status and the --report result.
@@ -254,8 +255,10 @@ describe("resources", function()
     end
     local d = H.tmpdir()
     os.execute("chmod 777 " .. H.q(d))
+    local nobody = H.nobody_tree() -- the tree may be out of that user's reach (a clone in /root)
     local words = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=/tmp",
-      "PURPLE_CGROUP_PARENT=" .. parent, H.purple, "run", "--profile", profile(resources), "--report", d .. "/r.json", "--" }
+      "PURPLE_CGROUP_PARENT=" .. parent, nobody.purple, "run", "--profile", profile(resources, nil, nobody.helpers),
+      "--report", d .. "/r.json", "--" }
     for _, a in ipairs(argv) do words[#words + 1] = a end
     for i, w in ipairs(words) do words[i] = H.q(w) end
     local out, err, code = H.sh(table.concat(words, " ") .. " </dev/null")

@@ -83,6 +83,40 @@ function H.run(profile, argv, opts)
   return H.sh(env .. table.concat(words, " ") .. (opts.stdin and (" <" .. opts.stdin) or " </dev/null"))
 end
 
+-- Paths uid 65534 can use, for the root pass's cases that run purple as that user (setpriv): this
+-- tree where that user can reach it; else (a clone under /root or any 0700 directory) a copy of
+-- bin/purple, lua/, profiles/ and the spec helpers in a fresh 0755 directory, removed by H.cleanup().
+function H.nobody_tree()
+  local _, _, code = H.sh("setpriv --reuid=65534 --regid=65534 --clear-groups test -x " .. H.q(H.purple))
+  if code == 0 then return { tree = H.tree, purple = H.purple, helpers = H.helpers } end
+  local t = H.tmpdir()
+  assert(os.execute(("mkdir -p %s/bin %s/spec/helpers && cp %s %s/bin/ && cp -r %s %s %s/ && cp -r %s %s/spec/helpers/ "
+    .. "&& chmod -R a+rX %s"):format(H.q(t), H.q(t), H.q(H.purple), H.q(t), H.q(H.tree .. "/lua"),
+    H.q(H.tree .. "/profiles"), H.q(t), H.q(H.helpers), H.q(t), H.q(t))))
+  return { tree = t, purple = t .. "/bin/purple", helpers = t .. "/spec/helpers/bin" }
+end
+
+-- Host probes: what the kernel offers, tested outside any sandbox in a child process, so that a
+-- spec can mark a case pending("reason") where the host lacks it instead of failing on the host.
+-- The i386 (int 0x80) or x32 system call entry: rawsys makes getpid through it. Returns true, or
+-- false and the reason with what the call did on this host.
+function H.host_syscall_entry(abi)
+  local nr = abi == "int80" and 20 or core.syscall_number("getpid")
+  local out, _, code = H.sh(H.q(H.helpers .. "/rawsys") .. " " .. abi .. " " .. nr)
+  if out:match("^ok %d+\n$") and code == 0 then return true end
+  local what = code == 0 and out:gsub("\n$", "") or ("exit status " .. tostring(code))
+  return false, ("this kernel has no %s system call entry (outside a sandbox: %s)")
+    :format(abi == "int80" and "i386 (int 0x80)" or "x32", what), out, code
+end
+
+-- Landlock: true where this kernel's ABI is at least min, else false and the reason (what needs it).
+function H.landlock_abi(min, what)
+  local abi = core.landlock_abi() or 0
+  if abi >= min then return true end
+  return false, ("%s needs Landlock ABI %d; this kernel offers %s"):format(what, min,
+    abi == 0 and "no Landlock" or "ABI " .. abi)
+end
+
 -- A minimal policy source: /usr read-only, /tmp scratch, no network. extra is Lua table fields.
 function H.minimal(extra)
   return ([[

@@ -1,7 +1,7 @@
--- Small supervisor-side modules: purple.files, purple.usage, purple.status.
+-- Small supervisor-side modules: purple.files, purple.cli.usage, purple.status.
 local H = require "spec_helper"
 local files = require "purple.files"
-local usage = require "purple.usage"
+local usage = require "purple.cli.usage"
 local status = require "purple.status"
 
 describe("purple.files.read", function()
@@ -16,7 +16,7 @@ describe("purple.files.read", function()
   end)
 end)
 
-describe("purple.usage", function()
+describe("purple.cli.usage", function()
   it("prints sizes in B, K, M, G and T", function()
     assert.are.same({ "0B", "1023B", "1.0K", "1.5M", "2.0G", "1024.0T", "?" },
       { usage.bytes(0), usage.bytes(1023), usage.bytes(1024), usage.bytes(1536 * 1024), usage.bytes(2 << 30),

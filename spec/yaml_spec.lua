@@ -2,7 +2,7 @@
 local H = require "spec_helper"
 local yaml = require "purple.yaml"
 local profiles = require "purple.profiles"
-local show = require "purple.show"
+local show = require "purple.cli.show"
 local policy = require "purple.policy"
 
 local FIXTURE = H.tree .. "/spec/fixtures/custom-profile.yaml"

@@ -1,12 +1,23 @@
-/* The purple and purple-lua commands: a Lua 5.4 interpreter that finds purple's Lua code next to
- * its own executable (in-tree: ../lua; installed: ../share/lua/5.4 and ../lib/lua/5.4), then runs
- * purple.cli inside lua_pcall with a traceback handler and exits with the status it returns.
+/* The purple and purple-lua commands: a Lua 5.4 interpreter that runs purple's own Lua code and
+ * nothing else under purple's name, then runs purple.cli inside lua_pcall with a traceback handler
+ * and exits with the status it returns.
+ *
+ * Where the code comes from is decided by the executable's own path (/proc/self/exe), never by the
+ * current directory or by another copy of purple: in a source tree (<tree>/bin/purple beside
+ * <tree>/lua/purple.lua) from <tree>/lua and its precompiled <tree>/build/luac; installed
+ * (<prefix>/bin/purple) from <prefix>/share/lua/5.4. A `purple` or `purple.*` module is looked up
+ * there only; other modules (lyaml, argparse) come from the absolute entries of the usual path
+ * ($LUA_PATH or the built-in default: the system's Lua directories), never the current directory.
+ * Before any of it runs, those directories, every directory above them and the profiles shipped
+ * with them must be owned by root or the invoking user and writable by no one else (setup,
+ * check_path), and so must each module file when it is loaded; else purple stops with 125.
+ *
  * purple.core is linked in (package.preload); with `make STATIC_LIBS=1` liblua, libseccomp and
  * libcap are too, so a start maps no shared object but libc, libm and ld.so (Makefile; bench/README.md,
  * Memory). The Lua C API is exported, as lua5.4 does, for C modules loaded by require (lyaml). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +29,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#define LUA_VDIR LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
+#define LUAC_MAGIC "purple-luac 1 "
+
 static int traceback(lua_State *L)
 {
 	const char *msg = lua_tostring(L, 1);
@@ -28,101 +42,375 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
-/* In-tree only: a package searcher that loads the bytecode `make` precompiled into
- * build/luac/<module path>c (luac5.4, debug info kept) instead of compiling the source again, which
- * was ~3 ms of every start. The source decides: a .luac older than its .lua is ignored, so an
- * edited module is always loaded from source. Upvalue 1: "<prefix>/lua/"; 2: "<prefix>/build/luac/". */
-static int bytecode_searcher(lua_State *L)
+/* The whole of an open file as a userdata buffer on the stack (one read; the size is known from
+ * stat): its length, or -1 when it is not `size` bytes long any more. Closes fd. */
+static ssize_t read_all(lua_State *L, int fd, size_t size, char **buf)
 {
-	const char *name = luaL_checkstring(L, 1), *rel, *src = NULL, *bc;
-	struct stat ss, bs;
-	char *buf;
-	int fd, r, src_at = 0;
 	ssize_t got;
 
-	/* <prefix>/lua/a/b.lua or <prefix>/lua/a/b/init.lua, as package.path has them first in-tree:
-	 * found by stat alone (no open of the source, as package.searchpath would do) */
-	rel = luaL_gsub(L, name, ".", "/");
-	for (int i = 0; i < 2 && !src; i++) {
-		const char *p = lua_pushfstring(L, "%s%s%s", lua_tostring(L, lua_upvalueindex(1)), rel,
-						i ? "/init.lua" : ".lua");
+	*buf = lua_newuserdatauv(L, size + 1, 0);
+	got = read(fd, *buf, size + 1);
+	close(fd);
+	return got == (ssize_t)size ? got : -1;
+}
 
-		if (stat(p, &ss) == 0 && S_ISREG(ss.st_mode)) {
-			src = p;
-			src_at = lua_gettop(L);
-		} else
-			lua_pop(L, 1);
+static uid_t me; /* the invoking user (getuid), set by setup */
+
+/* Refuses what another user could change: path must be owned by root or the invoking user and, unless it
+ * is a sticky ancestor directory (/tmp), writable by no group or other. `top` is the directory the
+ * fix names (chmod -R when it was walked). Prints one line and returns -1, or returns 0. */
+static int check_owner_mode(const char *path, const struct stat *st, int ancestor, const char *top, int walked)
+{
+	if (st->st_uid != 0 && st->st_uid != me) {
+		fprintf(stderr, "purple: %s is owned by uid %u, neither root nor you (uid %u), so that user could "
+			"change the code purple runs; fix: chown%s %u %s, or use a copy of purple you own\n",
+			path, (unsigned)st->st_uid, (unsigned)me, walked ? " -R" : "", (unsigned)me, top);
+		return -1;
 	}
-	if (!src)
-		return 0;
-	bc = lua_pushfstring(L, "%s%sc", lua_tostring(L, lua_upvalueindex(2)),
-			     src + strlen(lua_tostring(L, lua_upvalueindex(1))));
-	if (stat(bc, &bs) < 0 || !S_ISREG(bs.st_mode) || bs.st_mtim.tv_sec < ss.st_mtim.tv_sec ||
-	    (bs.st_mtim.tv_sec == ss.st_mtim.tv_sec && bs.st_mtim.tv_nsec < ss.st_mtim.tv_nsec))
-		return 0;
-	/* one open and one read of the whole file: luaL_loadfilex would reopen it in binary mode and
-	 * read it in stdio-sized pieces */
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(ancestor && S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))) {
+		fprintf(stderr, "purple: %s is writable by group or others (mode %04o), so another user could change "
+			"the code purple runs; fix: chmod%s go-w %s\n",
+			path, (unsigned)(st->st_mode & 07777), walked ? " -R" : "", top);
+		return -1;
+	}
+	return 0;
+}
+
+/* A module file or its bytecode that another user could change (the walk at the start checks the
+ * directories only: a stat of every file would cost ~0.5 ms a start): purple stops here, with the
+ * same line, whenever the module is loaded. */
+static void check_loaded(lua_State *L, const char *path, const struct stat *st, int dir_upvalue)
+{
+	const char *dir = lua_tostring(L, lua_upvalueindex(dir_upvalue));
+
+	if (check_owner_mode(path, st, 0, lua_pushlstring(L, dir, strlen(dir) - 1), 1) < 0)
+		exit(125);
+	lua_pop(L, 1);
+}
+
+/* Loads the bytecode `make` precompiled for the source file src (csrc/launcher/precompile.lua):
+ * "purple-luac 1 <length>\n", the source it was made from, then the dump of the chunk named
+ * "@<source path>". It is used only when that recorded source is byte for byte the file src and
+ * the chunk's name is src, so a stale, moved or planted .luac is never run: the caller then loads
+ * the source. Reading the source again costs far less than compiling it (~3 ms a start).
+ * Leaves the function on the stack and returns 1, or leaves the stack as it was and returns 0. */
+static int load_bytecode(lua_State *L, const char *bc, const char *src, const struct stat *ss, int named)
+{
+	int top = lua_gettop(L), fd;
+	struct stat bs;
+	char *b, *s, *end;
+	ssize_t blen;
+	unsigned long long slen;
+	lua_Debug ar;
+
 	fd = open(bc, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	buf = lua_newuserdatauv(L, (size_t)bs.st_size + 1, 0);
-	got = read(fd, buf, (size_t)bs.st_size + 1);
-	close(fd);
-	if (got != (ssize_t)bs.st_size)
-		return 0; /* changed under us: the source searcher follows */
-	r = luaL_loadbufferx(L, buf, (size_t)got, lua_pushfstring(L, "@%s", src), "b");
-	if (r != LUA_OK)
-		return 0; /* from another Lua: the source searcher follows */
-	lua_pushvalue(L, src_at); /* the loader gets the source's file name, as from the source searcher */
+	if (fstat(fd, &bs) < 0 || !S_ISREG(bs.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	check_loaded(L, bc, &bs, 2);
+	blen = read_all(L, fd, (size_t)bs.st_size, &b);
+	if (blen < (ssize_t)sizeof LUAC_MAGIC || memcmp(b, LUAC_MAGIC, sizeof LUAC_MAGIC - 1) != 0)
+		goto stale;
+	b[blen] = 0;
+	errno = 0;
+	slen = strtoull(b + sizeof LUAC_MAGIC - 1, &end, 10);
+	if (errno || *end != '\n' || slen != (unsigned long long)ss->st_size ||
+	    slen > (unsigned long long)(b + blen - end - 1))
+		goto stale;
+	end++;
+	fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read_all(L, fd, slen, &s) < 0 || memcmp(s, end, slen) != 0)
+		goto stale;
+	if (luaL_loadbufferx(L, end + slen, (size_t)(b + blen - end - (ssize_t)slen), src, "b") != LUA_OK)
+		goto stale; /* from another Lua */
+	lua_pushvalue(L, -1);
+	lua_getinfo(L, ">S", &ar);
+	if (named && (ar.source[0] != '@' || strcmp(ar.source + 1, src) != 0))
+		goto stale; /* made from the same bytes at another path (a copied tree) */
+	lua_replace(L, top + 1);
+	lua_settop(L, top + 1);
+	return 1;
+stale:
+	lua_settop(L, top);
+	return 0;
+}
+
+/* In a tree, Debian's Lua modules that every start needs (argparse, dkjson: ~1.5 ms to compile
+ * each time) run from bytecode that `make` precompiled into <tree>/build/luac/_sys/NAME.luac, under
+ * the same rule as purple's own: only while the recorded source is byte for byte the file that
+ * package.path finds now (a Debian update of the module falls back to its source). They are
+ * stripped of debug information, so their chunk names are not compared. Otherwise the
+ * path searchers load it as usual. Upvalue 2: "<tree>/build/luac/", nil when installed. */
+static int system_bytecode(lua_State *L, const char *name)
+{
+	const char *src, *bc;
+	struct stat ss;
+
+	if (!lua_isstring(L, lua_upvalueindex(2)) || strchr(name, '/'))
+		return 0;
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "searchpath");
+	lua_pushstring(L, name);
+	lua_getfield(L, -3, "path");
+	lua_call(L, 2, 1);
+	src = lua_tostring(L, -1);
+	if (!src || src[0] != '/' || stat(src, &ss) < 0 || !S_ISREG(ss.st_mode))
+		return 0;
+	bc = lua_pushfstring(L, "%s_sys/%s.luac", lua_tostring(L, lua_upvalueindex(2)), name);
+	if (access(bc, F_OK) < 0 || !load_bytecode(L, bc, src, &ss, 0))
+		return 0;
+	lua_pushstring(L, src);
 	return 2;
 }
 
-static void add_bytecode_searcher(lua_State *L, const char *prefix)
+/* The package searcher for `purple` and `purple.*` (and `purple/...`): such a module is loaded from
+ * upvalue 1 ("<tree>/lua/" or "<prefix>/share/lua/5.4/") or not at all, preferring a valid
+ * precompiled copy under upvalue 2 ("<tree>/build/luac/", nil when installed). The source is found
+ * by stat alone, as package.path would name it there. Other modules: not found here. */
+static int purple_searcher(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1), *dir = lua_tostring(L, lua_upvalueindex(1));
+	const char *rel, *src = NULL;
+	struct stat ss;
+
+	if (strcmp(name, "purple") != 0 && strncmp(name, "purple.", 7) != 0 && strncmp(name, "purple/", 7) != 0)
+		return system_bytecode(L, name);
+	rel = luaL_gsub(L, name, ".", "/");
+	for (int i = 0; i < 2 && !src; i++) {
+		const char *p = lua_pushfstring(L, "%s%s%s", dir, rel, i ? "/init.lua" : ".lua");
+
+		if (stat(p, &ss) == 0 && S_ISREG(ss.st_mode))
+			src = p;
+		else
+			lua_pop(L, 1);
+	}
+	if (src)
+		check_loaded(L, src, &ss, 1);
+	else {
+		lua_pushlstring(L, dir, strlen(dir) - 1); /* without the trailing "/" */
+		return luaL_error(L, "module '%s' not found in %s (purple loads its own modules from there only)",
+				  name, lua_tostring(L, -1));
+	}
+	if (lua_isstring(L, lua_upvalueindex(2))) {
+		const char *bc = lua_pushfstring(L, "%s%sc", lua_tostring(L, lua_upvalueindex(2)), src + strlen(dir));
+
+		if (load_bytecode(L, bc, src, &ss, 1)) {
+			lua_pushstring(L, src); /* the loader gets the source's file name, as from the source searcher */
+			return 2;
+		}
+	}
+	if (luaL_loadfilex(L, src, "t") != LUA_OK)
+		return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, src, lua_tostring(L, -1));
+	lua_pushstring(L, src);
+	return 2;
+}
+
+static int cannot_check(const char *path, int err)
+{
+	fprintf(stderr, "purple: cannot check %s: %s\n", path, strerror(err));
+	return -1;
+}
+
+/* What check_path looks at. */
+enum {
+	CHECK_ABOVE = 1, /* every directory above the path (sticky ones may be writable) */
+	CHECK_WALK = 2,  /* every directory under it */
+	CHECK_FILES = 4, /* and every file under it (the profiles: the modules are checked when loaded) */
+	CHECK_LINK = 8,  /* where a symbolic link points: an absent target is refused (it could appear) */
+};
+
+static int check_path(const char *path, int how, int hops);
+
+/* Under the directory `dir`, walked from `top`: a symbolic link is checked where it leads. The file
+ * type from readdir spares a stat of each file when only the directories are checked. */
+static int check_walk(const char *dir, const char *top, int how, int hops)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int r = 0;
+
+	if (!d)
+		return cannot_check(dir, errno);
+	while (r == 0 && (e = readdir(d))) {
+		char p[PATH_MAX];
+		struct stat st;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    (e->d_type == DT_REG && !(how & CHECK_FILES)))
+			continue;
+		if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p)
+			r = cannot_check(dir, ENAMETOOLONG);
+		else if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			r = cannot_check(p, errno);
+		else if (S_ISLNK(st.st_mode))
+			r = check_path(p, how | CHECK_ABOVE | CHECK_LINK, hops + 1);
+		else if (S_ISDIR(st.st_mode) || (how & CHECK_FILES)) {
+			r = check_owner_mode(p, &st, 0, top, 1);
+			if (r == 0 && S_ISDIR(st.st_mode))
+				r = check_walk(p, top, how, hops);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/* path itself and what `how` says. An absent path has nothing to load: fine. A path that is a
+ * symbolic link is checked where it leads. */
+static int check_path(const char *path, int how, int hops)
+{
+	char real[PATH_MAX], up[PATH_MAX];
+	struct stat st;
+
+	if (hops > 8)
+		return cannot_check(path, ELOOP);
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT && !(how & CHECK_LINK) ? 0 : cannot_check(path, errno);
+	if (S_ISLNK(st.st_mode)) {
+		if (!realpath(path, real))
+			return cannot_check(path, errno);
+		return check_path(real, how | CHECK_ABOVE, hops + 1);
+	}
+	for (size_t i = 0; (how & CHECK_ABOVE) && path[i]; i++) {
+		struct stat ust;
+
+		if (path[i] != '/')
+			continue;
+		memcpy(up, path, i ? i : 1);
+		up[i ? i : 1] = 0;
+		if (stat(up, &ust) < 0)
+			return cannot_check(up, errno);
+		if (check_owner_mode(up, &ust, 1, up, 0) < 0)
+			return -1;
+	}
+	if (!(how & CHECK_WALK) || !S_ISDIR(st.st_mode))
+		return check_owner_mode(path, &st, 0, path, 0);
+	if (check_owner_mode(path, &st, 0, path, 1) < 0)
+		return -1;
+	return check_walk(path, path, how, hops);
+}
+
+/* package.path or package.cpath: `own` first, then the absolute entries of what luaL_openlibs set
+ * ($LUA_PATH or the built-in default), without "./?.lua" and the other entries relative to the
+ * current directory, which may be anyone's. */
+static void set_search_path(lua_State *L, const char *field, const char *own)
+{
+	luaL_Buffer b;
+	const char *p, *e;
+
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, field);
+	p = lua_tostring(L, -1);
+	luaL_buffinit(L, &b);
+	luaL_addstring(&b, own);
+	for (; p && *p; p = *e ? e + 1 : e) {
+		e = strchrnul(p, ';');
+		if (*p == '/') {
+			luaL_addchar(&b, ';');
+			luaL_addlstring(&b, p, (size_t)(e - p));
+		}
+	}
+	luaL_pushresult(&b);
+	lua_setfield(L, -3, field);
+	lua_pop(L, 2);
+}
+
+static void add_purple_searcher(lua_State *L, const char *luadir, const char *bcdir)
 {
 	lua_getglobal(L, "table");
 	lua_getfield(L, -1, "insert");
 	lua_getglobal(L, "package");
 	lua_getfield(L, -1, "searchers");
 	lua_remove(L, -2);
-	lua_pushinteger(L, 2); /* after package.preload, before the source searcher */
-	lua_pushfstring(L, "%s/lua/", prefix);
-	lua_pushfstring(L, "%s/build/luac/", prefix);
-	lua_pushcclosure(L, bytecode_searcher, 2);
+	lua_pushinteger(L, 2); /* after package.preload (purple.core), before the path searchers */
+	lua_pushstring(L, luadir);
+	if (bcdir)
+		lua_pushstring(L, bcdir);
+	else
+		lua_pushnil(L);
+	lua_pushcclosure(L, purple_searcher, 2);
 	lua_call(L, 3, 0);
 	lua_pop(L, 1);
 }
 
-static void add_paths(lua_State *L)
+/* Sets up where purple's code comes from (see the top of this file) and checks it; the profiles
+ * are found through package.loaded["purple.paths"] (lua/purple/paths.lua): set here in a tree,
+ * written by `make install` when installed. Returns 0, or -1 after one line on stderr. */
+static int setup(lua_State *L)
 {
-	char exe[PATH_MAX], probe[PATH_MAX + 64];
+	char exe[PATH_MAX], *slash;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	const char *prefix;
+	const char *root, *luadir;
+	int in_tree;
+	struct stat st;
 
-	if (n <= 0)
-		return;
-	exe[n] = 0;
-	prefix = dirname(dirname(exe)); /* <prefix>/bin/purple → <prefix> */
-	snprintf(probe, sizeof probe, "%s/lua/purple.lua", prefix);
-	lua_getglobal(L, "package");
-	if (access(probe, R_OK) == 0) {
-		lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;", prefix, prefix);
-		lua_getfield(L, -2, "path");
-		lua_concat(L, 2);
-		lua_setfield(L, -2, "path");
-		lua_pushfstring(L, "%s/lua/?.so;", prefix);
-		add_bytecode_searcher(L, prefix);
-	} else {
-		lua_pushfstring(L, "%s/share/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?.lua;%s/share/lua/"
-				LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?/init.lua;", prefix, prefix);
-		lua_getfield(L, -2, "path");
-		lua_concat(L, 2);
-		lua_setfield(L, -2, "path");
-		lua_pushfstring(L, "%s/lib/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "/?.so;", prefix);
+	if (n <= 0) {
+		fprintf(stderr, "purple: cannot find its own executable: readlink /proc/self/exe: %s\n",
+			strerror(n < 0 ? errno : ENOENT));
+		return -1;
 	}
-	lua_getfield(L, -2, "cpath");
-	lua_concat(L, 2);
-	lua_setfield(L, -2, "cpath");
+	exe[n] = 0;
+	me = getuid();
+	for (int i = 0; i < 2; i++) { /* <root>/bin/purple → <root> */
+		slash = strrchr(exe, '/');
+		if (slash && slash != exe)
+			*slash = 0;
+		else
+			strcpy(exe, "/");
+	}
+	root = strcmp(exe, "/") == 0 ? "" : exe;
+	in_tree = stat(lua_pushfstring(L, "%s/lua/purple.lua", root), &st) == 0;
 	lua_pop(L, 1);
+	if (in_tree) {
+		luadir = lua_pushfstring(L, "%s/lua/", root);
+		lua_pushfstring(L, "%s?.lua;%s?/init.lua", luadir, luadir);
+		set_search_path(L, "path", lua_tostring(L, -1));
+		lua_pushfstring(L, "%s?.so", luadir);
+		set_search_path(L, "cpath", lua_tostring(L, -1));
+		add_purple_searcher(L, luadir, lua_pushfstring(L, "%s/build/luac/", root));
+		/* root is canonical (/proc/self/exe): the directories above it are checked once */
+		if (check_path(*root ? root : "/", CHECK_ABOVE, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%s/lua", root), CHECK_WALK, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%s/build", root), 0, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%s/build/luac", root), CHECK_WALK, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%s/profiles", root), CHECK_WALK | CHECK_FILES, 0) < 0)
+			return -1;
+		lua_createtable(L, 0, 2);
+		lua_pushstring(L, *root ? root : "/");
+		lua_setfield(L, -2, "tree");
+		lua_pushliteral(L, "/etc");
+		lua_setfield(L, -2, "sysconfdir");
+		luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+		lua_insert(L, -2);
+		lua_setfield(L, -2, "purple.paths");
+	} else {
+		luadir = lua_pushfstring(L, "%s/share/lua/" LUA_VDIR "/", root);
+		lua_pushfstring(L, "%s?.lua;%s?/init.lua", luadir, luadir);
+		set_search_path(L, "path", lua_tostring(L, -1));
+		lua_pushfstring(L, "%s/lib/lua/" LUA_VDIR "/?.so", root);
+		set_search_path(L, "cpath", lua_tostring(L, -1));
+		add_purple_searcher(L, luadir, NULL);
+		if (check_path(lua_pushfstring(L, "%s/share/lua/" LUA_VDIR, root), CHECK_ABOVE, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%spurple", luadir), CHECK_WALK, 0) < 0)
+			return -1;
+		lua_getglobal(L, "require");
+		lua_pushliteral(L, "purple.paths");
+		lua_call(L, 1, 1);
+		lua_getfield(L, -1, "datadir");
+		if (lua_isstring(L, -1) && check_path(lua_pushfstring(L, "%s/profiles", lua_tostring(L, -1)),
+						      CHECK_ABOVE | CHECK_WALK | CHECK_FILES, 0) < 0)
+			return -1;
+		lua_pop(L, 2);
+	}
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	lua_getfield(L, -1, "purple.paths");
+	lua_getfield(L, -1, "sysconfdir");
+	if (lua_isstring(L, -1) && check_path(lua_pushfstring(L, "%s/purple/profiles", lua_tostring(L, -1)),
+					      CHECK_ABOVE | CHECK_WALK | CHECK_FILES, 0) < 0)
+		return -1;
+	return 0;
 }
 
 int luaopen_purple_core(lua_State *L); /* csrc/core.c, linked in */
@@ -136,11 +424,15 @@ static int pmain(lua_State *L)
 
 	name = name ? name + 1 : argv[0];
 	luaL_openlibs(L);
-	add_paths(L);
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
 	lua_pushcfunction(L, luaopen_purple_core);
 	lua_setfield(L, -2, "purple.core");
 	lua_pop(L, 1);
+	if (setup(L) < 0) {
+		lua_pushinteger(L, 125);
+		return 1;
+	}
+	lua_settop(L, 2);
 	lua_createtable(L, argc, 1);
 	for (int i = 0; i < argc; i++) {
 		lua_pushstring(L, argv[i]);

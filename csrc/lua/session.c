@@ -10,8 +10,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "../purple.h"
-#include "../session_server.h"
+#include "lpurple.h"
+#include "session_server.h"
 
 #define SERVER_MT "purple.session_server"
 

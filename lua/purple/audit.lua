@@ -30,7 +30,7 @@ M.EVENTS = {
   oom = "resource",
   timeout = "resource",
 }
-M.DETAIL_LEVELS = { "syscall", "filesystem", "resource", "network" }
+M.DETAIL_LEVELS = require("purple.schema").DETAIL_LEVELS -- the values audit.detail_level accepts
 local COMMON = { ts = true, session = true, event = true, profile = true, pid = true }
 
 -- RFC 3339 timestamp, UTC, with microseconds.
@@ -50,7 +50,7 @@ end
 
 -- Opens the policy's log for a run: true, or nil, "audit.log_path: why" (the run then stops with 125).
 function M.open(run)
-  local a = run.policy.audit or {}
+  local a = run.policy.audit
   if not a.log_path then
     return nil, "audit.log_path: required when audit.enabled is true (e.g. /var/log/purple/agent.log)"
   end

@@ -1,5 +1,7 @@
--- The purple and purple-lua commands: argument parsing only; the work is done by the
--- same calls the Lua API exposes (purple.profile, purple.exec).
+-- The purple and purple-lua commands: the global options, then the subcommand, whose module
+-- lua/purple/cli/<name>.lua parses the rest (purple.cli.args: lua-argparse) and calls what the Lua
+-- API exposes (purple.profile, purple.exec). Only the chosen subcommand's module is loaded.
+local args = require "purple.cli.args"
 local log = require "purple.log"
 local status = require "purple.status"
 
@@ -33,6 +35,7 @@ Commands:
   syscalls [GROUP | --hardening]
                        list the syscall groups (@name), the members of one group, or the
                        hardening every profile gets
+  help [COMMAND]       this text, or the options of one command (as purple COMMAND --help)
 
 Options:
   -l, --log-level LEVEL  error, warn (default), info or debug
@@ -51,185 +54,137 @@ Exit status:
 M.LUA_USAGE = [==[
 Usage: purple-lua [-l LEVEL] SCRIPT [ARG...] [-- CMD [ARG...]]
 
-Runs the Lua 5.4 SCRIPT with purple preloaded as the global 'purple'. The script sees its ARGs
-as ... and arg, and the command after -- as purple.command. If it returns a policy table and did
-not run anything itself, purple-lua runs the command under that policy. Exit status as purple(1).
+Runs the Lua 5.4 SCRIPT with purple preloaded as the global 'purple'. The script gets what a
+profile script gets, the profile context, as ... (then its ARGs); its ARGs are also in arg, and
+the command after -- is purple.command. If it returns a policy table and did not run anything
+itself, purple-lua runs the command under that policy, as purple run --profile SCRIPT would.
+
+Options:
+  -l, --log-level LEVEL  error, warn (default), info or debug
+  -h, --help             this text
+  -V, --version          purple's version
+
+Exit status as purple(1); a script that returns an integer exits with it.
 ]==]
 
-local function die(msg)
-  -- A policy with several errors gives one line each.
-  io.stderr:write("purple: ", (tostring(msg):gsub("\n", "\npurple: ")), "\n")
-  return status.SETUP
+-- The subcommands, each lua/purple/cli/<name>.lua: { parser = function() -> argparse parser,
+-- run = function(opts, command) -> status }. Only run takes a command after "--".
+local COMMANDS = { run = true, profile = true, ps = true, stop = true, log = true, doctor = true, syscalls = true,
+  session = true }
+
+local LEVELS = { error = true, warn = true, info = true, debug = true }
+
+-- The options before the subcommand (or script), for purple and purple-lua alike.
+local function global_parser(name, usage)
+  local p = args.parser(name)
+  p:help((usage:gsub("\n$", "")))
+  p:option("-l --log-level"):convert(function(l)
+    if LEVELS[l] then return l end
+    return nil, ("-l: unknown log level '%s': expected error, warn, info or debug"):format(l)
+  end)
+  p:flag("-V --version")
+  return p
 end
 
 -- Splits args at the first "--": before, after (nil when there is no "--").
-local function split_command(args, first)
+local function split_command(list, first)
   local before, after = {}, nil
-  for i = first, #args do
+  for i = first, #list do
     if after then
-      after[#after + 1] = args[i]
-    elseif args[i] == "--" then
+      after[#after + 1] = list[i]
+    elseif list[i] == "--" then
       after = {}
     else
-      before[#before + 1] = args[i]
+      before[#before + 1] = list[i]
     end
   end
   return before, after
 end
 
--- Global options before the subcommand. Returns the index of the first other argument.
-local function global_options(args, usage)
+-- The index of the subcommand (or script): the first argument that is not a global option or
+-- -l's value. A "--" ends the global options too: what follows it is never one.
+local function operand_index(list)
   local i = 1
-  while i <= #args do
-    local a = args[i]
-    if a == "-l" or a == "--log-level" then
-      local ok, err = log.set_level(args[i + 1])
-      if not ok then return nil, err end
-      i = i + 2
-    elseif a:match("^%-%-log%-level=") then
-      local ok, err = log.set_level(a:match("=(.*)"))
-      if not ok then return nil, err end
-      i = i + 1
-    elseif a == "-h" or a == "--help" then
-      io.stdout:write(usage)
-      return nil, nil, 0
-    elseif a == "-V" or a == "--version" then
-      io.stdout:write("purple ", require("purple").version, "\n")
-      return nil, nil, 0
-    else
-      break
-    end
+  while list[i] do
+    local a = list[i]
+    if a == "--" then return i + 1 end
+    if a == "-" or a:sub(1, 1) ~= "-" then return i end
+    i = i + ((a == "-l" or a == "--log-level") and 2 or 1)
   end
   return i
 end
 
-local function write_report(f, result)
-  local json = require "purple.json"
-  local ok, err = f:write(json.encode(result), "\n")
-  if ok then ok, err = f:close() end
-  return ok, err
+-- Parses the global options args[1 .. at-1]: true | nil, status (help, version or usage error).
+local function global_options(p, list, at)
+  local opts, code = args.parse(p, table.move(list, 1, at - 1, 1, {}))
+  if not opts then return nil, code end
+  if opts.version then
+    io.stdout:write("purple ", require("purple.version"), "\n")
+    return nil, 0
+  end
+  if opts.log_level then assert(log.set_level(opts.log_level)) end
+  return true
 end
 
-local function profile_context(command)
-  return { argv = command or {}, agent = os.getenv("PURPLE_AGENT") }
+-- purple help [COMMAND [SUBCOMMAND]]
+local function help(top, list)
+  local hp = args.parser("purple help", "Prints the usage of purple, or of one command.")
+  hp:argument("COMMAND", "A command (run, profile, ps, stop, log, doctor, syscalls, session, help) and its subcommand.")
+    :args("*"):target("command")
+  local opts, code = args.parse(hp, list)
+  if not opts then return code end
+  local name = opts.command[1]
+  if not name then return args.help(top) end
+  if name == "help" and not opts.command[2] then return args.help(hp) end
+  if not COMMANDS[name] then return args.usage_error(hp, ("unknown command '%s'"):format(name)) end
+  local p = require("purple.cli." .. name).parser()
+  local sub = args.subcommand(p, { table.unpack(opts.command, 2) })
+  if #opts.command > 2 or (opts.command[2] and sub == p) then
+    return args.usage_error(hp, ("%s: no subcommand '%s'"):format(name, table.concat(opts.command, " ", 2)))
+  end
+  return args.help(sub)
 end
 
-function M.finish(result)
-  if result.error then io.stderr:write(result.error, "\n") end
-  if log.enabled("info") then
-    log.info("session %s: status %d%s in %.3fs%s", result.session or "-", result.status,
-      result.signal and (" (signal " .. result.signal .. ")") or "", result.duration or 0,
-      require("purple.usage").summary(result))
-  end
-  return result.status
-end
-
-local function cmd_run(args, first)
-  local before, command = split_command(args, first)
-  local profile, timeout, report, allow_unenforced, learn
-  local i = 1
-  while i <= #before do
-    local a = before[i]
-    if a == "--profile" or a == "-p" then
-      profile = before[i + 1]; i = i + 2
-    elseif a:match("^%-%-profile=") then
-      profile = a:match("=(.*)"); i = i + 1
-    elseif a == "--timeout" then
-      timeout = tonumber(before[i + 1]); i = i + 2
-      if not timeout or timeout <= 0 then return die("--timeout: expected a positive number of seconds") end
-    elseif a == "--report" then
-      report = before[i + 1]; i = i + 2
-      if not report then return die("--report: expected a file name") end
-    elseif a == "--allow-unenforced" then
-      allow_unenforced = true; i = i + 1
-    elseif a == "--learn" then
-      learn = before[i + 1]; i = i + 2
-      if not learn or learn == "" then return die("--learn: expected an output file name (e.g. learned.yaml)") end
-    else
-      return die(("run: unknown option '%s' (see purple --help)"):format(a))
-    end
-  end
-  if not profile then return die("run: --profile NAME is required") end
-  if not command or #command == 0 then return die("command: empty (give the command after --)") end
-  local purple = require "purple"
-  local policy, err = purple.profile(profile, profile_context(command))
-  if not policy then return die(err) end
-  log.debug("profile %s from %s", policy.name, policy.source or "?")
-  -- Opened now, before the sandbox runs: a link it might plant at the path is never followed.
-  local report_file
-  if report then
-    report_file, err = require("purple.core").create_file(report)
-    if not report_file then return die("--report: " .. err) end
-  end
-  local result = purple.exec(policy, command, { timeout = timeout, allow_unenforced = allow_unenforced,
-    learn = learn })
-  if report_file then
-    local ok, rerr = write_report(report_file, result)
-    if not ok then log.error("--report: %s", rerr) end
-  end
-  return M.finish(result)
-end
-
-local function main_purple(args)
-  local i, err, code = global_options(args, M.USAGE)
-  if not i then
-    if err then return die(err) end
-    return code
-  end
-  local cmd = args[i]
-  if cmd == "run" then return cmd_run(args, i + 1) end
-  if cmd == nil then
+local function main_purple(list)
+  local top = global_parser("purple", M.USAGE)
+  local at = operand_index(list)
+  local ok, code = global_options(top, list, at)
+  if not ok then return code end
+  local name = list[at]
+  if name == nil then
     io.stderr:write(M.USAGE)
     return status.SETUP
   end
-  if cmd:sub(1, 1) == "-" then return die(("unknown option '%s' (see purple --help)"):format(cmd)) end
-  -- Other commands live in lua/purple/cli/<name>.lua: return function(args, first) -> status
-  if cmd:match("^[%w-]+$") and package.searchpath("purple.cli." .. cmd, package.path) then
-    return require("purple.cli." .. cmd)(args, i + 1)
-  end
-  return die(("unknown command '%s' (see purple --help)"):format(cmd))
+  local rest = table.move(list, at + 1, #list, 1, {})
+  if name == "help" then return help(top, rest) end
+  if not COMMANDS[name] then return args.usage_error(top, ("unknown command '%s'"):format(name)) end
+  local cmd = require("purple.cli." .. name)
+  local command
+  if name == "run" then rest, command = split_command(rest, 1) end
+  local opts
+  opts, code = args.parse(cmd.parser(), rest)
+  if not opts then return code end
+  return cmd.run(opts, command)
 end
 
-local function main_lua(args)
-  local i, err, code = global_options(args, M.LUA_USAGE)
-  if not i then
-    if err then return die(err) end
-    return code
-  end
-  local script = args[i]
+-- purple-lua [-l LEVEL] SCRIPT [ARG...] [-- CMD [ARG...]]
+local function main_lua(list)
+  local top = global_parser("purple-lua", M.LUA_USAGE)
+  local at = operand_index(list)
+  local ok, code = global_options(top, list, at)
+  if not ok then return code end
+  local script = list[at]
   if not script then
     io.stderr:write(M.LUA_USAGE)
     return status.SETUP
   end
-  if script:match("^%-.") then return die(("unknown option '%s' (see purple-lua --help)"):format(script)) end
-  local script_args, command = split_command(args, i + 1)
-  local purple = require "purple"
-  purple.command = command
-  _G.purple = purple
-  local chunk, lerr = loadfile(script)
-  if not chunk then return die(lerr) end
-  local ran = false
-  local real_exec = purple.exec
-  purple.exec = function(...)
-    ran = true
-    return real_exec(...)
-  end
-  local ok, ret = xpcall(chunk, debug.traceback, table.unpack(script_args))
-  if not ok then return die(tostring(ret)) end
-  if math.type(ret) == "integer" then return ret end
-  if type(ret) == "table" and ret.status and ret.argv then return ret.status end
-  if type(ret) == "table" and not ran then
-    if not command or #command == 0 then return die("command: empty (give the command after --)") end
-    local policy, perr = require("purple.profiles").from_table(ret, script, profile_context(command))
-    if not policy then return die(perr) end
-    return M.finish(real_exec(policy, command))
-  end
-  return 0
+  local script_args, command = split_command(list, at + 1)
+  return require("purple.cli.script").run(script, script_args, command, list, at)
 end
 
-function M.main(mode, args)
-  if mode == "purple-lua" then return main_lua(args) end
-  return main_purple(args)
+function M.main(mode, list)
+  if mode == "purple-lua" then return main_lua(list) end
+  return main_purple(list)
 end
 
 return M

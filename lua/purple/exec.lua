@@ -119,18 +119,19 @@ local function supervise(run, result, enforcers)
 end
 
 -- purple.exec(policy, argv [, opts]) -> result
--- opts: timeout (seconds, overrides the policy), log (level), stdin/out/err are inherited.
+-- opts: timeout (seconds, overrides the policy), log (level), load_base (purple.profiles' loader,
+-- for a policy table with extends: purple.exec passes it); stdin/out/err are inherited.
 function M.exec(policy, argv, opts)
   opts = opts or {}
   local t0 = core.monotonic()
   local result = { policy = policy.name, argv = argv, started = false, timed_out = false, warnings = {} }
   if type(argv) ~= "table" or #argv == 0 or argv[1] == "" then
-    return fail(result, status.SETUP, "purple: command: empty (give the command after --)")
+    return fail(result, status.SETUP, "purple: command: empty (argv[1] must name the program)")
   end
   -- A policy changed or built in Lua after loading is checked again (normalising is idempotent):
   -- an unknown key or a bad value must stop the run, not be ignored by the enforcers. One that
   -- is as purple loaded it is only copied (policy.check).
-  local valid, invalid = require("purple.policy").check(policy)
+  local valid, invalid = require("purple.policy").check(policy, { load_base = opts.load_base })
   if not valid then return fail(result, status.SETUP, "purple: " .. invalid:gsub("\n", "\npurple: ")) end
   valid.source = policy.source
   policy = valid

@@ -1,30 +1,25 @@
--- Finding and loading profiles. Search order: in-tree profiles/, $XDG_CONFIG_HOME/purple/profiles,
--- /etc/purple/profiles, $(PREFIX)/share/purple/profiles ($PURPLE_DATADIR). A name containing "/"
--- or ending in .lua/.yaml/.yml is a path. A Lua profile is a script returning a policy table; it
--- gets the profile context as `...` and the purple module as the global `purple`.
+-- Finding and loading profiles. Search order: the source tree's profiles/ (when purple runs from
+-- one), $XDG_CONFIG_HOME/purple/profiles, $(SYSCONFDIR)/purple/profiles (/etc in a tree),
+-- $(DATADIR)/profiles of the installation ($PURPLE_DATADIR/profiles instead when set). The
+-- directories come from purple.paths (lua/purple/paths.lua), never from another tree or prefix. A
+-- name containing "/" or ending in .lua/.yaml/.yml is a path. A Lua profile is a script returning a
+-- policy table; it gets the profile context as `...` and the purple module as the global `purple`.
+--
+-- The purple module is defined here, not in lua/purple.lua, because profile scripts need it while
+-- this module loads them: lua/purple.lua returns M.api, and nothing below it requires "purple".
 local policy = require "purple.policy"
+local paths = require "purple.paths"
 
 local M = {}
 
 function M.dirs()
   local dirs = {}
-  local here = debug.getinfo(1, "S").source:match("^@(.-)/?lua/purple/profiles%.lua$")
-  if here then dirs[#dirs + 1] = (here == "" and "." or here) .. "/profiles" end
+  if paths.tree then dirs[#dirs + 1] = paths.tree .. "/profiles" end
   local xdg = os.getenv("XDG_CONFIG_HOME") or ((os.getenv("HOME") or "/nonexistent") .. "/.config")
   dirs[#dirs + 1] = xdg .. "/purple/profiles"
-  dirs[#dirs + 1] = "/etc/purple/profiles"
-  -- Installed as $(PREFIX)/share/lua/5.4/purple/profiles.lua: the data is in $(PREFIX)/share/purple.
-  local prefix = debug.getinfo(1, "S").source:match("^@(.*)/share/lua/[%d.]+/purple/profiles%.lua$")
-  local datadir = os.getenv("PURPLE_DATADIR") or (prefix and prefix .. "/share/purple") or "/usr/local/share/purple"
-  dirs[#dirs + 1] = datadir .. "/profiles"
-  -- Installed by luarocks into the tree $(PREFIX): only the Lua code is deployed there, the
-  -- profiles stay in the rock's own directory.
-  if prefix and not os.getenv("PURPLE_DATADIR") then
-    local rock = prefix .. "/lib/luarocks/rocks-" .. _VERSION:match("[%d.]+$") .. "/purple"
-    local versions = require("purple.core").readdir(rock) or {}
-    table.sort(versions)
-    for _, v in ipairs(versions) do dirs[#dirs + 1] = rock .. "/" .. v .. "/share/purple/profiles" end
-  end
+  dirs[#dirs + 1] = paths.sysconfdir .. "/purple/profiles"
+  local datadir = os.getenv("PURPLE_DATADIR") or paths.datadir
+  if datadir then dirs[#dirs + 1] = datadir .. "/profiles" end
   return dirs
 end
 
@@ -95,8 +90,10 @@ end
 -- The fields of the context that cost a file read or more, computed when a profile first reads
 -- them (most profiles read none or one: ~0.3 ms of every load otherwise). In this order when
 -- filled eagerly (date follows time).
-local LAZY = { "hostname", "env", "time", "date", "uid", "cpus", "memory_bytes" }
+local LAZY = { "hostname", "env", "time", "date", "uid", "cpus", "memory_bytes", "cwd" }
 local compute = {
+  -- the directory purple runs in, symbolic links resolved (nil when it is gone)
+  cwd = function() return (require("purple.core").realpath(".")) end,
   hostname = function() return read_first_line("/proc/sys/kernel/hostname") end,
   env = function() return require("purple.enforce.environment").host_environment() end,
   time = function() return os.time() end,
@@ -122,7 +119,8 @@ local lazy_context = {
 
 -- context([partial]) -> ctx: argv, agent ($PURPLE_AGENT or the command's basename), hostname,
 -- env (the caller's environment), time (os.time()), date (os.date("*t", time)), uid, cpus,
--- memory_bytes. Fields already in partial are kept; the others are read on first use.
+-- memory_bytes, cwd (the current directory, resolved). Fields already in partial are kept; the
+-- others are read on first use.
 function M.context(partial)
   local ctx = partial or {}
   ctx.argv = ctx.argv or {}
@@ -155,7 +153,14 @@ function M.from_table(tbl, source, ctx, lines)
     named.name = basename_noext(source)
     tbl = named
   end
-  return policy.normalize(tbl, { source = source, lines = lines, ctx = ctx })
+  return policy.normalize(tbl, { source = source, lines = lines, ctx = ctx, load_base = M.load_base })
+end
+
+-- normalize(doc [, opts]) -> policy | nil, message: policy.normalize, with `extends` loaded here.
+function M.normalize(doc, opts)
+  local o = { load_base = M.load_base }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return policy.normalize(doc, o)
 end
 
 -- yaml_document(path) -> the YAML document (not normalised), lines | nil, message
@@ -168,7 +173,7 @@ local policy_errors = { __tostring = function(e) return e.message end }
 local function raise(message) error(setmetatable({ message = message }, policy_errors), 0) end
 
 local function run_script(path, ctx)
-  local env = setmetatable({ purple = require("purple") }, { __index = _G })
+  local env = setmetatable({ purple = M.api }, { __index = _G })
   local chunk, lerr = loadfile(path, "t", env)
   if not chunk then return nil, lerr end
   local ok, p = pcall(chunk, ctx)
@@ -214,6 +219,19 @@ function M.load(name, ctx)
   return p, perr
 end
 
+-- with_context(ctx, path, f, ...) -> f(...): the purple.yaml and purple.extend calls f makes load
+-- with ctx and relative to path, as from a profile script (purple-lua runs its script so).
+function M.with_context(ctx, path, f, ...)
+  local saved = loading_ctx
+  loading_ctx = ctx
+  table.insert(loading_stack, path)
+  local r = table.pack(pcall(f, ...))
+  table.remove(loading_stack)
+  loading_ctx = saved
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
+end
+
 -- load_base(ref, from_source, ctx): the profile an `extends` names; a relative path is relative to
 -- the directory of the file that extends it.
 function M.load_base(ref, from_source, ctx)
@@ -257,13 +275,13 @@ function M.extend_for_script(base, doc)
     if not p then raise(err) end
     base = p
   elseif type(base) == "table" then
-    local p, err = policy.normalize(base)
+    local p, err = M.normalize(base)
     if not p then raise(err) end
     base = p
   else
     error("purple.extend: expected a policy or a profile name as the base", 2)
   end
-  local p, err = policy.extend(base, doc or {})
+  local p, err = policy.extend(base, doc or {}, { load_base = M.load_base })
   if not p then raise(err) end
   return p
 end
@@ -287,5 +305,41 @@ function M.list()
   table.sort(out, function(a, b) return a.name < b.name end)
   return out
 end
+
+---------------------------------------------------------------------------------------------------
+-- The purple module: lua/purple.lua returns this table, profile scripts see it as `purple`.
+-- Documented in lua/purple.lua and purple-lua(1).
+
+local core = require "purple.core"
+
+M.api = setmetatable({
+  version = require "purple.version",
+  profile = M.load,
+  policy = M.normalize,
+  yaml = M.yaml_for_script,
+  extend = M.extend_for_script,
+  null = policy.NULL,
+  context = M.context,
+  -- what profiles read from the host to decide what to show
+  realpath = function(path) return core.realpath(path) end,
+  stat = function(path) return core.stat(path) end,
+  cwd = function() return (core.realpath(".")) end,
+  -- one line "purple: ..." on stderr at the default log level (quiet with -l error)
+  warn = function(fmt, ...) require("purple.log").warn(fmt, ...) end,
+}, {
+  -- purple.exec loads the run machinery only when a script runs something (exec never requires
+  -- this module, so this is no cycle); a policy table that extends a profile is loaded here.
+  __index = function(t, k)
+    if k ~= "exec" then return nil end
+    local run = require("purple.exec").exec
+    local function exec(p, argv, opts)
+      local o = { load_base = M.load_base }
+      for key, v in pairs(opts or {}) do o[key] = v end
+      return run(p, argv, o)
+    end
+    rawset(t, k, exec)
+    return exec
+  end,
+})
 
 return M

@@ -23,8 +23,6 @@ local ERRNO = { EPERM = 1, ENOSYS = 38, EAFNOSUPPORT = 97 }
 M.ERRNO = ERRNO
 M.ALWAYS = { "execve", "exit", "exit_group" }
 
-local ALIASES = { unmount = "umount2", umount = "umount2" }
-
 -- libseccomp's name lookup is slow enough to matter for 300 names: remember each answer.
 local numbers = {}
 local function number(name)
@@ -66,31 +64,23 @@ local function group_numbers(group)
   return nrs
 end
 
--- Expands a list of names and "@group"s into { nr = source entry }; nil, error for an unknown name.
--- The entry tables are read-only (one is shared by the members of a group).
-local function expand(list, field)
+-- Expands a list of names and "@group"s into { nr = source entry }. The list comes from a
+-- normalised policy: purple.policy checked every name and group and replaced the guide's aliases
+-- (schema.SYSCALL_ALIASES) by the syscall they mean. The entry tables are read-only (one is shared
+-- by the members of a group).
+local function expand(list)
   local out = {}
-  for i, entry in ipairs(list or {}) do
-    if type(entry) ~= "string" then
-      return nil, ("syscalls.%s[%d]: expected a syscall name or @group"):format(field, i)
-    end
+  for _, entry in ipairs(list or {}) do
     if entry:sub(1, 1) == "@" then
-      local nrs = group_numbers(entry:sub(2))
-      if not nrs then
-        return nil, ("syscalls.%s: unknown syscall group %q (see purple syscalls)"):format(field, entry)
-      end
+      local nrs = group_numbers(entry:sub(2)) or error("purple.seccomp: unknown group " .. entry)
       local e = { entry = entry, group = true }
       for j = 1, #nrs do
         local nr = nrs[j]
         if out[nr] == nil then out[nr] = e end
       end
     else
-      local name = ALIASES[entry] or entry
-      local nr = number(name)
-      if not nr then
-        return nil, ("syscalls.%s: unknown syscall %q on this architecture"):format(field, entry)
-      end
-      out[nr] = { entry = entry, name = name }
+      local nr = number(entry) or error("purple.seccomp: unknown syscall " .. entry)
+      out[nr] = { entry = entry, name = entry }
     end
   end
   return out
@@ -222,15 +212,8 @@ function M.plan(sc, opts)
   local shared = key and plans[key]
   if shared then return instance(shared, opts, handlers) end
 
-  local allow, err = expand(sc.allow, "allow")
-  if not allow then return nil, err end
-  local deny
-  deny, err = expand(sc.deny, "deny")
-  if not deny then return nil, err end
+  local allow, deny = expand(sc.allow), expand(sc.deny)
   local action = sc.action or "errno"
-  if action ~= "errno" and action ~= "kill" and action ~= "log" then
-    return nil, ("syscalls.action: unknown action %q (errno, kill or log)"):format(tostring(action))
-  end
   local default_deny = sc.default_deny == true
 
   if deny[execve] then

@@ -4,6 +4,9 @@
 -- run a sandbox (the required checks pass), 1 otherwise.
 local core = require "purple.core"
 local json = require "purple.json"
+local args = require "purple.cli.args"
+
+local M = {}
 
 local read = require("purple.files").read
 
@@ -113,16 +116,16 @@ local function checks()
   return list
 end
 
-return function(args, first)
-  local as_json = false
-  for i = first, #args do
-    if args[i] == "--json" then
-      as_json = true
-    else
-      io.stderr:write(("purple: doctor: unknown option '%s' (usage: purple doctor [--json])\n"):format(args[i]))
-      return 125
-    end
-  end
+function M.parser()
+  local p = args.parser("purple doctor", "Checks the kernel features purple needs, as the invoking user: what "
+    .. "each is for and the fix for what is missing. Exit status 0 when purple can run a sandbox here, 1 "
+    .. "otherwise.")
+  p:flag("--json", "Print the checks as JSON.")
+  return p
+end
+
+function M.run(opts)
+  local as_json = opts.json
   local list = checks()
   local can_run = true
   for _, c in ipairs(list) do
@@ -143,3 +146,5 @@ return function(args, first)
   end
   return can_run and 0 or 1
 end
+
+return M

@@ -3,11 +3,25 @@
 -- matching records as they are; --follow keeps reading as records arrive, across rotations.
 local core = require "purple.core"
 local json = require "purple.json"
-local human_size = require("purple.usage").bytes
+local args = require "purple.cli.args"
+local human_size = require("purple.cli.usage").bytes
 
 local DEFAULT_DIR = "/var/log/purple"
 
-local USAGE = "usage: purple log [FILE...] [--session ID] [--event TYPE] [--follow] [--json]"
+local M = {}
+
+function M.parser()
+  local p = args.parser("purple log", "Shows audit logs readably, one record a line (default: every *.log in "
+    .. DEFAULT_DIR .. ").")
+  p:argument("FILE", "An audit log."):args("*"):target("files")
+  p:option("--session", "Only the records of the session ID (or a prefix of it).")
+    :argname("ID")
+  p:option("--event", "Only the records of one event type (session_start, syscall_violation, session_end, ...).")
+    :argname("TYPE")
+  p:flag("-f --follow", "Keep reading as records arrive, across log rotations, until interrupted.")
+  p:flag("--json", "Print the matching records as they are (JSON lines).")
+  return p
+end
 
 local function die(msg)
   io.stderr:write("purple: ", msg, "\n")
@@ -132,30 +146,10 @@ local function drain(src, opts, complete_only)
   end
 end
 
-return function(args, first)
-  local opts, files = {}, {}
-  local i = first
-  while i <= #args do
-    local a = args[i]
-    if a == "--session" or a == "--event" then
-      if not args[i + 1] then return die(a .. ": expected a value") end
-      opts[a:sub(3)] = args[i + 1]
-      i = i + 2
-    elseif a == "--follow" or a == "-f" then
-      opts.follow = true; i = i + 1
-    elseif a == "--json" then
-      opts.json = true; i = i + 1
-    elseif a == "-h" or a == "--help" then
-      io.stdout:write(USAGE, "\n")
-      return 0
-    elseif a:sub(1, 1) == "-" then
-      return die(("log: unknown option '%s' (%s)"):format(a, USAGE))
-    else
-      files[#files + 1] = a; i = i + 1
-    end
-  end
+function M.run(opts)
+  local files = opts.files
   if opts.event and not require("purple.audit").EVENTS[opts.event] then
-    return die(("--event: unknown event '%s'"):format(opts.event))
+    return args.usage_error(M.parser(), ("--event: unknown event '%s'"):format(opts.event))
   end
   if #files == 0 then
     local names = core.readdir(DEFAULT_DIR)
@@ -189,3 +183,5 @@ return function(args, first)
     end
   end
 end
+
+return M

@@ -4,7 +4,10 @@
 local core = require "purple.core"
 local json = require "purple.json"
 local runtime = require "purple.runtime"
-local usage_fmt = require "purple.usage"
+local usage_fmt = require "purple.cli.usage"
+local args = require "purple.cli.args"
+
+local M = {}
 
 local USER_HZ, PAGE = 100, 4096 -- /proc units: clock ticks (USER_HZ is 100 on Linux) and pages
 
@@ -95,26 +98,18 @@ local function print_table(list)
   end
 end
 
-return function(args, first)
-  local watch, as_json
-  local i = first
-  while i <= #args do
-    local a = args[i]
-    if a == "--watch" or a == "-w" then
-      watch = 2
-      if tonumber(args[i + 1]) then watch = tonumber(args[i + 1]); i = i + 1 end
-      if watch <= 0 then
-        io.stderr:write("purple: --watch: expected a positive number of seconds\n")
-        return 125
-      end
-    elseif a == "--json" then
-      as_json = true
-    else
-      io.stderr:write(("purple: ps: unknown option '%s' (usage: purple ps [--watch [SECONDS]] [--json])\n"):format(a))
-      return 125
-    end
-    i = i + 1
-  end
+function M.parser()
+  local p = args.parser("purple ps", "Lists the running sessions of purple's runtime directory (this user's; "
+    .. "$PURPLE_RUNTIME_DIR): id, profile, supervisor and init pid, uptime, CPU time, memory, process count "
+    .. "and command.")
+  p:option("-w --watch", "Redraw the list every SECONDS (default 2) until interrupted.")
+    :args("?"):argname("SECONDS"):convert(args.seconds("--watch"))
+  p:flag("--json", "Print the sessions as a JSON array.")
+  return p
+end
+
+function M.run(opts)
+  local watch, as_json = opts.watch and (opts.watch[1] or 2), opts.json
   repeat
     local list = sessions()
     if watch then io.stdout:write("\27[H\27[2J", runtime.dir(), "  ", os.date("%H:%M:%S"), "\n") end
@@ -128,3 +123,5 @@ return function(args, first)
   until not watch
   return 0
 end
+
+return M

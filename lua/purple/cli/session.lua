@@ -7,33 +7,38 @@ local core = require "purple.core"
 local runtime = require "purple.runtime"
 local session = require "purple.session"
 
-local USAGE = "usage: purple session start --profile NAME [--name NAME] [--timeout SECONDS] | list | stop NAME..."
+local args = require "purple.cli.args"
+
+local M = {}
+
+function M.parser()
+  local p = args.parser("purple session", "Sessions: one sandbox that stays up and runs many commands, sent "
+    .. "with purple exec (docs/sessions.md).")
+  p:command_target("subcommand")
+  local st = args.command(p, "start", "Start a session; print its name once it accepts commands.")
+  st:option("-p --profile", "The profile: a name or a file."):argname("NAME"):count(1)
+  st:option("--name", "The session's name (default: random): letters, digits, '_', '.', '-', at most 64.")
+    :argname("NAME")
+  st:option("--timeout", "Override resources.session_timeout_seconds."):argname("SECONDS")
+    :convert(args.seconds("--timeout"))
+  args.command(p, "list", "List running sessions.")
+  local sp = args.command(p, "stop", "End sessions as purple stop does: SIGTERM, grace period, SIGKILL.")
+  sp:argument("NAME", "A session name."):args("+"):target("ids")
+  sp:option("--wait", "Wait up to SECONDS for the sessions to end (default 30; 0: do not wait).")
+    :argname("SECONDS"):convert(args.seconds("--wait", true)):default("30")
+  return p
+end
 
 local function die(msg)
   io.stderr:write("purple: ", msg, "\n")
   return 125
 end
 
-local function start(args, first)
-  local profile, name, timeout
-  local i = first
-  while i <= #args do
-    local a = args[i]
-    if a == "--profile" or a == "-p" then
-      profile = args[i + 1]; i = i + 2
-    elseif a == "--name" then
-      name = args[i + 1]; i = i + 2
-      if not session.valid_name(name) then
-        return die("session start: --name: letters, digits, '_', '.', '-' (at most 64, not starting with '.' or '-')")
-      end
-    elseif a == "--timeout" then
-      timeout = tonumber(args[i + 1]); i = i + 2
-      if not timeout or timeout <= 0 then return die("--timeout: expected a positive number of seconds") end
-    else
-      return die(("session start: unknown option '%s' (%s)"):format(a, USAGE))
-    end
+local function start(opts)
+  local profile, name, timeout = opts.profile, opts.name, opts.timeout
+  if name and not session.valid_name(name) then
+    return die("session start: --name: letters, digits, '_', '.', '-' (at most 64, not starting with '.' or '-')")
   end
-  if not profile then return die("session start: --profile NAME is required") end
   local policy, err = require("purple").profile(profile)
   if not policy then return die(err) end
   local dir, derr = runtime.ensure()
@@ -82,10 +87,10 @@ local function list()
   return 0
 end
 
-return function(args, first)
-  local sub = args[first]
-  if sub == "start" then return start(args, first + 1) end
-  if sub == "list" then return list() end
-  if sub == "stop" then return require("purple.cli.stop")(args, first + 1) end
-  return die(sub and ("session: unknown subcommand '%s' (%s)"):format(sub, USAGE) or USAGE)
+function M.run(opts)
+  if opts.subcommand == "start" then return start(opts) end
+  if opts.subcommand == "list" then return list() end
+  return require("purple.cli.stop").run(opts)
 end
+
+return M

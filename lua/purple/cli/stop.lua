@@ -8,37 +8,26 @@
 -- kill(2)'s permission rule is the access control: root, or the user who started the session.
 local core = require "purple.core"
 local runtime = require "purple.runtime"
+local args = require "purple.cli.args"
 
-local USAGE = "usage: purple stop [--wait SECONDS] ID..."
+local M = {}
+
+function M.parser()
+  local p = args.parser("purple stop", "Ends running sessions the way a session timeout does: SIGTERM to every "
+    .. "process of the sandbox, then, after the policy's grace period, SIGKILL to what is left. Root, or the "
+    .. "user who started a session, may stop it.")
+  p:argument("ID", "A session id or a unique prefix of one (purple ps lists them)."):args("+"):target("ids")
+  p:option("--wait", "Wait up to SECONDS for the sessions to end (default 30; 0: do not wait).")
+    :argname("SECONDS"):convert(args.seconds("--wait", true)):default("30")
+  return p
+end
 
 local function err(msg)
   io.stderr:write("purple: ", msg, "\n")
 end
 
-return function(args, first)
-  local wait, ids = 30, {}
-  local i = first
-  while i <= #args do
-    local a = args[i]
-    if a == "--wait" then
-      wait = tonumber(args[i + 1])
-      if not wait or wait < 0 then
-        err("--wait: expected a number of seconds")
-        return 125
-      end
-      i = i + 2
-    elseif a:sub(1, 1) == "-" then
-      err(("stop: unknown option '%s' (%s)"):format(a, USAGE))
-      return 125
-    else
-      ids[#ids + 1] = a
-      i = i + 1
-    end
-  end
-  if #ids == 0 then
-    err("stop: ID is required (" .. USAGE .. "; see purple ps)")
-    return 125
-  end
+function M.run(opts)
+  local wait, ids = opts.wait, opts.ids
   local status, pending = 0, {}
   for _, id in ipairs(ids) do
     local rec, ferr = runtime.find(id)
@@ -74,3 +63,5 @@ return function(args, first)
   end
   return status
 end
+
+return M

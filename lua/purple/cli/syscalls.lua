@@ -1,15 +1,25 @@
--- purple syscalls [GROUP]: the named syscall groups usable as "@name" in syscalls.allow/deny,
+-- purple syscalls [GROUP | --hardening]: the named syscall groups usable as "@name" in syscalls.allow/deny,
 -- and purple's fixed hardening.
 local core = require "purple.core"
 local syscalls = require "purple.syscalls"
+local args = require "purple.cli.args"
 
-return function(args, first)
-  local group = args[first]
-  if args[first + 1] then
-    io.stderr:write("purple: syscalls: expected at most one GROUP\n")
-    return 125
+local M = {}
+
+function M.parser()
+  local p = args.parser("purple syscalls", "Lists the named syscall groups a policy can use as \"@name\" in "
+    .. "syscalls.allow and syscalls.deny, the members of one group, or the hardening every profile gets.")
+  p:argument("GROUP", "A group, with or without its @."):args("?"):target("group")
+  p:flag("--hardening", "List purple's fixed hardening: the calls every sandbox denies, and why.")
+  return p
+end
+
+function M.run(opts)
+  local group = opts.group
+  if group and opts.hardening then
+    return args.usage_error(M.parser(), "GROUP or --hardening, not both")
   end
-  if group == "--hardening" then
+  if opts.hardening then
     for _, h in ipairs(syscalls.hardening) do
       local cond = ""
       for _, a in ipairs(h.args or {}) do
@@ -22,8 +32,7 @@ return function(args, first)
   if group then
     local members = syscalls.members(group:gsub("^@", ""), core.syscall_number)
     if not members then
-      io.stderr:write(("purple: syscalls: unknown group %q (purple syscalls lists them)\n"):format(group))
-      return 125
+      return args.usage_error(M.parser(), ("unknown group '%s'"):format(group))
     end
     for _, n in ipairs(members) do io.stdout:write(n, "\n") end
     return 0
@@ -38,3 +47,5 @@ return function(args, first)
   io.stdout:write("(purple syscalls GROUP lists one group; purple syscalls --hardening the fixed hardening)\n")
   return 0
 end
+
+return M

@@ -31,8 +31,7 @@ local function kernel_features(run)
   for n in (run.spec.namespaces or ""):gmatch("[^,]+") do ns[#ns + 1] = n end
   local cgroup_mode = "none"
   if run.cgroup and run.spec.cgroup_procs and #run.spec.cgroup_procs > 0 then
-    local ok, cg = pcall(require, "purple.cgroup")
-    cgroup_mode = ok and cg.layout().mode or "unknown"
+    cgroup_mode = require("purple.cgroup").layout().mode
   end
   local abi = 0
   if run.spec.landlock then abi = core.landlock_abi() or 0 end
@@ -49,7 +48,7 @@ local function session_start(run)
     uid = run.uid,
     gid = run.gid,
     sandbox_uid = run.sandbox_uid,
-    version = require("purple").version,
+    version = require "purple.version",
     init_pid = run.sandbox and run.sandbox.pid or nil,
     kernel = kernel_features(run),
   })
@@ -133,7 +132,7 @@ local function end_reason(result)
 end
 
 function M.prepare(run)
-  local a = run.policy.audit or {}
+  local a = run.policy.audit
   if not a.enabled then return true end
   load_modules()
   local ok, err = audit.open(run)

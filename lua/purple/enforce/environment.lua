@@ -33,20 +33,19 @@ function M.host_environment()
 end
 
 function M.build(policy, host)
-  local envp = policy.environment or {}
-  local fs = policy.filesystem or {}
+  local envp, fs = policy.environment, policy.filesystem -- normalised: every section is there
   local env = {
     PATH = M.DEFAULT_PATH,
     HOME = fs.working_dir or "/",
     TERM = host.TERM,
     LANG = host.LANG or "C.UTF-8",
   }
-  for _, pattern in ipairs(envp.keep or {}) do
+  for _, pattern in ipairs(envp.keep) do
     for k, v in pairs(host) do
       if glob_match(pattern, k) then env[k] = v end
     end
   end
-  for k, v in pairs(envp.set or {}) do env[k] = tostring(v) end
+  for k, v in pairs(envp.set) do env[k] = v end -- strings (schema type env_value)
   return env
 end
 
@@ -54,7 +53,7 @@ end
 -- the list these are a few getenv calls; reading and parsing /proc/self/environ (~0.3 ms the first
 -- time) is left to a pattern, which must see every name.
 local function host_for(policy)
-  local keep = (policy.environment or {}).keep or {}
+  local keep = policy.environment.keep
   for _, pattern in ipairs(keep) do
     if pattern:find("*", 1, true) then return M.host_environment() end
   end

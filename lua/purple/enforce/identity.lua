@@ -4,10 +4,10 @@
 local M = {}
 
 function M.prepare(run)
-  local spec, user = run.spec, run.policy.user or {}
+  local spec, user = run.spec, run.policy.user -- ids and hostname checked and defaulted by schema.lua
   local uid, gid
   if run.privileged then
-    uid, gid = user.uid or 65534, user.gid or 65534
+    uid, gid = user.uid, user.gid
     spec.setgroups = "clear" -- drop root's supplementary groups (gid 0 must not leak in)
   else
     uid, gid = run.uid, run.gid
@@ -17,7 +17,7 @@ function M.prepare(run)
   spec.uid_map = ("%d %d 1"):format(uid, uid)
   spec.gid_map = ("%d %d 1"):format(gid, gid)
   run.sandbox_uid, run.sandbox_gid = uid, gid
-  spec.hostname = run.policy.hostname or "purple"
+  spec.hostname = run.policy.hostname
   return true
 end
 

@@ -14,28 +14,20 @@
 --     of the socket and address after the check (csrc/net_perform.c).
 -- See docs/network.md for what each mechanism covers and the choices made.
 local core = require "purple.core"
+local cgroup = require "purple.cgroup"
 local log = require "purple.log"
+local units = require "purple.units"
 
 local M = {}
 
-local UNIFIED = "/sys/fs/cgroup/unified"
 local MAX_RANGES = 256 -- per list, in one BPF program (csrc/net_filter.c)
 local rootless -- defined below
 
-local function parse_port(s)
-  local ok, policy = pcall(require, "purple.policy")
-  if ok and policy.parse_port then return policy.parse_port(s) end
-  return require("purple.units").parse_port(s)
-end
-
--- The port list policy.network[field] as ranges { from, to, proto }.
+-- The port list policy.network[field] as ranges { from, to, proto }. purple.policy validated and
+-- canonicalised each entry with the same parser (units.lua is the one home of port syntax).
 local function port_list(n, field)
   local list = {}
-  for i, s in ipairs(n[field] or {}) do
-    local p, why = parse_port(s)
-    if not p then return nil, ("network.%s[%d]: %s"):format(field, i, why) end
-    list[#list + 1] = p
-  end
+  for i, s in ipairs(n[field]) do list[i] = assert(units.parse_port(s)) end
   return list
 end
 
@@ -43,8 +35,7 @@ end
 local function filter_cgroup(run)
   local own = run.cgroup and (run.cgroup.v2_dir or run.cgroup.v2)
   if own then return own end
-  local have, cgroup = pcall(require, "purple.cgroup")
-  local v2 = have and cgroup.layout().v2 or (core.stat(UNIFIED .. "/cgroup.procs") and UNIFIED)
+  local v2 = cgroup.layout().v2
   if not v2 then
     return nil, "network.isolated: false: the BPF port filter needs a cgroup v2 hierarchy and none is "
       .. "mounted (mount cgroup2 at /sys/fs/cgroup or /sys/fs/cgroup/unified) or set isolated: true"
@@ -193,7 +184,7 @@ rootless = function(run, outgoing, incoming)
   local text = table.concat(lines, "\n")
   run.spec.landlock = run.spec.landlock and (run.spec.landlock .. "\n" .. text) or text
   run.net = { outgoing = outgoing, incoming = incoming, notes = {} }
-  local audit = run.policy.audit or {}
+  local audit = run.policy.audit
   local observe = log.enabled("info") or audit.enabled == true
   run.seccomp_notify = run.seccomp_notify or {}
   for name, fn in pairs(rootless_handlers(run, outgoing, incoming, observe, supervised)) do
@@ -208,11 +199,7 @@ rootless = function(run, outgoing, incoming)
 end
 
 local function host_network(run, n)
-  local outgoing, err = port_list(n, "allow_outgoing")
-  if not outgoing then return nil, err end
-  local incoming
-  incoming, err = port_list(n, "allow_incoming")
-  if not incoming then return nil, err end
+  local outgoing, incoming = port_list(n, "allow_outgoing"), port_list(n, "allow_incoming")
 
   local abi = core.landlock_abi()
   if abi < 6 then
@@ -233,8 +220,7 @@ local function host_network(run, n)
   local text = "scope abstract_unix"
   run.spec.landlock = run.spec.landlock and (run.spec.landlock .. "\n" .. text) or text
 
-  local dir
-  dir, err = filter_cgroup(run)
+  local dir, err = filter_cgroup(run)
   if not dir then return nil, err end
   local filter, ferr = core.net_filter_attach(dir, { outgoing = outgoing, incoming = incoming })
   if not filter then
@@ -247,9 +233,45 @@ local function host_network(run, n)
   return true
 end
 
+-- What a resolver and a TLS client read: a policy that opens DNS gets the host's files read-only,
+-- each where the host has it and the policy maps nothing at, above or below its sandbox path.
+-- Without them nothing inside can resolve a name (not even localhost) or verify a certificate.
+local RESOLVER_FILES = { "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf",
+  "/etc/gai.conf", "/etc/ssl/certs" }
+
+local function under(path, dir)
+  return dir == "/" or path == dir or path:sub(1, #dir + 1) == dir .. "/"
+end
+
+-- DNS is open when the network is not isolated and allow_outgoing covers port 53 (any protocol).
+local function opens_dns(n)
+  for _, p in ipairs(port_list(n, "allow_outgoing")) do
+    if p.from <= 53 and p.to >= 53 then return true end
+  end
+  return false
+end
+
+local function resolver_files(run)
+  local mounts = run.spec.mounts
+  for _, path in ipairs(RESOLVER_FILES) do
+    local mapped = false
+    for _, m in ipairs(mounts) do
+      if under(path, m.target) or under(m.target, path) then mapped = true break end
+    end
+    if not mapped and core.stat(path) then
+      mounts[#mounts + 1] = { type = "bind", source = path, target = path, readonly = true, optional = true }
+      log.debug("network: DNS is open: %s read-only", path)
+    end
+  end
+end
+
 function M.prepare(run)
-  local n = run.policy.network or {}
-  if n.isolated == false then return host_network(run, n) end
+  local n = run.policy.network
+  if n.isolated == false then
+    local ok, err = host_network(run, n)
+    if ok and opens_dns(n) then resolver_files(run) end
+    return ok, err
+  end
   run.spec.namespaces = run.spec.namespaces .. ",net"
   -- /sys/class/net of the sandbox's own namespace (lo), unless the policy mounts something at /sys
   local mounts = run.spec.mounts or {}
@@ -301,12 +323,12 @@ local function report(run)
     if (a.port or 0) ~= (b.port or 0) then return (a.port or 0) < (b.port or 0) end
     return (a.addr or "") < (b.addr or "")
   end)
-  local audit_ok, audit = pcall(require, "purple.audit")
+  local audit = run.audit and require "purple.audit"
   for _, e in ipairs(events) do
     if not e.allowed then
       log.info("network: denied %s (%d time%s)", what(e), e.count, e.count == 1 and "" or "s")
     end
-    if audit_ok and run.audit then
+    if audit then
       audit.record(run, e.allowed and "net_connect" or "net_denied", {
         op = e.op, proto = e.proto, addr = e.addr, port = e.port, count = e.count, allowed = e.allowed,
       })

@@ -25,7 +25,7 @@
 --
 -- VIOLATION HOOK for the audit enforcer and others: functions in run.on_violation (a list) are
 -- called with (run, record); record is the audit record below. purple.audit.record(run,
--- "syscall_violation", record) is called too when purple.audit exists:
+-- "syscall_violation", record) is called too when the run keeps an audit log:
 --   { syscall = name, nr, args = {6}, sandbox_pid, host_pid, comm, exe, action = "errno"|"kill"|"log", reason }
 local core = require "purple.core"
 local log = require "purple.log"
@@ -66,10 +66,7 @@ local function audit_record(run, rec)
     local ok, err = pcall(fn, run, rec)
     if not ok then log.error("on_violation hook: %s", tostring(err)) end
   end
-  if package.searchpath("purple.audit", package.path) then
-    local ok, err = pcall(function() require("purple.audit").record(run, "syscall_violation", rec) end)
-    if not ok then log.error("audit: %s", tostring(err)) end
-  end
+  if run.audit then require("purple.audit").record(run, "syscall_violation", rec) end
 end
 
 -- Reports a blocked (or, with action log, allowed) call and answers it.
@@ -124,33 +121,19 @@ end
 
 function M.prepare(run)
   local p = run.policy
-  local caps = p.capabilities or {}
-  for i, name in ipairs(caps.add or {}) do
-    if type(name) ~= "string" or not core.cap_number(name) then
-      return nil, ("capabilities.add[%d]: unknown capability %q"):format(i, tostring(name))
-    end
-  end
-  run.spec.drop_caps = caps.default_drop ~= false
-  run.spec.caps = caps.add or {}
+  local caps = p.capabilities -- names checked and canonical (purple.policy)
+  run.spec.drop_caps = caps.default_drop
+  run.spec.caps = caps.add
   run.spec.no_new_privs = true
 
+  -- opts.learn: observe instead of enforcing; result.learned is the allow list (the caller writes it)
   local learn = run.opts.learn
-  if learn then
-    -- Both outputs are opened now, before the sandbox runs: a link it might plant at either path
-    -- (the working directory is often one of its output paths) is never followed.
-    -- Both are checked before either is emptied: a refusal leaves an earlier OUT.yaml intact.
-    local base = learn:gsub("%.ya?ml$", ""):gsub("%.lua$", "")
-    run.learn_files = {}
-    for _, truncate in ipairs({ false, true }) do
-      for _, ext in ipairs({ ".yaml", ".lua" }) do
-        local f, ferr = core.create_file(base .. ext, truncate)
-        if not f then return nil, "--learn: " .. ferr end
-        if truncate then run.learn_files[ext] = { path = base .. ext, file = f } else f:close() end
-      end
-    end
+  if learn ~= nil and type(learn) ~= "boolean" then
+    -- not raised: the enforcers before this one have set up what their finish undoes
+    return nil, ("opts.learn: expected a boolean, got %s"):format(type(learn))
   end
   local plan, err = seccomp.plan(p.syscalls, {
-    learn = learn ~= nil, handlers = run.seccomp_notify, profile = p.name,
+    learn = learn == true, handlers = run.seccomp_notify, profile = p.name,
   })
   if not plan then return nil, err end
   run.seccomp = plan
@@ -185,43 +168,20 @@ function M.event(run, ev)
   return true
 end
 
--- Learn mode: writes the smallest allow list the run needed, as YAML and as a Lua snippet.
-local function write_learned(run)
+-- Learn mode: the smallest allow list the run needed, sorted (the calls every run makes included).
+local function learned(run)
   local names = {}
   for nr in pairs(run.seccomp.learned) do names[#names + 1] = core.syscall_name(nr) or tostring(nr) end
   for _, n in ipairs(seccomp.ALWAYS) do names[#names + 1] = n end
   table.sort(names)
   local uniq = {}
   for _, n in ipairs(names) do if uniq[#uniq] ~= n then uniq[#uniq + 1] = n end end
-  -- one comment line: control characters (a newline in a -c script) would end it
-  local what = ("the calls %s made under %s"):format(table.concat(run.argv, " "), run.policy.name):gsub("%c", " ")
-  local yaml = { "# purple run --learn: " .. what, "syscalls:", "  default_deny: true", "  allow:" }
-  local lua = { "-- purple run --learn: " .. what, "syscalls = {", "  default_deny = true,", "  allow = {" }
-  for _, n in ipairs(uniq) do
-    yaml[#yaml + 1] = "    - " .. n
-    lua[#lua + 1] = ("    %q,"):format(n)
-  end
-  lua[#lua + 1] = "  },"
-  lua[#lua + 1] = "},"
-  for ext, lines in pairs({ [".yaml"] = yaml, [".lua"] = lua }) do
-    local out = run.learn_files[ext]
-    local ok, err = out.file:write(table.concat(lines, "\n"), "\n")
-    if ok then ok, err = out.file:close() end
-    if not ok then return nil, out.path .. ": " .. tostring(err) end
-  end
-  return run.learn_files[".yaml"].path, run.learn_files[".lua"].path, #uniq
+  return uniq
 end
 
 function M.finish(run, result)
   if run.opts.learn and run.seccomp and result.started then
-    local y, l, n = write_learned(run)
-    if not y then
-      io.stderr:write("purple: --learn: ", tostring(l), "\n")
-      if result.status == nil then result.status = 125 end
-    else
-      result.learned = { yaml = y, lua = l, count = n }
-      log.info("learned %d syscalls: %s, %s", n, y, l)
-    end
+    result.learned = { syscalls = learned(run) }
   end
 end
 

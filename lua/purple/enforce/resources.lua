@@ -21,67 +21,15 @@ local FIELDS = {
   { field = "block_io_limit", controller = "io" },
 }
 
-local RLIMITS = { as = true, core = true, cpu = true, data = true, fsize = true, memlock = true, nofile = true,
-  nproc = true, stack = true, msgqueue = true, sigpending = true }
-
-local ok_units, units = pcall(require, "purple.units")
-local policy = require "purple.policy"
-
-local function size(v)
-  if ok_units then return (units.size(v)) end
-  return policy.size(v)
-end
-
-local function rate(v)
-  if ok_units then return (units.rate(v)) end
-  if type(v) == "string" then v = v:gsub("B?ps$", ""):gsub("B?/s$", "") end
-  return policy.size(v)
-end
-
--- The limits as numbers, or nil, "field: why".
-local function parse(r)
+-- The limits the policy sets (purple.policy validated them: schema.lua is the one place that
+-- knows their units and ranges). rlimits: the names of schema.lua's resources.rlimits, values
+-- in bytes or counts; core dumps are off unless the policy sets rlimits.core.
+local function limits(r)
   local lim = {}
-  if r.cpu_shares ~= nil then
-    local n = tonumber(r.cpu_shares)
-    if not n or n <= 0 or math.floor(n * PERIOD_US) < 1000 then
-      return nil, "resources.cpu_shares: expected a fraction of one CPU of at least 0.01 (0.5 = half a CPU)"
-    end
-    lim.cpu_shares = n
-  end
-  if r.memory_limit_bytes ~= nil then
-    local n = size(r.memory_limit_bytes)
-    if not n or n < 1024 * 1024 then
-      return nil, "resources.memory_limit_bytes: expected a size of at least 1M (\"512M\", \"2G\" or bytes)"
-    end
-    lim.memory_limit_bytes = n
-  end
-  if r.pids_limit ~= nil then
-    local n = math.tointeger(r.pids_limit)
-    if not n or n < 1 then return nil, "resources.pids_limit: expected a whole number of processes, at least 1" end
-    lim.pids_limit = n
-  end
-  if r.block_io_limit ~= nil then
-    local n = rate(r.block_io_limit)
-    if not n or n < 1 then
-      return nil, "resources.block_io_limit: expected bytes per second like \"100MBps\" or a number"
-    end
-    lim.block_io_limit = n
-  end
-  return lim
-end
-
-local function rlimits(r)
+  for _, f in ipairs(FIELDS) do lim[f.field] = r[f.field] end
   local rl = { core = 0 }
-  for k, v in pairs(r.rlimits or {}) do
-    if not RLIMITS[k] then
-      return nil, ("resources.rlimits.%s: unknown limit (as, core, cpu, data, fsize, memlock, msgqueue, nofile, "
-        .. "nproc, sigpending, stack)"):format(tostring(k))
-    end
-    local n = size(v)
-    if not n then return nil, ("resources.rlimits.%s: expected a non-negative whole number"):format(k) end
-    rl[k] = n
-  end
-  return rl
+  for k, v in pairs(r.rlimits) do rl[k] = v end
+  return lim, rl
 end
 
 -- Whole block devices ("major:minor") under the sandbox's writable bind mounts.
@@ -165,24 +113,20 @@ local function unenforced(run, field, why)
   local msg = ("resources.%s: not enforced: %s"):format(field, why)
   log.warn("%s", msg)
   run.warnings[#run.warnings + 1] = msg
-  local has_audit, audit = pcall(require, "purple.audit")
-  if has_audit and type(audit) == "table" and audit.record then
-    pcall(audit.record, run, { event = "resource_unenforced", field = "resources." .. field, reason = why })
+  if run.audit then
+    require("purple.audit").record(run, "resource_unenforced", { field = "resources." .. field, reason = why })
   end
 end
 
 local function refuse(field, why)
-  return nil, ("resources.%s: %s, or set resources.allow_unenforced = true (--allow-unenforced) to run without it")
+  return nil, ("resources.%s: %s, or set resources.allow_unenforced = true to run without it")
     :format(field, why)
 end
 
 function M.prepare(run)
-  local r = run.policy.resources or {}
-  local rl, rerr = rlimits(r)
-  if not rl then return nil, rerr end
+  local r = run.policy.resources
+  local lim, rl = limits(r)
   run.spec.rlimits = rl
-  local lim, perr = parse(r)
-  if not lim then return nil, perr end
   local allow = r.allow_unenforced == true or run.opts.allow_unenforced == true
 
   run.usage_t0 = core.monotonic()

@@ -1,5 +1,5 @@
--- Printing a normalised policy as YAML, Lua or JSON, in schema order. The YAML and Lua forms load
--- again as profiles and give the same policy (spec/yaml_spec.lua checks the round trip).
+-- purple.cli.show: a normalised policy as YAML, Lua or JSON, in schema order (purple profile show). The
+-- YAML and Lua forms load again as profiles and give the same policy (spec/yaml_spec.lua: round trip).
 local schema = require "purple.schema"
 local json = require "purple.json"
 

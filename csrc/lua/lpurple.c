@@ -1,12 +1,13 @@
-/* purple.core: Linux sandbox primitives for Lua 5.4.
- * Each concern lives in its own file and registers its functions here. */
+/* The binding layer's shared helpers (lpurple.h): the fail triple, option-table fields, namespace
+ * names and wait statuses. Every binding calls down into these; they call no binding. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/wait.h>
 
-#include "purple.h"
+#include "lpurple.h"
 
 int pl_fail(lua_State *L, int err, const char *fmt, ...)
 {
@@ -124,21 +125,16 @@ int pl_ns_flags(lua_State *L, const char *spec, int *out)
 	return 0;
 }
 
-int luaopen_purple_core(lua_State *L);
-int luaopen_purple_core(lua_State *L)
+/* Sets code, or signal and core_dumped, of a wait status in the table on top of the stack. */
+void pl_push_wait_status(lua_State *L, int status)
 {
-	lua_newtable(L);
-	pl_open_spawn(L);
-	pl_open_primitives(L);
-	pl_open_names(L);
-	pl_open_seccomp(L);
-	pl_open_cgroupfs(L);
-	pl_open_sha256(L);
-	pl_open_audit_log(L);
-	pl_open_file_tree(L);
-	pl_open_probe(L);
-	pl_open_net(L);
-	pl_open_ns_primitives(L);
-	pl_open_session(L);
-	return 1;
+	if (WIFEXITED(status)) {
+		lua_pushinteger(L, WEXITSTATUS(status));
+		lua_setfield(L, -2, "code");
+	} else {
+		lua_pushinteger(L, WTERMSIG(status));
+		lua_setfield(L, -2, "signal");
+		lua_pushboolean(L, WCOREDUMP(status));
+		lua_setfield(L, -2, "core_dumped");
+	}
 }

@@ -1,4 +1,4 @@
--- purple.usage: the one-line summary of a run's resource usage (purple -l info run ...).
+-- purple.cli.usage: the one-line summary of a run's resource usage (purple -l info run ...).
 -- The measurements themselves are made by purple.enforce.resources into result.usage.
 local M = {}
 

@@ -4,7 +4,8 @@
 #include <seccomp.h>
 #include <sys/capability.h>
 
-#include "spawn.h"
+#include "caps.h"
+#include "lpurple.h"
 
 /* core.syscall_number(name) -> number | nil */
 static int l_syscall_number(lua_State *L)

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "purple.h"
+#include "lpurple.h"
 
 /* core.ids() -> uid, gid, euid, egid  (getuid(2)) */
 static int l_ids(lua_State *L)

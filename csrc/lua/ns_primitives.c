@@ -21,7 +21,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "spawn.h"
+#include "process.h"
+#include "lspawn.h"
 
 /* Every target is resolved under the current root, without following symlinks. */
 static int open_root(void)

@@ -1,0 +1,372 @@
+/* Lua binding of spawn.c: core.spawn(spec) parses one normalised spec table into a struct
+ * spawn_cfg (mounts: lua/mounts.c, caps: lua/caps.c) and returns the sandbox handle, whose poll()
+ * turns each struct sandbox_event into an event table. */
+#include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "control.h"
+#include "process.h"
+#include "lspawn.h"
+
+#define HANDLE_MT "purple.sandbox"
+
+/* A NULL-terminated array of the strings in t[k]. The array stays on the Lua stack (and the strings in
+ * the spec table) until spawn returns, which is as long as the child needs them. */
+static const char **string_list(lua_State *L, int t, const char *k, size_t *n)
+{
+	const char **v;
+	size_t len;
+	int list;
+
+	*n = 0;
+	if (lua_getfield(L, t, k) == LUA_TNIL) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L, "spawn spec: field '%s' must be a list of strings", k);
+	list = lua_gettop(L);
+	len = lua_rawlen(L, list);
+	v = lua_newuserdatauv(L, (len + 1) * sizeof *v, 0);
+	for (size_t i = 0; i < len; i++) {
+		if (lua_rawgeti(L, list, (lua_Integer)i + 1) != LUA_TSTRING)
+			luaL_error(L, "spawn spec: field '%s' must be a list of strings", k);
+		v[i] = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	v[len] = NULL;
+	*n = len;
+	lua_remove(L, list); /* leaves the array userdata on the stack */
+	return v;
+}
+
+static void rlimits_parse(lua_State *L, int t, struct spawn_cfg *c)
+{
+	if (lua_getfield(L, t, "rlimits") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	luaL_checktype(L, -1, LUA_TTABLE);
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		const char *k = lua_tostring(L, -2);
+		int res = rlimit_by_name(k), isnum;
+		lua_Integer v;
+
+		if (res < 0)
+			luaL_error(L, "rlimits: unknown limit '%s'", k ? k : "?");
+		v = lua_tointegerx(L, -1, &isnum);
+		if (!isnum || v < 0)
+			luaL_error(L, "rlimits.%s must be a non-negative integer", k);
+		if (c->nrlimits == MAX_RLIMITS)
+			luaL_error(L, "rlimits: too many");
+		c->rlimits[c->nrlimits].resource = res;
+		c->rlimits[c->nrlimits].lim.rlim_cur = (rlim_t)v;
+		c->rlimits[c->nrlimits].lim.rlim_max = (rlim_t)v;
+		c->nrlimits++;
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+static const char *const spec_fields[] = {
+	"argv", "env", "path", "cwd", "namespaces", "uid", "gid", "uid_map", "gid_map", "setgroups",
+	"hostname", "mounts", "rlimits", "caps", "drop_caps", "no_new_privs", "new_session",
+	"die_with_parent", "loopback", "cgroup_procs", "cgroupns", "seccomp", "seccomp_listener",
+	"landlock", "forward_signals", "session_fd", NULL,
+};
+
+static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
+{
+	const char *ns, *sg;
+	size_t n;
+
+	pl_check_fields(L, t, spec_fields, "spawn spec");
+	memset(c, 0, sizeof *c);
+	c->argv = string_list(L, t, "argv", &n);
+	if (!c->argv || n == 0)
+		luaL_error(L, "spawn spec: argv must be a non-empty list");
+	c->envp = string_list(L, t, "env", &n);
+	if (!c->envp) {
+		static const char *const empty[] = { NULL };
+		c->envp = empty;
+	}
+	c->path = pl_field_str(L, t, "path", NULL);
+	c->cwd = pl_field_str(L, t, "cwd", NULL);
+	ns = pl_field_str(L, t, "namespaces", "");
+	pl_ns_flags(L, ns, &c->ns_flags);
+	c->ns_names = ns;
+	if (c->ns_flags & CLONE_NEWCGROUP) {
+		/* The cgroup namespace is rooted at the sandbox's cgroup: unshared after joining it. */
+		c->ns_flags &= ~CLONE_NEWCGROUP;
+		c->cgroupns = 1;
+	}
+	c->uid = (uid_t)pl_field_int(L, t, "uid", 0);
+	c->gid = (gid_t)pl_field_int(L, t, "gid", 0);
+	c->uid_map = pl_field_str(L, t, "uid_map", NULL);
+	c->gid_map = pl_field_str(L, t, "gid_map", NULL);
+	sg = pl_field_str(L, t, "setgroups", "deny");
+	if (strcmp(sg, "deny") == 0)
+		c->deny_setgroups = 1;
+	else if (strcmp(sg, "clear") == 0)
+		c->clear_groups = 1;
+	else
+		luaL_error(L, "spawn spec: setgroups must be 'deny' or 'clear'");
+	c->hostname = pl_field_str(L, t, "hostname", NULL);
+	mounts_parse(L, t, c);
+	rlimits_parse(L, t, c);
+	caps_parse(L, t, c);
+	c->drop_caps = pl_field_bool(L, t, "drop_caps", 1);
+	c->no_new_privs = pl_field_bool(L, t, "no_new_privs", 1);
+	c->new_session = pl_field_bool(L, t, "new_session", 1);
+	c->die_with_parent = pl_field_bool(L, t, "die_with_parent", 1);
+	c->loopback = pl_field_bool(L, t, "loopback", (c->ns_flags & CLONE_NEWNET) != 0);
+	c->cgroup_procs = string_list(L, t, "cgroup_procs", &c->ncgroup_procs);
+	if (lua_getfield(L, t, "seccomp") != LUA_TNIL) {
+		size_t len;
+		const char *prog = luaL_checklstring(L, -1, &len);
+
+		if (len == 0 || len % sizeof(struct sock_filter) || len / sizeof(struct sock_filter) > 0xffff)
+			luaL_error(L, "spawn spec: seccomp must be a BPF program (a multiple of 8 bytes)");
+		c->seccomp.len = (unsigned short)(len / sizeof(struct sock_filter));
+		c->seccomp.filter = (struct sock_filter *)(uintptr_t)prog;
+	}
+	lua_pop(L, 1);
+	c->seccomp_listener = pl_field_bool(L, t, "seccomp_listener", 0);
+	if (c->seccomp_listener && !c->seccomp.len)
+		luaL_error(L, "spawn spec: seccomp_listener needs a seccomp program");
+	if (lua_getfield(L, t, "landlock") != LUA_TNIL) {
+		char what[128];
+
+		c->landlock = luaL_checklstring(L, -1, &c->landlock_len);
+		if (landlock_check(c->landlock, c->landlock_len, what, sizeof what) < 0)
+			luaL_error(L, "spawn spec: %s", what);
+	}
+	lua_pop(L, 1);
+	c->session_fd = (int)pl_field_int(L, t, "session_fd", 0);
+	if (c->session_fd < 0)
+		luaL_error(L, "spawn spec: session_fd must be an fd above 0");
+}
+
+/* core.spawn(spec) -> sandbox | nil, "spawn ...: why", errno */
+static int l_spawn(lua_State *L)
+{
+	struct spawn_cfg cfg;
+	struct sandbox *s;
+	char what[1024] = "";
+	int forward, whole, r;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	spec_parse(L, 1, &cfg);
+	forward = pl_field_bool(L, 1, "forward_signals", 1);
+
+	s = lua_newuserdatauv(L, sizeof *s, 0);
+	memset(s, 0, sizeof *s);
+	s->pidfd = s->ctl = s->sigfd = s->listener = -1;
+	luaL_setmetatable(L, HANDLE_MT);
+	r = sandbox_start(s, &cfg, forward, what, sizeof what, &whole);
+	if (r < 0 && whole) {
+		luaL_pushfail(L);
+		lua_pushstring(L, what);
+		lua_pushinteger(L, -r);
+		return 3;
+	}
+	if (r < 0)
+		return pl_fail(L, -r, "%s", what);
+	return 1;
+}
+
+static struct sandbox *check_sandbox(lua_State *L)
+{
+	struct sandbox *s = luaL_checkudata(L, 1, HANDLE_MT);
+
+	if (s->pidfd < 0 && !s->reaped)
+		luaL_error(L, "attempt to use a closed sandbox");
+	return s;
+}
+
+/* The seccomp listener of the sandbox handle at idx (-1 before init hands it over), for net_perform,
+ * whose workers answer notifications on their own; the handle is their owner for cancellation. */
+int sandbox_listener(lua_State *L, int idx, void **owner)
+{
+	struct sandbox *s = luaL_checkudata(L, idx, HANDLE_MT);
+
+	*owner = s;
+	return s->listener;
+}
+
+static void event(lua_State *L, const char *name)
+{
+	lua_newtable(L);
+	lua_pushstring(L, name);
+	lua_setfield(L, -2, "event");
+}
+
+/* sandbox:poll([timeout_ms]) -> event table | nil on timeout.
+ * Events: setup_error{what, errno, message}, exec_error{what, errno}, started, exit{code|signal},
+ * signal{signal} (already forwarded), stop{sender_pid, sender_uid} (purple stop, not forwarded),
+ * notify{id, pid, nr, arch, name, args} (a seccomp user notification: answer it with sandbox:respond). */
+static int l_poll(lua_State *L)
+{
+	struct sandbox *s = check_sandbox(L);
+	int timeout = (int)luaL_optinteger(L, 2, -1);
+	struct sandbox_event ev;
+	int r = sandbox_poll(s, timeout, &ev);
+
+	if (r < 0)
+		return pl_fail(L, -r, "%s", ev.what);
+	if (r == 0) {
+		luaL_pushfail(L);
+		return 1;
+	}
+	switch (ev.kind) {
+	case SB_NOTIFY:
+		pl_push_notify(L, &ev.notify);
+		break;
+	case SB_STOP:
+		event(L, "stop");
+		lua_pushinteger(L, (lua_Integer)ev.sender_pid);
+		lua_setfield(L, -2, "sender_pid");
+		lua_pushinteger(L, (lua_Integer)ev.sender_uid);
+		lua_setfield(L, -2, "sender_uid");
+		break;
+	case SB_SIGNAL:
+		event(L, "signal");
+		lua_pushinteger(L, ev.signal);
+		lua_setfield(L, -2, "signal");
+		break;
+	case SB_SETUP_ERROR:
+	case SB_EXEC_ERROR:
+		event(L, ev.kind == SB_SETUP_ERROR ? "setup_error" : "exec_error");
+		lua_pushstring(L, ev.what);
+		lua_setfield(L, -2, "what");
+		lua_pushinteger(L, ev.err);
+		lua_setfield(L, -2, "errno");
+		lua_pushfstring(L, "%s: %s", ev.what, strerror(ev.err));
+		lua_setfield(L, -2, "message");
+		break;
+	case SB_STARTED:
+		event(L, "started");
+		break;
+	case SB_EXIT:
+		event(L, "exit");
+		pl_push_wait_status(L, ev.status);
+		if (ev.init) {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, "init");
+		}
+		break;
+	}
+	return 1;
+}
+
+/* sandbox:respond(id, { error = errno } | { val = n } | { continue = true }) -> true | nil, err, errno.
+ * Answers a "notify" event. ENOENT means the task is gone or its call was interrupted. */
+static int l_respond(lua_State *L)
+{
+	struct sandbox *s = check_sandbox(L);
+	lua_Integer id = luaL_checkinteger(L, 2);
+	int cont, err, r;
+	long long val;
+
+	luaL_checktype(L, 3, LUA_TTABLE);
+	cont = pl_field_bool(L, 3, "continue", 0);
+	err = (int)pl_field_int(L, 3, "error", 0);
+	val = (long long)pl_field_int(L, 3, "val", 0);
+	if (err < 0 || err > 4095 || (cont && (err || val)))
+		luaL_error(L, "respond: give one of error (an errno), val or continue");
+	if (s->listener < 0)
+		return pl_fail(L, ENOENT, "seccomp respond");
+	r = notify_respond(s->listener, (uint64_t)id, cont, err, val);
+	if (r < 0)
+		return pl_fail(L, -r, "seccomp respond");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* sandbox:notify_valid(id) -> true while the notified task still waits in its call. */
+static int l_notify_valid(lua_State *L)
+{
+	struct sandbox *s = check_sandbox(L);
+
+	lua_pushboolean(L, s->listener >= 0 && notify_valid(s->listener, (uint64_t)luaL_checkinteger(L, 2)));
+	return 1;
+}
+
+/* sandbox:kill(sig): sends sig to init, which forwards it to the command. */
+static int l_kill(lua_State *L)
+{
+	struct sandbox *s = check_sandbox(L);
+	int r = sandbox_kill(s, (int)luaL_checkinteger(L, 2));
+
+	if (r < 0)
+		return pl_fail(L, -r, "kill sandbox %d", (int)s->pid);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* sandbox:terminate(): SIGTERM to every process of the sandbox (setsid or not). */
+static int l_terminate(lua_State *L)
+{
+	lua_settop(L, 1);
+	lua_pushinteger(L, PL_SIG_TERMINATE_ALL);
+	return l_kill(L);
+}
+
+static int l_close(lua_State *L)
+{
+	struct sandbox *s = luaL_checkudata(L, 1, HANDLE_MT);
+
+	sandbox_release(s);
+	return 0;
+}
+static int l_index(lua_State *L)
+{
+	struct sandbox *s = luaL_checkudata(L, 1, HANDLE_MT);
+	const char *k = luaL_checkstring(L, 2);
+
+	if (strcmp(k, "pid") == 0)
+		lua_pushinteger(L, s->pid);
+	else if (strcmp(k, "pidfd") == 0)
+		lua_pushinteger(L, s->pidfd);
+	else if (strcmp(k, "listener") == 0)
+		lua_pushinteger(L, s->listener);
+	else if (strcmp(k, "started") == 0)
+		lua_pushboolean(L, s->started);
+	else {
+		luaL_getmetatable(L, HANDLE_MT);
+		lua_getfield(L, -1, "methods");
+		lua_getfield(L, -1, k);
+	}
+	return 1;
+}
+
+void pl_open_spawn(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "poll", l_poll }, { "respond", l_respond }, { "notify_valid", l_notify_valid },
+		{ "kill", l_kill }, { "terminate", l_terminate }, { "close", l_close },
+		{ NULL, NULL },
+	};
+
+	luaL_newmetatable(L, HANDLE_MT);
+	luaL_newlib(L, methods);
+	lua_setfield(L, -2, "methods");
+	lua_pushcfunction(L, l_index);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, l_close);
+	lua_setfield(L, -2, "__gc");
+	lua_pushcfunction(L, l_close);
+	lua_setfield(L, -2, "__close");
+	lua_pop(L, 1);
+
+	lua_pushcfunction(L, l_spawn);
+	lua_setfield(L, -2, "spawn");
+	lua_pushinteger(L, PL_SIG_TERMINATE_ALL);
+	lua_setfield(L, -2, "SIG_TERMINATE_ALL");
+	lua_pushinteger(L, PL_SIG_STOP);
+	lua_setfield(L, -2, "SIG_STOP");
+}
+

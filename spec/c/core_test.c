@@ -1,0 +1,193 @@
+/* The C core without an interpreter: this program links the core objects (csrc/, not csrc/lua/) only (no liblua;
+ * `make check-c`) and drives real sandboxes and the seccomp emitter through their C API. It proves
+ * that the core is plain C and that its structs alone start, watch and end a sandbox.
+ * Prints one line per failed case and "N passed, M failed"; exits 1 on any failure. */
+#include <errno.h>
+#include <signal.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <linux/seccomp.h>
+
+#include "spawn.h"
+#include "seccomp_filter.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                                          \
+	do {                                                                                      \
+		if (cond) {                                                                       \
+			passed++;                                                                 \
+		} else {                                                                          \
+			failed++;                                                                 \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__);                               \
+			printf(__VA_ARGS__);                                                      \
+			putchar('\n');                                                            \
+		}                                                                                 \
+	} while (0)
+
+static const char *const no_env[] = { NULL };
+
+/* A minimal sandbox: new user, mount, pid and uts namespaces, the caller's ids mapped to 0 inside,
+ * the host's file system (no mounts), every capability dropped. */
+static void minimal(struct spawn_cfg *c, const char *const *argv, char *uid_map, char *gid_map)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(uid_map, 32, "0 %d 1", (int)getuid());
+	snprintf(gid_map, 32, "0 %d 1", (int)getgid());
+	c->argv = argv;
+	c->envp = no_env;
+	c->ns_flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS;
+	c->uid_map = uid_map;
+	c->gid_map = gid_map;
+	c->deny_setgroups = 1;
+	c->drop_caps = c->no_new_privs = c->new_session = c->die_with_parent = 1;
+}
+
+/* Starts c and collects its events until the exit; returns the number of events (at most max). */
+static int run(struct spawn_cfg *c, struct sandbox_event *ev, int max, int *start_err)
+{
+	struct sandbox s;
+	char what[1024] = "";
+	int n = 0, r, whole;
+
+	*start_err = sandbox_start(&s, c, 0, what, sizeof what, &whole);
+	if (*start_err < 0)
+		return 0;
+	while (n < max && (r = sandbox_poll(&s, -1, &ev[n])) > 0)
+		if (ev[n++].kind == SB_EXIT)
+			break;
+	sandbox_release(&s);
+	return n;
+}
+
+static void test_true_and_false(void)
+{
+	static const char *const t[] = { "/bin/true", NULL }, *const f[] = { "/bin/false", NULL };
+	struct spawn_cfg c;
+	struct sandbox_event ev[4];
+	char um[32], gm[32];
+	int err, n;
+
+	minimal(&c, t, um, gm);
+	n = run(&c, ev, 4, &err);
+	CHECK(err == 0, "start /bin/true: %s", strerror(-err));
+	CHECK(n == 2 && ev[0].kind == SB_STARTED, "/bin/true: %d events, first %d", n, n ? (int)ev[0].kind : -1);
+	CHECK(n == 2 && ev[1].kind == SB_EXIT && WIFEXITED(ev[1].status) && WEXITSTATUS(ev[1].status) == 0,
+	      "/bin/true: exit status %#x", n == 2 ? ev[1].status : -1);
+
+	minimal(&c, f, um, gm);
+	n = run(&c, ev, 4, &err);
+	CHECK(err == 0 && n == 2 && ev[1].kind == SB_EXIT && WIFEXITED(ev[1].status) && WEXITSTATUS(ev[1].status) == 1,
+	      "/bin/false: exit code 1 expected (%d events)", n);
+}
+
+static void test_exec_error(void)
+{
+	static const char *const argv[] = { "/nonexistent/command", NULL };
+	struct spawn_cfg c;
+	struct sandbox_event ev[4];
+	char um[32], gm[32];
+	int err, n;
+
+	minimal(&c, argv, um, gm);
+	n = run(&c, ev, 4, &err);
+	CHECK(err == 0 && n >= 1 && ev[0].kind == SB_EXEC_ERROR && ev[0].err == ENOENT &&
+		      strcmp(ev[0].what, "exec /nonexistent/command") == 0,
+	      "missing command: exec_error ENOENT expected (%d events, first %d)", n, n ? (int)ev[0].kind : -1);
+	CHECK(n >= 2 && ev[n - 1].kind == SB_EXIT && WIFEXITED(ev[n - 1].status) && WEXITSTATUS(ev[n - 1].status) == 127,
+	      "missing command: exit 127 expected");
+}
+
+/* A step that fails inside init stops the sandbox before the command: a hostname longer than the
+ * kernel's 64 bytes. */
+static void test_setup_error(void)
+{
+	static const char *const argv[] = { "/bin/true", NULL };
+	struct spawn_cfg c;
+	struct sandbox_event ev[4];
+	char um[32], gm[32], name[100];
+	int err, n;
+
+	minimal(&c, argv, um, gm);
+	memset(name, 'h', sizeof name - 1);
+	name[sizeof name - 1] = 0;
+	c.hostname = name;
+	n = run(&c, ev, 4, &err);
+	CHECK(err == 0 && n >= 1 && ev[0].kind == SB_SETUP_ERROR && ev[0].err == EINVAL,
+	      "long hostname: setup_error EINVAL expected (%d events, first %d)", n, n ? (int)ev[0].kind : -1);
+	for (int i = 0; i < n; i++)
+		CHECK(ev[i].kind != SB_STARTED, "long hostname: the command started");
+}
+
+/* sandbox_kill reaches the command through init: a SIGTERM ends sleep, reported as its signal. */
+static void test_kill(void)
+{
+	static const char *const argv[] = { "/bin/sleep", "100", NULL };
+	struct spawn_cfg c;
+	struct sandbox s;
+	struct sandbox_event ev;
+	char um[32], gm[32], what[1024];
+	int whole, r;
+
+	minimal(&c, argv, um, gm);
+	r = sandbox_start(&s, &c, 0, what, sizeof what, &whole);
+	CHECK(r == 0, "start sleep: %s", what);
+	if (r < 0)
+		return;
+	r = sandbox_poll(&s, -1, &ev);
+	CHECK(r == 1 && ev.kind == SB_STARTED, "sleep: started expected (%d, kind %d)", r, (int)ev.kind);
+	CHECK(sandbox_kill(&s, SIGTERM) == 0, "kill sleep");
+	while ((r = sandbox_poll(&s, -1, &ev)) == 1 && ev.kind != SB_EXIT)
+		;
+	CHECK(r == 1 && ev.kind == SB_EXIT && WIFSIGNALED(ev.status) && WTERMSIG(ev.status) == SIGTERM && !ev.init,
+	      "sleep: exit by SIGTERM expected (status %#x, init %d)", ev.status, ev.init);
+	sandbox_release(&s);
+	CHECK(sandbox_kill(&s, SIGTERM) == -ESRCH, "kill after the end: -ESRCH expected");
+}
+
+/* The emitter's program, run by the evaluator: one rule, the default for the rest. */
+static void test_seccomp_emit(void)
+{
+	struct pl_seccomp_rule rule = { .nr = 39, .action = SECCOMP_RET_ERRNO | 1 };
+	struct sock_filter *prog;
+	struct seccomp_data d = { .arch = 0xc000003e /* AUDIT_ARCH_X86_64 */ };
+	size_t len;
+	uint32_t ret = 0;
+	int r = pl_seccomp_emit(SECCOMP_RET_ALLOW, &rule, 1, &prog, &len);
+
+	CHECK(r == 0 && len > 0, "seccomp emit: %d", r);
+	if (r < 0)
+		return;
+	d.nr = 39;
+	CHECK(pl_bpf_run(prog, len, &d, &ret) == 0 && ret == (SECCOMP_RET_ERRNO | 1), "nr 39: %#x", ret);
+	d.nr = 0;
+	CHECK(pl_bpf_run(prog, len, &d, &ret) == 0 && ret == SECCOMP_RET_ALLOW, "nr 0: %#x", ret);
+	free(prog);
+}
+
+static void test_sha256(void)
+{
+	struct pl_sha256 s;
+	char hex[65];
+
+	pl_sha256_init(&s);
+	pl_sha256_update(&s, "abc", 3);
+	pl_sha256_hex(&s, hex);
+	CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0, "sha256: %s", hex);
+}
+
+int main(void)
+{
+	test_sha256();
+	test_seccomp_emit();
+	test_true_and_false();
+	test_exec_error();
+	test_setup_error();
+	test_kill();
+	printf("core_test (uid %d): %d passed, %d failed\n", (int)getuid(), passed, failed);
+	return failed ? 1 : 0;
+}
