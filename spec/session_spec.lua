@@ -301,4 +301,27 @@ print(n)
     assert.are.same({ "", "purple: permission denied (not the session's owner)\n", 125 }, { out, err, code })
     assert.matches("refused a connection from uid 65534", H.read(rt .. "/s12.log"))
   end)
+
+  it("has a Lua API: purple.session, session:exec with capture, stdin, env, timeout; <close> ends it", function()
+    local d = H.tmpdir()
+    H.write(d .. "/s.lua", ([[
+local purple = require "purple"
+do
+  local s <close> = assert(purple.session(purple.profile(%q), { name = "lua-1" }))
+  local r = assert(s:exec({ "sh", "-c", "echo $K; cat; echo e >&2; exit 5" },
+    { stdout = "capture", stderr = "capture", stdin = "in\n", env = { K = "v" } }))
+  print(r.status, r.stdout, r.stderr)
+  r = s:exec({ "nosuch" })
+  print(r.status, r.message)
+  r = s:exec({ "sleep", "30" }, { timeout = 0.3 })
+  print(r.status)
+  print(purple.session(purple.profile(%q), { name = "lua-1" }))
+end
+print(#require("purple.runtime").list())
+]]):format(profile, profile))
+    local out, err, code = H.sh(env() .. q(H.purple_lua) .. " " .. q(d .. "/s.lua"))
+    assert.are.equal(0, code, err)
+    assert.are.equal("5\tv\nin\n\te\n\n127\texec nosuch: No such file or directory (not found in the sandbox's PATH "
+      .. "or filesystem)\n124\nnil\tsession lua-1: already running (pid " .. out:match("pid (%d+)") .. ")\n0\n", out)
+  end)
 end)

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "../session_client.h"
 #include "../session_proto.h"
 
 #define USAGE "usage: purple exec [-t] [--timeout SECONDS] [--cwd DIR] [--env K=V]... NAME -- COMMAND..."
@@ -94,31 +95,6 @@ static void restore_tty(void)
 		tcsetattr(0, TCSAFLUSH, &saved_tio);
 }
 
-/* Reads the RESULT frame; 1 when complete (status set), 0 for more, -1 when the connection broke. */
-static int read_result(int fd, char *buf, size_t *got, int *status, char *msg, size_t mn)
-{
-	ssize_t r = recv(fd, buf + *got, 4096 - *got, MSG_DONTWAIT);
-	struct session_hdr h;
-	struct session_result res;
-
-	if (r < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (r <= 0)
-		return -1;
-	*got += (size_t)r;
-	if (*got < sizeof h)
-		return 0;
-	memcpy(&h, buf, sizeof h);
-	if (h.magic != SESSION_MAGIC || h.type != SESSION_RESULT || h.len < sizeof res || h.len > 4096 - sizeof h)
-		return -1;
-	if (*got < sizeof h + h.len)
-		return 0;
-	memcpy(&res, buf + sizeof h, sizeof res);
-	*status = res.status;
-	snprintf(msg, mn, "%.*s", (int)(h.len - sizeof res), buf + sizeof h + sizeof res);
-	return 1;
-}
-
 int purple_exec_main(int argc, char **argv)
 {
 	int tty = 0, i, fd, sfd, master = -1, status = 125, stdin_open = 1, nenv = 0;
@@ -126,11 +102,7 @@ int purple_exec_main(int argc, char **argv)
 	const char *cwd = "", *name;
 	char **env = calloc((size_t)argc + 1, sizeof *env);
 	char dir[PATH_MAX], path[PATH_MAX + 80], msg[300], rbuf[4096];
-	size_t rgot = 0, len;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct session_exec ex = { 0 };
-	struct session_hdr h = { SESSION_MAGIC, SESSION_EXEC, 0, 0 };
-	char *payload, *p;
+	size_t rgot = 0;
 	int fds[3] = { 0, 1, 2 };
 	sigset_t sigs;
 
@@ -175,12 +147,11 @@ int purple_exec_main(int argc, char **argv)
 
 	runtime_dir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/%s.sock", dir, name);
-	if (strlen(path) >= sizeof sa.sun_path)
+	if (strlen(path) >= sizeof ((struct sockaddr_un *)0)->sun_path)
 		return die("session %s: runtime directory path too long", name);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		int e = errno;
+	fd = session_connect(path);
+	if (fd < 0) {
+		int e = -fd;
 
 		fprintf(stderr, "purple: session %s: %s\n", name,
 			e == ENOENT ? "no such running session (see purple session list)"
@@ -188,30 +159,6 @@ int purple_exec_main(int argc, char **argv)
 			: e == EACCES ? "permission denied (the session belongs to another user)" : strerror(e));
 		return 125;
 	}
-
-	/* the request: struct session_exec, then cwd, argv, env as NUL-terminated strings */
-	ex.flags = tty ? SESSION_EXEC_TTY : 0;
-	ex.timeout_ms = (uint32_t)timeout_ms;
-	ex.argc = (uint32_t)(argc - i);
-	ex.envc = (uint32_t)nenv;
-	len = sizeof ex + strlen(cwd) + 1;
-	for (int k = i; k < argc; k++)
-		len += strlen(argv[k]) + 1;
-	for (int k = 0; k < nenv; k++)
-		len += strlen(env[k]) + 1;
-	if (len > SESSION_MAX_FRAME)
-		return die("exec: the command line is too long for a session request (at most 4 MiB)");
-	payload = p = malloc(len);
-	if (!payload)
-		return die("exec: %s", strerror(ENOMEM));
-	memcpy(p, &ex, sizeof ex);
-	p += sizeof ex;
-	p = stpcpy(p, cwd) + 1;
-	for (int k = i; k < argc; k++)
-		p = stpcpy(p, argv[k]) + 1;
-	for (int k = 0; k < nenv; k++)
-		p = stpcpy(p, env[k]) + 1;
-	h.len = (uint32_t)len;
 
 	if (tty) {
 		int slave;
@@ -249,35 +196,23 @@ int purple_exec_main(int argc, char **argv)
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 
 	{
-		union {
-			char buf[CMSG_SPACE(3 * sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		struct iovec iov = { &h, sizeof h };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-				     .msg_controllen = sizeof u.buf };
-		struct cmsghdr *cm;
+		int r = session_send_exec(fd, tty ? SESSION_EXEC_TTY : 0, (uint32_t)timeout_ms, cwd, argv + i,
+					  (size_t)(argc - i), env, (size_t)nenv, fds);
 
-		memset(&u, 0, sizeof u);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, sizeof fds);
-		if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof h || write_all(fd, payload, len) < 0) {
-			int e = errno;
+		if (r == -E2BIG)
+			return die("exec: the command line is too long for a session request (at most 4 MiB)");
+		if (r < 0) {
 			struct pollfd pr = { .fd = fd, .events = POLLIN };
 
 			/* refused (not the owner, too many connections): the supervisor's answer is waiting */
-			if (poll(&pr, 1, 1000) > 0 && read_result(fd, rbuf, &rgot, &status, msg, sizeof msg) > 0) {
+			if (poll(&pr, 1, 1000) > 0 && session_read_result(fd, rbuf, &rgot, &status, msg, sizeof msg) > 0) {
 				fprintf(stderr, "purple: %s\n", msg);
 				return status;
 			}
-			fprintf(stderr, "purple: session %s: send request: %s\n", name, strerror(e));
+			fprintf(stderr, "purple: session %s: send request: %s\n", name, strerror(-r));
 			return 125;
 		}
 	}
-	free(payload);
 	if (tty)
 		close(fds[0]);
 
@@ -324,18 +259,12 @@ int purple_exec_main(int argc, char **argv)
 
 					if (master >= 0 && ioctl(0, TIOCGWINSZ, &ws) == 0)
 						ioctl(master, TIOCSWINSZ, &ws);
-				} else {
-					struct {
-						struct session_hdr h;
-						uint32_t sig;
-					} m = { { SESSION_MAGIC, SESSION_SIGNAL, sizeof(uint32_t), 0 }, si.ssi_signo };
-
-					(void)!send(fd, &m, sizeof m, MSG_NOSIGNAL);
-				}
+				} else
+					session_send_signal(fd, (int)si.ssi_signo);
 			}
 		}
 		if (pf[0].revents) {
-			r = read_result(fd, rbuf, &rgot, &status, msg, sizeof msg);
+			r = session_read_result(fd, rbuf, &rgot, &status, msg, sizeof msg);
 			if (r < 0) {
 				fprintf(stderr, "purple: session %s: ended before the command's status was reported\n", name);
 				return 125;

@@ -2,6 +2,8 @@
  * daemon start of `purple session start`. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "lpurple.h"
+#include "session_client.h"
 #include "session_server.h"
 
 #define SERVER_MT "purple.session_server"
@@ -187,12 +190,201 @@ static int l_reap(lua_State *L)
 	return 0;
 }
 
+struct capture {
+	char *p;
+	size_t n, cap;
+};
+
+/* Reads what is in fd now (non-blocking) into b; 0 at EOF or error, 1 while open. */
+static int drain(int fd, struct capture *b)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+
+		if (n > 0) {
+			if (b->n + (size_t)n > b->cap) {
+				size_t cap = (b->cap ? b->cap * 2 : 8192) + (size_t)n;
+				char *q = realloc(b->p, cap);
+
+				if (!q)
+					return 0;
+				b->p = q;
+				b->cap = cap;
+			}
+			memcpy(b->p + b->n, buf, (size_t)n);
+			b->n += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n < 0 && errno == EAGAIN;
+	}
+}
+
+static const char **strings_of(lua_State *L, int t, const char *what, size_t *n)
+{
+	const char **v;
+
+	luaL_checktype(L, t, LUA_TTABLE);
+	*n = lua_rawlen(L, t);
+	v = lua_newuserdatauv(L, (*n + 1) * sizeof *v, 0);
+	for (size_t i = 0; i < *n; i++) {
+		if (lua_rawgeti(L, t, (lua_Integer)i + 1) != LUA_TSTRING)
+			luaL_error(L, "session exec: %s must be a list of strings", what);
+		v[i] = lua_tostring(L, -1);
+		lua_pop(L, 1); /* the string stays referenced by the table */
+	}
+	v[*n] = NULL;
+	return v;
+}
+
+/* core.session_exec(socket, argv, { env = {"K=V"...}, cwd, timeout, stdin = string, stdout = "capture",
+ * stderr = "capture" }) -> { status, stdout, stderr, message } | nil, err, errno.
+ * Without stdin, stdout or stderr the caller's own fd is the command's. */
+static int l_exec(lua_State *L)
+{
+	static const char *const fields[] = { "env", "cwd", "timeout", "stdin", "stdout", "stderr", NULL };
+	const char *path = luaL_checkstring(L, 1), *cwd, *in = NULL;
+	const char **argv, **env = NULL;
+	size_t argc, envc = 0, inlen = 0, inoff = 0, rgot = 0;
+	double timeout;
+	int fd, r, status = 125, fds[3] = { 0, 1, 2 }, mine[3] = { -1, -1, -1 }, cap[3] = { 0, 0, 0 };
+	char rbuf[4096], msg[300] = "";
+	struct capture out[2] = { { 0 }, { 0 } };
+
+	argv = strings_of(L, 2, "argv", &argc);
+	if (argc == 0 || !argv[0][0])
+		luaL_error(L, "session exec: argv must not be empty");
+	if (lua_isnoneornil(L, 3))
+		lua_newtable(L), lua_replace(L, 3);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	pl_check_fields(L, 3, fields, "session exec options");
+	if (lua_getfield(L, 3, "env") != LUA_TNIL)
+		env = strings_of(L, lua_absindex(L, -1), "env", &envc);
+	cwd = pl_field_str(L, 3, "cwd", "");
+	lua_getfield(L, 3, "timeout");
+	timeout = luaL_optnumber(L, -1, 0);
+	if (lua_getfield(L, 3, "stdin") != LUA_TNIL)
+		in = luaL_checklstring(L, -1, &inlen);
+	cap[1] = strcmp(pl_field_str(L, 3, "stdout", ""), "capture") == 0;
+	cap[2] = strcmp(pl_field_str(L, 3, "stderr", ""), "capture") == 0;
+
+	fd = session_connect(path);
+	if (fd < 0)
+		return pl_fail(L, -fd, "session %s", path);
+	for (int i = 0; i < 3; i++) {
+		int p[2];
+
+		if (i == 0 ? !in : !cap[i])
+			continue;
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			int e = errno;
+
+			for (int k = 0; k < 3; k++)
+				if (mine[k] >= 0)
+					close(mine[k]), close(fds[k]);
+			close(fd);
+			return pl_fail(L, e, "session exec pipe");
+		}
+		fds[i] = i == 0 ? p[0] : p[1];
+		mine[i] = i == 0 ? p[1] : p[0];
+		fcntl(mine[i], F_SETFL, O_NONBLOCK);
+	}
+	r = session_send_exec(fd, 0, timeout > 0 ? (uint32_t)(timeout * 1000 + 0.5) : 0, cwd, (char *const *)argv, argc,
+			      (char *const *)env, envc, fds);
+	for (int i = 0; i < 3; i++)
+		if (mine[i] >= 0)
+			close(fds[i]);
+	if (r == 0) {
+		for (;;) {
+			struct pollfd pf[4] = {
+				{ .fd = fd, .events = POLLIN },
+				{ .fd = mine[0], .events = POLLOUT },
+				{ .fd = mine[1], .events = POLLIN },
+				{ .fd = mine[2], .events = POLLIN },
+			};
+			int got;
+
+			if (poll(pf, 4, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			if (pf[1].revents) {
+				ssize_t w = inoff < inlen ? write(mine[0], in + inoff, inlen - inoff) : 0;
+
+				if (w > 0)
+					inoff += (size_t)w;
+				if (inoff >= inlen || (w < 0 && errno != EAGAIN && errno != EINTR)) {
+					close(mine[0]);
+					mine[0] = -1;
+				}
+			}
+			for (int i = 1; i < 3; i++)
+				if (pf[i + 1].revents && !drain(mine[i], &out[i - 1])) {
+					close(mine[i]);
+					mine[i] = -1;
+				}
+			if (pf[0].revents) {
+				got = session_read_result(fd, rbuf, &rgot, &status, msg, sizeof msg);
+				if (got < 0) {
+					status = 125;
+					snprintf(msg, sizeof msg, "the session ended before the command's status was reported");
+				}
+				if (got)
+					break;
+			}
+		}
+		/* what the command wrote before it exited is in the pipes already */
+		for (int i = 1; i < 3; i++)
+			if (mine[i] >= 0)
+				drain(mine[i], &out[i - 1]);
+	}
+	for (int i = 0; i < 3; i++)
+		if (mine[i] >= 0)
+			close(mine[i]);
+	close(fd);
+	if (r < 0) {
+		free(out[0].p);
+		free(out[1].p);
+		return pl_fail(L, -r, "session %s: send request", path);
+	}
+	lua_newtable(L);
+	for (int i = 0; i < 2; i++) {
+		if (cap[i + 1]) {
+			lua_pushlstring(L, out[i].p ? out[i].p : "", out[i].n);
+			lua_setfield(L, -2, i ? "stderr" : "stdout");
+		}
+		free(out[i].p);
+	}
+	lua_pushinteger(L, status);
+	lua_setfield(L, -2, "status");
+	if (msg[0]) {
+		lua_pushstring(L, msg);
+		lua_setfield(L, -2, "message");
+	}
+	return 1;
+}
+
+/* core.session_exit(status): the supervisor forked from a script ends without running that
+ * script's finalizers (its other sessions' __gc would stop them). */
+static int l_exit(lua_State *L)
+{
+	int st = (int)luaL_checkinteger(L, 1);
+
+	fflush(NULL);
+	_exit(st);
+}
+
 void pl_open_session(lua_State *L)
 {
 	static const luaL_Reg methods[] = { { "stop", l_stop }, { "counts", l_counts }, { NULL, NULL } };
 	static const luaL_Reg funcs[] = {
 		{ "session_pair", l_pair }, { "session_close_fd", l_close_fd }, { "session_serve", l_serve },
 		{ "session_daemonize", l_daemonize }, { "session_ready", l_ready }, { "session_reap", l_reap },
+		{ "session_exec", l_exec }, { "session_exit", l_exit },
 		{ NULL, NULL },
 	};
 
