@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -104,29 +105,42 @@ static size_t merge_env(const struct spawn_cfg *c, char **req, uint32_t n, char 
 	return k;
 }
 
-static _Noreturn void command_child(const struct spawn_cfg *c, const sigset_t *mask, int tty, int fds[3],
-				    const char *cwd, char **argv, char **envp, int ep)
-{
-	struct session_status st;
+struct command_arg {
+	const struct spawn_cfg *c;
+	const sigset_t *mask;
+	int tty;
+	const int *fds;
+	const char *cwd;
+	char **argv, **envp;
+	struct session_status st; /* written by the child when it fails, in the agent's memory */
+};
 
-	if (tty ? setsid() < 0 : setpgid(0, 0) < 0)
-		_exit(125);
+/* The command's process until execve. It shares the agent's memory (CLONE_VM | CLONE_VFORK, as
+ * posix_spawn does: no copy of the agent's address space, a copy of the supervisor's) and the
+ * agent waits until it has exec'd or failed, so a failure lands in a->st without a pipe. */
+static int command_main(void *p)
+{
+	struct command_arg *a = p;
+
+	if (a->tty ? setsid() < 0 : setpgid(0, 0) < 0)
+		goto refused;
 	for (int i = 0; i < 3; i++)
-		if (dup2(fds[i], i) < 0)
-			_exit(125);
-	if (tty)
+		if (dup2(a->fds[i], i) < 0)
+			goto refused;
+	if (a->tty)
 		(void)ioctl(0, TIOCSCTTY, 0);
-	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC); /* ep is close-on-exec already */
-	sigprocmask(SIG_SETMASK, mask, NULL);
-	if (*cwd && chdir(cwd) < 0) {
-		st = (struct session_status){ SESSION_ST_CWD_ERROR, errno };
-		(void)!write(ep, &st, sizeof st);
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	sigprocmask(SIG_SETMASK, a->mask, NULL);
+	if (*a->cwd && chdir(a->cwd) < 0) {
+		a->st = (struct session_status){ SESSION_ST_CWD_ERROR, errno };
 		_exit(125);
 	}
-	st.value = spawn_exec_path(c->path, argv, envp);
-	st.kind = SESSION_ST_EXEC_ERROR;
-	(void)!write(ep, &st, sizeof st);
-	_exit(st.value == ENOENT ? 127 : 126);
+	a->st.value = spawn_exec_path(a->c->path, a->argv, a->envp);
+	a->st.kind = SESSION_ST_EXEC_ERROR;
+	_exit(a->st.value == ENOENT ? 127 : 126);
+refused:
+	a->st = (struct session_status){ SESSION_ST_REFUSED, errno };
+	_exit(125);
 }
 
 /* One SESSION_EXEC request: payload p of len bytes (checked by the supervisor, checked again). */
@@ -137,10 +151,9 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 	size_t nbase = 0, need, off;
 	char **vec, *cwd;
 	void *mem;
-	int ep[2], slot = -1;
+	int slot = -1;
 	pid_t pid;
 	struct session_status st;
-	ssize_t r;
 
 	if (len < sizeof ex) {
 		send_status(ctl, id, SESSION_ST_REFUSED, EINVAL);
@@ -182,28 +195,22 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 	}
 	vec[ex.argc] = NULL;
 	merge_env(c, vec + ex.argc + 1 + nbase + ex.envc + 1, ex.envc, vec + ex.argc + 1);
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		munmap(mem, need);
-		send_status(ctl, id, SESSION_ST_REFUSED, errno);
-		return;
+	{
+		static char stack[64 * 1024] __attribute__((aligned(16)));
+		struct command_arg arg = { c, mask, (ex.flags & SESSION_EXEC_TTY) != 0, fds, cwd, vec,
+					   vec + ex.argc + 1, { 0, 0 } };
+
+		pid = clone(command_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &arg);
+		st = arg.st;
 	}
-	pid = raw_fork();
-	if (pid == 0)
-		command_child(c, mask, (ex.flags & SESSION_EXEC_TTY) != 0, fds, cwd, vec, vec + ex.argc + 1, ep[1]);
-	close(ep[1]);
 	munmap(mem, need);
 	if (pid < 0) {
-		close(ep[0]);
 		send_status(ctl, id, SESSION_ST_REFUSED, errno);
 		return;
 	}
 	commands[slot] = (struct command){ pid, id };
 	running++;
-	do
-		r = read(ep[0], &st, sizeof st);
-	while (r < 0 && errno == EINTR);
-	close(ep[0]);
-	if (r == (ssize_t)sizeof st) {
+	if (st.kind) {
 		/* not started: report why now; its exit is reaped without a second report */
 		send_status(ctl, id, st.kind, st.value);
 		commands[slot].id = 0;
