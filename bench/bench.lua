@@ -121,7 +121,10 @@ for _, s in ipairs(skipped) do io.stdout:write("  skipped ", s, "\n") end
 io.stdout:flush()
 
 local raw = OUT .. "/alt.tsv"
-assert(os.execute(("%s alt %d %d %s > %s"):format(RUNNER, ROUNDS, WARMUP, specfile, raw)), "runner failed")
+if not os.execute(("%s alt %d %d %s > %s"):format(RUNNER, ROUNDS, WARMUP, specfile, raw)) then
+  if session_ok then sh_ok(("%s session stop %s"):format(PURPLE, SESSION)) end
+  error("runner failed")
+end
 local times, rss, bad, server_rss = {}, {}, {}, {}
 for line in io.lines(raw) do
   local r, label, ns, kib, st = line:match("^(%d+)\t([^\t]+)\t(%d+)\t(%d+)\t(%d+)$")
