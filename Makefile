@@ -37,14 +37,17 @@ C_OBJ    := $(CORE_SRC:csrc/%.c=build/%.o)
 CORE_OBJ := $(C_OBJ) $(BIND_SRC:csrc/lua/%.c=build/lua/%.o)
 CORE_SO  := lua/purple/core.so
 
-.PHONY: FORCE all deps demo check check-c check-unit check-root check-user install uninstall clean env bench bench-soak bench-seccomp bench-deps check-vm
+.PHONY: FORCE all luac-fresh deps demo check check-c check-unit check-root check-user install uninstall clean env bench bench-soak bench-seccomp bench-deps check-vm
 
 # Precompiled Lua that the in-tree purple runs instead of compiling the source (~3 ms a start):
-# each .luac carries the source it was made from and the source's absolute path, and the command
-# runs it only while both match the file beside it (csrc/launcher/launcher.c: load_bytecode). The
-# stamp holds this tree's path, so a copied or moved tree recompiles on its next `make`.
+# each .luac records its source's stamp (device, inode, size, mtime, ctime) and absolute path, and
+# the command runs it only while both match the file beside it (csrc/launcher/launcher.c:
+# load_bytecode). LUAC_STAMP holds this tree's path, so a copied or moved tree recompiles on its next
+# `make`; luac-fresh compiles again what a chmod or `cp -p` made stale without a newer date.
 LUA_SRC    := $(shell find lua -name '*.lua' 2>/dev/null)
 LUAC_OBJ   := $(LUA_SRC:lua/%.lua=build/luac/%.luac)
+# the shipped Lua profiles too (launcher.c: load_profile; lua/purple/profiles.lua)
+PROFILE_LUAC := $(patsubst profiles/%.lua,build/luac/profiles/%.luac,$(wildcard profiles/*.lua))
 LUAC_STAMP := build/luac/.tree
 
 # Debian's Lua modules that every start loads, precompiled the same way into build/luac/_sys/
@@ -52,13 +55,20 @@ LUAC_STAMP := build/luac/.tree
 SYS_LUA    := argparse dkjson
 SYS_LUAC   := $(SYS_LUA:%=build/luac/_sys/%.luac)
 
-all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin $(LUAC_OBJ) $(SYS_LUAC)
+all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin $(LUAC_OBJ) $(PROFILE_LUAC) $(SYS_LUAC) luac-fresh
+
+luac-fresh: $(LUAC_OBJ) $(PROFILE_LUAC)
+	@$(LUA) csrc/launcher/precompile.lua --fresh $(CURDIR) $(LUA_SRC) $(wildcard profiles/*.lua)
 
 $(LUAC_STAMP): FORCE
 	@mkdir -p $(@D)
 	@[ "$$(cat $@ 2>/dev/null)" = "$(CURDIR)" ] || echo "$(CURDIR)" > $@
 
 build/luac/%.luac: lua/%.lua csrc/launcher/precompile.lua $(LUAC_STAMP)
+	@mkdir -p $(@D)
+	@$(LUA) csrc/launcher/precompile.lua $(CURDIR)/$< $@ || { rm -f $@.tmp; echo "luac: $< not precompiled (loaded from source)"; }
+
+build/luac/profiles/%.luac: profiles/%.lua csrc/launcher/precompile.lua $(LUAC_STAMP)
 	@mkdir -p $(@D)
 	@$(LUA) csrc/launcher/precompile.lua $(CURDIR)/$< $@ || { rm -f $@.tmp; echo "luac: $< not precompiled (loaded from source)"; }
 

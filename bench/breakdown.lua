@@ -5,7 +5,7 @@
 local core = require "purple.core"
 local stats = dofile((debug.getinfo(1, "S").source:match("^@(.*)/") or ".") .. "/stats.lua")
 
-local profile, runs = ...
+local _, profile, runs = ... -- purple-lua gives the profile context first, then the arguments
 profile = profile or "ai-strict"
 runs = tonumber(runs or "200")
 

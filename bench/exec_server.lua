@@ -1,7 +1,7 @@
 -- purple.exec from one Lua process, for bench/runner's server mode: loads the profile once, then
 -- runs the command once for each line read on stdin and answers with its exit status.
 -- Usage: purple-lua bench/exec_server.lua PROFILE -- CMD [ARG...]
-local _, profile = ... -- purple-lua passes the profile context first, then the ARGs
+local _, profile = ... -- purple-lua gives the profile context first, then the arguments
 local policy = assert(purple.profile(profile, { argv = purple.command }))
 io.stdout:setvbuf("line")
 for _ in io.lines() do

@@ -1,6 +1,9 @@
 -- The purple and purple-lua commands, and `require "purple"` from a plain lua5.4 with the in-tree
 -- paths that `make env` prints.
 local H = require "spec_helper"
+-- ai-strict shows a workspace of its own, so that it has nothing to say about the current directory
+-- wherever the clone lives (it hides one under /root, /home or /tmp, and says so on stderr).
+local function quiet() return " PURPLE_WORKSPACE=" .. H.q(H.tmpdir()) end
 local core = require "purple.core"
 
 local SANDBOX_UID = H.is_root() and 65534 or (core.ids())
@@ -120,9 +123,46 @@ describe("purple command", function()
     assert.matches("\n  help %[COMMAND%] +", out)
   end)
 
+  it("run: the usual --profile NAME is parsed without argparse to the very options argparse gives", function()
+    local p = H.tmpdir() .. "/s.lua"
+    H.write(p, [[
+local args, run = require "purple.cli.args", require "purple.cli.run"
+local function show(o)
+  if not o then return "nil" end
+  local t = {}
+  for k, v in pairs(o) do t[#t + 1] = k .. "=" .. tostring(v) end
+  table.sort(t)
+  return table.concat(t, ",")
+end
+for _, l in ipairs({ { "--profile", "ai-strict" }, { "-p", "x/y.lua" }, { "--profile", "a b" },
+                     { "--profile", "-x" }, { "--profile", "" }, { "-p" }, { "--profile=x" }, { "--timeout", "1" },
+                     { "--profile", "x", "--report", "r" }, { "x", "--profile" } }) do
+  local quick = run.quick_parse(l)
+  local full = args.parse(run.parser(), l)
+  if quick then assert(show(quick) == show(full), show(quick) .. " ~= " .. show(full)) end
+  print(table.concat(l, " "), quick and "quick" or "argparse", show(full))
+end
+]])
+    local out, err, code = purple_lua(H.q(p))
+    assert.are.same({ table.concat({
+      "--profile ai-strict\tquick\tprofile=ai-strict",
+      "-p x/y.lua\tquick\tprofile=x/y.lua",
+      "--profile a b\tquick\tprofile=a b",
+      "--profile -x\targparse\tnil",
+      "--profile \targparse\tprofile=",
+      "-p\targparse\tnil",
+      "--profile=x\targparse\tprofile=x",
+      "--timeout 1\targparse\ttimeout=1",
+      "--profile x --report r\targparse\tprofile=x,report=r",
+      "x --profile\targparse\tnil",
+    }, "\n") .. "\n", "purple: run: unknown option '-x'; did you mean one of these: '-h' '-p'? (see purple run --help)\n"
+      .. "purple: run: option '-p' requires an argument (see purple run --help)\n"
+      .. "purple: run: too many arguments (see purple run --help)\n", 0 }, { out, err, code })
+  end)
+
   it("passes everything after -- to the command unparsed, --help and -l included", function()
     local out, err, code = purple("run --profile ai-strict -- sh -c 'echo \"$@\"' sh --help -l x --",
-      "PURPLE_OUTPUT=" .. H.tmpdir() .. "/out")
+      "PURPLE_OUTPUT=" .. H.tmpdir() .. "/out" .. quiet())
     assert.are.same({ "--help -l x --\n", "", 0 }, { out, err, code })
   end)
 
@@ -203,7 +243,7 @@ describe("purple-lua command", function()
   it("runs profiles/ai-strict.lua on the command after --", function()
     local d = H.tmpdir()
     local out, err, code = purple_lua(H.q(H.tree .. "/profiles/ai-strict.lua") .. " -- sh -c 'id -u; echo x > "
-      .. "/output/f; exit 4'", "PURPLE_OUTPUT=" .. d .. "/out")
+      .. "/output/f; exit 4'", "PURPLE_OUTPUT=" .. d .. "/out" .. quiet())
     assert.are.same({ SANDBOX_UID .. "\n", "", 4 }, { out, err, code })
     assert.are.equal("x\n", H.read(d .. "/out/f"))
   end)
@@ -218,14 +258,14 @@ local r = purple.exec(policy, { "sh", "-c", "exit " .. n })
 print("status", r.status, r.code, type(r.duration))
 return r.status + 1
 ]])
-    local out, err, code = purple_lua("-l warn " .. H.q(p) .. " 6 -x", "PURPLE_OUTPUT=" .. H.tmpdir() .. "/out")
+    local out, err, code = purple_lua("-l warn " .. H.q(p) .. " 6 -x", "PURPLE_OUTPUT=" .. H.tmpdir() .. "/out" .. quiet())
     assert.are.same({ "nil\ts.lua\t6\t-x\tnil\nstatus\t6\t6\tnumber\n", "", 7 }, { out, err, code })
   end)
 
   it("runs examples/per-agent.lua with the profile context, as purple run --profile does", function()
     for _, agent in ipairs({ "", "PURPLE_AGENT=coder " }) do
       local out, err, code = purple_lua(H.q(H.tree .. "/examples/per-agent.lua") .. " -- id -u",
-        agent .. "PURPLE_OUTPUT=" .. H.tmpdir() .. "/out")
+        agent .. "PURPLE_OUTPUT=" .. H.tmpdir() .. "/out" .. quiet())
       if code == 125 and err:find("resources%.") then
         pending("per-agent.lua sets resource limits, which need a cgroup this user may change: " .. err)
         return
@@ -246,7 +286,7 @@ local ctx = ...
 io.stderr:write("top ", tostring(ctx.agent), " ", #ctx.argv, "\n")
 return purple.extend("base.lua", { name = "top" })
 ]])
-    local env = "PURPLE_OUTPUT=" .. d .. "/out"
+    local env = "PURPLE_OUTPUT=" .. d .. "/out" .. quiet()
     local expected = { "", "top sh 3\nbase sh -c\n", 0 }
     assert.are.same(expected, { purple("run --profile " .. H.q(d .. "/top.lua") .. " -- sh -c true", env) })
     assert.are.same(expected, { purple_lua(H.q(d .. "/top.lua") .. " -- sh -c true", env) })

@@ -5,14 +5,22 @@
 local H = require "spec_helper"
 
 -- A copy of the built tree's runnable parts at dir (cp -a).
+-- Without build/luac in the tree (spec/run.sh's copy for the unprivileged pass leaves it out), the
+-- copy gets its bytecode from `make`, as a fresh build would.
+local precompile
 local function copy_tree(dir)
-  assert.is_true(os.execute(("mkdir -p %s/build && cd %s && cp -a bin lua profiles Makefile csrc %s/ && "
-    .. "cp -a build/luac %s/build/"):format(H.q(dir), H.q(H.tree), H.q(dir), H.q(dir))))
+  assert.is_true(os.execute(("mkdir -p %s/build && cd %s && cp -a bin lua profiles Makefile csrc %s/")
+    :format(H.q(dir), H.q(H.tree), H.q(dir))))
+  if os.execute(("test -d %s/build/luac"):format(H.q(H.tree))) then
+    assert.is_true(os.execute(("cp -a %s/build/luac %s/build/"):format(H.q(H.tree), H.q(dir))))
+  else
+    precompile(dir)
+  end
   return dir
 end
 
 -- Runs `make` for every precompiled module of tree (the Makefile's own rule), forced with -B.
-local function precompile(tree, force)
+function precompile(tree, force)
   local list = H.sh(("cd %s && find lua -name '*.lua' | sed 's#^lua/\\(.*\\)\\.lua$#build/luac/\\1.luac#'")
     :format(H.q(tree)))
   local _, err, code = H.sh(("make -s %s -C %s %s"):format(force and "-B" or "", H.q(tree), list:gsub("\n", " ")))
@@ -37,13 +45,17 @@ local function with_version(tree, v)
   return fake
 end
 
--- build/luac/purple/version.luac in the launcher's format: the recorded source `src` (default: the file),
--- then the dump of `code` loaded under the name `name` (default: the file's path).
-local function write_luac(tree, code, src, name)
+-- The stamp csrc/launcher/precompile.lua records for a source file: device, inode, size, mtime, ctime.
+local function stamp(path)
+  return (H.sh("stat -L -c '%d %i %s %.9Y %.9Z' " .. H.q(path)):gsub("\n$", ""))
+end
+
+-- build/luac/purple/version.luac in the launcher's format: the recorded stamp `st` (default: the
+-- source file's now), then the dump of `code` loaded under the name `name` (default: the file's path).
+local function write_luac(tree, code, st, name)
   local path = tree .. "/lua/purple/version.lua"
-  src = src or H.read(path)
   local chunk = assert(load(code, "@" .. (name or path)))
-  H.write(tree .. "/build/luac/purple/version.luac", ("purple-luac 1 %d\n"):format(#src) .. src .. string.dump(chunk))
+  H.write(tree .. "/build/luac/purple/version.luac", ("purple-luac 2 %s\n"):format(st or stamp(path)) .. string.dump(chunk))
 end
 
 local function dated(path, when)
@@ -64,9 +76,18 @@ describe("launcher bytecode", function()
     assert.are.equal("purple from-bytecode\n", version(tree))
   end)
 
-  it("ignores bytecode whose recorded source is not the source beside it, whatever the dates", function()
-    write_luac(tree, with_version(tree, "from-bytecode"), H.read(tree .. "/lua/purple/version.lua") .. "-- older\n")
-    dated(tree .. "/lua/purple/version.lua", "1 hour ago")
+  it("ignores bytecode whose recorded stamp is not the source's, even when rewritten in place with the same size and date", function()
+    local path = tree .. "/lua/purple/version.lua"
+    dated(path, "2020-01-01 00:00:00")
+    write_luac(tree, with_version(tree, "from-bytecode"))
+    assert.are.equal("purple from-bytecode\n", version(tree))
+    -- the same bytes written again into the same file, its date set back: only the ctime differs
+    local f = assert(io.open(path, "r+b"))
+    local src = f:read("a")
+    assert(f:seek("set", 0))
+    assert(f:write(src))
+    assert(f:close())
+    dated(path, "2020-01-01 00:00:00")
     assert.are.equal(real, version(tree))
   end)
 
@@ -88,12 +109,43 @@ describe("launcher bytecode", function()
     assert.are.equal(real, version(tree))
   end)
 
+  it("ignores a .luac that is a symbolic link, even to valid bytecode", function()
+    local elsewhere = H.tmpdir() .. "/version.luac"
+    write_luac(tree, with_version(tree, "from-bytecode"))
+    assert.is_true(os.execute(("mv %s %s && ln -s %s %s"):format(H.q(tree .. "/build/luac/purple/version.luac"),
+      H.q(elsewhere), H.q(elsewhere), H.q(tree .. "/build/luac/purple/version.luac"))))
+    assert.are.equal(real, version(tree))
+  end)
+
   it("ignores a .luac that is not bytecode and loads the source", function()
-    local src = H.read(tree .. "/lua/purple/version.lua")
-    H.write(tree .. "/build/luac/purple/version.luac", ("purple-luac 1 %d\n"):format(#src) .. src .. 'return { version = "x" }')
+    H.write(tree .. "/build/luac/purple/version.luac", ("purple-luac 2 %s\n"):format(stamp(tree .. "/lua/purple/version.lua"))
+      .. 'return { version = "x" }')
     assert.are.equal(real, version(tree))
     H.write(tree .. "/build/luac/purple/version.luac", 'return { version = "from-text" }\n')
     assert.are.equal(real, version(tree))
+  end)
+end)
+
+describe("launcher: a shipped profile's bytecode", function()
+  after_each(H.cleanup)
+
+  it("runs while made from the very source beside it, never once the source is rewritten", function()
+    local tree = copy_tree(H.tmpdir() .. "/t")
+    local path = tree .. "/profiles/ai-strict.lua"
+    local src = H.read(path)
+    local fake = src:gsub('description = "[^"]*"', 'description = "from-bytecode"')
+    assert.are_not.equal(src, fake)
+    local function description()
+      local out, err, code = purple(tree, "profile list")
+      assert.are.equal(0, code, err)
+      return out:match("\nai%-strict +(.-) +/") or out:match("^ai%-strict +(.-) +/")
+    end
+    local real = description()
+    H.write(tree .. "/build/luac/profiles/ai-strict.luac", ("purple-luac 2 %s\n"):format(stamp(path))
+      .. string.dump(assert(load(fake, "@" .. path))))
+    assert.are.equal("from-bytecode", description())
+    H.write(path, src) -- the same text written again: another stamp
+    assert.are.equal(real, description())
   end)
 end)
 
@@ -135,15 +187,22 @@ describe("launcher: what it refuses", function()
   before_each(function() tree = copy_tree(H.tmpdir() .. "/t") end)
   after_each(H.cleanup)
 
-  local function refused(line)
-    local out, err, code = purple(tree, "--version")
+  -- `args` (default --version) stops with the one line and 125, printing nothing
+  local function refused(line, args)
+    local out, err, code = purple(tree, args or "--version")
     assert.are.same({ "", line, 125 }, { out, err, code })
   end
 
-  it("a Lua directory writable by its group", function()
+  it("a Lua or bytecode directory writable by its group, when a module is loaded from it", function()
     assert.is_true(os.execute("chmod g+w " .. H.q(tree .. "/lua/purple/cli")))
     refused(("purple: %s/lua/purple/cli is writable by group or others (mode 0775), so another user could change "
-      .. "the code purple runs; fix: chmod -R go-w %s/lua\n"):format(tree, tree))
+      .. "the code purple runs; fix: chmod -R go-w %s/lua\n"):format(tree, tree), "help run")
+    -- checked where modules are loaded from, not walked at each start: --version loads none from there
+    assert.matches("^purple %S+\n$", version(tree))
+    assert.is_true(os.execute("chmod g-w " .. H.q(tree .. "/lua/purple/cli")))
+    assert.is_true(os.execute("chmod g+w " .. H.q(tree .. "/build/luac/purple/cli")))
+    refused(("purple: %s/build/luac/purple/cli is writable by group or others (mode 0775), so another user could "
+      .. "change the code purple runs; fix: chmod -R go-w %s/build/luac\n"):format(tree, tree), "help run")
   end)
 
   it("a module, its bytecode or a profile writable by group or others", function()
@@ -165,11 +224,18 @@ describe("launcher: what it refuses", function()
     assert.is_true(os.execute("chmod 0777 " .. H.q(d)))
     H.write(d .. "/x.lua", "return 1\n")
     assert.is_true(os.execute(("ln -s %s %s"):format(H.q(d .. "/x.lua"), H.q(tree .. "/lua/purple/x.lua"))))
-    refused(("purple: %s is writable by group or others (mode 0777), so another user could change the code "
+    -- a script that loads purple.x
+    local script = H.tmpdir() .. "/s.lua"
+    H.write(script, 'require "purple.x"\nprint("loaded")\n')
+    local function refused_x(line)
+      local out, err, code = H.sh(("cd %s && %s %s"):format(H.q(tree), H.q(tree .. "/bin/purple-lua"), H.q(script)))
+      assert.are.same({ "", line, 125 }, { out, err, code })
+    end
+    refused_x(("purple: %s is writable by group or others (mode 0777), so another user could change the code "
       .. "purple runs; fix: chmod go-w %s\n"):format(d, d))
     os.remove(tree .. "/lua/purple/x.lua")
     assert.is_true(os.execute(("ln -s %s %s"):format(H.q(d .. "/none.lua"), H.q(tree .. "/lua/purple/x.lua"))))
-    refused(("purple: cannot check %s/lua/purple/x.lua: No such file or directory\n"):format(tree))
+    refused_x(("purple: cannot check %s/lua/purple/x.lua: No such file or directory\n"):format(tree))
   end)
 
   it("a tree in a directory others can write (not sticky); a sticky one like /tmp is fine", function()
@@ -189,7 +255,7 @@ describe("launcher: what it refuses", function()
     assert.is_true(os.execute("chown 4321 " .. H.q(tree .. "/lua/purple/enforce")))
     refused(("purple: %s/lua/purple/enforce is owned by uid 4321, neither root nor you (uid 0), so that user "
       .. "could change the code purple runs; fix: chown -R 0 %s/lua, or use a copy of purple you own\n")
-      :format(tree, tree))
+      :format(tree, tree), "profile show ai-strict")
   end)
 
   it("modules from the current directory, purple's or others", function()

@@ -10,7 +10,10 @@
  * ($LUA_PATH or the built-in default: the system's Lua directories), never the current directory.
  * Before any of it runs, those directories, every directory above them and the profiles shipped
  * with them must be owned by root or the invoking user and writable by no one else (setup,
- * check_path), and so must each module file when it is loaded; else purple stops with 125.
+ * check_path); so must each directory below them that a module or its bytecode is loaded from
+ * (check_dirs, once a run) and each module file when it is loaded; else purple stops with 125.
+ * Precompiled bytecode (build/luac) is run only while its source has the stamp recorded
+ * (load_bytecode).
  *
  * purple.core is linked in (package.preload); with `make STATIC_LIBS=1` liblua, libseccomp and
  * libcap are too, so a start maps no shared object but libc, libm and ld.so (Makefile; bench/README.md,
@@ -19,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +34,7 @@
 #include <lualib.h>
 
 #define LUA_VDIR LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
-#define LUAC_MAGIC "purple-luac 1 "
+#define LUAC_MAGIC "purple-luac 2 "
 
 static int traceback(lua_State *L)
 {
@@ -76,9 +80,14 @@ static int check_owner_mode(const char *path, const struct stat *st, int ancesto
 	return 0;
 }
 
-/* A module file or its bytecode that another user could change (the walk at the start checks the
- * directories only: a stat of every file would cost ~0.5 ms a start): purple stops here, with the
- * same line, whenever the module is loaded. */
+static int cannot_check(const char *path, int err)
+{
+	fprintf(stderr, "purple: cannot check %s: %s\n", path, strerror(err));
+	return -1;
+}
+
+/* A module file or its bytecode that another user could change (check_dirs checks the directories
+ * it is in): purple stops here, with the same line, whenever the module is loaded. */
 static void check_loaded(lua_State *L, const char *path, const struct stat *st, int dir_upvalue)
 {
 	const char *dir = lua_tostring(L, lua_upvalueindex(dir_upvalue));
@@ -88,22 +97,92 @@ static void check_loaded(lua_State *L, const char *path, const struct stat *st, 
 	lua_pop(L, 1);
 }
 
+/* What check_path looks at. */
+enum {
+	CHECK_ABOVE = 1, /* every directory above the path (sticky ones may be writable) */
+	CHECK_WALK = 2,  /* every directory under it */
+	CHECK_FILES = 4, /* and every file under it (the profiles: the modules are checked when loaded) */
+	CHECK_LINK = 8,  /* where a symbolic link points: an absent target is refused (it could appear) */
+};
+
+static int check_path(const char *path, int how, int hops);
+
+/* The directories between base (which setup checked) and the file base+rel, each checked once a run
+ * (owner and mode; a symbolic link where it leads, with every directory above that) before
+ * anything is loaded from them: purple stops here when another user could change one. `top` is the
+ * directory the fix names. A directory that is absent holds nothing to load: not checked, not
+ * remembered. Checking only what is used spares walking every directory at each start. */
+static void check_dirs(lua_State *L, const char *base, const char *rel, const char *top)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(base);
+	const char *slash;
+
+	if (n + strlen(rel) >= sizeof p)
+		return; /* nothing can be loaded from such a path */
+	memcpy(p, base, n);
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, "purple.checked_dirs");
+	for (const char *r = rel; (slash = strchr(r, '/')); r = slash + 1) {
+		struct stat st;
+		size_t len = n + (size_t)(slash - rel);
+
+		memcpy(p + n, rel, (size_t)(slash - rel));
+		p[len] = 0;
+		if (lua_getfield(L, -1, p) != LUA_TNIL) {
+			lua_pop(L, 1);
+			continue;
+		}
+		lua_pop(L, 1);
+		if (lstat(p, &st) < 0) {
+			if (errno == ENOENT)
+				break;
+			cannot_check(p, errno);
+			exit(125);
+		}
+		if (S_ISLNK(st.st_mode) ? check_path(p, CHECK_ABOVE | CHECK_LINK, 1) < 0
+					: check_owner_mode(p, &st, 0, top, 1) < 0)
+			exit(125);
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, p);
+	}
+	lua_pop(L, 1);
+}
+
+/* "<dev> <ino> <size> <mtime> <ctime>" of a source file, as csrc/launcher/precompile.lua records it
+ * (stat -c '%d %i %s %.9Y %.9Z'), into buf. */
+static void source_stamp(char *buf, size_t size, const struct stat *st)
+{
+	snprintf(buf, size, "%ju %ju %jd %jd.%09ld %jd.%09ld", (uintmax_t)st->st_dev, (uintmax_t)st->st_ino,
+		 (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+		 (intmax_t)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
 /* Loads the bytecode `make` precompiled for the source file src (csrc/launcher/precompile.lua):
- * "purple-luac 1 <length>\n", the source it was made from, then the dump of the chunk named
- * "@<source path>". It is used only when that recorded source is byte for byte the file src and
- * the chunk's name is src, so a stale, moved or planted .luac is never run: the caller then loads
- * the source. Reading the source again costs far less than compiling it (~3 ms a start).
+ * "purple-luac 2 <stamp>\n", then the dump of the chunk named "@<source path>". The stamp is the
+ * source's device, inode, size, mtime and ctime taken before it was read; the dump is used only
+ * while src has that very stamp now and the chunk's name is src, so a stale, moved or planted
+ * .luac is never run: the caller then loads the source. Any write, rename or chmod of src changes
+ * its ctime, which no user can set back (touch sets mtime only); a copied tree has other inodes.
+ * The one thing that defeats the stamp, moving the clock back, needs root, and the owner/mode
+ * checks already exclude everyone but root and the invoking user from the tree. A stat replaces
+ * reading every source again at each start (~80 syscalls and ~0.5 MB of reads a run).
  * Leaves the function on the stack and returns 1, or leaves the stack as it was and returns 0. */
 static int load_bytecode(lua_State *L, const char *bc, const char *src, const struct stat *ss, int named)
 {
 	int top = lua_gettop(L), fd;
 	struct stat bs;
-	char *b, *s, *end;
+	char *b, *nl, stamp[128];
 	ssize_t blen;
-	unsigned long long slen;
+	size_t hlen;
 	lua_Debug ar;
 
-	fd = open(bc, O_RDONLY | O_CLOEXEC);
+	/* bc is upvalue 2 ("<tree>/build/luac/") followed by its relative path; a symbolic link is not
+	 * followed (the source is loaded instead) */
+	luaL_checkstack(L, 4, NULL);
+	check_dirs(L, lua_tostring(L, lua_upvalueindex(2)), bc + lua_rawlen(L, lua_upvalueindex(2)),
+		   lua_pushlstring(L, lua_tostring(L, lua_upvalueindex(2)), lua_rawlen(L, lua_upvalueindex(2)) - 1));
+	lua_pop(L, 1);
+	fd = open(bc, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &bs) < 0 || !S_ISREG(bs.st_mode)) {
@@ -115,16 +194,13 @@ static int load_bytecode(lua_State *L, const char *bc, const char *src, const st
 	if (blen < (ssize_t)sizeof LUAC_MAGIC || memcmp(b, LUAC_MAGIC, sizeof LUAC_MAGIC - 1) != 0)
 		goto stale;
 	b[blen] = 0;
-	errno = 0;
-	slen = strtoull(b + sizeof LUAC_MAGIC - 1, &end, 10);
-	if (errno || *end != '\n' || slen != (unsigned long long)ss->st_size ||
-	    slen > (unsigned long long)(b + blen - end - 1))
+	nl = memchr(b, '\n', (size_t)blen);
+	source_stamp(stamp, sizeof stamp, ss);
+	hlen = sizeof LUAC_MAGIC - 1 + strlen(stamp);
+	if (!nl || (size_t)(nl - b) != hlen || memcmp(b + sizeof LUAC_MAGIC - 1, stamp, strlen(stamp)) != 0)
 		goto stale;
-	end++;
-	fd = open(src, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || read_all(L, fd, slen, &s) < 0 || memcmp(s, end, slen) != 0)
-		goto stale;
-	if (luaL_loadbufferx(L, end + slen, (size_t)(b + blen - end - (ssize_t)slen), src, "b") != LUA_OK)
+	nl++;
+	if (luaL_loadbufferx(L, nl, (size_t)(b + blen - nl), src, "b") != LUA_OK)
 		goto stale; /* from another Lua */
 	lua_pushvalue(L, -1);
 	lua_getinfo(L, ">S", &ar);
@@ -138,29 +214,36 @@ stale:
 	return 0;
 }
 
-/* In a tree, Debian's Lua modules that every start needs (argparse, dkjson: ~1.5 ms to compile
- * each time) run from bytecode that `make` precompiled into <tree>/build/luac/_sys/NAME.luac, under
- * the same rule as purple's own: only while the recorded source is byte for byte the file that
- * package.path finds now (a Debian update of the module falls back to its source). They are
- * stripped of debug information, so their chunk names are not compared. Otherwise the
- * path searchers load it as usual. Upvalue 2: "<tree>/build/luac/", nil when installed. */
+/* In a tree, Debian's Lua modules that every start needs (argparse: ~1.5 ms to compile each time)
+ * run from bytecode that `make` precompiled into <tree>/build/luac/_sys/NAME.luac, under the same
+ * rule as purple's own: only while the file that package.path finds now has the stamp recorded
+ * (a Debian update of the module replaces the file: its source is loaded). The first entry of
+ * package.path whose file exists is that file, as package.searchpath finds it, found here by
+ * stat instead of an open of each entry. The bytecode is stripped of debug information, so its
+ * chunk name is not compared. Otherwise the path searchers load the module as usual.
+ * Upvalue 2: "<tree>/build/luac/", nil when installed. */
 static int system_bytecode(lua_State *L, const char *name)
 {
-	const char *src, *bc;
+	const char *rel, *path, *e, *bc, *src = NULL;
 	struct stat ss;
 
 	if (!lua_isstring(L, lua_upvalueindex(2)) || strchr(name, '/'))
 		return 0;
+	rel = luaL_gsub(L, name, ".", "/");
 	lua_getglobal(L, "package");
-	lua_getfield(L, -1, "searchpath");
-	lua_pushstring(L, name);
-	lua_getfield(L, -3, "path");
-	lua_call(L, 2, 1);
-	src = lua_tostring(L, -1);
-	if (!src || src[0] != '/' || stat(src, &ss) < 0 || !S_ISREG(ss.st_mode))
+	lua_getfield(L, -1, "path");
+	path = lua_tostring(L, -1);
+	for (; path && *path && !src; path = *e ? e + 1 : e) {
+		e = strchrnul(path, ';');
+		lua_pushlstring(L, path, (size_t)(e - path));
+		src = luaL_gsub(L, lua_tostring(L, -1), "?", rel);
+		if (stat(src, &ss) < 0)
+			src = NULL;
+	}
+	if (!src || src[0] != '/' || !S_ISREG(ss.st_mode))
 		return 0;
 	bc = lua_pushfstring(L, "%s_sys/%s.luac", lua_tostring(L, lua_upvalueindex(2)), name);
-	if (access(bc, F_OK) < 0 || !load_bytecode(L, bc, src, &ss, 0))
+	if (!load_bytecode(L, bc, src, &ss, 0))
 		return 0;
 	lua_pushstring(L, src);
 	return 2;
@@ -182,14 +265,23 @@ static int purple_searcher(lua_State *L)
 	for (int i = 0; i < 2 && !src; i++) {
 		const char *p = lua_pushfstring(L, "%s%s%s", dir, rel, i ? "/init.lua" : ".lua");
 
-		if (stat(p, &ss) == 0 && S_ISREG(ss.st_mode))
+		/* lstat: a symbolic link is checked where it leads, with every directory above that */
+		int found = lstat(p, &ss) == 0;
+
+		if (found && S_ISLNK(ss.st_mode)) {
+			if (check_path(p, CHECK_ABOVE | CHECK_LINK, 1) < 0)
+				exit(125);
+			found = stat(p, &ss) == 0;
+		}
+		if (found && S_ISREG(ss.st_mode))
 			src = p;
 		else
 			lua_pop(L, 1);
 	}
-	if (src)
+	if (src) {
+		check_dirs(L, dir, src + strlen(dir), lua_tostring(L, lua_upvalueindex(3)));
 		check_loaded(L, src, &ss, 1);
-	else {
+	} else {
 		lua_pushlstring(L, dir, strlen(dir) - 1); /* without the trailing "/" */
 		return luaL_error(L, "module '%s' not found in %s (purple loads its own modules from there only)",
 				  name, lua_tostring(L, -1));
@@ -208,21 +300,30 @@ static int purple_searcher(lua_State *L)
 	return 2;
 }
 
-static int cannot_check(const char *path, int err)
+/* paths.load_profile(path, env) in a tree: the chunk of a shipped profile, <tree>/profiles/NAME.lua,
+ * from the bytecode `make` precompiled into <tree>/build/luac/profiles/NAME.luac under the rule of
+ * load_bytecode, with env as its _ENV as loadfile gives it; nil for any other path or when the
+ * bytecode is not valid (lua/purple/profiles.lua then loads the source). Compiling ai-strict.lua
+ * is ~0.4M instructions a run. The profiles are checked at the start (setup: CHECK_FILES).
+ * Upvalues: 1 "<tree>/profiles/", 2 "<tree>/build/luac/". */
+static int load_profile(lua_State *L)
 {
-	fprintf(stderr, "purple: cannot check %s: %s\n", path, strerror(err));
-	return -1;
+	const char *path = luaL_checkstring(L, 1), *dir = lua_tostring(L, lua_upvalueindex(1));
+	size_t n = strlen(dir), len = strlen(path);
+	struct stat ss;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	if (strncmp(path, dir, n) != 0 || strchr(path + n, '/') || len < n + 5 || strcmp(path + len - 4, ".lua") != 0 ||
+	    stat(path, &ss) < 0 || !S_ISREG(ss.st_mode))
+		return 0;
+	if (!load_bytecode(L, lua_pushfstring(L, "%sprofiles/%sc", lua_tostring(L, lua_upvalueindex(2)), path + n),
+			   path, &ss, 1))
+		return 0;
+	lua_pushvalue(L, 2);
+	if (!lua_setupvalue(L, -2, 1))
+		lua_pop(L, 1);
+	return 1;
 }
-
-/* What check_path looks at. */
-enum {
-	CHECK_ABOVE = 1, /* every directory above the path (sticky ones may be writable) */
-	CHECK_WALK = 2,  /* every directory under it */
-	CHECK_FILES = 4, /* and every file under it (the profiles: the modules are checked when loaded) */
-	CHECK_LINK = 8,  /* where a symbolic link points: an absent target is refused (it could appear) */
-};
-
-static int check_path(const char *path, int how, int hops);
 
 /* Under the directory `dir`, walked from `top`: a symbolic link is checked where it leads. The file
  * type from readdir spares a stat of each file when only the directories are checked. */
@@ -317,7 +418,7 @@ static void set_search_path(lua_State *L, const char *field, const char *own)
 	lua_pop(L, 2);
 }
 
-static void add_purple_searcher(lua_State *L, const char *luadir, const char *bcdir)
+static void add_purple_searcher(lua_State *L, const char *luadir, const char *bcdir, const char *top)
 {
 	lua_getglobal(L, "table");
 	lua_getfield(L, -1, "insert");
@@ -330,7 +431,8 @@ static void add_purple_searcher(lua_State *L, const char *luadir, const char *bc
 		lua_pushstring(L, bcdir);
 	else
 		lua_pushnil(L);
-	lua_pushcclosure(L, purple_searcher, 2);
+	lua_pushstring(L, top);
+	lua_pushcclosure(L, purple_searcher, 3);
 	lua_call(L, 3, 0);
 	lua_pop(L, 1);
 }
@@ -369,17 +471,23 @@ static int setup(lua_State *L)
 		set_search_path(L, "path", lua_tostring(L, -1));
 		lua_pushfstring(L, "%s?.so", luadir);
 		set_search_path(L, "cpath", lua_tostring(L, -1));
-		add_purple_searcher(L, luadir, lua_pushfstring(L, "%s/build/luac/", root));
-		/* root is canonical (/proc/self/exe): the directories above it are checked once */
+		add_purple_searcher(L, luadir, lua_pushfstring(L, "%s/build/luac/", root),
+				    lua_pushfstring(L, "%s/lua", root));
+		/* root is canonical (/proc/self/exe): the directories above it are checked once; those
+		 * below lua/ and build/luac/ when a module is loaded from them (check_dirs) */
 		if (check_path(*root ? root : "/", CHECK_ABOVE, 0) < 0 ||
-		    check_path(lua_pushfstring(L, "%s/lua", root), CHECK_WALK, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%s/lua", root), 0, 0) < 0 ||
 		    check_path(lua_pushfstring(L, "%s/build", root), 0, 0) < 0 ||
-		    check_path(lua_pushfstring(L, "%s/build/luac", root), CHECK_WALK, 0) < 0 ||
+		    check_path(lua_pushfstring(L, "%s/build/luac", root), 0, 0) < 0 ||
 		    check_path(lua_pushfstring(L, "%s/profiles", root), CHECK_WALK | CHECK_FILES, 0) < 0)
 			return -1;
-		lua_createtable(L, 0, 2);
+		lua_createtable(L, 0, 3);
 		lua_pushstring(L, *root ? root : "/");
 		lua_setfield(L, -2, "tree");
+		lua_pushfstring(L, "%s/profiles/", root);
+		lua_pushfstring(L, "%s/build/luac/", root);
+		lua_pushcclosure(L, load_profile, 2);
+		lua_setfield(L, -2, "load_profile");
 		lua_pushliteral(L, "/etc");
 		lua_setfield(L, -2, "sysconfdir");
 		luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
@@ -391,9 +499,9 @@ static int setup(lua_State *L)
 		set_search_path(L, "path", lua_tostring(L, -1));
 		lua_pushfstring(L, "%s/lib/lua/" LUA_VDIR "/?.so", root);
 		set_search_path(L, "cpath", lua_tostring(L, -1));
-		add_purple_searcher(L, luadir, NULL);
+		add_purple_searcher(L, luadir, NULL, lua_pushfstring(L, "%spurple", luadir));
 		if (check_path(lua_pushfstring(L, "%s/share/lua/" LUA_VDIR, root), CHECK_ABOVE, 0) < 0 ||
-		    check_path(lua_pushfstring(L, "%spurple", luadir), CHECK_WALK, 0) < 0)
+		    check_path(lua_pushfstring(L, "%spurple", luadir), 0, 0) < 0)
 			return -1;
 		lua_getglobal(L, "require");
 		lua_pushliteral(L, "purple.paths");
@@ -423,6 +531,10 @@ static int pmain(lua_State *L)
 	const char *name = strrchr(argv[0], '/');
 
 	name = name ? name + 1 : argv[0];
+	/* What is allocated until the command runs is nearly all code and modules, which live to the end:
+	 * collecting meanwhile is wasted work (~0.6M instructions a run). purple.cli restarts the
+	 * collector before the command's own work (cli.lua, restart_gc). */
+	lua_gc(L, LUA_GCSTOP);
 	luaL_openlibs(L);
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
 	lua_pushcfunction(L, luaopen_purple_core);
@@ -447,6 +559,16 @@ static int pmain(lua_State *L)
 	lua_getglobal(L, "arg");
 	lua_call(L, 2, 1);
 	return 1;
+}
+
+/* The allocator while lua_close runs at exit: finalizers still run (a sandbox handle kills and reaps
+ * what it started, files are flushed), but nothing is given back to malloc one object at a time,
+ * which would be a tenth of a start's instructions; the process exits next. */
+static void *exit_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	if (nsize == 0)
+		return NULL;
+	return realloc(ptr, nsize);
 }
 
 int main(int argc, char **argv)
@@ -474,6 +596,7 @@ int main(int argc, char **argv)
 	}
 	status = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
 	fflush(stdout);
+	lua_setallocf(L, exit_alloc, NULL);
 	lua_close(L);
 	return status;
 }

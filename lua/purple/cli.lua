@@ -1,7 +1,8 @@
 -- The purple and purple-lua commands: the global options, then the subcommand, whose module
 -- lua/purple/cli/<name>.lua parses the rest (purple.cli.args: lua-argparse) and calls what the Lua
 -- API exposes (purple.profile, purple.exec). Only the chosen subcommand's module is loaded.
-local args = require "purple.cli.args"
+-- purple.cli.args, which loads argparse, only once a parser is needed (not for purple --version)
+local args = setmetatable({}, { __index = function(_, k) return require("purple.cli.args")[k] end })
 local log = require "purple.log"
 local status = require "purple.status"
 
@@ -66,6 +67,12 @@ Options:
 
 Exit status as purple(1); a script that returns an integer exits with it.
 ]==]
+
+-- The launcher starts with the collector stopped while the modules load (csrc/launcher/launcher.c,
+-- pmain); it runs again from here, before the command's own work.
+local function restart_gc()
+  collectgarbage("restart")
+end
 
 -- The subcommands, each lua/purple/cli/<name>.lua: { parser = function() -> argparse parser,
 -- run = function(opts, command) -> status }. Only run takes a command after "--".
@@ -145,40 +152,56 @@ local function help(top, list)
   return args.help(sub)
 end
 
+-- The global options before the command: none (the usual case) costs no parser at all; "-V" or
+-- "--version" alone prints the version as the parser would, without building it (argparse is
+-- then not even loaded: purple --version is as cheap as it was before argparse).
 local function main_purple(list)
-  local top = global_parser("purple", M.USAGE)
   local at = operand_index(list)
-  local ok, code = global_options(top, list, at)
-  if not ok then return code end
+  if at == 2 and (list[1] == "-V" or list[1] == "--version") then
+    io.stdout:write("purple ", require("purple.version"), "\n")
+    return 0
+  end
+  local top = nil
+  local function top_parser()
+    top = top or global_parser("purple", M.USAGE)
+    return top
+  end
+  if at > 1 then
+    local ok, code = global_options(top_parser(), list, at)
+    if not ok then return code end
+  end
   local name = list[at]
   if name == nil then
     io.stderr:write(M.USAGE)
     return status.SETUP
   end
   local rest = table.move(list, at + 1, #list, 1, {})
-  if name == "help" then return help(top, rest) end
-  if not COMMANDS[name] then return args.usage_error(top, ("unknown command '%s'"):format(name)) end
+  if name == "help" then return help(top_parser(), rest) end
+  if not COMMANDS[name] then return args.usage_error(top_parser(), ("unknown command '%s'"):format(name)) end
   local cmd = require("purple.cli." .. name)
   local command
   if name == "run" then rest, command = split_command(rest, 1) end
-  local opts
-  opts, code = args.parse(cmd.parser(), rest)
+  local opts, code = cmd.quick_parse and cmd.quick_parse(rest)
+  if not opts then opts, code = args.parse(cmd.parser(), rest) end
   if not opts then return code end
+  restart_gc()
   return cmd.run(opts, command)
 end
 
 -- purple-lua [-l LEVEL] SCRIPT [ARG...] [-- CMD [ARG...]]
 local function main_lua(list)
-  local top = global_parser("purple-lua", M.LUA_USAGE)
   local at = operand_index(list)
-  local ok, code = global_options(top, list, at)
-  if not ok then return code end
+  if at > 1 then
+    local ok, code = global_options(global_parser("purple-lua", M.LUA_USAGE), list, at)
+    if not ok then return code end
+  end
   local script = list[at]
   if not script then
     io.stderr:write(M.LUA_USAGE)
     return status.SETUP
   end
   local script_args, command = split_command(list, at + 1)
+  restart_gc()
   return require("purple.cli.script").run(script, script_args, command, list, at)
 end
 

@@ -12,12 +12,21 @@
 --   decode(text) -> value | nil, "json: why"   objects carry object_mt (an empty one encodes back
 --                            as {}), JSON null is null
 --   object([t]) -> t         a table that encodes as an object even when empty
-local dkjson = require "dkjson"
+--
+-- dkjson itself is loaded on the first encode or decode: `purple profile show` and the policy code
+-- use null and object without ever writing JSON.
+local dkjson_loaded
+
+local function dkjson()
+  dkjson_loaded = dkjson_loaded or require "dkjson"
+  return dkjson_loaded
+end
 
 local M = {}
 
 M.object_mt = { __jsontype = "object" }
-M.null = dkjson.null
+-- as dkjson.null is made: dkjson writes a value with __tojson as what that returns
+M.null = setmetatable({}, { __tojson = function() return "null" end })
 
 function M.object(t) return setmetatable(t or {}, M.object_mt) end
 
@@ -39,7 +48,7 @@ function M.encode(v)
     order = sorted_keys(v, {}, {})
     table.sort(order)
   end
-  local text, err = dkjson.encode(v, { keyorder = order })
+  local text, err = dkjson().encode(v, { keyorder = order })
   if not text then error("json: " .. tostring(err), 2) end
   return text
 end
@@ -49,7 +58,7 @@ end
 local decoder
 
 function M.decode(text)
-  decoder = decoder or dkjson.use_lpeg()
+  decoder = decoder or dkjson().use_lpeg()
   local v, pos, err = decoder.decode(text, 1, M.null, M.object_mt)
   if err then return nil, "json: " .. err end
   if pos and pos <= #text and text:find("%S", pos) then

@@ -174,7 +174,9 @@ local function raise(message) error(setmetatable({ message = message }, policy_e
 
 local function run_script(path, ctx)
   local env = setmetatable({ purple = M.api }, { __index = _G })
-  local chunk, lerr = loadfile(path, "t", env)
+  -- a shipped profile from its precompiled bytecode when the launcher has it (csrc/launcher/launcher.c)
+  local chunk, lerr = paths.load_profile and paths.load_profile(path, env)
+  if not chunk then chunk, lerr = loadfile(path, "t", env) end
   if not chunk then return nil, lerr end
   local ok, p = pcall(chunk, ctx)
   if not ok then
