@@ -267,6 +267,28 @@ s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 99, 0, 0)); print("type", len(
     assert.are.same({ "none\n", 0 }, { out, code }, err)
   end)
 
+  it("passes the caller's window size to -t's pty, and each change (SIGWINCH)", function()
+    if not H.sh("command -v script") then return pending("script(1) (util-linux) is not installed") end
+    assert.are.equal(0, select(3, start(profile, "s13")))
+    local d = H.tmpdir()
+    -- script(1) gives purple exec a terminal (its stdout; stdin is /dev/null, as for a job in the
+    -- background): 40x100 first, 50x120 after the command is ready
+    H.write(d .. "/t.sh", ([[
+export PURPLE_RUNTIME_DIR=%s
+stty rows 40 cols 100
+%s exec -t s13 -- sh -c 'stty size; trap "stty size; exit 0" WINCH; touch /tmp/w; while :; do sleep 0.05; done' </dev/null &
+p=$!
+until %s exec s13 -- test -e /tmp/w; do sleep 0.05; done
+stty rows 50 cols 120
+kill -WINCH $p
+wait $p
+echo "rc=$?"
+]]):format(q(rt), q(H.purple), q(H.purple)))
+    local out, err, code = H.sh("script -qec " .. q("sh " .. q(d .. "/t.sh")) .. " /dev/null </dev/null")
+    assert.are.equal(0, code, err)
+    assert.matches("40 100%s+50 120%s+rc=0", out)
+  end)
+
   it("keeps the session's limits across commands: its pids limit contains a fork bomb", function()
     local p = H.profile(H.minimal("resources = { pids_limit = 30 },"))
     local _, err, code = start(p, "s11")

@@ -97,7 +97,7 @@ static void restore_tty(void)
 
 int purple_exec_main(int argc, char **argv)
 {
-	int tty = 0, i, fd, sfd, master = -1, status = 125, stdin_open = 1, nenv = 0;
+	int tty = 0, i, fd, sfd, master = -1, status = 125, stdin_open = 1, nenv = 0, size_fd = -1;
 	unsigned long timeout_ms = 0;
 	const char *cwd = "", *name;
 	char **env = calloc((size_t)argc + 1, sizeof *env);
@@ -167,12 +167,19 @@ int purple_exec_main(int argc, char **argv)
 		if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
 		    (slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
 			return die("exec -t: cannot open a pty: %s", strerror(errno));
-		if (isatty(0)) {
+		/* the window size of the caller's terminal: stdin's, else stdout's or stderr's */
+		for (int k = 0; k < 3 && size_fd < 0; k++)
+			if (isatty(k))
+				size_fd = k;
+		if (size_fd >= 0) {
 			struct winsize ws;
+
+			if (ioctl(size_fd, TIOCGWINSZ, &ws) == 0)
+				ioctl(master, TIOCSWINSZ, &ws);
+		}
+		if (isatty(0)) {
 			struct termios raw;
 
-			if (ioctl(0, TIOCGWINSZ, &ws) == 0)
-				ioctl(master, TIOCSWINSZ, &ws);
 			if (tcgetattr(0, &saved_tio) == 0) {
 				raw = saved_tio;
 				cfmakeraw(&raw);
@@ -257,7 +264,7 @@ int purple_exec_main(int argc, char **argv)
 				if (si.ssi_signo == SIGWINCH) {
 					struct winsize ws;
 
-					if (master >= 0 && ioctl(0, TIOCGWINSZ, &ws) == 0)
+					if (master >= 0 && size_fd >= 0 && ioctl(size_fd, TIOCGWINSZ, &ws) == 0)
 						ioctl(master, TIOCSWINSZ, &ws);
 				} else
 					session_send_signal(fd, (int)si.ssi_signo);
