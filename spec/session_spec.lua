@@ -284,8 +284,9 @@ kill -WINCH $p
 wait $p
 echo "rc=$?"
 ]]):format(q(rt), q(H.purple), q(H.purple)))
-    local out, err, code = H.sh("script -qec " .. q("sh " .. q(d .. "/t.sh")) .. " /dev/null </dev/null")
-    assert.are.equal(0, code, err)
+    -- script runs the command with $SHELL (nobody's login shell is nologin)
+    local out, err, code = H.sh("SHELL=/bin/sh script -qec " .. q("sh " .. q(d .. "/t.sh")) .. " /dev/null </dev/null")
+    assert.are.equal(0, code, err .. out)
     assert.matches("40 100%s+50 120%s+rc=0", out)
   end)
 
