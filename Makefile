@@ -96,9 +96,9 @@ LAUNCHER_LIBS = $(if $(SECCOMP_A),$(SECCOMP_A),-lseccomp) $(if $(CAP_A),$(CAP_A)
   $(if $(LUA_A),$(LUA_STATIC),$(LUA_LIBS)) \
   -Wl,--export-dynamic-symbol='lua_*',--export-dynamic-symbol='luaL_*',--export-dynamic-symbol='luaopen_*' \
   -Wl,-z,relro,-z,now $(RELR)
-bin/purple: csrc/launcher/launcher.c $(CORE_OBJ)
+bin/purple: csrc/launcher/launcher.c csrc/launcher/exec_client.c csrc/*.h $(CORE_OBJ)
 	@mkdir -p bin
-	$(CC) $(WARN) -D_GNU_SOURCE -I$(LUA_INCDIR) $(CFLAGS) -o $@.tmp $< $(CORE_OBJ) $(LAUNCHER_LIBS) $(LDFLAGS)
+	$(CC) $(WARN) -D_GNU_SOURCE -I$(LUA_INCDIR) $(CFLAGS) -o $@.tmp $(filter %.c,$^) $(CORE_OBJ) $(LAUNCHER_LIBS) $(LDFLAGS)
 	mv -f $@.tmp $@  # a failed link leaves the last good binary for purple runs in progress
 
 bin/purple-lua: bin/purple

@@ -89,6 +89,17 @@ for _, pl in ipairs(PAYLOADS) do
     join({ PURPLE_LUA, ROOT .. "/bench/exec_server.lua", MINIMAL, "--" }, pl.argv) }
 end
 
+-- A running ai-strict session (issue 14): `purple exec` into it is measured against the cold runs.
+-- It lives in the default runtime directory under a name of its own and is stopped at the end.
+local SESSION = ("bench-%d"):format(math.random(1e9))
+local session_ok = sh_ok(("%s session start --profile ai-strict --name %s"):format(PURPLE, SESSION))
+if not session_ok then skipped[#skipped + 1] = "purple exec: purple session start failed" end
+for _, pl in ipairs(PAYLOADS) do
+  if session_ok then
+    commands[#commands + 1] = { pl.key .. " purple exec ai-strict", join({ PURPLE, "exec", SESSION, "--" }, pl.argv) }
+  end
+end
+
 -- Stop at once when purple itself does not work (a half-built tree), instead of failing every run.
 do
   local probe = table.concat({ ROOT .. "/bin/purple", "run", "--profile", "ai-strict", "--", "/bin/true" }, " ")
@@ -110,7 +121,10 @@ for _, s in ipairs(skipped) do io.stdout:write("  skipped ", s, "\n") end
 io.stdout:flush()
 
 local raw = OUT .. "/alt.tsv"
-assert(os.execute(("%s alt %d %d %s > %s"):format(RUNNER, ROUNDS, WARMUP, specfile, raw)), "runner failed")
+if not os.execute(("%s alt %d %d %s > %s"):format(RUNNER, ROUNDS, WARMUP, specfile, raw)) then
+  if session_ok then sh_ok(("%s session stop %s"):format(PURPLE, SESSION)) end
+  error("runner failed")
+end
 local times, rss, bad, server_rss = {}, {}, {}, {}
 for line in io.lines(raw) do
   local r, label, ns, kib, st = line:match("^(%d+)\t([^\t]+)\t(%d+)\t(%d+)\t(%d+)$")
@@ -178,6 +192,10 @@ for _, p in ipairs(peers) do
   if p.prefix and p.name ~= "firejail" then throughput(p.name, join(p.prefix, { "/bin/true" })) end
 end
 throughput("purple run ai-strict", { PURPLE, "run", "--profile", "ai-strict", "--", "/bin/true" })
+if session_ok then
+  throughput("purple exec ai-strict", { PURPLE, "exec", SESSION, "--", "/bin/true" })
+  sh_ok(("%s session stop %s"):format(PURPLE, SESSION))
+end
 if BASELINE then
   throughput("baseline run ai-strict", { BASELINE .. "/bin/purple", "run", "--profile", "ai-strict", "--", "/bin/true" })
 end
@@ -190,6 +208,12 @@ local checks = {
   { "≥ 150 sandboxes/s (2 workers)", tput["purple run ai-strict"], function(v) return v >= 150 end, "%.1f/s" },
   { "supervisor peak RSS ≤ 2.5 MiB", ai.rss, function(v) return v <= 2.5 end, "%.2f MiB" },
 }
+local ex = results["true purple exec ai-strict"]
+if ex then
+  checks[#checks + 1] = { "purple exec ai-strict ≤ 0.3× bwrap", ex.bwrap, function(v) return v <= 0.3 end, "%.2f×" }
+  local r = tput["bwrap"] and tput["purple exec ai-strict"] and tput["purple exec ai-strict"] / tput["bwrap"]
+  checks[#checks + 1] = { "purple exec throughput ≥ 4× bwrap", r, function(v) return v >= 4 end, "%.2f×" }
+end
 if BASELINE then
   local b = results["true baseline run ai-strict"]
   io.stdout:write(("\nbaseline %s: purple run ai-strict /bin/true %.2f ms -> %.2f ms (paired ratio %.2f)\n"):format(

@@ -45,6 +45,7 @@
 #include "net_perform.h"
 #include "notify.h"
 #include "process.h"
+#include "session_agent.h"
 
 /* Signals the supervisor forwards to the command. */
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
@@ -121,20 +122,20 @@ static void reset_signals(const sigset_t *mask)
 	sigprocmask(SIG_SETMASK, mask, NULL);
 }
 
-static void exec_in_path(const struct spawn_cfg *c, struct payload_result *r)
+/* execve with argv[0] searched in path (default /usr/bin:/bin) as execvp does; returns its errno. */
+int spawn_exec_path(const char *path, char *const argv[], char *const envp[])
 {
-	const char *cmd = c->argv[0];
+	const char *cmd = argv[0];
 	char buf[PATH_MAX];
-	int saw_eacces = 0;
+	int saw_eacces = 0, err;
 	const char *p;
 
 	if (strchr(cmd, '/')) {
-		execve(cmd, (char *const *)c->argv, (char *const *)c->envp);
-		r->err = errno;
-		return;
+		execve(cmd, argv, envp);
+		return errno;
 	}
-	p = c->path ? c->path : "/usr/bin:/bin";
-	r->err = ENOENT;
+	p = path ? path : "/usr/bin:/bin";
+	err = ENOENT;
 	while (*p) {
 		size_t n = strcspn(p, ":");
 
@@ -142,18 +143,46 @@ static void exec_in_path(const struct spawn_cfg *c, struct payload_result *r)
 			memcpy(buf, p, n);
 			buf[n] = '/';
 			strcpy(buf + n + 1, cmd);
-			execve(buf, (char *const *)c->argv, (char *const *)c->envp);
+			execve(buf, argv, envp);
 			if (errno == EACCES)
 				saw_eacces = 1;
 			else if (errno != ENOENT && errno != ENOTDIR)
-				r->err = errno;
+				err = errno;
 		}
 		p += n;
 		if (*p == ':')
 			p++;
 	}
-	if (saw_eacces && r->err == ENOENT)
-		r->err = EACCES;
+	if (saw_eacces && err == ENOENT)
+		err = EACCES;
+	return err;
+}
+
+static void exec_in_path(const struct spawn_cfg *c, struct payload_result *r)
+{
+	r->err = spawn_exec_path(c->path, (char *const *)c->argv, (char *const *)c->envp);
+}
+
+/* Landlock, then the seccomp filter (the last step before exec: setup calls need not be allowed).
+ * 0 or -errno with what filled; *listener is the filter's listener or -1. */
+int spawn_enforce(const struct spawn_cfg *c, int *listener, char *what, size_t n)
+{
+	int err;
+
+	*listener = -1;
+	if (c->landlock && (err = landlock_apply(c, what, n)) < 0)
+		return err;
+	if (c->seccomp.len) {
+		unsigned flags = c->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+		long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &c->seccomp);
+
+		if (fd < 0) {
+			snprintf(what, n, "seccomp filter");
+			return -errno;
+		}
+		*listener = c->seccomp_listener ? (int)fd : -1;
+	}
+	return 0;
 }
 
 /* The payload: from here on only the filter install and execve are allowed to run. */
@@ -166,29 +195,37 @@ static int payload_main(void *arg)
 	int err;
 
 	reset_signals(a->mask);
-	if (c->landlock && (err = landlock_apply(c, what, sizeof what)) < 0) {
+	if ((err = spawn_enforce(c, &r->listener, what, sizeof what)) < 0) {
 		r->stage = 2;
 		r->err = -err;
 		snprintf(r->what, sizeof r->what, "%s", what);
 		_exit(125);
 	}
-	if (c->seccomp.len) {
-		unsigned flags = c->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
-		long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &c->seccomp);
-
-		if (fd < 0) {
-			r->stage = 2;
-			r->err = errno;
-			snprintf(r->what, sizeof r->what, "seccomp filter");
-			_exit(125);
-		}
-		r->listener = c->seccomp_listener ? (int)fd : -1;
+	if (c->seccomp.len)
 		r->stage = 1;
-	}
 	exec_in_path(c, r);
 	r->stage = 2;
 	snprintf(r->what, sizeof r->what, "exec %s", c->argv[0]);
 	_exit(r->err == ENOENT ? 127 : 126);
+}
+
+/* A session's payload is its agent (session_agent.c), reported as a command would be. */
+static int run_agent(const struct spawn_cfg *c, int ctl, const sigset_t *mask)
+{
+	char what[96] = "";
+	int listener, err;
+	pid_t pid = session_agent_fork(c, mask, &listener, &err, what, sizeof what);
+
+	if (pid < 0)
+		return pid;
+	payload_pid = pid;
+	if (err)
+		child_report(ctl, CTL_SETUP_ERROR, err, what, -1);
+	else
+		child_report(ctl, CTL_STARTED, 0, NULL, listener);
+	if (listener >= 0)
+		close(listener);
+	return 0;
 }
 
 static int run_payload(const struct spawn_cfg *c, int ctl, const sigset_t *mask)
@@ -198,6 +235,8 @@ static int run_payload(const struct spawn_cfg *c, int ctl, const sigset_t *mask)
 	struct payload_arg arg;
 	pid_t pid;
 
+	if (c->session_fd > 0)
+		return run_agent(c, ctl, mask);
 	memset(&r, 0, sizeof r);
 	r.listener = -1;
 	arg.cfg = c;

@@ -65,6 +65,7 @@ struct spawn_cfg {
 	int binds_open;           /* the bind sources were opened by the (privileged) parent */
 	int open_err;             /* ... which failed so: the child reports it as its setup step */
 	char open_what[256];
+	int session_fd;           /* > 0: the payload is the session agent on this socket (session_agent.c) */
 };
 
 /* Bind sources: opened by the parent before clone when it may clone mounts in its own namespace

@@ -6,6 +6,9 @@
 --                                                     script); raises with every error
 --   purple.extend(base, overrides) -> policy          compose: base is a policy or a profile name/path
 --   purple.null                                       in overrides: reset an inherited value
+--   purple.session(policy [, {name, timeout}]) -> session   a sandbox that stays up: session:exec(argv,
+--                                                     {timeout, stdout = "capture", stdin, cwd, env}),
+--                                                     session:close(), <close> (docs/sessions.md)
 --   purple.context([partial]) -> ctx                  the context profile scripts receive as ...
 --   purple.cwd() -> path | nil                        the current directory, symbolic links resolved
 --   purple.realpath(path) -> path | nil, err, errno   the path with symbolic links resolved

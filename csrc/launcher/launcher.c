@@ -522,6 +522,7 @@ static int setup(lua_State *L)
 }
 
 int luaopen_purple_core(lua_State *L); /* csrc/core.c, linked in */
+int purple_exec_main(int argc, char **argv); /* exec_client.c: `purple exec`, no Lua */
 
 static int pmain(lua_State *L)
 {
@@ -572,9 +573,14 @@ static void *exit_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 int main(int argc, char **argv)
 {
-	lua_State *L = luaL_newstate();
+	lua_State *L;
 	int status;
 
+	const char *base = strrchr(argv[0], '/');
+
+	if (argc > 1 && strcmp(argv[1], "exec") == 0 && strncmp(base ? base + 1 : argv[0], "purple-lua", 10) != 0)
+		return purple_exec_main(argc - 1, argv + 1);
+	L = luaL_newstate();
 	if (!L) {
 		fputs("purple: cannot create the Lua state: out of memory\n", stderr);
 		return 125;

@@ -36,6 +36,7 @@ void pl_open_file_tree(lua_State *L);
 void pl_open_probe(lua_State *L);
 void pl_open_net(lua_State *L);
 void pl_open_ns_primitives(lua_State *L);
+void pl_open_session(lua_State *L);
 void pl_open_net_notify(lua_State *L);
 void pl_open_net_perform(lua_State *L);
 

@@ -75,7 +75,7 @@ static const char *const spec_fields[] = {
 	"argv", "env", "path", "cwd", "namespaces", "uid", "gid", "uid_map", "gid_map", "setgroups",
 	"hostname", "mounts", "rlimits", "caps", "drop_caps", "no_new_privs", "new_session",
 	"die_with_parent", "loopback", "cgroup_procs", "cgroupns", "seccomp", "seccomp_listener",
-	"landlock", "forward_signals", NULL,
+	"landlock", "forward_signals", "session_fd", NULL,
 };
 
 static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
@@ -145,6 +145,9 @@ static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
 			luaL_error(L, "spawn spec: %s", what);
 	}
 	lua_pop(L, 1);
+	c->session_fd = (int)pl_field_int(L, t, "session_fd", 0);
+	if (c->session_fd < 0)
+		luaL_error(L, "spawn spec: session_fd must be an fd above 0");
 }
 
 /* core.spawn(spec) -> sandbox | nil, "spawn ...: why", errno */

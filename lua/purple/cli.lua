@@ -24,6 +24,12 @@ Commands:
                        list running sessions: id, profile, pid, uptime, CPU, memory, pids
   stop [--wait SECONDS] ID...
                        end a session like a timeout (SIGTERM, grace period, SIGKILL)
+  session start --profile NAME|PATH [--name NAME] [--timeout SECONDS]
+                       start a sandbox that stays up; prints its name once ready
+  session list | session stop NAME...
+                       list running sessions; end one (as stop)
+  exec [-t] [--timeout S] [--cwd DIR] [--env K=V]... NAME -- CMD [ARG...]
+                       run CMD inside the running session NAME (docs/sessions.md)
   log [FILE...] [--session ID] [--event TYPE] [--follow] [--json]
                        show audit logs (default: /var/log/purple/*.log)
   doctor [--json]      check the kernel features purple needs; exit 1 when it cannot run
@@ -70,7 +76,8 @@ end
 
 -- The subcommands, each lua/purple/cli/<name>.lua: { parser = function() -> argparse parser,
 -- run = function(opts, command) -> status }. Only run takes a command after "--".
-local COMMANDS = { run = true, profile = true, ps = true, stop = true, log = true, doctor = true, syscalls = true }
+local COMMANDS = { run = true, profile = true, ps = true, stop = true, log = true, doctor = true, syscalls = true,
+  session = true }
 
 local LEVELS = { error = true, warn = true, info = true, debug = true }
 
@@ -129,7 +136,7 @@ end
 -- purple help [COMMAND [SUBCOMMAND]]
 local function help(top, list)
   local hp = args.parser("purple help", "Prints the usage of purple, or of one command.")
-  hp:argument("COMMAND", "A command (run, profile, ps, stop, log, doctor, syscalls, help) and its subcommand.")
+  hp:argument("COMMAND", "A command (run, profile, ps, stop, log, doctor, syscalls, session, help) and its subcommand.")
     :args("*"):target("command")
   local opts, code = args.parse(hp, list)
   if not opts then return code end

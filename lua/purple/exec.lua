@@ -27,9 +27,11 @@ M.enforcers = {
   "purple.enforce.runtime",
 }
 
-local function load_enforcers()
+-- opts.enforcers: more enforcer tables after the standard ones (purple.session adds its own).
+local function load_enforcers(extra)
   local list = {}
   for i, name in ipairs(M.enforcers) do list[i] = require(name) end
+  for _, e in ipairs(extra or {}) do list[#list + 1] = e end
   return list
 end
 
@@ -141,7 +143,7 @@ function M.exec(policy, argv, opts)
     spec = { argv = argv, mounts = {}, namespaces = "user,mount,pid,ipc,uts,cgroup" },
   }
   result.session = run.session
-  local enforcers = load_enforcers()
+  local enforcers = load_enforcers(opts.enforcers)
   local prepared = {}
   local ok, perr = true, nil
   for _, e in ipairs(enforcers) do

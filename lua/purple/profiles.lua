@@ -332,6 +332,16 @@ M.api = setmetatable({
   -- purple.exec loads the run machinery only when a script runs something (exec never requires
   -- this module, so this is no cycle); a policy table that extends a profile is loaded here.
   __index = function(t, k)
+    if k == "session" then
+      local open = require("purple.session").open
+      local function session(p, opts)
+        local o = { load_base = M.load_base }
+        for key, v in pairs(opts or {}) do o[key] = v end
+        return open(p, o)
+      end
+      rawset(t, k, session)
+      return session
+    end
     if k ~= "exec" then return nil end
     local run = require("purple.exec").exec
     local function exec(p, argv, opts)

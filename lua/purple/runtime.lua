@@ -4,7 +4,7 @@
 -- /tmp/purple-<uid>; created mode 0700 and refused unless it is a directory owned by the caller.
 -- File <dir>/<session>.json: id, profile, supervisor_pid, supervisor_start (clock ticks since
 -- boot, to tell a reused pid apart), init_pid, argv, started (RFC 3339), started_epoch, uid,
--- cgroups (directories), audit_log. Written when the command has started, removed at the end.
+-- cgroups (directories), audit_log; for a session (purple.session) kind = "session" and socket. Written when the command has started, removed at the end.
 local core = require "purple.core"
 
 local M = {}
@@ -23,8 +23,8 @@ local function escape(c) return ESCAPES[c] or ("\\u%04x"):format(c:byte()) end
 local function jstring(s) return '"' .. s:gsub('[%c"\\]', escape) .. '"' end
 
 -- The keys of a record, sorted as purple.json sorts them.
-local RECORD_KEYS = { "argv", "audit_log", "cgroups", "id", "init_pid", "profile", "started", "started_epoch",
-  "supervisor_pid", "supervisor_start", "uid" }
+local RECORD_KEYS = { "argv", "audit_log", "cgroups", "id", "init_pid", "kind", "profile", "socket", "started",
+  "started_epoch", "supervisor_pid", "supervisor_start", "uid" }
 
 -- The record as JSON: strings, integers and lists of strings; anything else (an argv handed to
 -- purple.exec with other values in it) is left to purple.json.
@@ -109,6 +109,7 @@ function M.register(run)
     init_pid = run.sandbox.pid, argv = run.argv, uid = run.uid,
     started = os.date("!%Y-%m-%dT%H:%M:%SZ", sec), started_epoch = sec,
     cgroups = cgroups, audit_log = run.audit and run.audit.path or nil,
+    kind = run.kind, socket = run.socket, -- a session (purple.session): its control socket
   }
   local path = path_of(d, run.session)
   local tmp = path .. ".tmp"
@@ -163,6 +164,11 @@ function M.list(clean)
         out[#out + 1] = rec
       elseif rec and clean then
         os.remove(p)
+        -- a session's socket and log (its supervisor was killed before removing them)
+        if rec.kind == "session" then
+          os.remove(d .. "/" .. rec.id .. ".sock")
+          os.remove(d .. "/" .. rec.id .. ".log")
+        end
       end
     end
   end

@@ -1,0 +1,129 @@
+/* Client side of the session protocol (session_client.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "session_client.h"
+#include "session_proto.h"
+
+int session_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof sa.sun_path)
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *q = p;
+
+	while (n > 0) {
+		ssize_t w = send(fd, q, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		q += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int session_send_exec(int fd, uint32_t flags, uint32_t timeout_ms, const char *cwd, char *const argv[], size_t argc,
+		      char *const env[], size_t envc, const int fds[3])
+{
+	struct session_exec ex = { flags, timeout_ms, (uint32_t)argc, (uint32_t)envc };
+	struct session_hdr h = { SESSION_MAGIC, SESSION_EXEC, 0, 0 };
+	union {
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { &h, sizeof h };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+	struct cmsghdr *cm;
+	size_t len = sizeof ex + strlen(cwd) + 1;
+	char *payload, *p;
+	int r;
+
+	for (size_t k = 0; k < argc; k++)
+		len += strlen(argv[k]) + 1;
+	for (size_t k = 0; k < envc; k++)
+		len += strlen(env[k]) + 1;
+	if (len > SESSION_MAX_FRAME)
+		return -E2BIG;
+	payload = p = malloc(len);
+	if (!payload)
+		return -ENOMEM;
+	memcpy(p, &ex, sizeof ex);
+	p += sizeof ex;
+	p = stpcpy(p, cwd) + 1;
+	for (size_t k = 0; k < argc; k++)
+		p = stpcpy(p, argv[k]) + 1;
+	for (size_t k = 0; k < envc; k++)
+		p = stpcpy(p, env[k]) + 1;
+	h.len = (uint32_t)len;
+	memset(&u, 0, sizeof u);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, 3 * sizeof(int));
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof h)
+		r = -errno;
+	else
+		r = write_all(fd, payload, len);
+	free(payload);
+	return r;
+}
+
+void session_send_signal(int fd, int sig)
+{
+	struct {
+		struct session_hdr h;
+		uint32_t sig;
+	} m = { { SESSION_MAGIC, SESSION_SIGNAL, sizeof(uint32_t), 0 }, (uint32_t)sig };
+
+	(void)!send(fd, &m, sizeof m, MSG_NOSIGNAL);
+}
+
+int session_read_result(int fd, char *buf, size_t *got, int *status, char *msg, size_t mn)
+{
+	ssize_t r = recv(fd, buf + *got, 4096 - *got, MSG_DONTWAIT);
+	struct session_hdr h;
+	struct session_result res;
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (r <= 0)
+		return -1;
+	*got += (size_t)r;
+	if (*got < sizeof h)
+		return 0;
+	memcpy(&h, buf, sizeof h);
+	if (h.magic != SESSION_MAGIC || h.type != SESSION_RESULT || h.len < sizeof res || h.len > 4096 - sizeof h)
+		return -1;
+	if (*got < sizeof h + h.len)
+		return 0;
+	memcpy(&res, buf + sizeof h, sizeof res);
+	*status = res.status;
+	snprintf(msg, mn, "%.*s", (int)(h.len - sizeof res), buf + sizeof h + sizeof res);
+	return 1;
+}

@@ -1,0 +1,60 @@
+/* The session wire protocol: `purple exec` (client) <-> supervisor (unix stream socket in the
+ * runtime directory), and supervisor <-> session agent (a stream socketpair into the sandbox).
+ * Every frame is a fixed header followed by len payload bytes; fds ride on the header (SCM_RIGHTS).
+ * Sizes are bounded: a frame over SESSION_MAX_FRAME, a bad magic/version or type closes that
+ * connection (the session keeps running). docs/sessions.md describes the frames. */
+#ifndef PURPLE_SESSION_PROTO_H
+#define PURPLE_SESSION_PROTO_H
+
+#include <stdint.h>
+
+#define SESSION_MAGIC 0x70727031u /* "ppr1": protocol version 1 */
+#define SESSION_MAX_FRAME (4u << 20) /* more than any execve can take (ARG_MAX is stack/4) */
+#define SESSION_MAX_STRINGS (1u << 21) /* each at least its NUL: the frame bound binds first */
+
+struct session_hdr {
+	uint32_t magic;
+	uint32_t type;
+	uint32_t len; /* payload bytes after the header */
+	uint32_t id;  /* command number within the session (supervisor <-> agent); 0 from the client */
+};
+
+enum session_type {
+	/* client -> supervisor -> agent: struct session_exec + strings, fds 0,1,2 attached */
+	SESSION_EXEC = 1,
+	/* client -> supervisor -> agent: uint32_t signal number for the command's process group */
+	SESSION_SIGNAL,
+	/* agent -> supervisor: struct session_status */
+	SESSION_STATUS,
+	/* supervisor -> client: struct session_result + message text */
+	SESSION_RESULT,
+};
+
+#define SESSION_EXEC_TTY 1u /* fds are a pty slave: new session, controlling terminal */
+
+struct session_exec {
+	uint32_t flags;
+	uint32_t timeout_ms; /* 0 = none; enforced by the supervisor */
+	uint32_t argc, envc;
+	/* then NUL-terminated strings: cwd ("" = the session's), argv[argc], env[envc] (K=V) */
+};
+
+enum session_status_kind {
+	SESSION_ST_EXITED = 1, /* value = wait status */
+	SESSION_ST_EXEC_ERROR, /* value = errno of execve: 127 when ENOENT, else 126 */
+	SESSION_ST_CWD_ERROR,  /* value = errno of chdir: 125 */
+	SESSION_ST_REFUSED,    /* value = errno: the agent could not start it (125) */
+};
+
+struct session_status {
+	uint32_t kind;
+	int32_t value;
+};
+
+struct session_result {
+	int32_t status; /* the exit status `purple exec` returns */
+	int32_t err;
+	/* then message text (may be empty), printed by the client as one line */
+};
+
+#endif

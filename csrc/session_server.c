@@ -1,0 +1,633 @@
+/* The session relay (session_server.h): one thread, one poll loop. Client connections are
+ * non-blocking and buffered, so a slow, truncated or hostile client holds only its own slot; a
+ * frame that breaks the protocol closes that connection with a log line on stderr (the session's
+ * log). Writes to the agent block: it is purple's own code and reads every frame whole. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "session_proto.h"
+#include "session_server.h"
+
+#define MAX_CONNS 128
+#define REQUEST_TIMEOUT_NS (10LL * 1000000000LL) /* a request must arrive whole within this */
+
+enum conn_state { C_FREE, C_READING, C_RUNNING };
+
+struct conn {
+	enum conn_state state;
+	int fd;
+	uid_t uid;
+	pid_t pid;
+	uint32_t id;
+	struct session_hdr h;
+	size_t got;       /* bytes of header + payload received */
+	char *payload;
+	int fds[3], nfds;
+	long long deadline; /* reading: the request's; running: the command's timeout, 0 = none */
+	int timed_out;
+	char argv0[64];
+};
+
+struct session_server {
+	struct session_server_cfg cfg;
+	char name[128], path[108];
+	int listen_fd, agent_fd, wake[2];
+	pthread_t thread;
+	pthread_mutex_t lock; /* served, running: read by session_server_counts */
+	unsigned long served;
+	unsigned running;
+	uint32_t next_id;
+	struct session_hdr ah; /* agent frame being read */
+	char abuf[sizeof(struct session_status)];
+	size_t agot;
+	struct conn conns[MAX_CONNS];
+	int timed_out;
+};
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void slog(struct session_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void slog(struct session_server *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "purple: session %s: ", s->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void conn_close(struct session_server *s, struct conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	for (int i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	free(c->payload);
+	if (c->state == C_RUNNING) {
+		pthread_mutex_lock(&s->lock);
+		s->running--;
+		pthread_mutex_unlock(&s->lock);
+	}
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	c->state = C_FREE;
+}
+
+static void send_result(struct conn *c, int status, int err, const char *msg)
+{
+	struct {
+		struct session_hdr h;
+		struct session_result r;
+		char text[256];
+	} m;
+	size_t tl = msg ? strnlen(msg, sizeof m.text) : 0;
+
+	m.h = (struct session_hdr){ SESSION_MAGIC, SESSION_RESULT, (uint32_t)(sizeof m.r + tl), 0 };
+	m.r = (struct session_result){ status, err };
+	if (tl)
+		memcpy(m.text, msg, tl);
+	/* a small frame on an idle socket: a client that does not read loses its result */
+	(void)!send(c->fd, &m, sizeof m.h + sizeof m.r + tl, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static int agent_send(struct session_server *s, uint32_t type, uint32_t id, const void *p, uint32_t len,
+		      const int *fds, int nfds)
+{
+	struct session_hdr h = { SESSION_MAGIC, type, len, id };
+	union {
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { &h, sizeof h };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	const char *q = p;
+
+	if (s->agent_fd < 0)
+		return -EPIPE;
+	if (nfds) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof u);
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+	}
+	while (sendmsg(s->agent_fd, &mh, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			return -errno;
+	while (len > 0) {
+		ssize_t w = send(s->agent_fd, q, len, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		q += w;
+		len -= (uint32_t)w;
+	}
+	return 0;
+}
+
+/* A complete EXEC payload: counts and strings within bounds, argv[0] not empty, env entries K=V. */
+static int exec_valid(const char *p, size_t len, char *argv0, size_t n)
+{
+	struct session_exec ex;
+	size_t off = sizeof ex;
+
+	if (len < sizeof ex)
+		return 0;
+	memcpy(&ex, p, sizeof ex);
+	if (ex.argc == 0 || ex.argc > SESSION_MAX_STRINGS || ex.envc > SESSION_MAX_STRINGS ||
+	    (ex.flags & ~SESSION_EXEC_TTY))
+		return 0;
+	for (size_t i = 0; i < 1 + (size_t)ex.argc + ex.envc; i++) {
+		const char *z = off < len ? memchr(p + off, 0, len - off) : NULL;
+
+		if (!z)
+			return 0;
+		if (i == 0 && z > p + off && p[off] != '/')
+			return 0; /* cwd: absolute or empty */
+		if (i == 1) {
+			if (z == p + off)
+				return 0;
+			snprintf(argv0, n, "%s", p + off);
+		}
+		if (i > ex.argc && (p[off] == '=' || !memchr(p + off, '=', (size_t)(z - (p + off)))))
+			return 0;
+		off = (size_t)(z - p) + 1;
+	}
+	return off == len;
+}
+
+static const int allowed_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+
+static void frame_done(struct session_server *s, struct conn *c)
+{
+	if (c->state == C_READING && c->h.type == SESSION_EXEC) {
+		struct session_exec ex;
+		int r;
+
+		if (c->nfds != 3 || !exec_valid(c->payload, c->h.len, c->argv0, sizeof c->argv0)) {
+			slog(s, "malformed exec request from pid %ld: connection closed", (long)c->pid);
+			send_result(c, 125, EINVAL, "malformed exec request");
+			conn_close(s, c);
+			return;
+		}
+		memcpy(&ex, c->payload, sizeof ex);
+		c->id = ++s->next_id ? s->next_id : ++s->next_id;
+		r = agent_send(s, SESSION_EXEC, c->id, c->payload, c->h.len, c->fds, 3);
+		for (int i = 0; i < c->nfds; i++)
+			close(c->fds[i]);
+		c->nfds = 0;
+		free(c->payload);
+		c->payload = NULL;
+		if (r < 0) {
+			send_result(c, 125, -r, "the session has ended");
+			conn_close(s, c);
+			return;
+		}
+		c->state = C_RUNNING;
+		c->deadline = ex.timeout_ms ? now_ns() + (long long)ex.timeout_ms * 1000000LL : 0;
+		pthread_mutex_lock(&s->lock);
+		s->served++;
+		s->running++;
+		pthread_mutex_unlock(&s->lock);
+	} else if (c->state == C_RUNNING && c->h.type == SESSION_SIGNAL && c->h.len == sizeof(uint32_t)) {
+		uint32_t sig;
+		int ok = 0;
+
+		memcpy(&sig, c->payload, sizeof sig);
+		for (size_t i = 0; i < sizeof allowed_signals / sizeof *allowed_signals; i++)
+			ok |= (int)sig == allowed_signals[i];
+		if (ok)
+			agent_send(s, SESSION_SIGNAL, c->id, &sig, sizeof sig, NULL, 0);
+		free(c->payload);
+		c->payload = NULL;
+	} else {
+		slog(s, "unexpected frame type %u from pid %ld: connection closed", c->h.type, (long)c->pid);
+		if (c->state == C_RUNNING) {
+			uint32_t k = SIGKILL;
+
+			agent_send(s, SESSION_SIGNAL, c->id, &k, sizeof k, NULL, 0);
+		}
+		conn_close(s, c);
+		return;
+	}
+	c->got = 0;
+}
+
+/* The client went away or broke the protocol: a command it started is killed. */
+static void conn_drop(struct session_server *s, struct conn *c, const char *why)
+{
+	if (why)
+		slog(s, "%s from pid %ld: connection closed", why, (long)c->pid);
+	if (c->state == C_RUNNING) {
+		uint32_t k = SIGKILL;
+
+		agent_send(s, SESSION_SIGNAL, c->id, &k, sizeof k, NULL, 0);
+	}
+	conn_close(s, c);
+}
+
+static void conn_read(struct session_server *s, struct conn *c)
+{
+	for (;;) {
+		union {
+			char buf[CMSG_SPACE(4 * sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov;
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+				     .msg_controllen = sizeof u.buf };
+		ssize_t r;
+
+		if (c->got < sizeof c->h) {
+			iov.iov_base = (char *)&c->h + c->got;
+			iov.iov_len = sizeof c->h - c->got;
+		} else {
+			iov.iov_base = c->payload + (c->got - sizeof c->h);
+			iov.iov_len = c->h.len - (c->got - sizeof c->h);
+		}
+		r = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r < 0) {
+			conn_drop(s, c, "receive error");
+			return;
+		}
+		if (mh.msg_flags & MSG_CTRUNC) {
+			conn_drop(s, c, "too many fds");
+			return;
+		}
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+				if (c->nfds < 3 && c->state == C_READING)
+					c->fds[c->nfds++] = fd;
+				else {
+					close(fd);
+					c->nfds = 4; /* rejected below */
+				}
+			}
+		}
+		if (c->nfds > 3) {
+			c->nfds = 3;
+			conn_drop(s, c, "unexpected fds");
+			return;
+		}
+		if (r == 0) {
+			conn_drop(s, c, c->got ? "truncated frame" : NULL);
+			return;
+		}
+		c->got += (size_t)r;
+		if (c->got == sizeof c->h) {
+			if (c->h.magic != SESSION_MAGIC) {
+				send_result(c, 125, EPROTO, "unsupported protocol version");
+				conn_drop(s, c, "bad magic or protocol version");
+				return;
+			}
+			if (c->h.len > SESSION_MAX_FRAME) {
+				send_result(c, 125, E2BIG, "request too large");
+				conn_drop(s, c, "oversized frame");
+				return;
+			}
+			if (c->h.len && !(c->payload = malloc(c->h.len))) {
+				conn_drop(s, c, "out of memory");
+				return;
+			}
+		}
+		if (c->got >= sizeof c->h && c->got == sizeof c->h + c->h.len) {
+			frame_done(s, c);
+			if (c->state == C_FREE)
+				return;
+		}
+	}
+}
+
+/* Same pid namespace as the supervisor: a process inside any sandbox is refused even when its uid
+ * maps to the owner's. */
+static int same_pidns(pid_t pid)
+{
+	char p[64];
+	struct stat a, b;
+
+	snprintf(p, sizeof p, "/proc/%d/ns/pid", (int)pid);
+	if (stat(p, &a) < 0 || stat("/proc/self/ns/pid", &b) < 0)
+		return 0;
+	return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+static void do_accept(struct session_server *s)
+{
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct ucred cr;
+	socklen_t cl = sizeof cr;
+	struct conn *c = NULL;
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < MAX_CONNS && !c; i++)
+		if (s->conns[i].state == C_FREE)
+			c = &s->conns[i];
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0) {
+		close(fd);
+		return;
+	}
+	if ((cr.uid != s->cfg.owner && cr.uid != 0) || !same_pidns(cr.pid)) {
+		struct conn tmp = { .fd = fd };
+
+		slog(s, "refused a connection from uid %ld pid %ld: not the session's owner, or inside a sandbox",
+		     (long)cr.uid, (long)cr.pid);
+		send_result(&tmp, 125, EACCES, "permission denied (not the session's owner)");
+		close(fd);
+		return;
+	}
+	if (!c) {
+		struct conn tmp = { .fd = fd };
+
+		send_result(&tmp, 125, EAGAIN, "too many connections");
+		close(fd);
+		return;
+	}
+	memset(c, 0, sizeof *c);
+	c->fd = fd;
+	c->state = C_READING;
+	c->uid = cr.uid;
+	c->pid = cr.pid;
+	c->deadline = now_ns() + REQUEST_TIMEOUT_NS;
+}
+
+static struct conn *by_id(struct session_server *s, uint32_t id)
+{
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (s->conns[i].state == C_RUNNING && s->conns[i].id == id)
+			return &s->conns[i];
+	return NULL;
+}
+
+static int session_over(struct session_server *s)
+{
+	return s->timed_out || (s->cfg.deadline_ns && now_ns() >= s->cfg.deadline_ns);
+}
+
+static void agent_status(struct session_server *s, uint32_t id, const struct session_status *st)
+{
+	struct conn *c = by_id(s, id);
+	char msg[160] = "";
+	int code;
+
+	if (!c)
+		return; /* its client went away */
+	switch (st->kind) {
+	case SESSION_ST_EXITED:
+		if (c->timed_out || session_over(s))
+			code = 124;
+		else if (WIFSIGNALED(st->value))
+			code = 128 + WTERMSIG(st->value);
+		else
+			code = WEXITSTATUS(st->value);
+		break;
+	case SESSION_ST_EXEC_ERROR:
+		code = st->value == ENOENT ? 127 : 126;
+		snprintf(msg, sizeof msg, "exec %s: %s%s", c->argv0, strerror(st->value),
+			 code == 127 ? " (not found in the sandbox's PATH or filesystem)" : "");
+		break;
+	case SESSION_ST_CWD_ERROR:
+		code = 125;
+		snprintf(msg, sizeof msg, "--cwd: %s", strerror(st->value));
+		break;
+	default:
+		code = 125;
+		snprintf(msg, sizeof msg, "the session agent could not start the command: %s", strerror(st->value));
+	}
+	send_result(c, code, st->kind == SESSION_ST_EXITED ? 0 : st->value, msg);
+	conn_close(s, c);
+}
+
+static void agent_read(struct session_server *s)
+{
+	for (;;) {
+		char *dst = s->agot < sizeof s->ah ? (char *)&s->ah + s->agot : s->abuf + (s->agot - sizeof s->ah);
+		size_t want = s->agot < sizeof s->ah ? sizeof s->ah - s->agot : sizeof s->ah + sizeof s->abuf - s->agot;
+		ssize_t r = recv(s->agent_fd, dst, want, MSG_DONTWAIT);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r <= 0 || (s->agot + (size_t)r >= sizeof s->ah &&
+			       (s->ah.magic != SESSION_MAGIC || s->ah.type != SESSION_STATUS ||
+				s->ah.len != sizeof(struct session_status)))) {
+			close(s->agent_fd);
+			s->agent_fd = -1;
+			return;
+		}
+		s->agot += (size_t)r;
+		if (s->agot == sizeof s->ah + sizeof s->abuf) {
+			struct session_status st;
+
+			memcpy(&st, s->abuf, sizeof st);
+			agent_status(s, s->ah.id, &st);
+			s->agot = 0;
+		}
+	}
+}
+
+/* The agent is gone (the session ended): commands still waiting end with 124 or 125. */
+static void end_all(struct session_server *s)
+{
+	for (int i = 0; i < MAX_CONNS; i++) {
+		struct conn *c = &s->conns[i];
+
+		if (c->state == C_FREE)
+			continue;
+		if (session_over(s))
+			send_result(c, 124, ETIMEDOUT, "session timeout");
+		else
+			send_result(c, 125, EPIPE, "the session has ended");
+		conn_close(s, c);
+	}
+}
+
+static void *serve(void *arg)
+{
+	struct session_server *s = arg;
+	struct pollfd p[3 + MAX_CONNS];
+
+	for (;;) {
+		long long now = now_ns(), next = 0;
+		int np = 0, timeout = -1, nconn = 0;
+
+		p[np++] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
+		p[np++] = (struct pollfd){ .fd = s->agent_fd, .events = POLLIN };
+		for (int i = 0; i < MAX_CONNS; i++) {
+			struct conn *c = &s->conns[i];
+
+			if (c->state == C_FREE) {
+				p[np++] = (struct pollfd){ .fd = -1 };
+				continue;
+			}
+			nconn++;
+			if (c->deadline && !c->timed_out && c->deadline <= now) {
+				if (c->state == C_READING) {
+					conn_drop(s, c, "incomplete request after 10 s");
+					p[np++] = (struct pollfd){ .fd = -1 };
+					continue;
+				}
+				uint32_t k = SIGKILL;
+
+				c->timed_out = 1; /* --timeout: this command only */
+				agent_send(s, SESSION_SIGNAL, c->id, &k, sizeof k, NULL, 0);
+			}
+			if (c->deadline && !c->timed_out && (!next || c->deadline < next))
+				next = c->deadline;
+			p[np++] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+		}
+		p[np++] = (struct pollfd){ .fd = s->agent_fd >= 0 ? s->listen_fd : -1, .events = POLLIN };
+		if (next)
+			timeout = (int)((next - now) / 1000000LL) + 1;
+		if (poll(p, (nfds_t)np, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents)
+			break;
+		if (p[1].revents) {
+			agent_read(s);
+			if (s->agent_fd < 0) {
+				end_all(s);
+				/* no more commands: refuse new connections by removing the socket */
+				unlink(s->path);
+			}
+		}
+		for (int i = 0; i < MAX_CONNS; i++)
+			if (p[2 + i].revents && s->conns[i].state != C_FREE)
+				conn_read(s, &s->conns[i]);
+		if (p[np - 1].revents & POLLIN)
+			do_accept(s);
+		(void)nconn;
+	}
+	return NULL;
+}
+
+int session_server_start(struct session_server **out, const struct session_server_cfg *cfg, char *what,
+			 size_t n)
+{
+	struct session_server *s = calloc(1, sizeof *s);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	sigset_t all, old;
+	mode_t um;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->cfg = *cfg;
+	snprintf(s->name, sizeof s->name, "%s", cfg->name);
+	s->agent_fd = cfg->agent_fd;
+	s->wake[0] = s->wake[1] = -1;
+	for (int i = 0; i < MAX_CONNS; i++)
+		s->conns[i].fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	if (strlen(cfg->path) >= sizeof sa.sun_path) {
+		snprintf(what, n, "session socket %s: path too long", cfg->path);
+		free(s);
+		return -ENAMETOOLONG;
+	}
+	snprintf(s->path, sizeof s->path, "%s", cfg->path);
+	memcpy(sa.sun_path, s->path, strlen(s->path) + 1);
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->listen_fd < 0 || pipe2(s->wake, O_CLOEXEC) < 0) {
+		r = -errno;
+		snprintf(what, n, "session socket");
+		goto fail;
+	}
+	unlink(s->path); /* a stale socket of a session of this name that died */
+	um = umask(0177);
+	r = bind(s->listen_fd, (struct sockaddr *)&sa, sizeof sa);
+	umask(um);
+	if (r < 0 || listen(s->listen_fd, 64) < 0) {
+		r = -errno;
+		snprintf(what, n, "session socket %s", s->path);
+		goto fail;
+	}
+	/* the thread takes no signal: the supervisor's main thread handles them (signalfd) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&s->thread, NULL, serve, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0) {
+		snprintf(what, n, "session thread");
+		unlink(s->path);
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->wake[0] >= 0) {
+		close(s->wake[0]);
+		close(s->wake[1]);
+	}
+	free(s);
+	return r;
+}
+
+void session_server_stop(struct session_server *s, int timed_out)
+{
+	if (!s)
+		return;
+	(void)!write(s->wake[1], "x", 1);
+	pthread_join(s->thread, NULL);
+	s->timed_out = timed_out;
+	end_all(s);
+	unlink(s->path);
+	close(s->listen_fd);
+	if (s->agent_fd >= 0)
+		close(s->agent_fd);
+	close(s->wake[0]);
+	close(s->wake[1]);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+void session_server_counts(struct session_server *s, unsigned long *served, unsigned *running)
+{
+	pthread_mutex_lock(&s->lock);
+	*served = s->served;
+	*running = s->running;
+	pthread_mutex_unlock(&s->lock);
+}
