@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 
 #include "spawn.h"
+#include "payload.h"
 #include "session_agent.h"
 #include "session_proto.h"
 

@@ -15,9 +15,4 @@ struct spawn_cfg;
 pid_t session_agent_fork(const struct spawn_cfg *c, const sigset_t *mask, int *listener, int *err,
 			 char *what, size_t n);
 
-/* spawn.c: the payload's enforcement (Landlock, then seccomp: the last step before exec) and the
- * PATH search of its exec, shared with the agent. */
-int spawn_enforce(const struct spawn_cfg *c, int *listener, char *what, size_t n);
-int spawn_exec_path(const char *path, char *const argv[], char *const envp[]);
-
 #endif

@@ -45,6 +45,7 @@
 #include "net_perform.h"
 #include "notify.h"
 #include "process.h"
+#include "payload.h"
 #include "session_agent.h"
 
 /* Signals the supervisor forwards to the command. */
@@ -122,67 +123,9 @@ static void reset_signals(const sigset_t *mask)
 	sigprocmask(SIG_SETMASK, mask, NULL);
 }
 
-/* execve with argv[0] searched in path (default /usr/bin:/bin) as execvp does; returns its errno. */
-int spawn_exec_path(const char *path, char *const argv[], char *const envp[])
-{
-	const char *cmd = argv[0];
-	char buf[PATH_MAX];
-	int saw_eacces = 0, err;
-	const char *p;
-
-	if (strchr(cmd, '/')) {
-		execve(cmd, argv, envp);
-		return errno;
-	}
-	p = path ? path : "/usr/bin:/bin";
-	err = ENOENT;
-	while (*p) {
-		size_t n = strcspn(p, ":");
-
-		if (n > 0 && n + 1 + strlen(cmd) < sizeof buf) {
-			memcpy(buf, p, n);
-			buf[n] = '/';
-			strcpy(buf + n + 1, cmd);
-			execve(buf, argv, envp);
-			if (errno == EACCES)
-				saw_eacces = 1;
-			else if (errno != ENOENT && errno != ENOTDIR)
-				err = errno;
-		}
-		p += n;
-		if (*p == ':')
-			p++;
-	}
-	if (saw_eacces && err == ENOENT)
-		err = EACCES;
-	return err;
-}
-
 static void exec_in_path(const struct spawn_cfg *c, struct payload_result *r)
 {
 	r->err = spawn_exec_path(c->path, (char *const *)c->argv, (char *const *)c->envp);
-}
-
-/* Landlock, then the seccomp filter (the last step before exec: setup calls need not be allowed).
- * 0 or -errno with what filled; *listener is the filter's listener or -1. */
-int spawn_enforce(const struct spawn_cfg *c, int *listener, char *what, size_t n)
-{
-	int err;
-
-	*listener = -1;
-	if (c->landlock && (err = landlock_apply(c, what, n)) < 0)
-		return err;
-	if (c->seccomp.len) {
-		unsigned flags = c->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
-		long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &c->seccomp);
-
-		if (fd < 0) {
-			snprintf(what, n, "seccomp filter");
-			return -errno;
-		}
-		*listener = c->seccomp_listener ? (int)fd : -1;
-	}
-	return 0;
 }
 
 /* The payload: from here on only the filter install and execve are allowed to run. */
