@@ -46,7 +46,13 @@ describe("sessions", function()
   end)
 
   after_each(function()
-    -- nothing of a failed case stays running: SIGKILL to each supervisor (its sandbox dies with it)
+    -- nothing of a case stays running: its sessions are stopped (which removes their cgroups), and a
+    -- supervisor that does not end is SIGKILLed (its sandbox dies with it)
+    local live = {}
+    for _, name in ipairs(started) do
+      if record(name) then live[#live + 1] = q(name) end
+    end
+    if #live > 0 then H.sh(env() .. q(H.purple) .. " session stop --wait 20 " .. table.concat(live, " ")) end
     for _, name in ipairs(started) do
       local rec = record(name)
       if rec then
@@ -288,6 +294,15 @@ s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 99, 0, 0)); print("type", len(
     assert.is_nil(core.stat(rt .. "/s6.json", false))
     _, err, code = exec("s6", { "true" })
     assert.are.same({ "purple: session s6: no such running session (see purple session list)\n", 125 }, { err, code })
+    -- its cgroups (named after the session) are removed by the next start, once empty
+    assert.truthy(S.wait_for(function()
+      for _, dir in ipairs(rec.cgroups or {}) do
+        if (H.read(dir .. "/cgroup.procs") or ""):match("%d") then return false end
+      end
+      return true
+    end, 20))
+    assert.are.equal(0, select(3, start(profile, "s6b")))
+    for _, dir in ipairs(rec.cgroups or {}) do assert.is_nil(core.stat(dir, false), dir) end
   end)
 
   it("ends a command at its --timeout (124) and every command at the session timeout (124)", function()
