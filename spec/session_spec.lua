@@ -150,7 +150,8 @@ describe("sessions", function()
     finally(function() core.kill(tonumber(H.read(d .. "/pid")), 15) end)
     local list = S.wait_for(function()
       local l = S.ps(rt)
-      for _, r in ipairs(l) do if r.id == "busy" and #r.commands > 0 then return l end end
+      -- (the agent's child is listed from its fork on: wait for its exec)
+      for _, r in ipairs(l) do if r.id == "busy" and #r.commands > 0 and r.commands[1].argv[1] == "sleep" then return l end end
     end, 10)
     assert.truthy(list, "the running command never showed up in purple ps --json")
     local by = {}
