@@ -2,7 +2,12 @@
 -- purple.exec in one Lua process; reports the time trend (median per WINDOW runs) and anything left
 -- behind: processes (the runner is a child subreaper, so every orphan is counted), the server's fds
 -- and memory, and cgroups, host mounts and network namespaces that appeared and stayed.
--- Environment: COUNT (10000), WINDOW (1000), PROFILE (ai-strict), RUNNER, PURPLE_ROOT, OUT.
+-- Session mode: COUNT `purple exec -- /bin/true` into one session, then COUNT/10 cycles of `purple
+-- session start` + `purple session stop`, each with its own runtime directory; checked for the same
+-- leaks plus the supervisor's fds and RSS, processes still carrying that runtime directory in their
+-- environment, and files left in it (sockets, records, logs).
+-- Environment: COUNT (10000), WINDOW (1000), PROFILE (ai-strict), MODES (all; "run", "sessions"),
+-- RUNNER, PURPLE_ROOT, OUT.
 local stats = dofile((arg[0]:match("^(.*)/") or ".") .. "/stats.lua")
 
 local ROOT = os.getenv("PURPLE_ROOT") or "."
@@ -11,6 +16,7 @@ local OUT = os.getenv("OUT") or (ROOT .. "/build/bench")
 local COUNT = tonumber(os.getenv("COUNT") or "10000")
 local WINDOW = tonumber(os.getenv("WINDOW") or "1000")
 local PROFILE = os.getenv("PROFILE") or "ai-strict"
+local MODES = os.getenv("MODES") or "all"
 
 local function lines_of(cmd)
   local p = io.popen(cmd)
@@ -69,11 +75,20 @@ io.stdout:write(("purple soak: %d runs of /bin/true under %s, per mode; %s\n"):f
   os.date("!%Y-%m-%d %H:%M UTC")))
 local before = snapshot()
 local leaks = 0
-for _, m in ipairs(modes) do
+
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- Runs the runner over argv COUNT times (env: words before it) and prints the trend; returns the
+-- number of problems. expect_orphans: processes each run hands to the runner by design (a session's
+-- supervisor daemon, reaped after its stop), not counted as leaks.
+local function soak_mode(m, count, env, expect_orphans, window)
+  window = window or WINDOW
   io.stdout:flush()
   local raw = ("%s/soak-%s.tsv"):format(OUT, m.mode)
-  assert(os.execute(("%s seq %d %s %s > %s"):format(RUNNER, COUNT, m.mode, table.concat(m.argv, " "), raw)),
-    "runner failed")
+  local words = {}
+  for i, a in ipairs(m.argv) do words[i] = q(a) end
+  assert(os.execute(("%s%s seq %d %s %s > %s"):format(env or "", RUNNER, count, m.mode == "server" and "server"
+    or "spawn", table.concat(words, " "), raw)), "runner failed")
   local ms, orphans, failed, server = {}, 0, 0, nil
   for line in io.lines(raw) do
     local i, ns, _, st, orph = line:match("^(%d+)\t(%d+)\t(%d+)\t(%d+)\t(%d+)$")
@@ -86,23 +101,98 @@ for _, m in ipairs(modes) do
       if f0 then server = { fds0 = tonumber(f0), fds1 = tonumber(f1), rss0 = tonumber(r0), rss1 = tonumber(r1) } end
     end
   end
-  io.stdout:write(("\n%s: %d runs, %d failed, %d leaked processes\n"):format(m.name, #ms, failed, orphans))
+  if expect_orphans then
+    io.stdout:write(("\n%s: %d runs, %d failed, %d supervisors reaped\n"):format(m.name, #ms, failed, orphans))
+    orphans = 0
+  else
+    io.stdout:write(("\n%s: %d runs, %d failed, %d leaked processes\n"):format(m.name, #ms, failed, orphans))
+  end
   local w, first, last = {}, nil, nil
-  for s = 1, #ms, WINDOW do
-    local win = { table.unpack(ms, s, math.min(s + WINDOW - 1, #ms)) }
+  for s = 1, #ms, window do
+    local win = { table.unpack(ms, s, math.min(s + window - 1, #ms)) }
     local med = stats.median(win)
     first = first or med
     last = med
     w[#w + 1] = ("%.2f"):format(med)
   end
-  io.stdout:write(("  median ms per %d-run window: %s\n"):format(WINDOW, table.concat(w, " ")))
+  io.stdout:write(("  median ms per %d-run window: %s\n"):format(window, table.concat(w, " ")))
   io.stdout:write(("  trend: last window / first window = %.2f\n"):format(last / first))
   if server then
     io.stdout:write(("  server fds %d -> %d, RSS %d -> %d KiB\n"):format(server.fds0, server.fds1, server.rss0,
       server.rss1))
-    if server.fds1 ~= server.fds0 then leaks = leaks + 1 end
+    if server.fds1 ~= server.fds0 then failed = failed + 1 end
   end
-  leaks = leaks + orphans + failed
+  return orphans + failed
+end
+
+if MODES == "all" or MODES == "run" then
+  for _, m in ipairs(modes) do leaks = leaks + soak_mode(m, COUNT) end
+end
+
+-- Processes whose environment names the runtime directory rt (supervisors, clients): none may stay.
+local function holders(rt)
+  local n = {}
+  for _, pid in ipairs(lines_of("ls /proc | grep -E '^[0-9]+$'")) do
+    local f = io.open("/proc/" .. pid .. "/environ")
+    local env = f and f:read("a") or ""
+    if f then f:close() end
+    if env:find("PURPLE_RUNTIME_DIR=" .. rt .. "\0", 1, true) then n[#n + 1] = pid end
+  end
+  return n
+end
+
+local function session_leaks(rt, what)
+  local problems = 0
+  local left = lines_of("ls -A " .. q(rt) .. " 2>/dev/null")
+  local procs = holders(rt)
+  io.stdout:write(("  %s: files left in the runtime directory %d%s, processes left %d%s\n"):format(what, #left,
+    #left > 0 and (" (" .. table.concat(left, " ") .. ")") or "", #procs,
+    #procs > 0 and (" (pids " .. table.concat(procs, " ") .. ")") or ""))
+  return #left + #procs
+end
+
+if MODES == "all" or MODES == "sessions" then
+  local purple = ROOT .. "/bin/purple"
+  -- COUNT execs into one session
+  local rt = lines_of("mktemp -d /tmp/purple-soak-rt.XXXXXX")[1]
+  local env = "PURPLE_RUNTIME_DIR=" .. q(rt) .. " "
+  assert(os.execute(env .. q(purple) .. " session start --profile " .. q(PROFILE) .. " --name soak </dev/null >/dev/null"),
+    "purple session start failed")
+  local rec = io.open(rt .. "/soak.json"):read("a")
+  local sup, init = tonumber(rec:match('"supervisor_pid":(%d+)')), tonumber(rec:match('"init_pid":(%d+)'))
+  local function fds(pid) return #lines_of("ls /proc/" .. pid .. "/fd 2>/dev/null") end
+  local function rss(pid)
+    local f = io.open("/proc/" .. pid .. "/status")
+    local t = f and f:read("a") or ""
+    if f then f:close() end
+    return tonumber(t:match("VmRSS:%s+(%d+)")) or -1
+  end
+  local function tasks(pid) return #lines_of("cat /proc/" .. pid .. "/task/*/children 2>/dev/null | tr ' ' '\\n' | grep .") end
+  os.execute(env .. q(purple) .. " exec soak -- /bin/true") -- warm up
+  local f0, r0, c0 = fds(sup), rss(sup), tasks(init)
+  local ok, n = pcall(soak_mode, { name = "purple exec into one session", mode = "session-exec",
+    argv = { purple, "exec", "soak", "--", "/bin/true" } }, COUNT, env)
+  if not ok then
+    os.execute(env .. q(purple) .. " session stop soak >/dev/null")
+    error(n, 0)
+  end
+  leaks = leaks + n
+  local f1, r1, c1 = fds(sup), rss(sup), tasks(init)
+  io.stdout:write(("  supervisor fds %d -> %d, RSS %d -> %d KiB; processes under init %d -> %d\n"):format(f0, f1,
+    r0, r1, c0, c1))
+  if f1 ~= f0 or c1 ~= c0 then leaks = leaks + 1 end
+  os.execute(env .. q(purple) .. " session stop soak >/dev/null")
+  leaks = leaks + session_leaks(rt, "after stop")
+  os.execute("rmdir " .. q(rt))
+  -- COUNT/10 start/stop cycles
+  rt = lines_of("mktemp -d /tmp/purple-soak-rt.XXXXXX")[1]
+  env = "PURPLE_RUNTIME_DIR=" .. q(rt) .. " "
+  local cycle = ("%s session start --profile %s --name cyc </dev/null >/dev/null && %s session stop cyc >/dev/null")
+    :format(q(purple), q(PROFILE), q(purple))
+  leaks = leaks + soak_mode({ name = "purple session start + stop", mode = "session-cycle",
+    argv = { "/bin/sh", "-c", cycle } }, math.max(1, COUNT // 10), env, true, math.max(1, WINDOW // 10))
+  leaks = leaks + session_leaks(rt, "after the cycles")
+  os.execute("rmdir " .. q(rt))
 end
 
 local after = snapshot()

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include "session_events.h"
 #include "session_proto.h"
 #include "session_server.h"
 
@@ -63,6 +64,47 @@ static long long now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int session_over(struct session_server *s);
+
+/* Command events (session_events.h): the start with its argv, the end with the status sent. */
+static void ev_start(struct session_server *s, const struct conn *c, const char *payload, uint32_t len)
+{
+	struct session_event *e;
+	struct session_exec ex;
+	const char *p = payload + sizeof ex, *end = payload + len;
+
+	if (!s->cfg.events || !(e = calloc(1, sizeof *e)))
+		return;
+	memcpy(&ex, payload, sizeof ex);
+	*e = (struct session_event){ .kind = SESSION_EV_START, .id = c->id, .uid = c->uid, .pid = c->pid,
+				     .mono_ns = now_ns(), .flags = ex.flags, .timeout_ms = ex.timeout_ms,
+				     .argc = ex.argc };
+	p += strnlen(p, (size_t)(end - p)) + 1; /* cwd (exec_valid checked every string) */
+	for (uint32_t i = 0; i < ex.argc && p < end; i++) {
+		size_t l = strnlen(p, (size_t)(end - p)) + 1;
+
+		if (e->argv_len + l > sizeof e->argv) {
+			e->truncated = 1;
+			break;
+		}
+		memcpy(e->argv + e->argv_len, p, l);
+		e->argv_len += l;
+		p += l;
+	}
+	session_events_push(s->cfg.events, e);
+	free(e);
+}
+
+static void ev_end(struct session_server *s, const struct conn *c, int status, int err)
+{
+	struct session_event e = { .kind = SESSION_EV_END, .id = c->id, .uid = c->uid, .pid = c->pid,
+				   .mono_ns = now_ns(), .status = status, .err = err,
+				   .timed_out = status == 124 && (c->timed_out || session_over(s)) };
+
+	if (s->cfg.events && c->id) /* a command was started for it */
+		session_events_push(s->cfg.events, &e);
 }
 
 static void slog(struct session_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -201,6 +243,7 @@ static void frame_done(struct session_server *s, struct conn *c)
 		}
 		memcpy(&ex, c->payload, sizeof ex);
 		c->id = ++s->next_id ? s->next_id : ++s->next_id;
+		ev_start(s, c, c->payload, c->h.len);
 		r = agent_send(s, SESSION_EXEC, c->id, c->payload, c->h.len, c->fds, 3);
 		for (int i = 0; i < c->nfds; i++)
 			close(c->fds[i]);
@@ -209,6 +252,7 @@ static void frame_done(struct session_server *s, struct conn *c)
 		c->payload = NULL;
 		if (r < 0) {
 			send_result(c, 125, -r, "the session has ended");
+			ev_end(s, c, 125, -r);
 			conn_close(s, c);
 			return;
 		}
@@ -236,6 +280,7 @@ static void frame_done(struct session_server *s, struct conn *c)
 
 			agent_send(s, SESSION_SIGNAL, c->id, &k, sizeof k, NULL, 0);
 		}
+		ev_end(s, c, -1, 0);
 		conn_close(s, c);
 		return;
 	}
@@ -252,6 +297,7 @@ static void conn_drop(struct session_server *s, struct conn *c, const char *why)
 
 		agent_send(s, SESSION_SIGNAL, c->id, &k, sizeof k, NULL, 0);
 	}
+	ev_end(s, c, -1, 0);
 	conn_close(s, c);
 }
 
@@ -433,6 +479,7 @@ static void agent_status(struct session_server *s, uint32_t id, const struct ses
 		snprintf(msg, sizeof msg, "the session agent could not start the command: %s", strerror(st->value));
 	}
 	send_result(c, code, st->kind == SESSION_ST_EXITED ? 0 : st->value, msg);
+	ev_end(s, c, code, st->kind == SESSION_ST_EXITED ? 0 : st->value);
 	conn_close(s, c);
 }
 
@@ -473,10 +520,13 @@ static void end_all(struct session_server *s)
 
 		if (c->state == C_FREE)
 			continue;
-		if (session_over(s))
+		if (session_over(s)) {
 			send_result(c, 124, ETIMEDOUT, "session timeout");
-		else
+			ev_end(s, c, 124, ETIMEDOUT);
+		} else {
 			send_result(c, 125, EPIPE, "the session has ended");
+			ev_end(s, c, 125, EPIPE);
+		}
 		conn_close(s, c);
 	}
 }

@@ -14,6 +14,7 @@ struct session_server_cfg {
 	int agent_fd;        /* stream socket to the agent; the server owns it from now on */
 	uid_t owner;
 	long long deadline_ns; /* CLOCK_MONOTONIC end of the session, 0 = none: commands then end with 124 */
+	struct session_events *events; /* command start/end events for the audit log, or NULL */
 };
 
 /* 0 or -errno (with what filled). */

@@ -407,7 +407,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	long pid;
 
 	memset(s, 0, sizeof *s);
-	s->pidfd = s->ctl = s->sigfd = s->listener = -1;
+	s->pidfd = s->ctl = s->sigfd = s->listener = s->watch_fd = -1;
 	*whole = 0;
 	if (cfg->nmounts && mounts_privileged()) {
 		int r = mounts_open_binds(cfg, what, wn, whole);
@@ -554,7 +554,7 @@ static int exit_event(struct sandbox *s, struct sandbox_event *ev, int init)
 
 int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 {
-	struct pollfd p[4];
+	struct pollfd p[5];
 	int np = 0, r;
 
 	memset(ev, 0, sizeof *ev);
@@ -564,6 +564,7 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 		p[np++] = (struct pollfd){ .fd = s->reaped ? -1 : s->pidfd, .events = POLLIN };
 		p[np++] = (struct pollfd){ .fd = s->sigfd, .events = POLLIN };
 		p[np++] = (struct pollfd){ .fd = s->listener, .events = POLLIN };
+		p[np++] = (struct pollfd){ .fd = s->watch_fd, .events = POLLIN };
 		if (s->ctl < 0 && s->reaped)
 			return exit_event(s, ev, 0);
 		r = poll(p, (nfds_t)np, timeout);
@@ -575,6 +576,10 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 		}
 		if (r == 0)
 			return 0;
+		if (p[4].revents) {
+			ev->kind = SB_WATCH;
+			return 1;
+		}
 		if (p[3].revents & POLLIN) {
 			int n = notify_receive(s->listener, &ev->notify);
 
@@ -658,6 +663,11 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 			return exit_event(s, ev, 1);
 		}
 	}
+}
+
+void sandbox_watch(struct sandbox *s, int fd)
+{
+	s->watch_fd = fd;
 }
 
 int sandbox_kill(struct sandbox *s, int sig)

@@ -104,13 +104,14 @@ struct sandbox {
 	int ctl;          /* control socket to init */
 	int sigfd;        /* signalfd of forwarded signals, -1 when not forwarding */
 	int listener;     /* seccomp listener handed over by init, -1 until then */
+	int watch_fd;     /* sandbox_watch: a caller's fd reported readable as SB_WATCH, -1 = none */
 	sigset_t oldmask;
 	int reaped;
 	int started;
 	int status;       /* wait status of init once reaped */
 };
 
-enum sandbox_event_kind { SB_SETUP_ERROR, SB_EXEC_ERROR, SB_STARTED, SB_EXIT, SB_SIGNAL, SB_STOP, SB_NOTIFY };
+enum sandbox_event_kind { SB_SETUP_ERROR, SB_EXEC_ERROR, SB_STARTED, SB_EXIT, SB_SIGNAL, SB_STOP, SB_NOTIFY, SB_WATCH };
 
 struct sandbox_event {
 	enum sandbox_event_kind kind;
@@ -132,6 +133,8 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 /* Waits up to timeout ms (-1: no limit) for the next event: 1 with *ev, 0 on timeout, -errno with
  * ev->what. Once init is reaped, a further poll reports init's own exit. */
 int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev);
+/* Also report fd readable (SB_WATCH, not read) from sandbox_poll; -1 stops. The caller drains it. */
+void sandbox_watch(struct sandbox *s, int fd);
 /* Sends sig to init (which forwards it to the command); -ESRCH once init is reaped. */
 int sandbox_kill(struct sandbox *s, int sig);
 /* Kills and reaps init if needed, closes every fd; the signal mask is restored. */

@@ -14,9 +14,12 @@
 
 #include "lpurple.h"
 #include "session_client.h"
+#include "session_events.h"
+#include "session_proto.h"
 #include "session_server.h"
 
 #define SERVER_MT "purple.session_server"
+#define EVENTS_MT "purple.session_events"
 
 /* core.session_pair() -> agent_fd, relay_fd (a stream socketpair, close-on-exec) */
 static int l_pair(lua_State *L)
@@ -41,7 +44,7 @@ static int l_close_fd(lua_State *L)
  * deadline: core.monotonic() time at which the session times out (its commands then end with 124). */
 static int l_serve(lua_State *L)
 {
-	static const char *const fields[] = { "name", "path", "relay_fd", "owner", "deadline", NULL };
+	static const char *const fields[] = { "name", "path", "relay_fd", "owner", "deadline", "events", NULL };
 	struct session_server_cfg cfg = { 0 };
 	struct session_server **ud;
 	char what[256] = "";
@@ -61,6 +64,10 @@ static int l_serve(lua_State *L)
 	lua_pop(L, 1);
 	if (deadline > 0)
 		cfg.deadline_ns = (long long)(deadline * 1e9);
+	lua_getfield(L, 1, "events");
+	if (!lua_isnil(L, -1))
+		cfg.events = luaL_checkudata(L, -1, EVENTS_MT); /* the caller keeps it alive past server:stop */
+	lua_pop(L, 1);
 	ud = lua_newuserdatauv(L, sizeof *ud, 0);
 	*ud = NULL;
 	luaL_setmetatable(L, SERVER_MT);
@@ -92,6 +99,88 @@ static int l_counts(lua_State *L)
 	lua_pushinteger(L, (lua_Integer)served);
 	lua_pushinteger(L, running);
 	return 2;
+}
+
+/* core.session_events() -> queue | nil, err, errno: command events of a session_serve (events = queue). */
+static int l_events(lua_State *L)
+{
+	struct session_events *q = lua_newuserdatauv(L, sizeof *q, 0);
+	int r = session_events_init(q);
+
+	if (r < 0)
+		return pl_fail(L, -r, "session events pipe");
+	luaL_setmetatable(L, EVENTS_MT);
+	return 1;
+}
+
+static int l_events_gc(lua_State *L)
+{
+	struct session_events *q = luaL_checkudata(L, 1, EVENTS_MT);
+
+	if (q->fd[0] >= 0)
+		session_events_free(q);
+	q->fd[0] = q->fd[1] = -1;
+	return 0;
+}
+
+/* queue:fd() -> the fd that is readable while events are queued (for sandbox:watch) */
+static int l_events_fd(lua_State *L)
+{
+	lua_pushinteger(L, ((struct session_events *)luaL_checkudata(L, 1, EVENTS_MT))->fd[0]);
+	return 1;
+}
+
+/* queue:pop() -> event | nil. start{id, uid, pid, time (core.monotonic), argv, argc, truncated, tty,
+ * timeout}; end{id, uid, pid, time, status (-1: the client went away), errno, timed_out}. dropped: events lost so far. */
+static int l_events_pop(lua_State *L)
+{
+	struct session_events *q = luaL_checkudata(L, 1, EVENTS_MT);
+	struct session_event e;
+
+	if (q->fd[0] < 0 || !session_events_pop(q, &e))
+		return 0;
+	lua_createtable(L, 0, 10);
+	lua_pushstring(L, e.kind == SESSION_EV_START ? "start" : "end");
+	lua_setfield(L, -2, "kind");
+	lua_pushinteger(L, e.id);
+	lua_setfield(L, -2, "id");
+	lua_pushinteger(L, e.uid);
+	lua_setfield(L, -2, "uid");
+	lua_pushinteger(L, e.pid);
+	lua_setfield(L, -2, "pid");
+	lua_pushnumber(L, (lua_Number)e.mono_ns / 1e9);
+	lua_setfield(L, -2, "time");
+	pthread_mutex_lock(&q->lock);
+	lua_pushinteger(L, (lua_Integer)q->dropped);
+	pthread_mutex_unlock(&q->lock);
+	lua_setfield(L, -2, "dropped");
+	if (e.kind == SESSION_EV_START) {
+		lua_createtable(L, (int)e.argc, 0);
+		for (size_t off = 0, i = 1; off < e.argv_len; i++) {
+			size_t l = strnlen(e.argv + off, e.argv_len - off);
+
+			lua_pushlstring(L, e.argv + off, l);
+			lua_rawseti(L, -2, (lua_Integer)i);
+			off += l + 1;
+		}
+		lua_setfield(L, -2, "argv");
+		lua_pushinteger(L, e.argc);
+		lua_setfield(L, -2, "argc");
+		lua_pushboolean(L, e.truncated);
+		lua_setfield(L, -2, "truncated");
+		lua_pushboolean(L, e.flags & SESSION_EXEC_TTY);
+		lua_setfield(L, -2, "tty");
+		lua_pushnumber(L, e.timeout_ms / 1000.0);
+		lua_setfield(L, -2, "timeout");
+	} else {
+		lua_pushinteger(L, e.status);
+		lua_setfield(L, -2, "status");
+		lua_pushinteger(L, e.err);
+		lua_setfield(L, -2, "errno");
+		lua_pushboolean(L, e.timed_out);
+		lua_setfield(L, -2, "timed_out");
+	}
+	return 1;
 }
 
 /* core.session_daemonize(log_path) -> "child", ready_fd | "parent", report, child_pid.
@@ -384,9 +473,10 @@ void pl_open_session(lua_State *L)
 	static const luaL_Reg funcs[] = {
 		{ "session_pair", l_pair }, { "session_close_fd", l_close_fd }, { "session_serve", l_serve },
 		{ "session_daemonize", l_daemonize }, { "session_ready", l_ready }, { "session_reap", l_reap },
-		{ "session_exec", l_exec }, { "session_exit", l_exit },
+		{ "session_exec", l_exec }, { "session_exit", l_exit }, { "session_events", l_events },
 		{ NULL, NULL },
 	};
+	static const luaL_Reg ev_methods[] = { { "fd", l_events_fd }, { "pop", l_events_pop }, { NULL, NULL } };
 
 	luaL_newmetatable(L, SERVER_MT);
 	luaL_newlib(L, methods);
@@ -395,6 +485,12 @@ void pl_open_session(lua_State *L)
 	lua_setfield(L, -2, "__gc");
 	lua_pushcfunction(L, l_stop);
 	lua_setfield(L, -2, "__close");
+	lua_pop(L, 1);
+	luaL_newmetatable(L, EVENTS_MT);
+	luaL_newlib(L, ev_methods);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, l_events_gc);
+	lua_setfield(L, -2, "__gc");
 	lua_pop(L, 1);
 	luaL_setfuncs(L, funcs, 0);
 }

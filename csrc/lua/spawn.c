@@ -164,7 +164,7 @@ static int l_spawn(lua_State *L)
 
 	s = lua_newuserdatauv(L, sizeof *s, 0);
 	memset(s, 0, sizeof *s);
-	s->pidfd = s->ctl = s->sigfd = s->listener = -1;
+	s->pidfd = s->ctl = s->sigfd = s->listener = s->watch_fd = -1;
 	luaL_setmetatable(L, HANDLE_MT);
 	r = sandbox_start(s, &cfg, forward, what, sizeof what, &whole);
 	if (r < 0 && whole) {
@@ -206,7 +206,7 @@ static void event(lua_State *L, const char *name)
 
 /* sandbox:poll([timeout_ms]) -> event table | nil on timeout.
  * Events: setup_error{what, errno, message}, exec_error{what, errno}, started, exit{code|signal},
- * signal{signal} (already forwarded), stop{sender_pid, sender_uid} (purple stop, not forwarded),
+ * signal{signal} (already forwarded), watch (sandbox:watch's fd is readable), stop{sender_pid, sender_uid} (purple stop, not forwarded),
  * notify{id, pid, nr, arch, name, args} (a seccomp user notification: answer it with sandbox:respond). */
 static int l_poll(lua_State *L)
 {
@@ -250,6 +250,9 @@ static int l_poll(lua_State *L)
 	case SB_STARTED:
 		event(L, "started");
 		break;
+	case SB_WATCH:
+		event(L, "watch");
+		break;
 	case SB_EXIT:
 		event(L, "exit");
 		pl_push_wait_status(L, ev.status);
@@ -260,6 +263,16 @@ static int l_poll(lua_State *L)
 		break;
 	}
 	return 1;
+}
+
+/* sandbox:watch(fd | nil): poll also returns a "watch" event while fd is readable (the caller
+ * reads it; purple.session's command events). */
+static int l_watch(lua_State *L)
+{
+	struct sandbox *s = check_sandbox(L);
+
+	sandbox_watch(s, (int)luaL_optinteger(L, 2, -1));
+	return 0;
 }
 
 /* sandbox:respond(id, { error = errno } | { val = n } | { continue = true }) -> true | nil, err, errno.
@@ -346,7 +359,7 @@ static int l_index(lua_State *L)
 void pl_open_spawn(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{ "poll", l_poll }, { "respond", l_respond }, { "notify_valid", l_notify_valid },
+		{ "poll", l_poll }, { "watch", l_watch }, { "respond", l_respond }, { "notify_valid", l_notify_valid },
 		{ "kill", l_kill }, { "terminate", l_terminate }, { "close", l_close },
 		{ NULL, NULL },
 	};

@@ -29,6 +29,8 @@ M.EVENTS = {
   resource_unenforced = "resource",
   oom = "resource",
   timeout = "resource",
+  command_start = "always", -- a command of a session (purple exec): its number, argv, client
+  command_end = "always",
 }
 M.DETAIL_LEVELS = require("purple.schema").DETAIL_LEVELS -- the values audit.detail_level accepts
 local COMMON = { ts = true, session = true, event = true, profile = true, pid = true }

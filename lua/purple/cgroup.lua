@@ -225,10 +225,11 @@ local function empty(dir)
   return procs ~= nil and procs:match("%d") == nil
 end
 
--- Removes session cgroups under parent_dir whose supervisor is gone and which hold no process.
+-- Removes cgroups of runs and sessions under parent_dir whose supervisor is gone and which hold no process.
 local function remove_stale(parent_dir)
   for _, name in ipairs(core.readdir(parent_dir) or {}) do
-    local pid = name:match("^%x+%-(%d+)$")
+    -- <run id>-<pid>, or <session name>-<pid> (purple session start: letters, digits, _ . -)
+    local pid = name:match("^[%w][%w_.-]*%-(%d+)$")
     if pid and not alive(tonumber(pid)) then
       local dir = parent_dir .. "/" .. name
       if empty(dir) and core.rmdir(dir) then log.debug("removed stale cgroup %s", dir) end

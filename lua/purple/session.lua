@@ -19,6 +19,18 @@ function M.paths(dir, name)
   return { socket = dir .. "/" .. name .. ".sock", log = dir .. "/" .. name .. ".log" }
 end
 
+-- command_end's reason from a relay end event (csrc/session_events.h).
+function M.end_reason(ev)
+  if ev.status < 0 then return "client_gone" end -- its purple exec went away: the command was killed
+  if ev.timed_out then return "timeout" end
+  if ev.errno ~= 0 then
+    if ev.status == 126 or ev.status == 127 then return "exec_error" end
+    return "error"
+  end
+  if ev.status > 128 then return "signal" end
+  return "exit"
+end
+
 -- Runs the session in this process until it ends (stop, session timeout, agent gone): returns the
 -- purple.exec result. opts: name, on_ready(run) (the socket accepts commands), exec options.
 function M.serve(policy, opts)
@@ -27,7 +39,28 @@ function M.serve(policy, opts)
   local paths = M.paths(dir, opts.name)
   local agent_fd, relay_fd = core.session_pair()
   if not agent_fd then return { status = 125, error = "purple: " .. relay_fd } end
-  local server
+  local server, events, starts = nil, nil, {}
+  -- Command events of the relay (csrc/session_events.c) become the audit log's command_start and
+  -- command_end records; read only when the policy's log is enabled (no wake-up per command otherwise).
+  local function drain(run)
+    local audit = require "purple.audit"
+    while true do
+      local ev = events:pop()
+      if not ev then break end
+      run.command_events_dropped = ev.dropped > 0 and ev.dropped or nil
+      local client = { uid = ev.uid, pid = ev.pid }
+      if ev.kind == "start" then
+        starts[ev.id] = ev.time
+        audit.record(run, "command_start", { command = ev.id, argv = ev.argv, argv_truncated = ev.truncated or nil,
+          tty = ev.tty, timeout_seconds = ev.timeout > 0 and ev.timeout or nil, client = client })
+      else
+        local t0 = starts[ev.id]
+        starts[ev.id] = nil
+        audit.record(run, "command_end", { command = ev.id, status = ev.status >= 0 and ev.status or nil,
+          reason = M.end_reason(ev), duration = t0 and math.max(0, ev.time - t0) or nil, client = client })
+      end
+    end
+  end
   local enforcer = {
     prepare = function(run)
       run.spec.session_fd = agent_fd
@@ -38,8 +71,9 @@ function M.serve(policy, opts)
       -- init and the agent hold their copies of the agent's end now
       core.session_close_fd(agent_fd)
       agent_fd = nil
+      if run.audit then events = core.session_events() end
       local s, err = core.session_serve({ name = opts.name, path = paths.socket, relay_fd = relay_fd,
-        owner = run.uid, deadline = run.deadline })
+        owner = run.uid, deadline = run.deadline, events = events })
       relay_fd = nil
       if not s then
         io.stderr:write("purple: ", err, "\n")
@@ -47,10 +81,21 @@ function M.serve(policy, opts)
         return
       end
       server = s
+      if events then run.sandbox:watch(events:fd()) end
       if opts.on_ready then opts.on_ready(run) end
     end,
-    finish = function(_, result)
-      if server then server:stop(result.timed_out) end
+    event = function(run, ev)
+      if ev.event ~= "watch" then return false end
+      if events then drain(run) end
+      return true
+    end,
+    finish = function(run, result)
+      if server then
+        result.commands = server:counts()
+        server:stop(result.timed_out)
+        if events then drain(run) end -- the ends of the commands the stop ended
+        result.command_events_dropped = run.command_events_dropped
+      end
       if agent_fd then core.session_close_fd(agent_fd) end
       if relay_fd then core.session_close_fd(relay_fd) end
     end,

@@ -1,6 +1,7 @@
 -- purple ps [--watch [SECONDS]] [--json]: the running sessions of the runtime directory (see
 -- purple.runtime) with uptime, CPU time, memory and process count, read from the session's cgroups
--- when it has any, else summed over the sandbox's processes in /proc.
+-- when it has any, else summed over the sandbox's processes in /proc; for a session (purple session
+-- start), also the commands running in it (M.commands; purple session list shows the same).
 local core = require "purple.core"
 local json = require "purple.json"
 local runtime = require "purple.runtime"
@@ -62,7 +63,34 @@ local function proc_usage(init_pid, u)
   return u
 end
 
-local function usage(rec)
+-- The commands running in a session: the children of its agent (init's child named purple-session),
+-- as { pid, argv } in pid order, read from /proc (pids of the supervisor's pid namespace).
+function M.commands(rec)
+  local list = {}
+  if rec.kind ~= "session" or math.type(rec.init_pid) ~= "integer" then return list end
+  local function children(pid)
+    local out = {}
+    for _, tid in ipairs(core.readdir(("/proc/%d/task"):format(pid)) or {}) do
+      for child in (read(("/proc/%d/task/%s/children"):format(pid, tid)) or ""):gmatch("%d+") do
+        out[#out + 1] = tonumber(child)
+      end
+    end
+    return out
+  end
+  for _, agent in ipairs(children(rec.init_pid)) do
+    -- init's other children are orphans of earlier commands, not the agent
+    local comm = (read(("/proc/%d/comm"):format(agent)) or ""):gsub("\n$", "")
+    for _, pid in ipairs(comm == "purple-session" and children(agent) or {}) do
+      local argv = {}
+      for a in (read(("/proc/%d/cmdline"):format(pid)) or ""):gmatch("([^%z]*)%z") do argv[#argv + 1] = a end
+      if #argv > 0 then list[#list + 1] = { pid = pid, argv = argv } end -- else it exited meanwhile
+    end
+  end
+  table.sort(list, function(a, b) return a.pid < b.pid end)
+  return list
+end
+
+function M.usage(rec)
   local u = cgroup_usage(rec.cgroups or {})
   if not (u.cpu_seconds and u.memory_bytes and u.pids) and math.type(rec.init_pid) == "integer" then
     proc_usage(rec.init_pid, u)
@@ -80,7 +108,8 @@ local function sessions()
   local list = runtime.list(true)
   for _, rec in ipairs(list) do
     rec.uptime_seconds = now - (rec.started_epoch or now)
-    rec.usage = json.object(usage(rec))
+    rec.usage = json.object(M.usage(rec))
+    if rec.kind == "session" then rec.commands = M.commands(rec) end
   end
   return list
 end
@@ -95,13 +124,17 @@ local function print_table(list)
       r.supervisor_pid, r.init_pid or 0, uptime(r.uptime_seconds),
       u.cpu_seconds and ("%.2fs"):format(u.cpu_seconds) or "-", mem,
       tostring(u.pids or "-"), table.concat(r.argv or {}, " ")))
+    for _, c in ipairs(r.commands or {}) do
+      io.stdout:write(("  %7d  %s\n"):format(c.pid, table.concat(c.argv, " ")))
+    end
   end
 end
 
 function M.parser()
   local p = args.parser("purple ps", "Lists the running sessions of purple's runtime directory (this user's; "
     .. "$PURPLE_RUNTIME_DIR): id, profile, supervisor and init pid, uptime, CPU time, memory, process count "
-    .. "and command.")
+    .. "and command; under a session (purple session start), the pid and command line of each command "
+    .. "running in it.")
   p:option("-w --watch", "Redraw the list every SECONDS (default 2) until interrupted.")
     :args("?"):argname("SECONDS"):convert(args.seconds("--watch"))
   p:flag("--json", "Print the sessions as a JSON array.")

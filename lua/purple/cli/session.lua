@@ -1,6 +1,6 @@
 -- purple session start|list|stop: sessions (lua/purple/session.lua, docs/sessions.md).
 --   start --profile P [--name N] [--timeout S]  prints the session's name once it accepts commands
---   list                                        running sessions
+--   list                                        running sessions, their usage and running commands
 --   stop [--wait S] NAME...                     as purple stop: SIGTERM, grace, SIGKILL, all removed
 -- Commands run in a session with `purple exec` (C, csrc/launcher/exec_client.c).
 local core = require "purple.core"
@@ -21,7 +21,7 @@ function M.parser()
     :argname("NAME")
   st:option("--timeout", "Override resources.session_timeout_seconds."):argname("SECONDS")
     :convert(args.seconds("--timeout"))
-  args.command(p, "list", "List running sessions.")
+  args.command(p, "list", "List running sessions: cgroup usage (CPU, memory, pids) and the commands running in each.")
   local sp = args.command(p, "stop", "End sessions as purple stop does: SIGTERM, grace period, SIGKILL.")
   sp:argument("NAME", "A session name."):args("+"):target("ids")
   sp:option("--wait", "Wait up to SECONDS for the sessions to end (default 30; 0: do not wait).")
@@ -73,16 +73,24 @@ local function start(opts)
   os.exit(result.status or 125, true)
 end
 
+-- One line per session (its cgroup usage as purple ps reads it), then one per running command.
 local function list()
+  local ps, bytes = require "purple.cli.ps", require("purple.cli.usage").bytes
   local rows = {}
   for _, rec in ipairs(runtime.list(true)) do
     if rec.kind == "session" then rows[#rows + 1] = rec end
   end
   if #rows == 0 then return 0 end
-  io.stdout:write(("%-20s %-16s %8s %8s  %s\n"):format("NAME", "PROFILE", "PID", "UID", "STARTED"))
+  io.stdout:write(("%-20s %-16s %8s %8s %8s %8s %5s %4s  %s\n"):format("NAME", "PROFILE", "PID", "UID", "CPU", "MEM",
+    "PIDS", "CMDS", "STARTED"))
   for _, r in ipairs(rows) do
-    io.stdout:write(("%-20s %-16s %8d %8d  %s\n"):format(r.id, tostring(r.profile), r.supervisor_pid, r.uid or -1,
-      tostring(r.started)))
+    local u, cmds = ps.usage(r), ps.commands(r)
+    io.stdout:write(("%-20s %-16s %8d %8d %8s %8s %5s %4d  %s\n"):format(r.id, tostring(r.profile), r.supervisor_pid,
+      r.uid or -1, u.cpu_seconds and ("%.2fs"):format(u.cpu_seconds) or "-",
+      u.memory_bytes and bytes(u.memory_bytes) or "-", tostring(u.pids or "-"), #cmds, tostring(r.started)))
+    for _, c in ipairs(cmds) do
+      io.stdout:write(("  %7d  %s\n"):format(c.pid, table.concat(c.argv, " ")))
+    end
   end
   return 0
 end

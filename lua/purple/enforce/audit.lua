@@ -203,6 +203,8 @@ function M.finish(run, result)
     error = result.error,
     stopped_by = result.stopped and { pid = result.stopped.by_pid, uid = result.stopped.by_uid } or nil,
     warnings = #result.warnings > 0 and result.warnings or nil,
+    commands = result.commands, -- a session (purple session start): commands it ran
+    command_events_dropped = result.command_events_dropped,
   })
   audit.close(run)
 end
