@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 
 #include "spawn.h"
+#include "fdpass.h"
 #include "payload.h"
 #include "session_agent.h"
 #include "session_proto.h"
@@ -310,12 +311,6 @@ static _Noreturn void agent_main(const struct spawn_cfg *c, const sigset_t *mask
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	struct agent_ready r = { 0 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { &r, sizeof r };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	int ctl = c->session_fd, listener = -1, sfd, terminating = 0;
 	sigset_t watch;
 
@@ -336,19 +331,7 @@ static _Noreturn void agent_main(const struct spawn_cfg *c, const sigset_t *mask
 
 		r.err = -e;
 	}
-	if (listener >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof u);
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof u.buf;
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &listener, sizeof(int));
-	}
-	(void)!sendmsg(ready, &mh, MSG_NOSIGNAL);
+	(void)fdpass_send(ready, &r, sizeof r, &listener, listener >= 0);
 	if (r.err)
 		_exit(125);
 	close(ready);

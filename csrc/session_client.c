@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "fdpass.h"
 #include "session_client.h"
 #include "session_proto.h"
 
@@ -52,16 +53,9 @@ int session_send_exec(int fd, uint32_t flags, uint32_t timeout_ms, const char *c
 {
 	struct session_exec ex = { flags, timeout_ms, (uint32_t)argc, (uint32_t)envc };
 	struct session_hdr h = { SESSION_MAGIC, SESSION_EXEC, 0, 0 };
-	union {
-		char buf[CMSG_SPACE(3 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { &h, sizeof h };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-	struct cmsghdr *cm;
 	size_t len = sizeof ex + strlen(cwd) + 1;
 	char *payload, *p;
-	int r;
+	ssize_t r;
 
 	for (size_t k = 0; k < argc; k++)
 		len += strlen(argv[k]) + 1;
@@ -80,18 +74,13 @@ int session_send_exec(int fd, uint32_t flags, uint32_t timeout_ms, const char *c
 	for (size_t k = 0; k < envc; k++)
 		p = stpcpy(p, env[k]) + 1;
 	h.len = (uint32_t)len;
-	memset(&u, 0, sizeof u);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, 3 * sizeof(int));
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof h)
-		r = -errno;
-	else
+	r = fdpass_send(fd, &h, sizeof h, fds, 3);
+	if (r == (ssize_t)sizeof h)
 		r = write_all(fd, payload, len);
+	else if (r >= 0)
+		r = -EIO;
 	free(payload);
-	return r;
+	return (int)r;
 }
 
 void session_send_signal(int fd, int sig)

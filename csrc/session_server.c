@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include "fdpass.h"
 #include "session_events.h"
 #include "session_proto.h"
 #include "session_server.h"
@@ -158,31 +159,13 @@ static int agent_send(struct session_server *s, uint32_t type, uint32_t id, cons
 		      const int *fds, int nfds)
 {
 	struct session_hdr h = { SESSION_MAGIC, type, len, id };
-	union {
-		char buf[CMSG_SPACE(3 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { &h, sizeof h };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	const char *q = p;
+	ssize_t r;
 
 	if (s->agent_fd < 0)
 		return -EPIPE;
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof u);
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
-	}
-	while (sendmsg(s->agent_fd, &mh, MSG_NOSIGNAL) < 0)
-		if (errno != EINTR)
-			return -errno;
+	if ((r = fdpass_send(s->agent_fd, &h, sizeof h, fds, nfds)) < 0)
+		return (int)r;
 	while (len > 0) {
 		ssize_t w = send(s->agent_fd, q, len, MSG_NOSIGNAL);
 

@@ -45,6 +45,7 @@
 #include "net_perform.h"
 #include "notify.h"
 #include "process.h"
+#include "fdpass.h"
 #include "payload.h"
 #include "session_agent.h"
 
@@ -83,29 +84,10 @@ static void terminate_all(int sig)
 static void child_report(int ctl, int kind, int err, const char *what, int passfd)
 {
 	struct ctl_msg m = { .kind = kind, .err = err };
-	struct iovec iov = { &m, sizeof m };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (what)
 		snprintf(m.what, sizeof m.what, "%s", what);
-	if (passfd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof u);
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof u.buf;
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &passfd, sizeof(int));
-	}
-	while (sendmsg(ctl, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	(void)fdpass_send(ctl, &m, sizeof m, &passfd, passfd >= 0);
 }
 
 static _Noreturn void child_fail(int ctl, int err, const char *what)
