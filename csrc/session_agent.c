@@ -15,10 +15,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "spawn.h"
 #include "fdpass.h"
@@ -36,10 +38,24 @@ struct agent_ready {
 struct command {
 	pid_t pid; /* 0 = free slot */
 	uint32_t id;
+	uint64_t start_us; /* CLOCK_MONOTONIC before the fork: the usage's wall time */
 };
 
 static struct command commands[MAX_COMMANDS];
 static int running;
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts = { 0, 0 }; /* a policy may deny the syscall where the vDSO cannot answer */
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t tv_us(struct timeval tv)
+{
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
 
 static pid_t raw_fork(void)
 {
@@ -64,12 +80,15 @@ static int read_full(int fd, void *buf, size_t n)
 	return 0;
 }
 
-static void send_status(int ctl, uint32_t id, uint32_t kind, int32_t value)
+static void send_status(int ctl, uint32_t id, uint32_t kind, int32_t value, const struct session_usage *u)
 {
 	struct {
 		struct session_hdr h;
 		struct session_status s;
-	} m = { { SESSION_MAGIC, SESSION_STATUS, sizeof(struct session_status), id }, { kind, value } };
+	} m = { { SESSION_MAGIC, SESSION_STATUS, sizeof(struct session_status), id }, { kind, value, { 0 } } };
+
+	if (u)
+		m.s.usage = *u;
 
 	while (send(ctl, &m, sizeof m, MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
@@ -134,14 +153,14 @@ static int command_main(void *p)
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	sigprocmask(SIG_SETMASK, a->mask, NULL);
 	if (*a->cwd && chdir(a->cwd) < 0) {
-		a->st = (struct session_status){ SESSION_ST_CWD_ERROR, errno };
+		a->st = (struct session_status){ .kind = SESSION_ST_CWD_ERROR, .value = errno };
 		_exit(125);
 	}
 	a->st.value = spawn_exec_path(a->c->path, a->argv, a->envp);
 	a->st.kind = SESSION_ST_EXEC_ERROR;
 	_exit(a->st.value == ENOENT ? 127 : 126);
 refused:
-	a->st = (struct session_status){ SESSION_ST_REFUSED, errno };
+	a->st = (struct session_status){ .kind = SESSION_ST_REFUSED, .value = errno };
 	_exit(125);
 }
 
@@ -156,9 +175,10 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 	int slot = -1;
 	pid_t pid;
 	struct session_status st;
+	uint64_t t0;
 
 	if (len < sizeof ex) {
-		send_status(ctl, id, SESSION_ST_REFUSED, EINVAL);
+		send_status(ctl, id, SESSION_ST_REFUSED, EINVAL, NULL);
 		return;
 	}
 	memcpy(&ex, p, sizeof ex);
@@ -166,7 +186,7 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 		if (!commands[i].pid)
 			slot = i;
 	if (slot < 0 || ex.argc == 0 || ex.argc > SESSION_MAX_STRINGS || ex.envc > SESSION_MAX_STRINGS) {
-		send_status(ctl, id, SESSION_ST_REFUSED, slot < 0 ? EAGAIN : EINVAL);
+		send_status(ctl, id, SESSION_ST_REFUSED, slot < 0 ? EAGAIN : EINVAL, NULL);
 		return;
 	}
 	for (const char *const *e = c->envp; *e; e++)
@@ -174,7 +194,7 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 	need = (ex.argc + 1 + nbase + ex.envc + 1 + ex.envc) * sizeof(char *);
 	mem = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
-		send_status(ctl, id, SESSION_ST_REFUSED, errno);
+		send_status(ctl, id, SESSION_ST_REFUSED, errno, NULL);
 		return;
 	}
 	vec = mem;
@@ -186,7 +206,7 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 
 		if (!z) {
 			munmap(mem, need);
-			send_status(ctl, id, SESSION_ST_REFUSED, EINVAL);
+			send_status(ctl, id, SESSION_ST_REFUSED, EINVAL, NULL);
 			return;
 		}
 		if (i >= 1 && i <= ex.argc)
@@ -200,35 +220,40 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 	{
 		static char stack[64 * 1024] __attribute__((aligned(16)));
 		struct command_arg arg = { c, mask, (ex.flags & SESSION_EXEC_TTY) != 0, fds, cwd, vec,
-					   vec + ex.argc + 1, { 0, 0 } };
+					   vec + ex.argc + 1, { 0, 0, { 0, 0, 0, 0 } } };
 
+		t0 = mono_us();
 		pid = clone(command_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &arg);
 		st = arg.st;
 	}
 	munmap(mem, need);
 	if (pid < 0) {
-		send_status(ctl, id, SESSION_ST_REFUSED, errno);
+		send_status(ctl, id, SESSION_ST_REFUSED, errno, NULL);
 		return;
 	}
-	commands[slot] = (struct command){ pid, id };
+	commands[slot] = (struct command){ pid, id, t0 };
 	running++;
 	if (st.kind) {
 		/* not started: report why now; its exit is reaped without a second report */
-		send_status(ctl, id, st.kind, st.value);
+		send_status(ctl, id, st.kind, st.value, NULL);
 		commands[slot].id = 0;
 	}
 }
 
 static void reap(int ctl)
 {
+	struct rusage ru;
 	int status;
 	pid_t p;
 
-	while ((p = waitpid(-1, &status, WNOHANG)) > 0)
+	while ((p = wait4(-1, &status, WNOHANG, &ru)) > 0)
 		for (int i = 0; i < MAX_COMMANDS; i++)
 			if (commands[i].pid == p) {
+				struct session_usage u = { mono_us() - commands[i].start_us, tv_us(ru.ru_utime),
+							   tv_us(ru.ru_stime), (uint64_t)ru.ru_maxrss };
+
 				if (commands[i].id)
-					send_status(ctl, commands[i].id, SESSION_ST_EXITED, status);
+					send_status(ctl, commands[i].id, SESSION_ST_EXITED, status, &u);
 				commands[i].pid = 0;
 				running--;
 				break;
@@ -292,7 +317,7 @@ static int handle_frame(const struct spawn_cfg *c, const sigset_t *mask, int ctl
 	if (h.type == SESSION_EXEC && nfds == 3)
 		start_command(c, mask, ctl, h.id, p, h.len, fds);
 	else if (h.type == SESSION_EXEC)
-		send_status(ctl, h.id, SESSION_ST_REFUSED, EBADF);
+		send_status(ctl, h.id, SESSION_ST_REFUSED, EBADF, NULL);
 	else if (h.type == SESSION_SIGNAL && h.len == sizeof(uint32_t)) {
 		uint32_t sig;
 

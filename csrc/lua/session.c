@@ -130,8 +130,23 @@ static int l_events_fd(lua_State *L)
 	return 1;
 }
 
+/* A command's usage (session_proto.h) as { wall_seconds, user_seconds, system_seconds, maxrss_bytes }. */
+static void push_usage(lua_State *L, const struct session_usage *u)
+{
+	lua_createtable(L, 0, 4);
+	lua_pushnumber(L, (lua_Number)u->wall_us / 1e6);
+	lua_setfield(L, -2, "wall_seconds");
+	lua_pushnumber(L, (lua_Number)u->user_us / 1e6);
+	lua_setfield(L, -2, "user_seconds");
+	lua_pushnumber(L, (lua_Number)u->sys_us / 1e6);
+	lua_setfield(L, -2, "system_seconds");
+	lua_pushinteger(L, (lua_Integer)u->maxrss_kib * 1024);
+	lua_setfield(L, -2, "maxrss_bytes");
+}
+
 /* queue:pop() -> event | nil. start{id, uid, pid, time (core.monotonic), argv, argc, truncated, tty,
- * timeout}; end{id, uid, pid, time, status (-1: the client went away), errno, timed_out}. dropped: events lost so far. */
+ * timeout}; end{id, uid, pid, time, status (-1: the client went away), errno, timed_out, usage (push_usage;
+ * when the agent reaped the command)}. dropped: events lost so far. */
 static int l_events_pop(lua_State *L)
 {
 	struct session_events *q = luaL_checkudata(L, 1, EVENTS_MT);
@@ -179,6 +194,10 @@ static int l_events_pop(lua_State *L)
 		lua_setfield(L, -2, "errno");
 		lua_pushboolean(L, e.timed_out);
 		lua_setfield(L, -2, "timed_out");
+		if (e.has_usage) {
+			push_usage(L, &e.usage);
+			lua_setfield(L, -2, "usage");
+		}
 	}
 	return 1;
 }
@@ -330,7 +349,8 @@ static const char **strings_of(lua_State *L, int t, const char *what, size_t *n)
 }
 
 /* core.session_exec(socket, argv, { env = {"K=V"...}, cwd, timeout, stdin = string, stdout = "capture",
- * stderr = "capture" }) -> { status, stdout, stderr, message } | nil, err, errno.
+ * stderr = "capture" }) -> { status, stdout, stderr, message, command, usage } | nil, err, errno.
+ * command: its number in the session; usage (push_usage): when it ran and was reaped.
  * Without stdin, stdout or stderr the caller's own fd is the command's. */
 static int l_exec(lua_State *L)
 {
@@ -339,7 +359,9 @@ static int l_exec(lua_State *L)
 	const char **argv, **env = NULL;
 	size_t argc, envc = 0, inlen = 0, inoff = 0, rgot = 0;
 	double timeout;
-	int fd, r, status = 125, fds[3] = { 0, 1, 2 }, mine[3] = { -1, -1, -1 }, cap[3] = { 0, 0, 0 };
+	int fd, r, status = 125, fds[3] = { 0, 1, 2 }, mine[3] = { -1, -1, -1 }, cap[3] = { 0, 0, 0 }, got = 0;
+	uint32_t command = 0;
+	struct session_usage usage;
 	char rbuf[4096], msg[300] = "";
 	struct capture out[2] = { { 0 }, { 0 } };
 
@@ -394,8 +416,6 @@ static int l_exec(lua_State *L)
 				{ .fd = mine[1], .events = POLLIN },
 				{ .fd = mine[2], .events = POLLIN },
 			};
-			int got;
-
 			if (poll(pf, 4, -1) < 0) {
 				if (errno == EINTR)
 					continue;
@@ -453,6 +473,18 @@ static int l_exec(lua_State *L)
 	if (msg[0]) {
 		lua_pushstring(L, msg);
 		lua_setfield(L, -2, "message");
+	}
+	if (got > 0) {
+		int has = session_result_usage(rbuf, &command, &usage);
+
+		if (command) {
+			lua_pushinteger(L, command);
+			lua_setfield(L, -2, "command");
+		}
+		if (has) {
+			push_usage(L, &usage);
+			lua_setfield(L, -2, "usage");
+		}
 	}
 	return 1;
 }
