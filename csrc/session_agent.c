@@ -24,6 +24,7 @@
 
 #include "spawn.h"
 #include "fdpass.h"
+#include "inherited_heap.h"
 #include "payload.h"
 #include "session_agent.h"
 #include "session_proto.h"
@@ -43,6 +44,33 @@ struct command {
 
 static struct command commands[MAX_COMMANDS];
 static int running;
+
+/* What the agent uses of the session's cfg for every command, PATH and the environment, copied out
+ * of the supervisor's heap it inherited, which it then unmaps (inherited_heap.h). */
+static struct spawn_cfg kept;
+
+static int keep_cfg(const struct spawn_cfg *c)
+{
+	size_t n = 0, bytes = c->path ? strlen(c->path) + 1 : 0;
+	char **v, *s;
+	void *mem;
+
+	for (const char *const *e = c->envp; e && *e; e++, n++)
+		bytes += strlen(*e) + 1;
+	mem = mmap(NULL, (n + 1) * sizeof(char *) + bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	v = mem;
+	s = (char *)(v + n + 1);
+	for (size_t i = 0; i < n; i++) {
+		v[i] = s;
+		s = stpcpy(s, c->envp[i]) + 1;
+	}
+	v[n] = NULL;
+	kept.envp = (const char *const *)v;
+	kept.path = c->path ? strcpy(s, c->path) : NULL;
+	return 0;
+}
 
 static uint64_t mono_us(void)
 {
@@ -337,6 +365,7 @@ static _Noreturn void agent_main(const struct spawn_cfg *c, const sigset_t *mask
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	struct agent_ready r = { 0 };
 	int ctl = c->session_fd, listener = -1, sfd, terminating = 0;
+	unsigned long heap_end = inherited_heap_end(); /* before the filter, which may deny brk */
 	sigset_t watch;
 
 	prctl(PR_SET_NAME, "purple-session", 0, 0, 0);
@@ -351,6 +380,8 @@ static _Noreturn void agent_main(const struct spawn_cfg *c, const sigset_t *mask
 	if (sfd < 0) {
 		r.err = errno;
 		snprintf(r.what, sizeof r.what, "session agent signalfd");
+	} else if ((r.err = -keep_cfg(c)) != 0) {
+		snprintf(r.what, sizeof r.what, "session agent mmap");
 	} else {
 		int e = spawn_enforce(c, &listener, r.what, sizeof r.what);
 
@@ -362,6 +393,8 @@ static _Noreturn void agent_main(const struct spawn_cfg *c, const sigset_t *mask
 	close(ready);
 	if (listener >= 0)
 		close(listener);
+	c = &kept; /* the rest of c was for spawn_enforce */
+	inherited_heap_drop(heap_end);
 
 	for (;;) {
 		struct pollfd p[2] = { { .fd = terminating ? -1 : ctl, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };

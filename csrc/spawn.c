@@ -9,8 +9,8 @@
  * Init:   hide purple's command line → join its v1 cgroups itself (cgroup_join.c) → private mounts and
  *         the bind sources the parent did not open → ids → new root → pivot_root →
  *         hostname → loopback → rlimits → setsid → drop capabilities → no_new_privs → fork the payload
- *         (vfork, shared fd table) → report (step, errno) or "started" to the supervisor → reap until
- *         the payload exits.
+ *         (vfork, shared fd table) → report (step, errno) or "started" to the supervisor → unmap the
+ *         supervisor's heap it inherited (inherited_heap.h) → reap until the payload exits.
  * Payload: landlock → seccomp (last, so setup syscalls need not be allowed) → execve.
  *
  * The payload shares its fd table and memory with init until execve (CLONE_VM | CLONE_VFORK, as
@@ -46,6 +46,7 @@
 #include "notify.h"
 #include "process.h"
 #include "fdpass.h"
+#include "inherited_heap.h"
 #include "payload.h"
 #include "session_agent.h"
 
@@ -215,11 +216,12 @@ static int set_ids(const struct spawn_cfg *c, char *what, size_t n)
 
 /* Init is a copy of the supervisor: without this, /proc/1/cmdline and environ inside the sandbox
  * show purple's host command line and environment. Both areas are zeroed in this copy and init is
- * named purple-init. Raw reads and no allocation (see init_main's caller). */
+ * named purple-init. Raw reads and no allocation (see init_main's caller). The same line gives
+ * the heap's start, noted for inherited_heap_drop. */
 static void hide_cmdline(void)
 {
 	char buf[1024];
-	unsigned long v[4] = { 0 };
+	unsigned long v[5] = { 0 }; /* fields 47-51 */
 	ssize_t len;
 	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), field = 2;
 	char *p;
@@ -235,30 +237,33 @@ static void hide_cmdline(void)
 	p = strrchr(buf, ')'); /* field 2, the name, may hold spaces and parentheses */
 	if (!p)
 		return;
-	/* fields 48-51: arg_start arg_end env_start env_end (proc(5)) */
+	/* fields 47-51: start_brk arg_start arg_end env_start env_end (proc(5)) */
 	for (p++; *p && field < 51; ) {
 		while (*p == ' ')
 			p++;
 		field++;
-		if (field >= 48) {
+		if (field >= 47) {
 			unsigned long x = 0;
 
 			for (; *p >= '0' && *p <= '9'; p++)
 				x = x * 10 + (unsigned long)(*p - '0');
-			v[field - 48] = x;
+			v[field - 47] = x;
 		}
 		while (*p && *p != ' ')
 			p++;
 	}
-	if (field < 51 || v[0] >= v[1] || v[2] > v[3] || v[1] - v[0] < sizeof "purple-init")
+	if (field < 51)
 		return;
-	memset((void *)v[0], 0, v[1] - v[0]);
-	memset((void *)v[2], 0, v[3] - v[2]);
-	memcpy((void *)v[0], "purple-init", sizeof "purple-init");
+	inherited_heap_note(v[0]);
+	if (v[1] >= v[2] || v[3] > v[4] || v[2] - v[1] < sizeof "purple-init")
+		return;
+	memset((void *)v[1], 0, v[2] - v[1]);
+	memset((void *)v[3], 0, v[4] - v[3]);
+	memcpy((void *)v[1], "purple-init", sizeof "purple-init");
 	/* A non-NUL last byte makes the kernel read the title up to its first NUL (as after
 	 * setproctitle), so cmdline is "purple-init" alone rather than followed by the zeroed rest. */
-	if (v[1] - v[0] > sizeof "purple-init")
-		*(char *)(v[1] - 1) = ' ';
+	if (v[2] - v[1] > sizeof "purple-init")
+		*(char *)(v[2] - 1) = ' ';
 }
 
 static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *cj, int ctl, const sigset_t *mask)
@@ -326,6 +331,8 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 
 	if ((err = run_payload(c, ctl, mask)) < 0)
 		child_fail(ctl, -err, "start command");
+	/* from here init only reaps: the supervisor's heap it inherited can go (no malloc after) */
+	inherited_heap_drop(0);
 
 	for (;;) {
 		pid_t p = waitpid(-1, &status, 0);

@@ -197,6 +197,22 @@ describe("sessions", function()
     assert.is_true(ends[5].usage.user_seconds < ends[1].usage.user_seconds)
   end)
 
+  it("keeps none of the supervisor's heap in its init and agent (memory per idle session)", function()
+    assert.are.equal(0, select(3, start(profile, "mem")))
+    local init = record("mem").init_pid
+    local agent = tonumber(H.read(("/proc/%d/task/%d/children"):format(init, init)):match("%d+"))
+    -- the supervisor has its heap; init and the agent, copies of it, have unmapped theirs
+    assert.matches("%[heap%]", H.read(("/proc/%d/maps"):format(record("mem").supervisor_pid)))
+    for _, pid in ipairs({ init, agent }) do
+      local maps = H.read(("/proc/%d/maps"):format(pid))
+      if not maps then return pending("/proc/PID/maps of the session's init is not readable here (not dumpable)") end
+      assert.is_nil(maps:match("%[heap%]"), maps)
+    end
+    -- and both still work: a command found in the session's PATH gets the session's environment
+    local out, err, code = exec("mem", { "sh", "-c", 'echo "$K ${PATH:+PATH set}"' }, { args = "--env K=v" })
+    assert.are.same({ "v PATH set\n", 0 }, { out, code }, err)
+  end)
+
   it("shows each session's running commands and cgroup usage in purple session list and purple ps", function()
     assert.are.equal(0, select(3, start(profile, "busy")))
     assert.are.equal(0, select(3, start(profile, "idle")))

@@ -2,6 +2,7 @@
  * daemon start of `purple session start`. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -489,6 +490,16 @@ static int l_exec(lua_State *L)
 	return 1;
 }
 
+/* core.session_compact(): a supervisor that goes idle (its session is ready) collects all garbage
+ * and returns the free pages of its heap to the kernel: the Lua state it built the sandbox with
+ * is mostly garbage by then, and an idle session's memory is what a host with many pays for. */
+static int l_compact(lua_State *L)
+{
+	lua_gc(L, LUA_GCCOLLECT);
+	malloc_trim(0);
+	return 0;
+}
+
 /* core.session_exit(status): the supervisor forked from a script ends without running that
  * script's finalizers (its other sessions' __gc would stop them). */
 static int l_exit(lua_State *L)
@@ -506,6 +517,7 @@ void pl_open_session(lua_State *L)
 		{ "session_pair", l_pair }, { "session_close_fd", l_close_fd }, { "session_serve", l_serve },
 		{ "session_daemonize", l_daemonize }, { "session_ready", l_ready }, { "session_reap", l_reap },
 		{ "session_exec", l_exec }, { "session_exit", l_exit }, { "session_events", l_events },
+		{ "session_compact", l_compact },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg ev_methods[] = { { "fd", l_events_fd }, { "pop", l_events_pop }, { NULL, NULL } };

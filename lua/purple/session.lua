@@ -84,6 +84,7 @@ function M.serve(policy, opts)
       server = s
       if events then run.sandbox:watch(events:fd()) end
       if opts.on_ready then opts.on_ready(run) end
+      core.session_compact() -- idle from here: the garbage of the setup goes back to the kernel
     end,
     event = function(run, ev)
       if ev.event ~= "watch" then return false end
