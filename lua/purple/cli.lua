@@ -28,8 +28,9 @@ Commands:
                        start a sandbox that stays up; prints its name once ready
   session list | session stop NAME...
                        list running sessions; end one (as stop)
-  exec [-t] [--timeout S] [--cwd DIR] [--env K=V]... NAME -- CMD [ARG...]
-                       run CMD inside the running session NAME (docs/sessions.md)
+  exec [-t] [--timeout S] [--cwd DIR] [--env K=V]... [-l LEVEL] NAME -- CMD [ARG...]
+                       run CMD inside the running session NAME (docs/sessions.md); -l info:
+                       then its usage (time, CPU, max RSS) in one line
   log [FILE...] [--session ID] [--event TYPE] [--follow] [--json]
                        show audit logs (default: /var/log/purple/*.log)
   doctor [--json]      check the kernel features purple needs; exit 1 when it cannot run
