@@ -1,6 +1,7 @@
 /* The session agent (session_agent.h). It runs inside the sandbox under the policy's seccomp
  * filter and Landlock domain, so it makes only ordinary calls (read, sendmsg, clone without
- * namespace flags, setpgid/setsid, dup2, chdir, execve, wait4, kill, signalfd, mmap) and no
+ * namespace flags, setpgid/setsid, dup2, chdir, execve, wait4, kill, signalfd, mmap, munmap, and
+ * clock_gettime where the vDSO cannot answer) and no
  * malloc: it is a copy of init, itself a copy of a supervisor that may have had threads. */
 #include <errno.h>
 #include <fcntl.h>
