@@ -114,15 +114,18 @@ local function soak_mode(m, count, env, expect_orphans, window)
   else
     io.stdout:write(("\n%s: %d runs, %d failed, %d leaked processes\n"):format(m.name, #ms, failed, orphans))
   end
-  local w, first, last = {}, nil, nil
+  local w, lo, first, last = {}, {}, nil, nil
   for s = 1, #ms, window do
     local win = { table.unpack(ms, s, math.min(s + window - 1, #ms)) }
     local med = stats.median(win)
     first = first or med
     last = med
     w[#w + 1] = ("%.2f"):format(med)
+    lo[#lo + 1] = ("%.2f"):format(math.min(table.unpack(win)))
   end
   io.stdout:write(("  median ms per %d-run window: %s\n"):format(window, table.concat(w, " ")))
+  -- the fastest run of each window moves least with other jobs' load on a shared machine
+  io.stdout:write(("  fastest ms per window: %s\n"):format(table.concat(lo, " ")))
   io.stdout:write(("  trend: last window / first window = %.2f\n"):format(last / first))
   if server then
     io.stdout:write(("  server fds %d -> %d, RSS %d -> %d KiB\n"):format(server.fds0, server.fds1, server.rss0,
