@@ -2,6 +2,7 @@
 --
 -- The run is a pipeline of enforcers (lua/purple/enforce/*.lua). Each one may define
 --   prepare(run)        add to run.spec before the sandbox starts; return nil, "field: why" to stop (125)
+--   spawned(run)        the sandbox's init is setting it up (run.sandbox): work that need not delay it
 --   started(run)        the command is running (run.sandbox)
 --   event(run, ev)      an event from sandbox:poll() that the core did not handle itself
 --   signal(run, signo)  the supervisor received signo (already forwarded to the command)
@@ -159,6 +160,9 @@ function M.exec(policy, argv, opts)
       fail(result, status.SETUP, "purple: " .. err)
     else
       run.sandbox = sandbox
+      for _, e in ipairs(enforcers) do
+        if e.spawned then e.spawned(run) end
+      end
       local timeout = opts.timeout or policy.resources.session_timeout_seconds
       if timeout and timeout > 0 then
         run.timeout = timeout
