@@ -46,6 +46,9 @@ end
 local function supervise(run, result, enforcers)
   local sandbox = run.sandbox
   local term_at, kill_at
+  for _, e in ipairs(enforcers) do
+    if e.spawned then e.spawned(run) end
+  end
   while true do
     local now = core.monotonic()
     local wait = -1
@@ -160,9 +163,6 @@ function M.exec(policy, argv, opts)
       fail(result, status.SETUP, "purple: " .. err)
     else
       run.sandbox = sandbox
-      for _, e in ipairs(enforcers) do
-        if e.spawned then e.spawned(run) end
-      end
       local timeout = opts.timeout or policy.resources.session_timeout_seconds
       if timeout and timeout > 0 then
         run.timeout = timeout
