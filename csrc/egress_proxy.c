@@ -690,13 +690,8 @@ static int relay_io(struct egress_proxy *p, struct conn *c, int s, unsigned even
 			n = recv(c->fd[s], c->buf[s] + c->len[s], room, 0);
 			if (n > 0) {
 				c->len[s] += (size_t)n;
-				if (s == 0) {
-					c->up += (unsigned long long)n;
-					if (c->plain)
-						c->body_left -= n;
-				} else {
-					c->down += (unsigned long long)n;
-				}
+				if (s == 0 && c->plain)
+					c->body_left -= n;
 			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 				c->eof[s] = 1;
 				if (n < 0)
@@ -710,6 +705,10 @@ write:
 		ssize_t n = send(c->fd[s], c->buf[o] + c->off[o], c->len[o] - c->off[o], MSG_NOSIGNAL);
 
 		if (n > 0) {
+			if (s == 1)
+				c->up += (unsigned long long)n; /* bytes delivered, each way */
+			else
+				c->down += (unsigned long long)n;
 			c->off[o] += (size_t)n;
 			if (c->off[o] == c->len[o])
 				c->off[o] = c->len[o] = 0;
