@@ -44,7 +44,7 @@ int egress_socks_request(const unsigned char *buf, size_t len, struct egress_soc
 			if (alen == 0 || alen > INET6_ADDRSTRLEN)
 				return -EINVAL;
 			for (size_t i = 0; i < alen; i++)
-				if (!strchr("0123456789abcdefABCDEF:.", buf[5 + i]))
+				if (!buf[5 + i] || !strchr("0123456789abcdefABCDEF:.", buf[5 + i]))
 					return -EINVAL;
 		}
 		for (size_t i = 0; i < alen; i++)
