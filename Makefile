@@ -29,7 +29,8 @@ BIND_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -iquote csrc -I$(LUA_INCDIR) $(DEPS_CF
 # Debian packages needed to build, run and test.
 DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-dkjson lua-lpeg lua-argparse lua-busted \
                pkg-config gcc make \
-               python3 iproute2 util-linux man-db logrotate git procps nodejs luarocks
+               python3 iproute2 util-linux man-db logrotate git procps nodejs luarocks \
+               curl openssl python3-pip
 
 CORE_SRC := $(sort $(wildcard csrc/*.c))
 BIND_SRC := $(sort $(wildcard csrc/lua/*.c))

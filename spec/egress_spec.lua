@@ -279,12 +279,14 @@ curl -sS http://other.test:%d/ >/dev/null]]):format(ports.http, ports.http), { g
       assert.truthy(err:find("purple: network: egress refused other.test port " .. ports.http
         .. ": network.allow_domains: other.test is not allowed\n", 1, true), err)
       local json = require "purple.json"
-      local allowed, refused
+      local allowed, refused, recs = nil, nil, {}
       for line in (H.read(log) or ""):gmatch("[^\n]+") do
         local r = json.decode(line)
+        recs[#recs + 1] = r
         if r.event == "net_egress" then allowed = r end
         if r.event == "net_egress_refused" then refused = r end
       end
+      require("helpers.sessions").assert_valid(recs) -- docs/audit-schema.json
       assert.truthy(allowed, "no net_egress record")
       assert.equal("example.test", allowed.name)
       assert.equal("127.0.0.1", allowed.addr)
@@ -295,6 +297,36 @@ curl -sS http://other.test:%d/ >/dev/null]]):format(ports.http, ports.http), { g
       assert.same({ name = "other.test", port = ports.http, via = "http",
         reason = "network.allow_domains: other.test is not allowed" },
         { name = refused.name, port = refused.port, via = refused.via, reason = refused.reason })
+    end)
+    needs("curl", "--learn writes the names reached as network.allow_domains and the refused ones as comments",
+      function()
+        local out_base = H.tmpdir() .. "/learned"
+        if not H.is_root() then os.execute("chmod 777 " .. H.q(out_base:match("^(.*)/"))) end
+        local out, err, code = H.run(allowed_profile(), { "/bin/sh", "-c", ([[
+curl -sS http://example.test:%d/index.html
+curl -sS http://other.test:%d/ >/dev/null]]):format(ports.http, ports.http) },
+          { env = "PURPLE_EGRESS_HOSTS_FILE=" .. H.q(hosts), args = { "--learn", out_base } })
+        assert.equal(0, code, err)
+        assert.equal("hello-egress\n", out)
+        local yaml = assert(H.read(out_base .. ".yaml"))
+        assert.truthy(yaml:find('\nnetwork:\n  allow_domains:\n    - "example.test"\n    # refused: other.test\n', 1, true), yaml)
+        local lua = assert(H.read(out_base .. ".lua"))
+        assert.truthy(lua:find('\nnetwork = {\n  allow_domains = {\n    "example.test",\n    -- refused: other.test\n  },\n},\n',
+          1, true), lua)
+      end)
+
+    needs("curl", "serves a session's commands too", function()
+      local name = "egress-spec-" .. require("purple.core").random_hex(4)
+      local env = "PURPLE_EGRESS_HOSTS_FILE=" .. H.q(hosts)
+      local started, serr, scode = H.sh(("%s %s session start --profile %s --name %s </dev/null")
+        :format(env, H.q(H.purple), H.q(allowed_profile()), name))
+      assert.equal(0, scode, serr)
+      assert.equal(name .. "\n", started)
+      finally(function() H.sh(H.q(H.purple) .. " session stop " .. name) end)
+      local out, err, code = H.sh(("%s exec %s -- /bin/sh -c %s </dev/null"):format(H.q(H.purple), name,
+        H.q(("curl -sS http://example.test:%d/index.html; curl -sS http://other.test:%d/"):format(ports.http, ports.http))))
+      assert.equal(0, code, err)
+      assert.equal("hello-egress\npurple: network.allow_domains: other.test is not allowed\n", out)
     end)
   end)
 end)

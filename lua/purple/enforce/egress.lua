@@ -77,7 +77,7 @@ function M.prepare(run)
   run.egress = {
     config = { domains = n.allow_domains, ports = ports, internal = n.allow_internal, hosts_file = hosts,
       handshake_ms = hs or 10000, idle_ms = idle or 300000, max_conns = 1000 },
-    names = {},
+    names = {}, refused = {},
   }
   log.debug("network: egress proxy for %d name pattern(s), ports %s, HTTP 127.0.0.1:%d, SOCKS5 127.0.0.1:%d",
     #n.allow_domains, table.concat(ports, ","), M.HTTP_PORT, M.SOCKS_PORT)
@@ -110,6 +110,9 @@ local function report(run, events, dropped)
           bytes_out = e.bytes_out, bytes_in = e.bytes_in, duration = e.duration })
       end
     else
+      if e.name:match("^[%w_.-]+$") and not e.name:match("^[%d.]+$") and not e.name:find(":") then
+        run.egress.refused[e.name] = true
+      end
       log.info("network: egress refused %s port %d: %s", e.name ~= "" and e.name or "(no name)", e.port, e.reason)
       if audit then
         audit.record(run, "net_egress_refused", { via = e.via, name = e.name, addr = e.addr, port = e.port,
@@ -131,10 +134,13 @@ function M.finish(run, result)
   eg.proxy = nil
   report(run, events, dropped)
   if result then
-    local names = {}
-    for name in pairs(eg.names) do names[#names + 1] = name end
-    table.sort(names)
-    result.egress_names = names
+    local function sorted(set)
+      local list = {}
+      for name in pairs(set) do list[#list + 1] = name end
+      table.sort(list)
+      return list
+    end
+    result.egress_names, result.egress_refused = sorted(eg.names), sorted(eg.refused)
   end
 end
 
