@@ -249,6 +249,7 @@ bench: bench-deps all build/bench/runner build/bench/rss_probe
 	@ROUNDS=$(ROUNDS) TPUT_SECONDS=$(TPUT_SECONDS) BASELINE=$(BASELINE) $(LUA) bench/bench.lua
 	@$(LUA) bench/memory.lua
 	@$(CURDIR)/bin/purple-lua bench/breakdown.lua ai-strict 100
+	@PURPLE_ROOT=$(CURDIR) $(LUA) bench/egress.lua
 
 bench-soak: all build/bench/runner
 	@COUNT=$(COUNT) $(LUA) bench/soak.lua

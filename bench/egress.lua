@@ -94,17 +94,16 @@ local function rss(p)
   return tonumber(s:match("VmRSS:%s*(%d+)"))
 end
 local ready = D .. "/ready"
-os.execute("chmod 777 " .. q(D))
-os.execute(in_sandbox(("sleep 0.5; %s /b/probe.py hold bench.test %d 200 /tmp/ready && cp /tmp/ready /b/ready")
-  :format(PY, ports.https)) .. (" >/dev/null 2>&1 & echo $! >%s/run.pid"):format(q(D)))
+os.execute(in_sandbox(("sleep 0.5; %s /b/probe.py hold bench.test %d 200"):format(PY, ports.https))
+  .. (" >%s 2>/dev/null & echo $! >%s/run.pid"):format(q(ready), q(D)))
 local run_pid = tonumber(read(D .. "/run.pid"))
 os.execute("sleep 0.3")
 local rss0 = rss(run_pid)
 for _ = 1, 600 do
-  if read(ready) then break end
+  if (read(ready) or "") ~= "" then break end
   os.execute("sleep 0.05")
 end
-local rss200 = read(ready) and rss(run_pid)
+local rss200 = (read(ready) or "") ~= "" and rss(run_pid)
 os.execute("kill " .. run_pid .. " 2>/dev/null")
 cleanup()
 

@@ -2,7 +2,7 @@
 """Clients for bench/egress.lua, run inside a sandbox (through purple's egress proxy) or on the
 host (direct). Usage:
   egress_probe.py setup URL N        median ms of N requests, each on a new connection (plain HTTP)
-  egress_probe.py hold HOST PORT N READY   N idle TLS tunnels through the proxy; writes READY, waits"""
+  egress_probe.py hold HOST PORT N   N idle TLS tunnels through the proxy; prints how many, waits"""
 import os
 import socket
 import ssl
@@ -29,7 +29,7 @@ if case == "setup":
         times.append((time.perf_counter() - t) * 1000)
     print("%.3f" % statistics.median(times))
 elif case == "hold":
-    host, port, n, ready = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    host, port, n = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     ctx = ssl.create_default_context()
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     held = []
@@ -40,5 +40,5 @@ elif case == "hold":
         while b"\r\n\r\n" not in head:
             head += s.recv(4096)
         held.append(ctx.wrap_socket(s, server_hostname=host))
-    open(ready, "w").write("%d\n" % len(held))
+    print(len(held), flush=True)
     time.sleep(600)
