@@ -56,7 +56,7 @@ struct egress_http_req {
  * -E2BIG, -EINVAL, -ENOTSUP (a scheme other than http://). */
 int egress_http_parse(const char *buf, size_t len, struct egress_http_req *r);
 /* The head to send upstream: origin-form request line, the headers without Proxy-*, Connection and
- * Keep-Alive, plus "Connection: close". Its length, or -E2BIG when it does not fit out[0..n). */
+ * Keep-Alive, a Host header naming the target when the request had none, plus "Connection: close". Its length, or -E2BIG when it does not fit out[0..n). */
 long egress_http_rewrite(const char *buf, const struct egress_http_req *r, char *out, size_t n);
 
 /* --- egress_socks.c: SOCKS5 (RFC 1928), no authentication, CONNECT only */

@@ -3,6 +3,7 @@
  * Content-Length headers, bare LF) is refused, so the Host the proxy checked is the one the server
  * sees. Bounded: the head must end within EGRESS_HEAD_MAX bytes. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -217,6 +218,15 @@ long egress_http_rewrite(const char *buf, const struct egress_http_req *r, char 
 		colon = memchr(p, ':', (size_t)(line_end - p));
 		if (!dropped_header(p, (size_t)(colon - p)))
 			PUT(p, (size_t)(line_end + 2 - p));
+	}
+	if (!r->has_host) { /* HTTP/1.0 without Host: name the checked host, not the server's default */
+		char h[EGRESS_NAME_MAX + 24];
+		int hl = snprintf(h, sizeof h, strchr(r->host, ':') ? "Host: [%s]" : "Host: %s", r->host);
+
+		if (r->port != 80)
+			hl += snprintf(h + hl, sizeof h - (size_t)hl, ":%u", r->port);
+		PUT(h, (size_t)hl);
+		PUT("\r\n", 2);
 	}
 	PUT("Connection: close\r\n\r\n", 21);
 #undef PUT

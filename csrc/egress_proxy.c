@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -91,6 +92,7 @@ struct egress_proxy {
 	unsigned long long dropped;
 	int open_seen;
 	long long next_sweep;
+	long long paused_until; /* accept failed for want of fds or memory: listeners off until then */
 };
 
 static long long now_ms(void)
@@ -760,8 +762,15 @@ static void on_accept(struct egress_proxy *p, int side)
 	int fd = accept4(side == 0 ? p->cfg.http_fd : p->cfg.socks_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	struct conn *c;
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* the listener stays readable: stop watching it for a moment instead of spinning */
+			epoll_ctl(p->ep, EPOLL_CTL_MOD, p->cfg.http_fd, &(struct epoll_event){ .events = 0, .data.ptr = &p->lend[0] });
+			epoll_ctl(p->ep, EPOLL_CTL_MOD, p->cfg.socks_fd, &(struct epoll_event){ .events = 0, .data.ptr = &p->lend[1] });
+			p->paused_until = now_ms() + 100;
+		}
 		return;
+	}
 	if (p->nconns >= p->cfg.max_conns || !(c = calloc(1, sizeof *c)) || !(c->in = malloc(EGRESS_HEAD_MAX + 5))) {
 		if (fd >= 0 && p->nconns < p->cfg.max_conns)
 			free(c);
@@ -794,6 +803,11 @@ static void sweep(struct egress_proxy *p)
 	long long t = now_ms();
 	struct conn *c = p->conns, *next;
 
+	if (p->paused_until && t >= p->paused_until) {
+		epoll_ctl(p->ep, EPOLL_CTL_MOD, p->cfg.http_fd, &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &p->lend[0] });
+		epoll_ctl(p->ep, EPOLL_CTL_MOD, p->cfg.socks_fd, &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &p->lend[1] });
+		p->paused_until = 0;
+	}
 	for (; c; c = next) {
 		next = c->next;
 		if (t < c->deadline)
@@ -857,6 +871,21 @@ int egress_start(const struct egress_config *cfg, struct egress_proxy **out)
 	if (!p)
 		return -ENOMEM;
 	p->cfg = *cfg;
+	{
+		/* two fds a connection: raise the soft limit to the hard one (the sandbox, cloned before,
+		 * keeps its own) and hold the cap below what fits */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			if (rl.rlim_cur < rl.rlim_max) {
+				rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+				setrlimit(RLIMIT_NOFILE, &rl);
+				getrlimit(RLIMIT_NOFILE, &rl);
+			}
+			if (rl.rlim_cur != RLIM_INFINITY && (long long)p->cfg.max_conns > ((long long)rl.rlim_cur - 64) / 2)
+				p->cfg.max_conns = rl.rlim_cur > 128 ? (int)((rl.rlim_cur - 64) / 2) : 32;
+		}
+	}
 	p->ep = p->stopfd = -1;
 	pthread_mutex_init(&p->lock, NULL);
 	p->domains = calloc(pol->ndomains + 1, sizeof *p->domains);
