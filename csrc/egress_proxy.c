@@ -41,9 +41,23 @@
 #define WHY_MAX 1024
 
 enum kind { K_HTTP, K_SOCKS };
-enum state { S_HEAD, S_GREET, S_SOCKS_REQ, S_CONNECTING, S_FIRST, S_RELAY, S_DONE };
+enum state { S_HEAD, S_GREET, S_SOCKS_REQ, S_RESOLVING, S_CONNECTING, S_FIRST, S_RELAY, S_DONE };
+
+#define MAX_LOOKUPS 64 /* getaddrinfo threads at once; a further request is refused (502) */
+#define LOOKUP_ADDRS 16
 
 struct conn;
+
+/* One getaddrinfo on a thread of its own, so a slow lookup stalls only the connection that asked.
+ * The thread touches only name, addrs, n, err and fd; c belongs to the relay thread (NULL once the
+ * connection is gone). The finished job travels back as a pointer over lookup_sock. */
+struct lookup {
+	struct conn *c;
+	int fd;                 /* this job's own duplicate of the socket's sending end */
+	char name[EGRESS_NAME_MAX + 3];
+	struct sockaddr_storage addrs[LOOKUP_ADDRS];
+	int n, err;
+};
 struct end {
 	struct conn *c;
 	int side; /* 0 client (sandbox), 1 upstream (server); 2 = a listener, 3 = the stop eventfd */
@@ -72,6 +86,7 @@ struct conn {
 	char addr[48];
 	char via[8];
 	int literal;           /* name is an address literal */
+	struct lookup *job;    /* S_RESOLVING: its lookup */
 };
 
 struct egress_proxy {
@@ -81,7 +96,9 @@ struct egress_proxy {
 	struct egress_cidr *internal;
 	char *hosts_file;
 	int ep, stopfd;
-	struct end lend[2], stopend;
+	struct end lend[2], stopend, lookupend;
+	int lookup_sock[2];     /* lookups' results: [1] sends job pointers, [0] is watched */
+	int lookups;            /* in flight */
 	pthread_t thread;
 	int running;
 	struct conn *conns;
@@ -155,6 +172,8 @@ static void want(struct egress_proxy *p, struct conn *c, int side, unsigned mask
 
 static void conn_free(struct egress_proxy *p, struct conn *c)
 {
+	if (c->job)
+		c->job->c = NULL; /* the lookup's result is dropped when it arrives */
 	for (int s = 0; s < 2; s++) {
 		if (c->fd[s] >= 0)
 			close(c->fd[s]); /* also leaves the epoll set */
@@ -250,14 +269,14 @@ static const char *address_check(const struct egress_proxy *p, const struct sock
 	return why;
 }
 
-/* Resolves an allowed name on the host: the test-only hosts file when set, else getaddrinfo. The
+/* Resolves an allowed name from the test-only hosts file (start_lookup does getaddrinfo). The
  * first address that passes address_check goes to *ss; 0, or -1 with why. */
 static int resolve(struct egress_proxy *p, struct conn *c, struct sockaddr_storage *ss, char *why, size_t n)
 {
 	int found = 0;
 	char first_why[WHY_MAX] = "";
 
-	if (p->hosts_file) {
+	{
 		FILE *f = fopen(p->hosts_file, "re");
 		char line[512];
 
@@ -284,25 +303,6 @@ static int resolve(struct egress_proxy *p, struct conn *c, struct sockaddr_stora
 			}
 		}
 		fclose(f);
-	} else {
-		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
-		int e = getaddrinfo(c->name, NULL, &hints, &res);
-
-		if (e) {
-			snprintf(why, n, "resolving %s: %s", c->name, gai_strerror(e));
-			return -1;
-		}
-		for (ai = res; ai && !found; ai = ai->ai_next) {
-			if (ai->ai_addrlen > sizeof *ss)
-				continue;
-			if (!address_check(p, ai->ai_addr, why, n, c->name)) {
-				memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-				found = 1;
-			} else if (!first_why[0]) {
-				snprintf(first_why, sizeof first_why, "%s", why);
-			}
-		}
-		freeaddrinfo(res);
 	}
 	if (found)
 		return 0;
@@ -313,13 +313,113 @@ static int resolve(struct egress_proxy *p, struct conn *c, struct sockaddr_stora
 	return -1;
 }
 
+static int connect_to(struct egress_proxy *p, struct conn *c, struct sockaddr_storage *ss);
+
+static void *lookup_main(void *arg)
+{
+	struct lookup *j = arg;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
+
+	j->err = getaddrinfo(j->name, NULL, &hints, &res);
+	if (!j->err) {
+		for (ai = res; ai && j->n < LOOKUP_ADDRS; ai = ai->ai_next)
+			if (ai->ai_addrlen <= sizeof j->addrs[0])
+				memcpy(&j->addrs[j->n++], ai->ai_addr, ai->ai_addrlen);
+		freeaddrinfo(res);
+	}
+	if (send(j->fd, &j, sizeof j, MSG_NOSIGNAL) != sizeof j) {
+		close(j->fd); /* the proxy is gone */
+		free(j);
+		return NULL;
+	}
+	close(j->fd);
+	return NULL;
+}
+
+/* Resolves c->name on a thread of its own; the connection waits in S_RESOLVING. */
+static int start_lookup(struct egress_proxy *p, struct conn *c)
+{
+	struct lookup *j;
+	pthread_attr_t attr;
+	pthread_t t;
+	int r;
+
+	if (p->lookups >= MAX_LOOKUPS) {
+		refuse(p, c, 502, 1, "too many name lookups at once");
+		return -1;
+	}
+	if (!(j = calloc(1, sizeof *j))) {
+		refuse(p, c, 502, 1, "out of memory");
+		return -1;
+	}
+	j->c = c;
+	snprintf(j->name, sizeof j->name, "%s", c->name);
+	if ((j->fd = fcntl(p->lookup_sock[1], F_DUPFD_CLOEXEC, 0)) < 0) {
+		free(j);
+		refuse(p, c, 502, 1, "name lookup: no file descriptor left");
+		return -1;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	r = pthread_create(&t, &attr, lookup_main, j);
+	pthread_attr_destroy(&attr);
+	if (r) {
+		close(j->fd);
+		free(j);
+		refuse(p, c, 502, 1, "name lookup: cannot start a thread");
+		return -1;
+	}
+	p->lookups++;
+	c->job = j;
+	c->state = S_RESOLVING;
+	want(p, c, 0, 0);
+	return 0;
+}
+
+/* A finished lookup: the address check, then the connect. */
+static void lookup_done(struct egress_proxy *p, struct lookup *j)
+{
+	struct conn *c = j->c;
+	char why[WHY_MAX], first[WHY_MAX] = "";
+
+	p->lookups--;
+	if (!c) {
+		free(j);
+		return;
+	}
+	c->job = NULL;
+	if (j->err) {
+		snprintf(why, sizeof why, "resolving %s: %s", c->name, gai_strerror(j->err));
+		free(j);
+		refuse(p, c, 502, 4, why);
+		return;
+	}
+	for (int i = 0; i < j->n; i++) {
+		if (!address_check(p, (struct sockaddr *)&j->addrs[i], why, sizeof why, c->name)) {
+			struct sockaddr_storage ss = j->addrs[i];
+
+			free(j);
+			connect_to(p, c, &ss);
+			return;
+		}
+		if (!first[0])
+			snprintf(first, sizeof first, "%s", why);
+	}
+	free(j);
+	if (first[0])
+		refuse(p, c, 403, 2, first);
+	else
+		refuse(p, c, 502, 4, "name lookup: no address");
+}
+
 /* Name and port checks, resolution, address check, then a non-blocking connect. 0 when the connect
- * is under way; -1 after refusing. */
+ * (or the lookup) is under way; -1 after refusing. */
 static int open_upstream(struct egress_proxy *p, struct conn *c)
 {
 	char why[WHY_MAX];
 	struct sockaddr_storage ss;
-	int allowed = 0, fd;
+	int allowed = 0;
 
 	if (!port_allowed(p, c->port)) {
 		snprintf(why, sizeof why, "network.allow_ports: port %u of %s is not allowed", c->port, c->name);
@@ -343,11 +443,23 @@ static int open_upstream(struct egress_proxy *p, struct conn *c)
 			refuse(p, c, 403, 2, why);
 			return -1;
 		}
+		if (!p->hosts_file)
+			return start_lookup(p, c);
 		if (resolve(p, c, &ss, why, sizeof why) < 0) {
 			refuse(p, c, strstr(why, "allow_internal") ? 403 : 502, strstr(why, "allow_internal") ? 2 : 4, why);
 			return -1;
 		}
 	}
+	return connect_to(p, c, &ss);
+}
+
+/* A non-blocking connect to the checked address ss. */
+static int connect_to(struct egress_proxy *p, struct conn *c, struct sockaddr_storage *ss0)
+{
+	struct sockaddr_storage ss = *ss0;
+	char why[WHY_MAX];
+	int fd;
+
 	addr_text((struct sockaddr *)&ss, c->addr, sizeof c->addr);
 	if (ss.ss_family == AF_INET)
 		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)c->port);
@@ -738,6 +850,11 @@ static void on_event(struct egress_proxy *p, struct end *e, unsigned events)
 {
 	struct conn *c = e->c;
 
+	if (c->state == S_RESOLVING) {
+		if (events & (EPOLLHUP | EPOLLERR))
+			conn_free(p, c);
+		return;
+	}
 	if (c->state == S_CONNECTING) {
 		if (e->side == 1)
 			connected(p, c);
@@ -816,6 +933,7 @@ static void sweep(struct egress_proxy *p)
 			conn_close(p, c);
 		else
 			refuse(p, c, 408, 1, c->state == S_CONNECTING ? "connect timed out" :
+			       c->state == S_RESOLVING ? "name lookup timed out" :
 			       "the client did not finish its request in time");
 	}
 }
@@ -833,6 +951,13 @@ static void *run(void *arg)
 
 			if (e->side == 3)
 				goto out;
+			if (e->side == 4) {
+				struct lookup *j;
+
+				while (recv(p->lookup_sock[0], &j, sizeof j, MSG_DONTWAIT) == sizeof j)
+					lookup_done(p, j);
+				continue;
+			}
 			if (e->side == 2) {
 				on_accept(p, e == &p->lend[0] ? 0 : 1);
 				continue;
@@ -886,7 +1011,7 @@ int egress_start(const struct egress_config *cfg, struct egress_proxy **out)
 				p->cfg.max_conns = rl.rlim_cur > 128 ? (int)((rl.rlim_cur - 64) / 2) : 32;
 		}
 	}
-	p->ep = p->stopfd = -1;
+	p->ep = p->stopfd = p->lookup_sock[0] = p->lookup_sock[1] = -1;
 	pthread_mutex_init(&p->lock, NULL);
 	p->domains = calloc(pol->ndomains + 1, sizeof *p->domains);
 	p->ports = calloc(pol->nports + 1, sizeof *p->ports);
@@ -902,23 +1027,27 @@ int egress_start(const struct egress_config *cfg, struct egress_proxy **out)
 	if (cfg->hosts_file && !(p->hosts_file = strdup(cfg->hosts_file)))
 		goto fail;
 	p->cfg.hosts_file = NULL;
-	if ((p->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || (p->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+	if ((p->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || (p->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, p->lookup_sock) < 0) {
 		err = -errno;
 		goto fail;
 	}
 	p->lend[0] = (struct end){ NULL, 2 };
 	p->lend[1] = (struct end){ NULL, 2 };
 	p->stopend = (struct end){ NULL, 3 };
+	p->lookupend = (struct end){ NULL, 4 };
 	{
 		struct epoll_event e0 = { .events = EPOLLIN, .data.ptr = &p->lend[0] };
 		struct epoll_event e1 = { .events = EPOLLIN, .data.ptr = &p->lend[1] };
 		struct epoll_event es = { .events = EPOLLIN, .data.ptr = &p->stopend };
+		struct epoll_event el = { .events = EPOLLIN, .data.ptr = &p->lookupend };
 
 		fcntl(cfg->http_fd, F_SETFL, fcntl(cfg->http_fd, F_GETFL) | O_NONBLOCK);
 		fcntl(cfg->socks_fd, F_SETFL, fcntl(cfg->socks_fd, F_GETFL) | O_NONBLOCK);
 		if (epoll_ctl(p->ep, EPOLL_CTL_ADD, cfg->http_fd, &e0) < 0 ||
 		    epoll_ctl(p->ep, EPOLL_CTL_ADD, cfg->socks_fd, &e1) < 0 ||
-		    epoll_ctl(p->ep, EPOLL_CTL_ADD, p->stopfd, &es) < 0) {
+		    epoll_ctl(p->ep, EPOLL_CTL_ADD, p->stopfd, &es) < 0 ||
+		    epoll_ctl(p->ep, EPOLL_CTL_ADD, p->lookup_sock[0], &el) < 0) {
 			err = -errno;
 			goto fail;
 		}
@@ -984,6 +1113,17 @@ void egress_free(struct egress_proxy *p)
 		close(p->ep);
 	if (p->stopfd >= 0)
 		close(p->stopfd);
+	if (p->lookup_sock[1] >= 0)
+		close(p->lookup_sock[1]);
+	if (p->lookup_sock[0] >= 0) {
+		struct lookup *j;
+
+		/* results that arrived after the relay stopped (their connections are closed); lookups
+		 * still running find the socket closed and free their job themselves */
+		while (recv(p->lookup_sock[0], &j, sizeof j, MSG_DONTWAIT) == sizeof j)
+			free(j);
+		close(p->lookup_sock[0]);
+	}
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }

@@ -181,6 +181,17 @@ git clone -q http://example.test:%d/repo.git /tmp/r && cat /tmp/r/README]]):form
       assert.equal("readme\n", out)
     end)
 
+    needs("curl", "resolves with the host's resolver when no test hosts file is set (localhost)", function()
+      local _, _, known = H.sh(PY .. " -c 'import socket; socket.getaddrinfo(\"localhost\", 80)'")
+      if known ~= 0 then return pending("the host's resolver does not know localhost") end
+      local prof = profile(([[allow_domains = { "localhost" }, allow_ports = { %d },
+        allow_internal = { "127.0.0.1/32" }]]):format(ports.http)) -- ::1, if listed first, is refused: the next address is tried
+      local out, err, code = H.run(prof, { "/bin/sh", "-c",
+        ("curl -sS --noproxy '' http://localhost:%d/index.html"):format(ports.http) })
+      assert.equal(0, code, err)
+      assert.equal("hello-egress\n", out)
+    end)
+
     it("serves 200 connections open at once", function()
       local out, err, code = run(allowed_profile(), ("%s /probe/egress_client.py many example.test %d 200")
         :format(PY, ports.http))
