@@ -215,7 +215,8 @@ static void refuse(struct egress_proxy *p, struct conn *c, int http_status, int 
 
 		n = snprintf(msg, sizeof msg, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nConnection: close\r\n"
 			     "Content-Length: %d\r\n\r\n%s", http_status, text, bl, body);
-	} else if (c->kind == K_SOCKS && (c->state == S_SOCKS_REQ || c->state == S_CONNECTING)) {
+	} else if (c->kind == K_SOCKS && (c->state == S_SOCKS_REQ || c->state == S_RESOLVING ||
+					   c->state == S_CONNECTING)) {
 		unsigned char r[10] = { 5, (unsigned char)socks_code, 0, 1 };
 
 		memcpy(msg, r, sizeof r);
@@ -627,9 +628,10 @@ static void connected(struct egress_proxy *p, struct conn *c)
 		else
 			(void)send(c->fd[0], ok_http, sizeof ok_http - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		c->state = S_FIRST;
-		c->inlen = 0;
 		want(p, c, 1, 0);
 		want(p, c, 0, EPOLLIN);
+		if (c->inlen)
+			first_bytes(p, c);
 		return;
 	}
 	/* absolute-form plain HTTP: the checked head and the body bytes already read */
@@ -694,9 +696,10 @@ static void on_http_head(struct egress_proxy *p, struct conn *c)
 		}
 		c->plain = 1;
 		c->body_left = req.content_length > 0 ? req.content_length : 0;
-	} else if (c->inlen > req.head_len) {
-		refuse(p, c, 400, 0, "bytes after CONNECT before the tunnel was established");
-		return;
+	} else {
+		/* a client may send its ClientHello before the 200: kept as the tunnel's first bytes */
+		memmove(c->in, c->in + req.head_len, c->inlen - req.head_len);
+		c->inlen -= req.head_len;
 	}
 	open_upstream(p, c);
 }
@@ -736,10 +739,9 @@ static void on_socks(struct egress_proxy *p, struct conn *c)
 			       r == -ENOTSUP ? "SOCKS5: only CONNECT is supported" : "SOCKS5: malformed request");
 			return;
 		}
-		if (c->inlen > req.used) {
-			refuse(p, c, 0, 1, "SOCKS5: bytes after the request before the reply");
-			return;
-		}
+		/* optimistic data (sent before the reply) is kept as the tunnel's first bytes */
+		memmove(c->in, c->in + req.used, c->inlen - req.used);
+		c->inlen -= req.used;
 		snprintf(c->name, sizeof c->name, "%s", req.host);
 		c->port = req.port;
 		open_upstream(p, c);
@@ -779,7 +781,13 @@ static int relay_io(struct egress_proxy *p, struct conn *c, int s, unsigned even
 {
 	int o = 1 - s;
 
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+	if ((events & EPOLLERR) || ((events & EPOLLHUP) && c->eof[s] && c->len[o] == c->off[o])) {
+		/* broken, or closed both ways with nothing left to deliver to it (level-triggered HUP
+		 * would otherwise wake the loop again and again) */
+		conn_close(p, c);
+		return -1;
+	}
+	if (events & (EPOLLIN | EPOLLHUP)) {
 		if (!c->eof[s] && c->len[s] < RELAY_BUF) {
 			size_t room = RELAY_BUF - c->len[s];
 			ssize_t n;
@@ -795,7 +803,7 @@ static int relay_io(struct egress_proxy *p, struct conn *c, int s, unsigned even
 						return -1;
 					}
 					if (n == 0)
-						c->eof[0] = 1, shutdown(c->fd[1], SHUT_WR);
+						c->eof[0] = 1; /* passed on once the request is out */
 					goto write;
 				}
 				if ((long long)room > c->body_left)

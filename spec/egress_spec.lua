@@ -192,6 +192,13 @@ git clone -q http://example.test:%d/repo.git /tmp/r && cat /tmp/r/README]]):form
       assert.equal("hello-egress\n", out)
     end)
 
+    it("takes a ClientHello sent with the CONNECT or SOCKS5 request, before the answer", function()
+      local out, err, code = run(allowed_profile(), ("%s /probe/egress_client.py pipelined connect example.test %d /ca/ca.pem; "
+        .. "%s /probe/egress_client.py pipelined socks example.test %d /ca/ca.pem"):format(PY, ports.https, PY, ports.https))
+      assert.equal(0, code, err)
+      assert.equal("connect ok\nsocks ok\n", out)
+    end)
+
     it("serves 200 connections open at once", function()
       local out, err, code = run(allowed_profile(), ("%s /probe/egress_client.py many example.test %d 200")
         :format(PY, ports.http))

@@ -90,3 +90,54 @@ elif case == "udp":
         print("sent")
     except OSError as e:
         print("send failed", e.strerror)
+elif case == "pipelined":  # CONNECT (or SOCKS5) and the ClientHello in one write, before any answer
+    via, name, port, ca = args[0], args[1], int(args[2]), args[3]
+    ctx = ssl.create_default_context(cafile=ca)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname=name)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = out.read()
+    if via == "connect":
+        s = socket.create_connection(PROXY)
+        s.sendall(b"CONNECT %s:%d HTTP/1.1\r\n\r\n" % (name.encode(), port) + hello)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        head, rest = head.split(b"\r\n\r\n", 1)
+    else:
+        s = socket.create_connection(("127.0.0.1", 1080))
+        s.sendall(b"\x05\x01\x00" + b"\x05\x01\x00\x03" + bytes([len(name)]) + name.encode() + port.to_bytes(2, "big") + hello)
+        head = b""
+        while len(head) < 12:
+            head += s.recv(4096)
+        rest = head[12:]
+    inc.write(rest)
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            s.sendall(out.read())
+            d = s.recv(65536)
+            if not d:
+                print("closed during the handshake")
+                sys.exit(0)
+            inc.write(d)
+    s.sendall(out.read())
+    tls.write(b"GET /index.html HTTP/1.0\r\nHost: %s\r\n\r\n" % name.encode())
+    s.sendall(out.read())
+    body = b""
+    while True:
+        try:
+            body += tls.read(65536)
+        except ssl.SSLWantReadError:
+            d = s.recv(65536)
+            if not d:
+                break
+            inc.write(d)
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            break
+    print(via, "ok" if body.endswith(b"hello-egress\n") else "failed")
