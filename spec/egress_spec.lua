@@ -271,11 +271,12 @@ curl -sS -H 'Host: other.test' --proxy "$ALL_PROXY" http://example.test:%d/ || e
 
     it("cuts oversized heads, idle and slowloris clients", function()
       local out, err, code = run(allowed_profile(), ("%s /probe/egress_client.py big_head example.test; "
-        .. "%s /probe/egress_client.py idle; %s /probe/egress_client.py idle drip"):format(PY, PY, PY),
+        .. "%s /probe/egress_client.py idle; %s /probe/egress_client.py idle drip; "
+        .. "%s /probe/egress_client.py idle_tunnel example.test %d /ca/ca.pem"):format(PY, PY, PY, PY, ports.https),
         { env = "PURPLE_EGRESS_TIMEOUTS=300,1000" })
       assert.equal(0, code, err)
       assert.equal("HTTP/1.1 431 Request Header Fields Too Large\ncut HTTP/1.1 408 Request Timeout\n"
-        .. "cut HTTP/1.1 408 Request Timeout\n", out)
+        .. "cut HTTP/1.1 408 Request Timeout\ntunnel cut\n", out)
     end)
   end)
 

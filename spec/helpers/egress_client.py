@@ -141,3 +141,12 @@ elif case == "pipelined":  # CONNECT (or SOCKS5) and the ClientHello in one writ
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
             break
     print(via, "ok" if body.endswith(b"hello-egress\n") else "failed")
+elif case == "idle_tunnel":  # an established TLS tunnel that carries nothing: the proxy must close it
+    name, port, ca = args[0], int(args[1]), args[2]
+    s, head = connect_tunnel(name, port)
+    t = ssl.create_default_context(cafile=ca).wrap_socket(s, server_hostname=name)
+    t.settimeout(60)  # a safety net for a broken proxy, not a timing assertion
+    try:
+        print("tunnel cut" if t.recv(1) == b"" else "data")
+    except (ssl.SSLError, OSError) as e:
+        print("tunnel cut" if not isinstance(e, socket.timeout) else "not cut")
