@@ -102,6 +102,7 @@ struct egress_proxy {
 	pthread_t thread;
 	int running;
 	struct conn *conns;
+	struct conn *dead;      /* closed during this batch of events: freed after it */
 	int nconns;
 	pthread_mutex_t lock;  /* guards events, nevents, dropped, nconns_seen */
 	struct egress_event *events;
@@ -186,8 +187,11 @@ static void conn_free(struct egress_proxy *p, struct conn *c)
 		p->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	p->nconns--;
-	free(c);
+	__atomic_sub_fetch(&p->nconns, 1, __ATOMIC_RELAXED);
+	/* freed after the current batch of epoll events, which may still name it */
+	c->state = S_DONE;
+	c->next = p->dead;
+	p->dead = c;
 }
 
 /* Ends c; an established connection is recorded as allowed with its byte counts. */
@@ -896,9 +900,13 @@ static void on_accept(struct egress_proxy *p, int side)
 		}
 		return;
 	}
-	if (p->nconns >= p->cfg.max_conns || !(c = calloc(1, sizeof *c)) || !(c->in = malloc(EGRESS_HEAD_MAX + 5))) {
-		if (fd >= 0 && p->nconns < p->cfg.max_conns)
-			free(c);
+	if (p->nconns >= p->cfg.max_conns) {
+		close(fd); /* over the cap: the client sees the connection closed at once */
+		return;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c || !(c->in = malloc(EGRESS_HEAD_MAX + 5))) {
+		free(c);
 		close(fd);
 		return;
 	}
@@ -916,7 +924,7 @@ static void on_accept(struct egress_proxy *p, int side)
 	if (p->conns)
 		p->conns->prev = c;
 	p->conns = c;
-	p->nconns++;
+	__atomic_add_fetch(&p->nconns, 1, __ATOMIC_RELAXED);
 	if (p->nconns > p->open_seen)
 		p->open_seen = p->nconns;
 	want(p, c, 0, EPOLLIN);
@@ -946,6 +954,16 @@ static void sweep(struct egress_proxy *p)
 	}
 }
 
+static void reap_dead(struct egress_proxy *p)
+{
+	while (p->dead) {
+		struct conn *c = p->dead;
+
+		p->dead = c->next;
+		free(c);
+	}
+}
+
 static void *run(void *arg)
 {
 	struct egress_proxy *p = arg;
@@ -970,18 +988,11 @@ static void *run(void *arg)
 				on_accept(p, e == &p->lend[0] ? 0 : 1);
 				continue;
 			}
-			/* a conn closed by an earlier event of this batch: its ends are freed. Detect by
-			 * checking the conn is still listed (cheap enough at the sizes allowed). */
-			{
-				struct conn *c;
-
-				for (c = p->conns; c && c != e->c; c = c->next)
-					;
-				if (!c)
-					continue;
-			}
+			if (e->c->state == S_DONE)
+				continue; /* closed by an earlier event of this batch */
 			on_event(p, e, evs[i].events);
 		}
+		reap_dead(p);
 		if (now_ms() >= p->next_sweep) {
 			sweep(p);
 			p->next_sweep = now_ms() + 100;
@@ -990,6 +1001,7 @@ static void *run(void *arg)
 out:
 	while (p->conns)
 		conn_close(p, p->conns);
+	reap_dead(p);
 	return NULL;
 }
 
