@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1072,8 +1073,19 @@ int egress_start(const struct egress_config *cfg, struct egress_proxy **out)
 			goto fail;
 		}
 	}
-	if ((err = -pthread_create(&p->thread, NULL, run, p)) < 0)
-		goto fail;
+	{
+		/* every signal blocked in the relay (and in its lookup threads, which inherit the mask):
+		 * the supervisor takes its signals through its signalfd, which a thread with a signal
+		 * unblocked would steal them from */
+		sigset_t all, old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		err = -pthread_create(&p->thread, NULL, run, p);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (err < 0)
+			goto fail;
+	}
 	p->running = 1;
 	*out = p;
 	return 0;
