@@ -466,6 +466,14 @@ static int connect_to(struct egress_proxy *p, struct conn *c, struct sockaddr_st
 	char why[WHY_MAX];
 	int fd;
 
+	if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&ss)->sin6_addr)) {
+		/* checked as the IPv4 address it is: connect to that (no IPv6 socket needed) */
+		struct sockaddr_in v4 = { .sin_family = AF_INET };
+
+		memcpy(&v4.sin_addr, ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr + 12, 4);
+		memset(&ss, 0, sizeof ss);
+		memcpy(&ss, &v4, sizeof v4);
+	}
 	addr_text((struct sockaddr *)&ss, c->addr, sizeof c->addr);
 	if (ss.ss_family == AF_INET)
 		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)c->port);

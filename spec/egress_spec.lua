@@ -56,7 +56,9 @@ open(sys.argv[1] + "/simple/demo-pkg/index.html", "w").write(
   ports = {}
   for kind, port in text:gmatch("(%S+) (%d+)") do ports[kind] = tonumber(port) end
   hosts = D .. "/hosts"
-  H.write(hosts, "127.0.0.1 example.test www.example.test other.test inside.test\n10.1.2.3 private.test\n")
+  H.write(hosts, "127.0.0.1 example.test www.example.test other.test inside.test\n10.1.2.3 private.test\n"
+    .. "169.254.169.254 metadata.test\nfd00:ec2::254 metadata6.test\n100.64.1.1 cgnat.test\n224.0.0.1 multicast.test\n"
+    .. "::ffff:127.0.0.1 mapped.test\n")
 end
 
 -- A profile with the given network section (Lua source) and optional audit section.
@@ -230,15 +232,28 @@ curl -sS --proxy "$ALL_PROXY" http://other.test:%d/ || echo "socks: $?"]]):forma
 
     needs("curl", "refuses a name that resolves into loopback or private space unless allow_internal covers it",
       function()
-        local prof = profile(([[allow_domains = { "example.test", "private.test" }, allow_ports = { %d }]])
-          :format(ports.http))
-        local out, err, code = run(prof, ([[
-curl -sS http://example.test:%d/
-curl -sS http://private.test:%d/]]):format(ports.http, ports.http))
+        local names = { "example.test", "private.test", "metadata.test", "metadata6.test", "cgnat.test",
+          "multicast.test", "mapped.test" }
+        local prof = profile(([[allow_domains = { "%s" }, allow_ports = { %d }]])
+          :format(table.concat(names, '", "'), ports.http))
+        local script = {}
+        for i, n in ipairs(names) do script[i] = ("curl -sS http://%s:%d/"):format(n, ports.http) end
+        local out, err, code = run(prof, table.concat(script, "\n"))
         assert.equal(0, code, err)
-        assert.equal("purple: network.allow_internal: example.test resolves to 127.0.0.1 (loopback), which no "
-          .. "allow_internal entry covers\npurple: network.allow_internal: private.test resolves to 10.1.2.3 "
-          .. "(private), which no allow_internal entry covers\n", out)
+        local function line(name, addr, why)
+          return ("purple: network.allow_internal: %s resolves to %s (%s), which no allow_internal entry covers\n")
+            :format(name, addr, why)
+        end
+        assert.equal(line("example.test", "127.0.0.1", "loopback") .. line("private.test", "10.1.2.3", "private")
+          .. line("metadata.test", "169.254.169.254", "metadata") .. line("metadata6.test", "fd00:ec2::254", "metadata")
+          .. line("cgnat.test", "100.64.1.1", "CGNAT") .. line("multicast.test", "224.0.0.1", "multicast")
+          .. line("mapped.test", "::ffff:127.0.0.1", "loopback"), out)
+        -- allow_internal covers a v4-mapped address as the IPv4 address it is
+        prof = profile(([[allow_domains = { "mapped.test" }, allow_ports = { %d }, allow_internal = { "127.0.0.1" }]])
+          :format(ports.http))
+        out, err, code = run(prof, ("curl -sS http://mapped.test:%d/index.html"):format(ports.http))
+        assert.equal(0, code, err)
+        assert.equal("hello-egress\n", out)
       end)
 
     it("refuses a TLS tunnel whose SNI names another host (domain fronting)", function()
