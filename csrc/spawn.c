@@ -298,6 +298,17 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		child_fail(ctl, errno, "sethostname");
 	if (c->loopback && (err = net_loopback_up(what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
+	if (c->egress_ports[0]) {
+		int fds[2];
+		struct ctl_msg m = { .kind = CTL_EGRESS };
+
+		if ((err = net_egress_listen(c->egress_ports, fds, what, sizeof what)) < 0)
+			child_fail(ctl, -err, what);
+		if ((err = (int)fdpass_send(ctl, &m, sizeof m, fds, 2)) < 0)
+			child_fail(ctl, -err, "hand over the egress listeners");
+		close(fds[0]);
+		close(fds[1]);
+	}
 	if ((err = set_rlimits(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	if (c->new_session && setsid() < 0)
@@ -380,6 +391,10 @@ void sandbox_release(struct sandbox *s)
 		close(s->ctl);
 	if (s->listener >= 0)
 		close(s->listener);
+	for (int i = 0; i < 2; i++)
+		if (s->egress_fd[i] >= 0)
+			close(s->egress_fd[i]);
+	s->egress_fd[0] = s->egress_fd[1] = -1;
 	if (s->sigfd >= 0) {
 		close(s->sigfd);
 		sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
@@ -397,6 +412,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 
 	memset(s, 0, sizeof *s);
 	s->pidfd = s->ctl = s->sigfd = s->listener = s->watch_fd = -1;
+	s->egress_fd[0] = s->egress_fd[1] = -1;
 	*whole = 0;
 	if (cfg->nmounts && mounts_privileged()) {
 		int r = mounts_open_binds(cfg, what, wn, whole);
@@ -511,25 +527,26 @@ static int reap(struct sandbox *s)
 }
 
 /* Reads one control message from init, with an fd if one was passed. */
-static int read_ctl(struct sandbox *s, struct ctl_msg *m, int *fd)
+static int read_ctl(struct sandbox *s, struct ctl_msg *m, int fd[2])
 {
 	struct iovec iov = { m, sizeof *m };
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
 			     .msg_controllen = sizeof u.buf };
 	ssize_t n;
 
-	*fd = -1;
+	fd[0] = fd[1] = -1;
 	memset(m, 0, sizeof *m);
 	n = recvmsg(s->ctl, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n <= 0)
 		return (int)n;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+			memcpy(fd, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0) >= 2 * sizeof(int) ? 2 * sizeof(int) :
+			       sizeof(int));
 	return (int)n;
 }
 
@@ -604,8 +621,8 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 		}
 		if (p[0].revents) {
 			struct ctl_msg m;
-			int fd;
-			int n = read_ctl(s, &m, &fd);
+			int fd[2];
+			int n = read_ctl(s, &m, fd);
 
 			if (n > 0) {
 				switch (m.kind) {
@@ -618,8 +635,8 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 					return 1;
 				case CTL_STARTED:
 					s->started = 1;
-					if (fd >= 0)
-						s->listener = fd;
+					if (fd[0] >= 0)
+						s->listener = fd[0];
 					ev->kind = SB_STARTED;
 					return 1;
 				case CTL_EXITED:
@@ -633,7 +650,17 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 					close(s->ctl);
 					s->ctl = -1;
 					return 1;
+				case CTL_EGRESS:
+					for (int i = 0; i < 2; i++) {
+						if (s->egress_fd[i] >= 0)
+							close(s->egress_fd[i]);
+						s->egress_fd[i] = fd[i];
+					}
+					break;
 				default:
+					for (int i = 0; i < 2; i++)
+						if (fd[i] >= 0)
+							close(fd[i]);
 					break;
 				}
 			} else if (n == 0 || (n < 0 && errno != EAGAIN)) {

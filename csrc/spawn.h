@@ -66,6 +66,9 @@ struct spawn_cfg {
 	int open_err;             /* ... which failed so: the child reports it as its setup step */
 	char open_what[256];
 	int session_fd;           /* > 0: the payload is the session agent on this socket (session_agent.c) */
+	unsigned short egress_ports[2]; /* > 0: init listens on 127.0.0.1 at these ports (HTTP, SOCKS) in the
+	                                 * new network namespace and hands both sockets to the supervisor,
+	                                 * whose egress proxy serves them (egress_proxy.c) */
 };
 
 /* Bind sources: opened by the parent before clone when it may clone mounts in its own namespace
@@ -93,6 +96,7 @@ int mount_sysnet(int rootfd, const char *target, char *what, size_t n);
 int mounts_pivot(int rootfd, char *what, size_t n);
 int caps_drop(const struct spawn_cfg *c, char *what, size_t n);
 int net_loopback_up(char *what, size_t n);
+int net_egress_listen(const unsigned short ports[2], int fds[2], char *what, size_t n);
 int landlock_apply(const struct spawn_cfg *c, char *what, size_t n);
 int landlock_check(const char *text, size_t len, char *what, size_t n); /* needed ABI or -EINVAL */
 int landlock_abi(void); /* 0 when Landlock is unavailable */
@@ -105,6 +109,7 @@ struct sandbox {
 	int sigfd;        /* signalfd of forwarded signals, -1 when not forwarding */
 	int listener;     /* seccomp listener handed over by init, -1 until then */
 	int watch_fd;     /* sandbox_watch: a caller's fd reported readable as SB_WATCH, -1 = none */
+	int egress_fd[2]; /* the egress listeners init made (spawn_cfg.egress_ports), -1 until then */
 	sigset_t oldmask;
 	int reaped;
 	int started;

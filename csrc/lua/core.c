@@ -18,6 +18,7 @@ int luaopen_purple_core(lua_State *L)
 	pl_open_ns_primitives(L);
 	pl_open_net_notify(L);
 	pl_open_net_perform(L);
+	pl_open_egress(L);
 	pl_open_session(L);
 	return 1;
 }

@@ -75,7 +75,7 @@ static const char *const spec_fields[] = {
 	"argv", "env", "path", "cwd", "namespaces", "uid", "gid", "uid_map", "gid_map", "setgroups",
 	"hostname", "mounts", "rlimits", "caps", "drop_caps", "no_new_privs", "new_session",
 	"die_with_parent", "loopback", "cgroup_procs", "cgroupns", "seccomp", "seccomp_listener",
-	"landlock", "forward_signals", "session_fd", NULL,
+	"landlock", "forward_signals", "session_fd", "egress_ports", NULL,
 };
 
 static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
@@ -148,6 +148,20 @@ static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
 	c->session_fd = (int)pl_field_int(L, t, "session_fd", 0);
 	if (c->session_fd < 0)
 		luaL_error(L, "spawn spec: session_fd must be an fd above 0");
+	if (lua_getfield(L, t, "egress_ports") != LUA_TNIL) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		for (int i = 0; i < 2; i++) {
+			lua_Integer port = (lua_rawgeti(L, -1, i + 1), lua_tointeger(L, -1));
+
+			if (port < 1 || port > 65535)
+				luaL_error(L, "spawn spec: egress_ports must be two ports (HTTP, SOCKS)");
+			c->egress_ports[i] = (unsigned short)port;
+			lua_pop(L, 1);
+		}
+		if (!(c->ns_flags & CLONE_NEWNET))
+			luaL_error(L, "spawn spec: egress_ports needs a network namespace");
+	}
+	lua_pop(L, 1);
 }
 
 /* core.spawn(spec) -> sandbox | nil, "spawn ...: why", errno */
@@ -195,6 +209,20 @@ int sandbox_listener(lua_State *L, int idx, void **owner)
 
 	*owner = s;
 	return s->listener;
+}
+
+/* Moves the egress listeners init handed over (spawn spec egress_ports) to the caller: 1 with both
+ * fds, 0 when there are none (yet). */
+int sandbox_take_egress(lua_State *L, int idx, int fds[2])
+{
+	struct sandbox *s = luaL_checkudata(L, idx, HANDLE_MT);
+
+	if (s->egress_fd[0] < 0 || s->egress_fd[1] < 0)
+		return 0;
+	fds[0] = s->egress_fd[0];
+	fds[1] = s->egress_fd[1];
+	s->egress_fd[0] = s->egress_fd[1] = -1;
+	return 1;
 }
 
 static void event(lua_State *L, const char *name)

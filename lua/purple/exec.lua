@@ -23,6 +23,7 @@ M.enforcers = {
   "purple.enforce.environment",
   "purple.enforce.resources",
   "purple.enforce.network",
+  "purple.enforce.egress", -- network.allow_domains: the proxy in the sandbox's namespace
   "purple.enforce.privileges",
   "purple.enforce.audit_hidden", -- after every mount is planned: the log stays outside them
   "purple.enforce.runtime",
