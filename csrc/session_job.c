@@ -133,6 +133,7 @@ int session_job_step(struct session_job *j)
 		}
 		if (got) {
 			j->done = 1;
+			j->status_read = got > 0;
 			close_fd(&j->sock);
 			close_fd(&j->in);
 			/* what the command wrote before it exited is in the pipes already; a process it left

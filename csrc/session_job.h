@@ -25,7 +25,7 @@ struct session_job {
 	struct session_job_out buf[2]; /* stdout, stderr */
 	char rbuf[4096];
 	size_t rgot;
-	int done, status;
+	int done, status, status_read; /* status_read: rbuf holds the complete RESULT frame */
 	char msg[300];
 };
 

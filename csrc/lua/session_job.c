@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "lpurple.h"
+#include "session_client.h"
 #include "session_job.h"
+#include "session_proto.h"
 
 #define JOB_MT "purple.session_job"
 #define WAIT_MAX_FDS 256
@@ -101,8 +103,10 @@ static struct session_job *check_job(lua_State *L, int i)
 	return luaL_checkudata(L, i, JOB_MT);
 }
 
-/* job:result() -> nil while running | { status, message, stdout, stderr, stdout_bytes, stderr_bytes }
- * (the *_bytes: all the command wrote; stdout and stderr keep at most max_output bytes each) */
+/* job:result() -> nil while running | { status, message, stdout, stderr, stdout_bytes, stderr_bytes
+ * [, usage] } (the *_bytes: all the command wrote; stdout and stderr keep at most max_output bytes
+ * each; usage { wall_seconds, user_seconds, system_seconds, maxrss_bytes } where the session's
+ * protocol reports it) */
 static int l_result(lua_State *L)
 {
 	struct session_job *j = check_job(L, 1);
@@ -116,6 +120,26 @@ static int l_result(lua_State *L)
 		lua_pushstring(L, j->msg);
 		lua_setfield(L, -2, "message");
 	}
+#ifdef SESSION_RESULT_USAGE
+	{
+		/* sessions whose agent reports per-command usage (protocol version 2): as session:exec has it */
+		struct session_usage u;
+		uint32_t command;
+
+		if (j->status_read && session_result_usage(j->rbuf, &command, &u)) {
+			lua_createtable(L, 0, 4);
+			lua_pushnumber(L, (lua_Number)u.wall_us / 1e6);
+			lua_setfield(L, -2, "wall_seconds");
+			lua_pushnumber(L, (lua_Number)u.user_us / 1e6);
+			lua_setfield(L, -2, "user_seconds");
+			lua_pushnumber(L, (lua_Number)u.sys_us / 1e6);
+			lua_setfield(L, -2, "system_seconds");
+			lua_pushinteger(L, (lua_Integer)u.maxrss_kib * 1024);
+			lua_setfield(L, -2, "maxrss_bytes");
+			lua_setfield(L, -2, "usage");
+		}
+	}
+#endif
 	for (int i = 0; i < 2; i++) {
 		lua_pushlstring(L, j->buf[i].p ? j->buf[i].p : "", j->buf[i].n);
 		lua_setfield(L, -2, i ? "stderr" : "stdout");

@@ -33,6 +33,8 @@ local RUN_OUT = schema({
   duration_seconds = { type = "number" },
   violations = d({ type = "array", items = STR }, "What the policy blocked while the command ran."),
   message = d(STR, "purple's own note on the command (why it could not run, ...)."),
+  usage = d(schema({ wall_seconds = { type = "number" }, user_seconds = { type = "number" },
+    system_seconds = { type = "number" }, maxrss_bytes = INT }), "What the command used, where the session measures it."),
 }, { "exit_status", "stdout", "stderr", "stdout_bytes", "stderr_bytes", "truncated", "timed_out",
   "duration_seconds", "violations" })
 
@@ -223,6 +225,7 @@ function M.result(tool, args, r, ctx)
     timed_out = r.status == 124 and r.timeout ~= nil and r.duration >= r.timeout * 0.99,
     duration_seconds = math.floor(r.duration * 1000 + 0.5) / 1000,
     violations = vio, message = r.message and r.message:gsub("^%-%-cwd: ", "cwd: ") or nil,
+    usage = r.usage,
   }
   run.truncated = run.stdout_bytes > #(r.stdout or "") or run.stderr_bytes > #(r.stderr or "")
   local failed = r.status ~= 0 or #vio > 0
@@ -245,6 +248,10 @@ function M.result(tool, args, r, ctx)
   local res
   if n == "run" then
     local parts = { status_line(run) }
+    if r.usage then
+      parts[1] = parts[1] .. ("; %.2fs user, %.2fs system CPU, %d KiB max RSS"):format(r.usage.user_seconds,
+        r.usage.system_seconds, r.usage.maxrss_bytes // 1024)
+    end
     for _, v in ipairs(vio) do parts[#parts + 1] = v end
     if run.message then parts[#parts + 1] = "purple: " .. run.message end
     parts[#parts + 1] = "--- stdout ---\n" .. run.stdout .. note("stdout")
