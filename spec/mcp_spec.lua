@@ -277,7 +277,7 @@ describe("purple mcp", function()
     c:close()
   end)
 
-  for _, how in ipairs({ "closes its stdin", "sends SIGTERM" }) do
+  for _, how in ipairs({ "closes its stdin", "sends SIGTERM", "SIGKILLs the server" }) do
     it("a client that " .. how .. " mid-command leaves no process, session or runtime file", function()
       local c = client()
       c:initialize()
@@ -286,19 +286,31 @@ describe("purple mcp", function()
       assert.is_truthy(S.wait_for(function() return #C.pids(long) > 0 end, 10))
       assert.is_true(#files_in(rt) > 0) -- the session's socket, record, log
       local status, err
-      if how == "sends SIGTERM" then
-        core.kill(c.pid, core.signal_number("TERM"))
-        status = S.wait_for(function() return H.read(c.dir .. "/status") end, 60)
-        status = tonumber(status)
-      else
+      if how == "closes its stdin" then
         status, err = c:close()
         assert.are.equal("", err)
+      else
+        -- timeout(1) passes SIGTERM on to purple mcp; SIGKILL goes to purple mcp itself
+        local kill = how == "sends SIGTERM" and c.pid or c:server_pid()
+        core.kill(kill, core.signal_number(how == "sends SIGTERM" and "TERM" or "KILL"))
+        status = tonumber(S.wait_for(function() return H.read(c.dir .. "/status") end, 60))
       end
-      assert.are.equal(0, status)
-      assert.are.same({}, C.pids(long))
-      assert.are.same({}, files_in(rt))
+      assert.are.equal(how == "SIGKILLs the server" and 137 or 0, status)
+      -- after a SIGKILL the session's supervisor stops the session by itself (its parent died)
+      assert.is_truthy(S.wait_for(function() return #C.pids(long) == 0 and #files_in(rt) == 0 end, 30),
+        "left: " .. json.encode({ pids = C.pids(long), files = files_in(rt) }))
     end)
   end
+
+  it("starts a fresh session at the next call when the last one ended by its timeout", function()
+    local c = client({ "--session-timeout", "1" })
+    c:initialize()
+    assert.is_false(c:tool("run", { command = "echo s > /tmp/scratch" }).isError)
+    assert.is_truthy(S.wait_for(function() return #files_in(rt) == 0 end, 30))
+    local r = c:tool("run", { command = "cat /tmp/scratch 2>/dev/null; echo fresh" })
+    assert.are.same({ false, "fresh\n" }, { r.isError, r.structuredContent.stdout })
+    assert.are.same({ 0, "" }, { c:close() })
+  end)
 
   it("refuses a workspace the profile does not bind, or that does not exist (125, one line)", function()
     local other = H.profile(H.minimal())

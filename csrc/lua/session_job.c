@@ -1,11 +1,13 @@
 /* Lua binding of session_job.c: commands sent to a session without waiting for them, and the wait
- * that moves them on while watching other fds (purple mcp reads its client meanwhile). */
+ * that moves them on while watching other fds (purple mcp reads its client meanwhile); the signal
+ * plumbing of a process that owns a session this way (stop signals, its supervisor's parent death). */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 #include "lpurple.h"
 #include "session_client.h"
@@ -36,6 +38,22 @@ static int l_catch(lua_State *L)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &ign, NULL);
 	return 0;
+}
+
+/* core.session_parent_death(sig, parent_pid): this process (a session's supervisor started by purple
+ * mcp) gets sig when the process that started it dies, even by SIGKILL (PR_SET_PDEATHSIG); at once
+ * when that happened already (it is then no longer the parent). */
+static int l_parent_death(lua_State *L)
+{
+	int sig = (int)luaL_checkinteger(L, 1);
+	pid_t parent = (pid_t)luaL_checkinteger(L, 2);
+
+	if (prctl(PR_SET_PDEATHSIG, sig) < 0)
+		return pl_fail(L, errno, "prctl PR_SET_PDEATHSIG");
+	if (getppid() != parent)
+		kill(getpid(), sig);
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
 static const char **strings_of(lua_State *L, int t, const char *what, size_t *n)
@@ -257,7 +275,7 @@ void pl_open_session_job(lua_State *L)
 					    { NULL, NULL } };
 	static const luaL_Reg funcs[] = {
 		{ "session_job", l_job }, { "session_jobs_wait", l_wait }, { "read_fd", l_read_fd },
-		{ "catch_stop_signals", l_catch }, { NULL, NULL },
+		{ "catch_stop_signals", l_catch }, { "session_parent_death", l_parent_death }, { NULL, NULL },
 	};
 
 	luaL_newmetatable(L, JOB_MT);

@@ -109,6 +109,12 @@ function C:kill()
   if self.r then self.r:close() self.r = nil end
 end
 
+-- The pid of purple mcp itself (the child of timeout(1)).
+function C:server_pid()
+  local kids = H.read(("/proc/%d/task/%d/children"):format(self.pid, self.pid)) or ""
+  return tonumber(kids:match("%d+"))
+end
+
 -- Pids of processes whose command line is exactly argv (read from /proc).
 function C.pids(argv)
   local want, out = table.concat(argv, "\0") .. "\0", {}

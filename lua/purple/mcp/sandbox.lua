@@ -27,6 +27,17 @@ function Sandbox:running()
   return true
 end
 
+-- ended(wait) -> true when the supervisor ends within wait seconds (a session whose socket is
+-- gone is on its way out: ended by its timeout, its files removed before it exits).
+function Sandbox:ended(wait)
+  local deadline = core.monotonic() + wait
+  repeat
+    if not self:running() then return true end
+    core.sleep(0.01)
+  until core.monotonic() > deadline
+  return false
+end
+
 function Sandbox:forget()
   if self.log then os.remove(self.log) end
   self.pid, self.socket, self.log, self.log_at = nil, nil, nil, 0
@@ -42,15 +53,21 @@ function Sandbox:ensure()
   os.remove(paths.log)
   io.stdout:flush()
   io.stderr:flush()
+  local server_pid = core.getpid()
   local who, a, b = core.session_daemonize(paths.log)
   if not who then return nil, a end
   if who == "child" then
-    -- the supervisor: runs the session, then exits without returning to the server's loop
+    -- the supervisor: runs the session, then exits without returning to the server's loop. It
+    -- stops as `purple stop` stops it when the server dies, even by SIGKILL.
+    core.session_parent_death(core.SIG_STOP, server_pid)
+    local ready = false
     local ok, result = pcall(session.serve, self.policy, { name = name, exec = { timeout = self.opts.timeout },
-      on_ready = function() core.session_ready(a, "ok\n") end })
+      on_ready = function() ready = true core.session_ready(a, "ok\n") end })
     if not ok then result = { status = 125, error = "purple: internal error: " .. tostring(result) } end
     if result.error then io.stderr:write(result.error, "\n") end
     io.stderr:flush()
+    -- its log goes with it (the server reads it while the session runs, and may be gone)
+    if ready then os.remove(paths.log) end
     core.session_exit(result.status or 125)
   end
   if a ~= "ok\n" then

@@ -75,8 +75,13 @@ function M.serve(sandbox, opts)
     if not socket then return reply(id, tools.tool_error("the sandbox could not start: " .. serr)) end
     local argv, o = tools.command(tool, args)
     local timeout = o.timeout or opts.timeout
-    local job, jerr = core.session_job(socket, argv, { cwd = o.cwd, timeout = timeout, stdin = o.stdin,
-      max_output = opts.max_output })
+    local jopts = { cwd = o.cwd, timeout = timeout, stdin = o.stdin, max_output = opts.max_output }
+    local job, jerr = core.session_job(socket, argv, jopts)
+    if not job and sandbox:ended(5) then -- it was ending by itself: a fresh one
+      socket, serr = sandbox:ensure()
+      if not socket then return reply(id, tools.tool_error("the sandbox could not start: " .. serr)) end
+      job, jerr = core.session_job(socket, argv, jopts)
+    end
     if not job then return reply(id, tools.tool_error("the sandbox could not run the command: " .. jerr)) end
     local meta = params._meta
     local token = type(meta) == "table" and meta.progressToken or nil
