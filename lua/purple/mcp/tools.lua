@@ -147,6 +147,10 @@ function M.check(tool, args)
   if tool.name == "run" and args.cwd and args.cwd:sub(1, 1) ~= "/" then
     return nil, "argument 'cwd': an absolute path inside the sandbox"
   end
+  -- the command line goes to the sandbox as C strings: a NUL would cut it short silently
+  for _, w in ipairs(args.argv or { args.command }) do
+    if w:find("%z") then return nil, ("argument '%s': must not contain NUL bytes"):format(args.argv and "argv" or "command") end
+  end
   for _, k in ipairs({ "path", "cwd" }) do
     if args[k] == "" or (args[k] and args[k]:find("%z")) then return nil, ("argument '%s': a non-empty path"):format(k) end
   end
@@ -166,7 +170,9 @@ function M.command(tool, args)
     return { "/bin/sh", "-c", args.append and 'cat >> "$1"' or 'cat > "$1"', "write_file", args.path },
       { stdin = args.content }
   elseif n == "list_dir" then
-    return { "find", args.path, "-mindepth", "1", "-maxdepth", "1", "-printf", "%y %s %f\\0" }, {}
+    -- find takes a leading "-" for an expression ("-delete"): such a path is given as ./-x
+    local path = args.path:sub(1, 1) == "-" and ("./" .. args.path) or args.path
+    return { "find", path, "-mindepth", "1", "-maxdepth", "1", "-printf", "%y %s %f\\0" }, {}
   end
 end
 
