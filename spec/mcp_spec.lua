@@ -112,6 +112,8 @@ describe("purple mcp", function()
     assert.are.equal(-32700, code)
     assert.matches("^parse error", msg)
     assert.are.equal(json.null, id)
+    assert.are.same({ -32700, "parse error: nested too deeply", json.null },
+      { err_of('{"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":' .. ("["):rep(1500) .. ("]"):rep(1500) .. '}}') })
     assert.are.same({ -32600, "invalid request: batches are not supported; send one message per line", json.null },
       { err_of('[{"jsonrpc":"2.0","id":1,"method":"ping"}]') })
     assert.are.same({ -32600, "invalid request: a message is a JSON object", json.null }, { err_of('3') })
@@ -248,9 +250,16 @@ describe("purple mcp", function()
     local bg = marker()
     assert.is_false(c:tool("run", { command = table.concat(bg, " ") .. " >/dev/null 2>&1 &" }).isError)
     assert.is_truthy(S.wait_for(function() return #C.pids(bg) > 0 end, 10))
-    local r = c:tool("reset")
+    local long = marker()
+    local lid = c:request("tools/call", { name = "run", arguments = { argv = long } })
+    assert.is_truthy(S.wait_for(function() return #C.pids(long) > 0 end, 10))
+    local rid = c:request("tools/call", { name = "reset", arguments = json.object() })
+    local killed = c:response(lid).result
+    assert.are.same({ true, "the sandbox was reset while the command ran; it was killed" },
+      { killed.isError, killed.content[1].text })
+    local r = c:response(rid).result
     assert.are.same({ false, { reset = true } }, { r.isError, r.structuredContent })
-    assert.are.same({}, C.pids(bg))
+    assert.are.same({ {}, {} }, { C.pids(bg), C.pids(long) })
     r = c:tool("run", { command = "cat /tmp/scratch; cat /workspace/kept" })
     assert.are.equal("w\n", r.structuredContent.stdout)
     c:close()
