@@ -292,6 +292,19 @@ describe("purple mcp", function()
     c:close()
   end)
 
+  it("runs commands side by side, at most 32 at once", function()
+    local c = client()
+    c:initialize()
+    local long = marker()
+    for _ = 1, 32 do c:request("tools/call", { name = "run", arguments = { argv = long } }) end
+    local r = c:call("tools/call", { name = "run", arguments = { command = "true" } })
+    assert.are.same({ true, "32 commands are running already (the most purple mcp runs at once); wait for one to end" },
+      { r.result.isError, r.result.content[1].text })
+    assert.is_truthy(S.wait_for(function() return #C.pids(long) == 32 end, 20), #C.pids(long) .. " running")
+    assert.are.same({ 0, "" }, { c:close() })
+    assert.are.same({}, C.pids(long))
+  end)
+
   for _, how in ipairs({ "closes its stdin", "sends SIGTERM", "SIGKILLs the server" }) do
     it("a client that " .. how .. " mid-command leaves no process, session or runtime file", function()
       local c = client()

@@ -15,6 +15,7 @@ local M = {}
 M.VERSIONS = { "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05" }
 M.MAX_MESSAGE = 8 * 1024 * 1024 -- bytes of one JSON-RPC line (write_file's content rides in one)
 M.PROGRESS_SECONDS = 1          -- a progress notification per second while a command runs (on request)
+M.MAX_CALLS = 32                -- tools/call running at once (each holds 4 fds in the wait)
 local STRUCTURED_SINCE = "2025-06-18" -- structuredContent and outputSchema
 
 local READ_CHUNK = 65536
@@ -70,6 +71,10 @@ function M.serve(sandbox, opts)
       local res = { content = { { type = "text", text = "the sandbox was reset: a fresh session starts with the next call" } },
         isError = false, structuredContent = structured() and { reset = true } or nil }
       return reply(id, res)
+    end
+    if #calls >= M.MAX_CALLS then
+      return reply(id, tools.tool_error(("%d commands are running already (the most purple mcp runs at once); "
+        .. "wait for one to end"):format(M.MAX_CALLS)))
     end
     local socket, serr = sandbox:ensure()
     if not socket then return reply(id, tools.tool_error("the sandbox could not start: " .. serr)) end
