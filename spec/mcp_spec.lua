@@ -330,6 +330,22 @@ describe("purple mcp", function()
     end)
   end
 
+  it("the policy's audit log has the session and each tool's command", function()
+    local log = H.tmpdir() .. "/audit.log"
+    profile = S.audit_profile(log, ws)
+    local c = client()
+    c:initialize()
+    assert.is_false(c:tool("run", { command = "echo audited" }).isError)
+    assert.is_false(c:tool("list_dir", { path = "/output" }).isError)
+    assert.are.same({ 0, "" }, { c:close() })
+    local ev = S.by_event(S.records(log))
+    assert.are.equal(1, #ev.session_start)
+    assert.are.equal(1, #ev.session_end)
+    assert.are.same({ "/bin/sh", "-c", "echo audited" }, ev.command_start[1].argv)
+    assert.are.equal("find", ev.command_start[2].argv[1])
+    assert.are.same({ 0, 0 }, { ev.command_end[1].status, ev.command_end[2].status })
+  end)
+
   it("starts a fresh session at the next call when the last one ended by its timeout", function()
     local c = client({ "--session-timeout", "1" })
     c:initialize()
