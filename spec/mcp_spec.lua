@@ -277,18 +277,22 @@ describe("purple mcp", function()
     -- no answer to the cancelled request: the next message is the ping's
     local ping = c:request("ping")
     assert.are.same({}, c:response(ping).result)
-    -- progress: notifications with the request's token, before the result
-    local pr = c:request("tools/call", { name = "run", arguments = { command = "sleep 2.5" } }, { progressToken = "p1" })
-    local res = c:response(pr)
-    assert.are.equal(0, res.result.structuredContent.exit_status)
+    -- progress: notifications with the request's token while the command runs; it ends once the
+    -- client has seen two (no timing assumed)
+    local pr = c:request("tools/call", { name = "run", arguments = {
+      command = "while [ ! -e /workspace/go ]; do sleep 0.05; done; echo went" } }, { progressToken = "p1" })
     local progress = {}
-    for _, n in ipairs(c.notes) do
-      if n.method == "notifications/progress" and n.params.progressToken == "p1" then
-        progress[#progress + 1] = n.params.progress
-      end
+    while #progress < 2 do
+      local m = assert(c:recv())
+      assert.are.equal("notifications/progress", m.method, json.encode(m))
+      assert.are.equal("p1", m.params.progressToken)
+      assert.matches("^run running for %d+s$", m.params.message)
+      progress[#progress + 1] = m.params.progress
     end
-    assert.is_true(#progress >= 1)
-    for i = 2, #progress do assert.is_true(progress[i] > progress[i - 1]) end
+    assert.is_true(progress[2] > progress[1])
+    H.write(ws .. "/go", "")
+    local res = c:response(pr)
+    assert.are.same({ 0, "went\n" }, { res.result.structuredContent.exit_status, res.result.structuredContent.stdout })
     c:close()
   end)
 
