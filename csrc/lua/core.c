@@ -20,5 +20,6 @@ int luaopen_purple_core(lua_State *L)
 	pl_open_net_perform(L);
 	pl_open_egress(L);
 	pl_open_session(L);
+	pl_open_session_job(L);
 	return 1;
 }

@@ -37,6 +37,9 @@ Commands:
   syscalls [GROUP | --hardening]
                        list the syscall groups (@name), the members of one group, or the
                        hardening every profile gets
+  mcp --profile NAME|PATH --workspace DIR [--max-output BYTES] [--timeout SECONDS]
+                       a Model Context Protocol server on stdio: run, read_file, write_file,
+                       list_dir and reset inside one session (docs/mcp.md)
   help [COMMAND]       this text, or the options of one command (as purple COMMAND --help)
 
 Options:
@@ -78,7 +81,7 @@ end
 -- The subcommands, each lua/purple/cli/<name>.lua: { parser = function() -> argparse parser,
 -- run = function(opts, command) -> status }. Only run takes a command after "--".
 local COMMANDS = { run = true, profile = true, ps = true, stop = true, log = true, doctor = true, syscalls = true,
-  session = true }
+  session = true, mcp = true }
 
 local LEVELS = { error = true, warn = true, info = true, debug = true }
 
@@ -137,7 +140,7 @@ end
 -- purple help [COMMAND [SUBCOMMAND]]
 local function help(top, list)
   local hp = args.parser("purple help", "Prints the usage of purple, or of one command.")
-  hp:argument("COMMAND", "A command (run, profile, ps, stop, log, doctor, syscalls, session, help) and its subcommand.")
+  hp:argument("COMMAND", "A command (run, profile, ps, stop, log, doctor, syscalls, session, mcp, help) and its subcommand.")
     :args("*"):target("command")
   local opts, code = args.parse(hp, list)
   if not opts then return code end
