@@ -395,7 +395,16 @@ function M.plan(spec, opts)
     return fail("linux.cgroupsPath", ("%q is a systemd slice:prefix:name path; purple-oci manages cgroupfs paths "
       .. "only (no --systemd-cgroup)"):format(cg))
   end
-  if resources or cg then plan.cgroup = { path = cg, resources = resources or {} } end
+  if resources or cg then
+    -- the nodes of linux.devices are allowed in the devices cgroup, as runc does
+    local rules = {}
+    for _, d in ipairs(v(linux.devices) or {}) do
+      if d.type ~= "p" then
+        rules[#rules + 1] = ("%s %d:%d rwm"):format(d.type == "u" and "c" or d.type, d.major, d.minor)
+      end
+    end
+    plan.cgroup = { path = cg, resources = resources or {}, device_rules = rules }
+  end
   plan.hooks = v(spec.hooks) or {}
 
   -- purple's layer: a profile makes everything stricter, never wider

@@ -12,12 +12,11 @@ local M = {}
 
 M.KNOWN_VERSION = { 1, 2 } -- the newest runtime-spec minor version whose properties are all listed here
 
-local str, int, bool, num = { t = "string" }, { t = "integer" }, { t = "boolean" }, { t = "number" }
+local str, int, bool = { t = "string" }, { t = "integer" }, { t = "boolean" }
 local strmap = { t = "map", item = str }
 local function arr(item) return { t = "array", item = item } end
 local function obj(fields, required) return { t = "object", fields = fields, required = required or {} } end
 local function no(why) return { t = "unsupported", why = why } end
-local anything = { t = "any" }
 
 local id_map = obj({ containerID = int, hostID = int, size = int }, { "containerID", "hostID", "size" })
 
@@ -185,9 +184,11 @@ end
 function M.validate(doc, null)
   local warnings = {}
   if type(doc) ~= "table" or is_list(doc) and next(doc) ~= nil then return nil, "the document must be an object" end
-  local ok, err = check(doc, M.config, "", warnings, null)
+  -- the version first: a newer runtime-spec's properties would read as ignorable extensions
+  if type(doc.ociVersion) ~= "string" then return nil, "ociVersion: required (a string)" end
+  local ok, err = M.version(doc.ociVersion)
   if not ok then return nil, err end
-  ok, err = M.version(doc.ociVersion)
+  ok, err = check(doc, M.config, "", warnings, null)
   if not ok then return nil, err end
   return warnings
 end
