@@ -277,6 +277,9 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		_exit(125);
 	if ((err = cgroup_join_self(c, cj, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
+	/* While /proc/self still belongs to this process's user (not once it is non-dumpable). */
+	if ((err = container_oom_score(c, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* Bind sources the parent did not open are opened now, with the invoker's credentials: after
 	 * set_ids the walk to them would be the sandbox user's. */
@@ -288,7 +291,7 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 	}
 	if (c->cgroupns && unshare(CLONE_NEWCGROUP) < 0)
 		child_fail(ctl, errno, "unshare cgroup namespace");
-	if ((err = container_sysctls(c, what, sizeof what)) < 0 || (err = container_oom_score(c, what, sizeof what)) < 0)
+	if ((err = container_sysctls(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	if ((err = mounts_build_root(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
@@ -305,7 +308,8 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		child_fail(ctl, errno, what);
 	}
 	/* Without a user namespace (a container run by root) the ids change here, after the mounts. */
-	if (!(c->ns_flags & CLONE_NEWUSER) && c->set_ids && (err = set_ids(c, what, sizeof what)) < 0)
+	if (!(c->ns_flags & CLONE_NEWUSER) && c->set_ids &&
+	    ((err = set_ids(c, what, sizeof what)) < 0 || (err = caps_raise_effective(what, sizeof what)) < 0))
 		child_fail(ctl, -err, what);
 	if ((err = c->cap_sets ? caps_apply_sets(c, what, sizeof what) : caps_drop(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);

@@ -46,8 +46,13 @@ local function fail(path, why)
   return nil, ("config.json: %s: %s"):format(path, why)
 end
 
+-- Without cgroupsPath: <PURPLE_CGROUP_PARENT (a delegated cgroup) or />/purple-oci/<id>.
 local function rel_path(path, id)
-  if not path or path == "" then path = "/purple-oci/" .. id end
+  if not path or path == "" then
+    local parent = os.getenv("PURPLE_CGROUP_PARENT") or ""
+    if parent ~= "" and parent:sub(1, 1) ~= "/" then parent = "/" .. parent end
+    path = parent:gsub("/$", "") .. "/purple-oci/" .. id
+  end
   if path:sub(1, 1) ~= "/" then path = "/" .. path end
   if path:find("/%.%.?/") or path:find("/%.%.?$") then return nil end
   return path
@@ -114,7 +119,7 @@ function M.remove(g)
   end
   if err then return nil, err end
   -- the parent purple made for a container without cgroupsPath goes too once empty
-  if g.path:match("^/purple%-oci/") then
+  if g.path:match("/purple%-oci/[^/]+$") then
     for _, d in pairs(g.dirs) do core.rmdir(d:match("^(.*)/[^/]+$")) end
   end
   return true
@@ -272,6 +277,13 @@ function M.create(cg, id)
     if not ok then problems.unified = err end
   end
   -- A hierarchy purple could not use matters only where a limit needs it.
+  -- limits only the profile asks for, with its allow_unenforced: skipped with a warning, as purple run does
+  if cg.allow_unenforced and (problems.memory or problems.pids) then
+    M.remove(g)
+    return { path = path, dirs = {}, procs = {}, remove = M.remove, warnings = {
+      ("purple.profile resources: not enforced: cannot create the container's cgroup (%s)"):format(
+        tostring(problems.memory or problems.pids)) } }
+  end
   local function need(c, prop)
     if problems[c] then
       return fail(prop, ("cannot create the container's cgroup %s%s: %s"):format(

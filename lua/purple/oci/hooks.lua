@@ -43,10 +43,12 @@ function M.run(hooks, phase, state_json)
     words[#words + 1] = q(h.path)
     for j = 2, #args do words[#words + 1] = q(args[j]) end
     words[#words + 1] = "<" .. q(state)
+    local started = core.monotonic()
     local ok, how, code = os.execute(table.concat(words, " "))
     os.remove(state)
     if not ok then
-      if h.timeout and how == "exit" and code == 137 then
+      -- timeout(1) kills the hook with SIGKILL and then itself with the same signal
+      if h.timeout and how == "signal" and code == 9 and core.monotonic() - started >= h.timeout then
         return nil, ("%s: timed out after %ds"):format(where, h.timeout)
       end
       return nil, ("%s: %s %d"):format(where, how == "signal" and "killed by signal" or "exit status", code)

@@ -159,7 +159,7 @@ function M.apply(plan, policy)
     end
   end
   if res.memory_limit_bytes or res.pids_limit then
-    plan.cgroup = plan.cgroup or { resources = {}, device_rules = {} }
+    plan.cgroup = plan.cgroup or { resources = {}, device_rules = {}, allow_unenforced = res.allow_unenforced == true }
     local r = plan.cgroup.resources
     if res.memory_limit_bytes then
       r.memory = r.memory or {}
