@@ -30,6 +30,8 @@ BIND_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -iquote csrc -I$(LUA_INCDIR) $(DEPS_CF
 DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-dkjson lua-lpeg lua-argparse lua-busted \
                pkg-config gcc make \
                python3 iproute2 util-linux man-db logrotate git procps nodejs luarocks
+# spec/oci_config_spec.lua builds its containers' rootfs from busybox-static
+DEB_PACKAGES += busybox-static
 
 CORE_SRC := $(sort $(wildcard csrc/*.c))
 BIND_SRC := $(sort $(wildcard csrc/lua/*.c))

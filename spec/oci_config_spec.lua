@@ -187,6 +187,22 @@ describe("purple.oci.config validation", function()
       perr(function(c) table.remove(c.linux.namespaces, 4) end))
   end)
 
+  it("names a conflict between the profile and the config", function()
+    local profiles = require "purple.profiles"
+    local policy = assert(profiles.load("ai-strict"))
+    local c = base({ "true" })
+    c.linux.namespaces[2].path = "/proc/1/ns/net"
+    local p, err = plan_of(c, { profile = policy })
+    assert.is_nil(p)
+    assert.equal("purple.profile ai-strict: network.isolated: the container joins the network namespace "
+      .. "/proc/1/ns/net; the profile allows no network", err)
+    -- without a network namespace in the config, the profile adds one
+    c = base({ "true" })
+    table.remove(c.linux.namespaces, 2)
+    p = assert(plan_of(c, { profile = policy }))
+    assert.truthy(("," .. p.spec.namespaces .. ","):find(",net,", 1, true))
+  end)
+
   it("intersects seccomp rule tables: the stricter decision for every call and argument", function()
     local a = { default = "allow", rules = { { nr = 1, action = 5, args = { { 0, "eq", 7 } } }, { nr = 2, action = "kill" } } }
     local b = { default = 1, rules = { { nr = 1, action = "allow" }, { nr = 3, action = "allow" } } }
