@@ -92,7 +92,7 @@ int clone_tree(const char *path, unsigned attrs)
 static int clone_tree_nofollow(const char *path, unsigned attrs, int norec)
 {
 	struct mount_attr a = { .attr_set = attrs, .propagation = MS_PRIVATE };
-	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, /* a directory or a file (an OCI bind of /etc/hosts) */
 				.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
 	int dfd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how), fd, e;
 
