@@ -12,7 +12,7 @@ local layer = require "purple.oci.layer"
 local ROOT = H.is_root()
 local BUSYBOX = "/bin/busybox"
 local APPLETS = { "sh", "id", "ls", "cat", "echo", "hostname", "mkdir", "touch", "kill", "head", "od", "grep",
-  "readlink", "mknod", "wc", "sleep", "true", "umask" }
+  "readlink", "mknod", "wc", "sleep", "true", "umask", "dd" }
 
 local function has_busybox()
   local st = core.stat(BUSYBOX)
@@ -354,11 +354,29 @@ describe("purple.oci.config containers", function()
     assert.equal("head: /dev/disk: Operation not permitted\n", err)
   end)
 
-  it("enforces linux.resources.pids under cgroupsPath (root)", function()
-    if not ROOT then pending("cgroupsPath needs a cgroup the user may create (root here)") end
+  -- Root names a cgroupsPath; an ordinary user leaves it empty: the cgroup goes under the cgroup
+  -- delegated to it (PURPLE_CGROUP_PARENT, as spec/run.sh gives the unprivileged pass).
+  local function cgroup_case(c, name)
+    if not ROOT and (os.getenv("PURPLE_CGROUP_PARENT") or "") == "" then
+      pending("an ordinary user needs a delegated cgroup (PURPLE_CGROUP_PARENT)")
+    end
+    if ROOT then c.linux.cgroupsPath = "/purple-oci-spec/" .. name .. "-" .. core.getpid() end
+  end
+
+  it("enforces linux.resources.memory", function()
+    local c = base({ "sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $?" })
+    cgroup_case(c, "memory")
+    c.linux.resources = { memory = { limit = 32 << 20, swap = 32 << 20 } }
+    local out, err, code = run(c)
+    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    assert.equal(0, code, err)
+    assert.equal("137\n", out) -- dd's 64 MiB buffer: killed by the OOM killer
+  end)
+
+  it("enforces linux.resources.pids", function()
     -- purple's init, sh and two sleeps fill pids.max 4: the third fork fails
     local c = base({ "sh", "-c", "for i in 1 2 3 4 5 6; do sleep 5 & done; echo unreachable" })
-    c.linux.cgroupsPath = "/purple-oci-spec/pids-" .. core.getpid()
+    cgroup_case(c, "pids")
     c.linux.resources = { pids = { limit = 4 } }
     local out, err, code = run(c)
     os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
@@ -369,7 +387,7 @@ describe("purple.oci.config containers", function()
 
   it("joins a network namespace by path (a pod's shared network)", function()
     if not ROOT then pending("joining another namespace needs CAP_SYS_ADMIN in the host's user namespace (root)") end
-    local p = io.popen("unshare -n sh -c 'echo $$; exec sleep 30' ")
+    local p = io.popen("exec unshare -n sh -c 'echo $$; exec sleep 30'")
     local pid = tonumber(p:read("l"))
     local want = core.readlink(("/proc/%d/ns/net"):format(pid))
     local c = base({ "readlink", "/proc/self/ns/net" })
