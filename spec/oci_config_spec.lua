@@ -295,6 +295,21 @@ describe("purple.oci.config containers", function()
       .. "sh: can't kill pid " .. "1: Operation not permitted\n", err:gsub("pid %d+", "pid 1"))
   end)
 
+  it("starts a tmpcopyup tmpfs with a copy of what the image has there, leaving the image unchanged", function()
+    local c = base({ "sh", "-c", "cat /run/sub/f; readlink /run/l; echo new > /run/n && cat /run/n" })
+    c.mounts[#c.mounts + 1] = { destination = "/run", type = "tmpfs", source = "tmpfs",
+      options = { "rw", "rprivate", "nosuid", "nodev", "tmpcopyup" } }
+    local d = H.tmpdir()
+    assert(os.execute(("cp -a %s %s/rootfs && mkdir -p %s/rootfs/run/sub && echo image > %s/rootfs/run/sub/f && "
+      .. "ln -s sub/f %s/rootfs/run/l"):format(make_rootfs(), d, d, d, d)))
+    H.write(d .. "/config.json", json.encode(c))
+    local out, err, code = H.sh(("%s %s %s </dev/null"):format(H.q(H.purple_lua),
+      H.q(H.tree .. "/spec/helpers/oci_run.lua"), H.q(d)))
+    assert.equal(0, code, err)
+    assert.equal("image\nsub/f\nnew\n", out)
+    assert.is_nil(core.stat(d .. "/rootfs/run/n"))
+  end)
+
   it("masks maskedPaths and makes readonlyPaths read-only", function()
     local c = base({ "sh", "-c", "ls /etc | wc -l; wc -c < /proc/cpuinfo; echo x > /tmp/f || echo ro" })
     c.linux.maskedPaths = { "/etc", "/proc/cpuinfo", "/does/not/exist" }

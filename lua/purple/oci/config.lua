@@ -105,6 +105,7 @@ local FLAG = {
   idmap = { unsupported = true }, ridmap = { unsupported = true }, recursive = {},
   nosymfollow = { unsupported = true }, symfollow = {},
   ["rro"] = { unsupported = true }, ["rrw"] = {},
+  tmpcopyup = { copyup = true }, -- a tmpfs starts with a copy of the directory it covers (podman --read-only)
 }
 -- Filesystems mounted as new instances, and the data options each takes (key=value or a flag).
 local FS = { tmpfs = true, sysfs = true, devpts = true, mqueue = true, cgroup = true, cgroup2 = true }
@@ -131,8 +132,9 @@ local function mount_ops(spec, bundle)
     local typ = v(m.type) or (o.bind and "bind") or ""
     local op
     if typ == "bind" or o.bind then
-      if #o.data > 0 then
-        return fail(p .. ".options", ("%q is not supported by purple-oci for a bind mount"):format(o.data[1]))
+      if #o.data > 0 or o.copyup then
+        return fail(p .. ".options", ("%q is not supported by purple-oci for a bind mount"):format(
+          o.data[1] or "tmpcopyup"))
       end
       local src = v(m.source)
       if not src or src == "" then return fail(p .. ".source", "a bind mount needs a source") end
@@ -148,9 +150,10 @@ local function mount_ops(spec, bundle)
       if typ == "devpts" or typ == "mqueue" or typ == "sysfs" or typ == "cgroup" or typ == "cgroup2" then
         o.nosuid, o.noexec = o.nosuid ~= false, o.noexec ~= false
       end
+      if o.copyup and typ ~= "tmpfs" then return fail(p .. ".options", '"tmpcopyup" is for a tmpfs') end
       op = { type = "fs", fstype = (typ == "cgroup") and "cgroup2" or typ, target = dest,
         readonly = o.readonly == true, nosuid = o.nosuid, nodev = o.nodev, noexec = o.noexec,
-        data = o.data, field = p }
+        data = o.data, copyup = o.copyup, field = p }
       if typ == "tmpfs" and dest == "/dev" then dev_tmpfs = true end
       if typ == "devpts" and dest == "/dev/pts" then devpts = true end
     else
