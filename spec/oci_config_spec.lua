@@ -400,6 +400,20 @@ describe("purple.oci.config containers", function()
     assert.equal("sh: can't fork: Resource temporarily unavailable\n", err)
   end)
 
+  it("updates the limits of an existing container's cgroup (purple-oci update)", function()
+    if not ROOT then pending("cgroupsPath needs a cgroup the user may create (root here)") end
+    local cgroup = require "purple.oci.cgroup"
+    local path = "/purple-oci-spec/update-" .. core.getpid()
+    local g = assert(cgroup.create({ path = path, resources = { pids = { limit = 10 } } }, "x"))
+    assert.equal("10\n", H.read(g.dirs.pids .. "/pids.max"))
+    assert.is_true(cgroup.update(path, { pids = { limit = 20 } }))
+    assert.equal("20\n", H.read(g.dirs.pids .. "/pids.max"))
+    assert.same({ nil, "no cgroup at /purple-oci-spec/none" }, { cgroup.update("/purple-oci-spec/none", {}) })
+    assert.is_true(cgroup.open(path):remove())
+    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    assert.is_nil(core.stat(g.dirs.pids))
+  end)
+
   it("joins a network namespace by path (a pod's shared network)", function()
     if not ROOT then pending("joining another namespace needs CAP_SYS_ADMIN in the host's user namespace (root)") end
     local p = io.popen("exec unshare -n sh -c 'echo $$; exec sleep 30'")

@@ -5,6 +5,8 @@
 --       group = { path, dirs = { controller = dir }, procs = { ".../cgroup.procs" } (spawn's
 --                 cgroup_procs), warnings = {}, remove = function }
 --   open(path) -> group       the directories of an existing container's cgroup (delete, pause)
+--   update(path, resources) -> true | nil, err   new limits (purple-oci update --resources; devices
+--                             are not changed)
 --   remove(group) -> true | nil, err
 --
 -- Every v1 hierarchy (cpu, cpuacct, memory, pids, blkio, devices, freezer; cpuset when asked for) and
@@ -241,6 +243,14 @@ local function limits_v2(g, r, null)
     if not ok then return nil, err end
   end
   return true
+end
+
+function M.update(path, resources)
+  local g = M.open(path)
+  local _, pure_v2 = dirs_of(path)
+  if next(g.dirs) == nil then return nil, ("no cgroup at %s"):format(path) end
+  if pure_v2 then return limits_v2(g, resources or {}, json.null) end
+  return limits_v1(g, resources or {}, json.null)
 end
 
 function M.create(cg, id)
