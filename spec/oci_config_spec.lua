@@ -125,6 +125,14 @@ describe("purple.oci.config validation", function()
     assert.equal("config.json: process.rlimits[0].soft: must be an integer", load_err(json.encode({
       ociVersion = "1.0.0", process = { cwd = "/", rlimits = { { type = "RLIMIT_NOFILE", soft = "x", hard = 1 } } } })))
     assert.equal("config.json: root.path: required", load_err('{"ociVersion": "1.1.0", "root": {}}'))
+    assert.equal("config.json: process.args[1]: must not be null",
+      load_err('{"ociVersion": "1.1.0", "process": {"cwd": "/", "args": ["sh", null]}}'))
+    -- a null property reads as absent
+    local d = H.tmpdir()
+    H.write(d .. "/config.json", '{"ociVersion": "1.1.0", "hostname": null, "process": {"cwd": "/", "terminal": null}}')
+    local spec = assert(config.load(d))
+    assert.is_nil(spec.hostname)
+    assert.is_nil(spec.process.terminal)
   end)
 
   it("refuses every property it cannot enforce, by name", function()

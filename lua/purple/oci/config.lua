@@ -33,6 +33,13 @@ function M.load(bundle)
   if not doc then return nil, "config.json: " .. jerr end
   local warnings, verr = schema.validate(doc, json.null)
   if not warnings then return nil, "config.json: " .. verr end
+  -- JSON null reads as absent (the runtime-spec has no property whose null means something)
+  local function strip(t)
+    for k, x in pairs(t) do
+      if x == json.null then t[k] = nil elseif type(x) == "table" then strip(x) end
+    end
+  end
+  strip(doc)
   doc.warnings = warnings
   doc.bundle = bundle
   return doc

@@ -135,6 +135,7 @@ local function check(v, s, path, warnings, null)
   elseif t == "array" then
     if not is_list(v) then return nil, path .. ": must be an array" end
     for i, x in ipairs(v) do
+      if x == null then return nil, ("%s[%d]: must not be null"):format(path, i - 1) end
       local ok, err = check(x, s.item, ("%s[%d]"):format(path, i - 1), warnings, null)
       if not ok then return nil, err end
     end
