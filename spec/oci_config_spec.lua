@@ -122,7 +122,8 @@ describe("purple.oci.config validation", function()
 
   it("names malformed JSON and wrong types by their path", function()
     assert.truthy(load_err('{"ociVersion": "1.0.0",'):match("^config%.json: json: "))
-    assert.equal("config.json: process.rlimits[0].soft: must be an integer", load_err(json.encode({
+    assert.equal("config.json: process.rlimits[0].soft: must be an integer (0 to 18446744073709551615)",
+      load_err(json.encode({
       ociVersion = "1.0.0", process = { cwd = "/", rlimits = { { type = "RLIMIT_NOFILE", soft = "x", hard = 1 } } } })))
     assert.equal("config.json: root.path: required", load_err('{"ociVersion": "1.1.0", "root": {}}'))
     assert.equal("config.json: process.args[1]: must not be null",
@@ -191,6 +192,10 @@ describe("purple.oci.config validation", function()
       perr(function(c) c.linux.cgroupsPath = "system.slice:libpod:x" end))
     assert.equal('config.json: process.capabilities.bounding[0]: "CAP_NOPE" is not a capability this kernel knows',
       perr(function(c) c.process.capabilities.bounding = { "CAP_NOPE" } end))
+    assert.equal("config.json: process.rlimits[0].type: RLIMIT_FOO is not supported by purple-oci",
+      perr(function(c) c.process.rlimits[1].type = "RLIMIT_FOO" end))
+    assert.equal("config.json: process.rlimits[0]: soft is above hard",
+      perr(function(c) c.process.rlimits[1].soft = 2048 end))
     assert.equal("config.json: hostname: needs a new uts namespace ({\"type\": \"uts\"})",
       perr(function(c) table.remove(c.linux.namespaces, 4) end))
   end)
@@ -209,6 +214,15 @@ describe("purple.oci.config validation", function()
     table.remove(c.linux.namespaces, 2)
     p = assert(plan_of(c, { profile = policy }))
     assert.truthy(("," .. p.spec.namespaces .. ","):find(",net,", 1, true))
+  end)
+
+  it("reads 18446744073709551615 (RLIM_INFINITY) as unlimited", function()
+    local c = base({ "true" })
+    c.process.rlimits = { { type = "RLIMIT_CORE", soft = 0, hard = 1 } }
+    local d = H.tmpdir()
+    H.write(d .. "/config.json", (json.encode(c):gsub('"hard":1', '"hard":18446744073709551615')))
+    local plan = assert(config.plan(assert(config.load(d))))
+    assert.same({ soft = 0, hard = -1 }, plan.spec.rlimits.core)
   end)
 
   it("intersects seccomp rule tables: the stricter decision for every call and argument", function()

@@ -76,7 +76,7 @@ local function namespaces(linux, plan)
     end
   end
   -- purple's init is pid 1 of the container and builds its root in a private mount namespace
-  if not seen.pid or (linux._pid_joined) then
+  if not seen.pid then
     return fail("linux.namespaces", "purple-oci needs a new pid namespace (its init is the container's pid 1); add "
       .. '{"type": "pid"}')
   end
@@ -265,11 +265,13 @@ function M.plan(spec, opts)
     local p = ("process.rlimits[%d]"):format(i - 1)
     if not name then return fail(p .. ".type", ("%q is not an RLIMIT_ name"):format(r.type)) end
     name = name:lower()
+    if not pcall(core.getrlimit, name) then return fail(p .. ".type", ("%s is not supported by purple-oci"):format(r.type)) end
     if s.rlimits[name] then return fail(p .. ".type", r.type .. " is listed twice") end
-    if (r.hard ~= -1 and (r.soft == -1 or math.ult(r.hard, r.soft))) then
-      return fail(p, "soft is above hard")
-    end
-    s.rlimits[name] = { soft = r.soft, hard = r.hard, field = p }
+    -- 2^64-1 (decoded as a float) is RLIM_INFINITY: -1, which setrlimit reads as unsigned
+    local soft = math.type(r.soft) == "float" and -1 or r.soft
+    local hard = math.type(r.hard) == "float" and -1 or r.hard
+    if hard ~= -1 and (soft == -1 or hard < soft) then return fail(p, "soft is above hard") end
+    s.rlimits[name] = { soft = soft, hard = hard, field = p }
   end
   local sets = {}
   local caps = v(process.capabilities)
