@@ -142,7 +142,8 @@ describe("purple.oci.config validation", function()
     assert.equal("config.json: process.apparmorProfile: not supported by purple-oci (AppArmor profiles)",
       load_err('{"ociVersion": "1.1.0", "process": {"cwd": "/", "apparmorProfile": "docker-default"}}'))
     assert.equal("config.json: linux.resources.hugepageLimits: not supported by purple-oci (huge page limits)",
-      load_err('{"ociVersion": "1.1.0", "linux": {"resources": {"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}}}'))
+      load_err('{"ociVersion": "1.1.0", "linux": {"resources": {"hugepageLimits": '
+        .. '[{"pageSize": "2MB", "limit": 1}]}}}'))
     -- an empty value asks for nothing: engines write "apparmorProfile": ""
     local d = H.tmpdir()
     H.write(d .. "/config.json", '{"ociVersion": "1.1.0", "process": {"cwd": "/", "apparmorProfile": ""}}')
@@ -186,7 +187,9 @@ describe("purple.oci.config validation", function()
       perr(function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW",
         syscalls = { { names = { "getpid" }, action = "SCMP_ACT_TRAP" } } } end))
     assert.equal("config.json: linux.seccomp.flags[0]: SECCOMP_FILTER_FLAG_LOG is not supported by purple-oci",
-      perr(function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_LOG" } } end))
+      perr(function(c)
+        c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_LOG" } }
+      end))
     assert.equal('config.json: linux.cgroupsPath: "system.slice:libpod:x" is a systemd slice:prefix:name path; '
       .. "purple-oci manages cgroupfs paths only (no --systemd-cgroup)",
       perr(function(c) c.linux.cgroupsPath = "system.slice:libpod:x" end))
@@ -226,7 +229,8 @@ describe("purple.oci.config validation", function()
   end)
 
   it("intersects seccomp rule tables: the stricter decision for every call and argument", function()
-    local a = { default = "allow", rules = { { nr = 1, action = 5, args = { { 0, "eq", 7 } } }, { nr = 2, action = "kill" } } }
+    local a = { default = "allow",
+      rules = { { nr = 1, action = 5, args = { { 0, "eq", 7 } } }, { nr = 2, action = "kill" } } }
     local b = { default = 1, rules = { { nr = 1, action = "allow" }, { nr = 3, action = "allow" } } }
     local t = assert(layer.intersect(a, b))
     local function decide(nr, arg0)
@@ -274,7 +278,9 @@ describe("purple.oci.config containers", function()
   end)
 
   it("sets uid, gid and additional groups (root)", function()
-    if not ROOT then pending("additionalGids need purple-oci run by root (an unprivileged user namespace denies setgroups)") end
+    if not ROOT then
+      pending("additionalGids need purple-oci run by root (an unprivileged user namespace denies setgroups)")
+    end
     local c = base({ "id" })
     c.process.user = { uid = 1000, gid = 1001, additionalGids = { 4242, 4243 } }
     local out, err, code = run(c)
@@ -365,7 +371,10 @@ describe("purple.oci.config containers", function()
   it("creates linux.devices nodes (mknod as root, the host's node bound in a user namespace)", function()
     local c = base({ "sh", "-c", "head -c 3 /dev/myzero | od -An -c; ls /dev/null /dev/zero /dev/urandom" })
     c.linux.devices = { { type = "c", path = "/dev/myzero", major = 1, minor = 5, fileMode = 438 } }
-    if not ROOT then c.linux.devices[1].path = "/dev/zero" c.process.args[3] = c.process.args[3]:gsub("myzero", "zero") end
+    if not ROOT then
+      c.linux.devices[1].path = "/dev/zero"
+      c.process.args[3] = c.process.args[3]:gsub("myzero", "zero")
+    end
     local out, err, code = run(c)
     assert.equal(0, code, err)
     assert.equal("  \\0  \\0  \\0\n/dev/null\n/dev/urandom\n/dev/zero\n", out)

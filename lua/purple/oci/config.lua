@@ -265,7 +265,9 @@ function M.plan(spec, opts)
     local p = ("process.rlimits[%d]"):format(i - 1)
     if not name then return fail(p .. ".type", ("%q is not an RLIMIT_ name"):format(r.type)) end
     name = name:lower()
-    if not pcall(core.getrlimit, name) then return fail(p .. ".type", ("%s is not supported by purple-oci"):format(r.type)) end
+    if not pcall(core.getrlimit, name) then
+      return fail(p .. ".type", ("%s is not supported by purple-oci"):format(r.type))
+    end
     if s.rlimits[name] then return fail(p .. ".type", r.type .. " is listed twice") end
     -- 2^64-1 (decoded as a float) is RLIM_INFINITY: -1, which setrlimit reads as unsigned
     local soft = math.type(r.soft) == "float" and -1 or r.soft
