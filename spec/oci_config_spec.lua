@@ -338,6 +338,16 @@ describe("purple.oci.config containers", function()
     assert.is_nil(core.stat(d .. "/rootfs/run/n"))
   end)
 
+  it("roots a cgroup mount at the container's own cgroup (a cgroup namespace is added for it)", function()
+    local c = base({ "sh", "-c", "ls -d /sys/fs/cgroup/*/ 2>/dev/null | wc -l; grep -c '^0::/$' /proc/self/cgroup" })
+    c.mounts[#c.mounts + 1] = { destination = "/sys/fs/cgroup", type = "cgroup", source = "cgroup",
+      options = { "rprivate", "nosuid", "noexec", "nodev", "relatime", "ro" } }
+    local out, err, code = run(c)
+    assert.equal(0, code, err)
+    -- no group of anyone else below it, and the container's own group is its root
+    assert.equal("0\n1\n", out)
+  end)
+
   it("masks maskedPaths and makes readonlyPaths read-only", function()
     local c = base({ "sh", "-c", "ls /etc | wc -l; wc -c < /proc/cpuinfo; echo x > /tmp/f || echo ro" })
     c.linux.maskedPaths = { "/etc", "/proc/cpuinfo", "/does/not/exist" }

@@ -378,6 +378,20 @@ function M.plan(spec, opts)
   end
   local mounts, dev_tmpfs, devpts = mount_ops(spec, bundle)
   if not mounts then return nil, dev_tmpfs end
+  -- A cgroup mount shows the cgroup2 hierarchy from the cgroup namespace's root: without a namespace
+  -- of its own the container would see the host's whole tree. So a container with a cgroup mount
+  -- always gets a cgroup namespace and a cgroup (rooted there: it sees only its own group).
+  for _, m in ipairs(mounts) do
+    if m.fstype == "cgroup2" then
+      local has = false
+      for _, n in ipairs(names) do if n == "cgroup" then has = true end end
+      if not has then
+        names[#names + 1] = "cgroup"
+        s.namespaces = table.concat(names, ",")
+      end
+      plan.cgroup_needed = true
+    end
+  end
   local ok
   ok, err = devices(linux, mounts, dev_tmpfs, devpts)
   if not ok then return nil, err end
@@ -409,7 +423,7 @@ function M.plan(spec, opts)
     return fail("linux.cgroupsPath", ("%q is a systemd slice:prefix:name path; purple-oci manages cgroupfs paths "
       .. "only (no --systemd-cgroup)"):format(cg))
   end
-  if resources or cg then
+  if resources or cg or plan.cgroup_needed then
     -- the nodes of linux.devices are allowed in the devices cgroup, as runc does
     local rules = {}
     for _, d in ipairs(v(linux.devices) or {}) do
@@ -419,6 +433,7 @@ function M.plan(spec, opts)
     end
     plan.cgroup = { path = cg, resources = resources or {}, device_rules = rules }
   end
+  plan.cgroup_needed = nil
   plan.hooks = v(spec.hooks) or {}
 
   -- purple's layer: a profile makes everything stricter, never wider
