@@ -173,6 +173,8 @@ describe("purple.oci.config validation", function()
       c.mounts[5] = { destination = "/x", type = "bind", source = "/tmp", options = { "rbind", "rshared" } } end))
     assert.equal("config.json: linux.sysctl.kernel.panic: not a namespaced sysctl (net.*, kernel.shm*, kernel.msg*, "
       .. "kernel.sem, fs.mqueue.*)", perr(function(c) c.linux.sysctl = { ["kernel.panic"] = "1" } end))
+    assert.equal("config.json: linux.sysctl.net.//.//.//.etc.passwd: not a sysctl name (dot-separated words)",
+      perr(function(c) c.linux.sysctl = { ["net.//.//.//.etc.passwd"] = "x" } end))
     assert.equal("config.json: linux.sysctl.kernel.shmmax: needs a new ipc namespace", perr(function(c)
       table.remove(c.linux.namespaces, 3)
       c.linux.sysctl = { ["kernel.shmmax"] = "1" }

@@ -355,6 +355,10 @@ function M.plan(spec, opts)
   for k in pairs(v(linux.sysctl) or {}) do keys[#keys + 1] = k end
   table.sort(keys)
   for _, k in ipairs(keys) do
+    -- dot-separated words only: the name becomes a path under /proc/sys
+    if not k:match("^[%w_%-]+$") and not k:match("^[%w_%-]+[%w_%-%.]*[%w_%-]$") or k:find("..", 1, true) then
+      return fail("linux.sysctl." .. k, "not a sysctl name (dot-separated words)")
+    end
     local ok, ns = sysctl_allowed(k, names)
     if not ok then
       return fail("linux.sysctl." .. k, ns and ("needs a new %s namespace"):format(ns)
