@@ -31,6 +31,8 @@ DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-dkjso
                pkg-config gcc make \
                python3 iproute2 util-linux man-db logrotate git procps nodejs luarocks \
                curl openssl python3-pip
+# spec/oci_config_spec.lua builds its containers' rootfs from busybox-static
+DEB_PACKAGES += busybox-static
 
 CORE_SRC := $(sort $(wildcard csrc/*.c))
 BIND_SRC := $(sort $(wildcard csrc/lua/*.c))

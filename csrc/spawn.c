@@ -35,6 +35,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -201,7 +202,7 @@ static int set_rlimits(const struct spawn_cfg *c, char *what, size_t n)
 
 static int set_ids(const struct spawn_cfg *c, char *what, size_t n)
 {
-	if (c->clear_groups && setgroups(0, NULL) < 0) {
+	if (c->set_groups ? setgroups(c->ngroups, c->groups) < 0 : c->clear_groups && setgroups(0, NULL) < 0) {
 		snprintf(what, n, "setgroups");
 		return -errno;
 	}
@@ -281,6 +282,9 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		_exit(125);
 	if ((err = cgroup_join_self(c, cj, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
+	/* While /proc/self still belongs to this process's user (not once it is non-dumpable). */
+	if ((err = container_oom_score(c, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* Bind sources the parent did not open are opened now, with the invoker's credentials: after
 	 * set_ids the walk to them would be the sandbox user's. */
@@ -292,6 +296,8 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 	}
 	if (c->cgroupns && unshare(CLONE_NEWCGROUP) < 0)
 		child_fail(ctl, errno, "unshare cgroup namespace");
+	if ((err = container_sysctls(c, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
 	if ((err = mounts_build_root(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	if (c->hostname && (c->ns_flags & CLONE_NEWUTS) && sethostname(c->hostname, strlen(c->hostname)) < 0)
@@ -317,8 +323,14 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		snprintf(what, sizeof what, "working_dir %s", c->cwd);
 		child_fail(ctl, errno, what);
 	}
-	if ((err = caps_drop(c, what, sizeof what)) < 0)
+	/* Without a user namespace (a container run by root) the ids change here, after the mounts. */
+	if (!(c->ns_flags & CLONE_NEWUSER) && c->set_ids &&
+	    ((err = set_ids(c, what, sizeof what)) < 0 || (err = caps_raise_effective(what, sizeof what)) < 0))
 		child_fail(ctl, -err, what);
+	if ((err = c->cap_sets ? caps_apply_sets(c, what, sizeof what) : caps_drop(c, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
+	if (c->set_umask)
+		umask((mode_t)c->umask);
 	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(ctl, errno, "no_new_privs");
 	/* The id and capability changes above cleared the parent-death signal: arm it again. A
@@ -406,7 +418,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 {
 	struct cgroup_join cj;
 	struct clone_args ca = { .exit_signal = SIGCHLD };
-	int sv[2], err = 0, pidfd = -1;
+	int sv[2], err = 0, pidfd = -1, saved_ns[MAX_JOINS], unjoin, clone_err;
 	sigset_t block, oldmask;
 	long pid;
 
@@ -414,7 +426,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	s->pidfd = s->ctl = s->sigfd = s->listener = s->watch_fd = -1;
 	s->egress_fd[0] = s->egress_fd[1] = -1;
 	*whole = 0;
-	if (cfg->nmounts && mounts_privileged()) {
+	if ((cfg->nmounts || cfg->root) && mounts_privileged()) {
 		int r = mounts_open_binds(cfg, what, wn, whole);
 
 		if (r < 0 && *whole)
@@ -437,6 +449,13 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	forwarded_set(&block, 1);
 	sigprocmask(SIG_BLOCK, &block, &oldmask);
 
+	if ((err = container_join(cfg, saved_ns, what, wn)) < 0) {
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		close(sv[0]);
+		close(sv[1]);
+		mounts_close_binds(cfg);
+		return err;
+	}
 	cgroup_join_plan(cfg, &cj);
 	ca.flags = (unsigned long long)cfg->ns_flags | CLONE_PIDFD;
 	ca.pidfd = (unsigned long long)(uintptr_t)&pidfd;
@@ -459,13 +478,17 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 		sigdelset(&childmask, SIGCHLD);
 		init_main(cfg, &cj, sv[1], &childmask);
 	}
+	clone_err = errno;
 	cgroup_join_close(&cj);
+	unjoin = container_unjoin(cfg, saved_ns, what, wn); /* else this thread stays in the container's */
 	close(sv[1]);
 	mounts_close_binds(cfg); /* the child has its copies */
 	if (pid < 0) {
-		err = errno;
+		err = clone_err;
 		close(sv[0]);
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		if (unjoin < 0)
+			return unjoin;
 		snprintf(what, wn, "clone %s", cfg->ns_names ? cfg->ns_names : "");
 		return -err;
 	}
@@ -473,6 +496,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	s->pidfd = pidfd;
 	s->ctl = sv[0];
 	s->oldmask = oldmask;
+	err = -unjoin;
 	if (forward_signals) {
 		sigset_t fw, chld;
 
