@@ -9,6 +9,7 @@ enum ctl_kind {
 	CTL_EXEC_ERROR,      /* err = errno of execve, what = "exec NAME" */
 	CTL_STARTED,         /* the command is running; a seccomp listener may ride along */
 	CTL_EXITED,          /* err = the command's wait status */
+	CTL_READY,           /* set up; waiting on start_fd before the command starts (OCI create) */
 };
 
 struct ctl_msg {

@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -297,6 +298,8 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		child_fail(ctl, -err, what);
 	if (c->new_session && setsid() < 0)
 		child_fail(ctl, errno, "setsid");
+	if (c->ctty && ioctl(0, TIOCSCTTY, 0) < 0)
+		child_fail(ctl, errno, "make the terminal on stdin the controlling terminal");
 	if (c->cwd && chdir(c->cwd) < 0) {
 		snprintf(what, sizeof what, "working_dir %s", c->cwd);
 		child_fail(ctl, errno, what);
@@ -313,6 +316,20 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR)))
 			_exit(125);
+	}
+
+	/* OCI create/start: everything is set up; the command starts when `start` writes a byte. Signals
+	 * but SIGKILL stay blocked (pending) until then. */
+	if (c->start_fd > 0) {
+		char b;
+		ssize_t r;
+
+		child_report(ctl, CTL_READY, 0, NULL, -1);
+		while ((r = read(c->start_fd, &b, 1)) < 0 && errno == EINTR)
+			;
+		if (r != 1)
+			_exit(125);
+		close(c->start_fd);
 	}
 
 	/* Forward signals to the payload; a "terminate all" request signals the whole namespace. */
@@ -490,6 +507,12 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	return 0;
 }
 
+void sandbox_detach(struct sandbox *s)
+{
+	s->reaped = 1; /* not ours to reap any more */
+	sandbox_release(s);
+}
+
 static int reap(struct sandbox *s)
 {
 	siginfo_t si = { 0 };
@@ -614,6 +637,9 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 					if (fd >= 0)
 						s->listener = fd;
 					ev->kind = SB_STARTED;
+					return 1;
+				case CTL_READY:
+					ev->kind = SB_READY;
 					return 1;
 				case CTL_EXITED:
 					ev->kind = SB_EXIT;

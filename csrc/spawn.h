@@ -66,6 +66,8 @@ struct spawn_cfg {
 	int open_err;             /* ... which failed so: the child reports it as its setup step */
 	char open_what[256];
 	int session_fd;           /* > 0: the payload is the session agent on this socket (session_agent.c) */
+	int start_fd;             /* > 0: once set up, init reports ready and waits for one byte on it (OCI start) */
+	int ctty;                 /* init makes fd 0 (a terminal) the controlling terminal of its new session */
 };
 
 /* Bind sources: opened by the parent before clone when it may clone mounts in its own namespace
@@ -111,7 +113,8 @@ struct sandbox {
 	int status;       /* wait status of init once reaped */
 };
 
-enum sandbox_event_kind { SB_SETUP_ERROR, SB_EXEC_ERROR, SB_STARTED, SB_EXIT, SB_SIGNAL, SB_STOP, SB_NOTIFY, SB_WATCH };
+enum sandbox_event_kind { SB_SETUP_ERROR, SB_EXEC_ERROR, SB_STARTED, SB_EXIT, SB_SIGNAL, SB_STOP, SB_NOTIFY, SB_WATCH,
+	SB_READY };
 
 struct sandbox_event {
 	enum sandbox_event_kind kind;
@@ -139,5 +142,8 @@ void sandbox_watch(struct sandbox *s, int fd);
 int sandbox_kill(struct sandbox *s, int sig);
 /* Kills and reaps init if needed, closes every fd; the signal mask is restored. */
 void sandbox_release(struct sandbox *s);
+/* Closes every fd and restores the signal mask but leaves init running: the caller exits and init is
+ * adopted by the nearest subreaper (purple-oci create: conmon or containerd's shim waits for it). */
+void sandbox_detach(struct sandbox *s);
 
 #endif

@@ -555,7 +555,9 @@ static int pmain(lua_State *L)
 	lua_pushstring(L, "purple.cli");
 	lua_call(L, 1, 1);
 	lua_getfield(L, -1, "main");
-	lua_pushstring(L, strncmp(name, "purple-lua", 10) == 0 ? "purple-lua" : "purple");
+	/* purple-oci: the OCI runtime command line (lua/purple/cli/oci.lua) */
+	lua_pushstring(L, strncmp(name, "purple-lua", 10) == 0 ? "purple-lua"
+			  : strncmp(name, "purple-oci", 10) == 0 ? "purple-oci" : "purple");
 	lua_getglobal(L, "arg");
 	lua_call(L, 2, 1);
 	return 1;
@@ -578,7 +580,8 @@ int main(int argc, char **argv)
 
 	const char *base = strrchr(argv[0], '/');
 
-	if (argc > 1 && strcmp(argv[1], "exec") == 0 && strncmp(base ? base + 1 : argv[0], "purple-lua", 10) != 0)
+	if (argc > 1 && strcmp(argv[1], "exec") == 0 && strncmp(base ? base + 1 : argv[0], "purple-lua", 10) != 0 &&
+	    strncmp(base ? base + 1 : argv[0], "purple-oci", 10) != 0)
 		return purple_exec_main(argc - 1, argv + 1);
 	L = luaL_newstate();
 	if (!L) {

@@ -19,5 +19,6 @@ int luaopen_purple_core(lua_State *L)
 	pl_open_net_notify(L);
 	pl_open_net_perform(L);
 	pl_open_session(L);
+	pl_open_oci(L);
 	return 1;
 }

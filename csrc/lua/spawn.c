@@ -75,7 +75,7 @@ static const char *const spec_fields[] = {
 	"argv", "env", "path", "cwd", "namespaces", "uid", "gid", "uid_map", "gid_map", "setgroups",
 	"hostname", "mounts", "rlimits", "caps", "drop_caps", "no_new_privs", "new_session",
 	"die_with_parent", "loopback", "cgroup_procs", "cgroupns", "seccomp", "seccomp_listener",
-	"landlock", "forward_signals", "session_fd", NULL,
+	"landlock", "forward_signals", "session_fd", "start_fd", "ctty", NULL,
 };
 
 static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
@@ -148,6 +148,10 @@ static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
 	c->session_fd = (int)pl_field_int(L, t, "session_fd", 0);
 	if (c->session_fd < 0)
 		luaL_error(L, "spawn spec: session_fd must be an fd above 0");
+	c->start_fd = (int)pl_field_int(L, t, "start_fd", 0);
+	if (c->start_fd < 0)
+		luaL_error(L, "spawn spec: start_fd must be an fd above 0");
+	c->ctty = pl_field_bool(L, t, "ctty", 0);
 }
 
 /* core.spawn(spec) -> sandbox | nil, "spawn ...: why", errno */
@@ -205,7 +209,7 @@ static void event(lua_State *L, const char *name)
 }
 
 /* sandbox:poll([timeout_ms]) -> event table | nil on timeout.
- * Events: setup_error{what, errno, message}, exec_error{what, errno}, started, exit{code|signal},
+ * Events: setup_error{what, errno, message}, exec_error{what, errno}, ready (start_fd), started, exit{code|signal},
  * signal{signal} (already forwarded), watch (sandbox:watch's fd is readable), stop{sender_pid, sender_uid} (purple stop, not forwarded),
  * notify{id, pid, nr, arch, name, args} (a seccomp user notification: answer it with sandbox:respond). */
 static int l_poll(lua_State *L)
@@ -249,6 +253,9 @@ static int l_poll(lua_State *L)
 		break;
 	case SB_STARTED:
 		event(L, "started");
+		break;
+	case SB_READY:
+		event(L, "ready");
 		break;
 	case SB_WATCH:
 		event(L, "watch");
@@ -335,6 +342,13 @@ static int l_close(lua_State *L)
 	sandbox_release(s);
 	return 0;
 }
+/* sandbox:detach(): closes the handle but leaves init running, to be adopted by a subreaper. */
+static int l_detach(lua_State *L)
+{
+	sandbox_detach(check_sandbox(L));
+	return 0;
+}
+
 static int l_index(lua_State *L)
 {
 	struct sandbox *s = luaL_checkudata(L, 1, HANDLE_MT);
@@ -361,6 +375,7 @@ void pl_open_spawn(lua_State *L)
 	static const luaL_Reg methods[] = {
 		{ "poll", l_poll }, { "watch", l_watch }, { "respond", l_respond }, { "notify_valid", l_notify_valid },
 		{ "kill", l_kill }, { "terminate", l_terminate }, { "close", l_close },
+		{ "detach", l_detach },
 		{ NULL, NULL },
 	};
 
