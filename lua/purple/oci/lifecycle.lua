@@ -1,0 +1,315 @@
+-- purple.oci.lifecycle: what each purple-oci command does to a container (docs/oci.md).
+--
+-- create clones the container's init (csrc/spawn.c) with everything of config.json (and of the
+-- purple.profile) set up, and init waits on the FIFO <state>/<id>/start; create writes the pid
+-- file and exits, so init is adopted by the engine's subreaper (conmon, containerd's shim), which
+-- waits for it. The pid in the pid file is that init's: pid 1 of the container's pid namespace
+-- (its namespaces are the container's: podman's `--network container:X` joins /proc/PID/ns/net),
+-- and it exits with the container's status (the command's own, 128+N on signal N). start writes a
+-- byte to the FIFO. Every function returns its result, or nil, "why" (one line).
+local core = require "purple.core"
+local json = require "purple.json"
+local runtime = require "purple.runtime"
+local state = require "purple.oci.state"
+local config = require "purple.oci.minimal" -- replaced by purple.oci.config once it lands
+
+local M = {}
+
+local function fail(fmt, ...) return nil, fmt:format(...) end
+
+-- The container, or nil, why.
+local function find(root, id)
+  if not state.valid_id(id) then return fail("container id '%s': not a valid id", tostring(id)) end
+  local st = state.read(root, id)
+  if not st then return fail("container %s does not exist", id) end
+  return st
+end
+
+-- The runtime's own configuration: $PURPLE_OCI_CONFIG, else /etc/purple/<command name>.json (a
+-- RuntimeClass handler whose binary is a symlink named purple-oci-strict reads purple-oci-strict.json).
+-- { profile = NAME (imposed on every container), allow_annotation = bool }. {} when absent.
+function M.runtime_config(cmd_name)
+  local path = os.getenv("PURPLE_OCI_CONFIG")
+  if not path or path == "" then path = "/etc/purple/" .. cmd_name .. ".json" end
+  local f = io.open(path)
+  if not f then return {} end
+  local text = f:read("a")
+  f:close()
+  local c, err = json.decode(text)
+  if type(c) ~= "table" then return fail("%s: %s", path, tostring(err or "not an object")) end
+  for k in pairs(c) do
+    if k ~= "profile" and k ~= "allow_annotation" then return fail("%s: %s: unknown key", path, tostring(k)) end
+  end
+  if c.profile ~= nil and type(c.profile) ~= "string" then return fail("%s: profile: must be a string", path) end
+  c.path = path
+  return c
+end
+
+-- The purple profile for this container: the annotation purple.profile, the runtime's imposed one,
+-- or none. name | false, or nil, why.
+local function profile_name(annotations, rc)
+  local ann = annotations["purple.profile"]
+  if ann ~= nil and (type(ann) ~= "string" or ann == "") then
+    return fail("config.json: annotations.purple.profile: must name a profile")
+  end
+  if rc.profile and ann and ann ~= rc.profile and not rc.allow_annotation then
+    return fail("annotation purple.profile=%s: %s imposes profile %s (set allow_annotation to let a container choose)",
+      ann, rc.path, rc.profile)
+  end
+  return ann or rc.profile or false
+end
+
+local function write_file(path, text)
+  local tmp = path .. ".purple-oci.tmp"
+  local f, err = io.open(tmp, "w")
+  if not f then return nil, err end
+  f:write(text)
+  f:close()
+  local ok, rerr = os.rename(tmp, path)
+  if not ok then os.remove(tmp) return nil, rerr end
+  return true
+end
+
+-- Removes the container's state directory.
+local function remove_dir(root, id)
+  local d = state.dir(root, id)
+  for _, n in ipairs(core.readdir(d) or {}) do os.remove(d .. "/" .. n) end
+  core.rmdir(d)
+end
+
+-- The freezer cgroup for pause/resume when the plan has none: cgroup v1's freezer hierarchy, or
+-- the v2 directory of the plan (cgroup.freeze). nil when neither exists.
+local FREEZER_V1 = "/sys/fs/cgroup/freezer"
+
+local function add_freezer(spec, id)
+  for _, p in ipairs(spec.cgroup_procs or {}) do
+    local d = p:gsub("/cgroup%.procs$", "")
+    if core.stat(d .. "/freezer.state", false) or core.stat(d .. "/cgroup.freeze", false) then return d, false end
+  end
+  if not core.stat(FREEZER_V1 .. "/freezer.state", false) and not core.stat(FREEZER_V1, false) then return nil end
+  local parent = FREEZER_V1 .. "/purple-oci"
+  core.mkdir(parent, 493)
+  local d = parent .. "/" .. id
+  if not core.mkdir(d, 493) then return nil end
+  spec.cgroup_procs = spec.cgroup_procs or {}
+  table.insert(spec.cgroup_procs, d .. "/cgroup.procs")
+  return d, true
+end
+
+-- create --bundle DIR [--pid-file F] [--console-socket S] [--no-pivot] ID
+function M.create(g, o)
+  local root, err = state.ensure(g.root)
+  if not root then return nil, err end
+  local id = o.id
+  if not state.valid_id(id) then return fail("container id '%s': not a valid id", tostring(id)) end
+  local bundle = core.realpath(o.bundle or ".")
+  if not bundle then return fail("bundle %s: no such directory", o.bundle or ".") end
+  local rc, rerr = M.runtime_config(g.cmd_name)
+  if not rc then return nil, rerr end
+  local spec, lerr = config.load(bundle)
+  if not spec then return nil, lerr end
+  local pname, perr = profile_name(spec.annotations or {}, rc)
+  if pname == nil then return nil, perr end
+  local profile
+  if pname then
+    local p, e = require("purple.profiles").load(pname)
+    if not p then return fail("profile %s: %s", pname, e) end
+    profile = p
+  end
+  local plan, plerr = config.plan(spec, { profile = profile, id = id })
+  if not plan then return nil, plerr end
+  local sp = plan.spec or plan
+  local dir = state.dir(root, id)
+  if not core.mkdir(dir, 448) then return fail("container %s already exists", id) end
+  local st = { id = id, bundle = bundle, annotations = spec.annotations or {}, profile = pname or nil,
+    created = os.date("!%Y-%m-%dT%H:%M:%SZ"), argv = sp.argv }
+  local ok, werr = state.write(root, st)
+  if not ok then remove_dir(root, id) return nil, werr end
+  local function undo(msg)
+    for _, d in ipairs(st.cgroups or {}) do core.rmdir(d) end
+    remove_dir(root, id)
+    return nil, msg
+  end
+  st.freezer, st.own_freezer = add_freezer(sp, id)
+  st.cgroups = {}
+  for _, p in ipairs(sp.cgroup_procs or {}) do st.cgroups[#st.cgroups + 1] = (p:gsub("/cgroup%.procs$", "")) end
+  local fifo, ferr = core.oci_fifo(dir .. "/start")
+  if not fifo then return undo(ferr) end
+  sp.start_fd = fifo
+  sp.die_with_parent = false
+  sp.forward_signals = false
+  if plan.terminal then
+    if not o.console_socket then return undo("process.terminal is true: --console-socket is needed") end
+    local size = plan.console_size or {}
+    local master, slave = core.oci_pty(size.height, size.width)
+    if not master then return undo(slave) end
+    local sok, serr = core.oci_console_send(o.console_socket, master)
+    core.oci_close(master)
+    if not sok then return undo(serr) end
+    local dok, derr = core.oci_stdio(slave)
+    core.oci_close(slave)
+    if not dok then return undo(derr) end
+    sp.ctty = true
+  end
+  local sandbox, serr = core.spawn(sp)
+  core.oci_close(fifo)
+  if not sandbox then return undo(serr) end
+  while true do
+    local ev, perr2 = sandbox:poll(-1)
+    if not ev then sandbox:close() return undo(perr2 or "sandbox ended before it was ready") end
+    if ev.event == "ready" then break end
+    if ev.event == "setup_error" or ev.event == "exec_error" then
+      sandbox:close()
+      return undo(ev.message)
+    end
+    if ev.event == "exit" then sandbox:close() return undo("the container's init exited during setup") end
+  end
+  st.pid = sandbox.pid
+  st.pid_start = runtime.start_ticks(st.pid)
+  ok, werr = state.write(root, st)
+  if ok and o.pid_file then ok, werr = write_file(o.pid_file, tostring(st.pid)) end
+  if not ok then sandbox:close() return undo(werr) end
+  M.register(st)
+  sandbox:detach()
+  return st
+end
+
+-- `purple ps` lists the container as it lists sessions (purple.runtime; kind = "container"); the
+-- record's supervisor is the container's init.
+function M.register(st)
+  local d = runtime.ensure()
+  if not d then return end
+  local sec = core.realtime()
+  local rec = { id = st.id, kind = "container", profile = st.profile or "oci", supervisor_pid = st.pid,
+    supervisor_start = st.pid_start, init_pid = st.pid, argv = st.argv, uid = (core.ids()),
+    started = os.date("!%Y-%m-%dT%H:%M:%SZ", sec), started_epoch = sec, cgroups = st.cgroups }
+  local f = io.open(d .. "/" .. st.id .. ".json.tmp", "w")
+  if not f then return end
+  f:write(runtime.encode_record(rec), "\n")
+  f:close()
+  os.rename(d .. "/" .. st.id .. ".json.tmp", d .. "/" .. st.id .. ".json")
+end
+
+local function unregister(id)
+  local d = runtime.dir()
+  local rec = runtime.read(d .. "/" .. id .. ".json")
+  if rec and rec.kind == "container" then os.remove(d .. "/" .. id .. ".json") end
+end
+
+function M.start(g, o)
+  local st, err = find(g.root, o.id)
+  if not st then return nil, err end
+  local status = state.status(g.root, st)
+  if status ~= "created" then return fail("container %s is %s, not created", o.id, status) end
+  local fifo = state.dir(g.root, o.id) .. "/start"
+  local ok, serr = core.oci_start(fifo)
+  if not ok then return nil, serr end
+  os.remove(fifo)
+  return true
+end
+
+function M.state(g, o)
+  local st, err = find(g.root, o.id)
+  if not st then return nil, err end
+  return state.oci_state(g.root, st)
+end
+
+-- The pids of the container's pid namespace (init's), read from /proc.
+local function pids_of(st)
+  local ns = core.readlink(("/proc/%d/ns/pid"):format(st.pid))
+  local out = {}
+  if not ns then return out end
+  for _, n in ipairs(core.readdir("/proc") or {}) do
+    local pid = tonumber(n)
+    if pid and core.readlink(("/proc/%d/ns/pid"):format(pid)) == ns then out[#out + 1] = pid end
+  end
+  table.sort(out)
+  return out
+end
+
+function M.signal_number(s)
+  if s == nil then return 15 end
+  local n = tonumber(s)
+  if n and n >= 1 and n <= 64 then return math.tointeger(n) end
+  return core.signal_number(tostring(s):upper())
+end
+
+-- kill [--all] ID [SIGNAL]
+function M.kill(g, o)
+  local st, err = find(g.root, o.id)
+  if not st then return nil, err end
+  local sig = M.signal_number(o.signal)
+  if not sig then return fail("kill: unknown signal '%s'", tostring(o.signal)) end
+  if not state.alive(st) then return fail("container %s: container not running", o.id) end
+  if o.all and sig ~= 9 then
+    for _, pid in ipairs(pids_of(st)) do core.kill(pid, sig) end
+    return true
+  end
+  local ok, kerr = core.kill(st.pid, sig)
+  if not ok then return nil, kerr end
+  return true
+end
+
+-- delete [--force] ID
+function M.delete(g, o)
+  if not state.valid_id(o.id) then return fail("container id '%s': not a valid id", tostring(o.id)) end
+  local st = state.read(g.root, o.id)
+  if not st then
+    if o.force and core.stat(state.dir(g.root, o.id), false) then remove_dir(g.root, o.id) end
+    if o.force then return true end
+    return fail("container %s does not exist", o.id)
+  end
+  local status = state.status(g.root, st)
+  if status ~= "stopped" and status ~= "created" and status ~= "creating" and not o.force then
+    return fail("container %s is %s: cannot delete it (stop it first, or --force)", o.id, status)
+  end
+  if state.alive(st) then
+    if st.freezer and status == "paused" then M.freeze(st, false) end
+    core.kill(st.pid, 9)
+    for _ = 1, 500 do -- init is not our child: wait until it is gone (its subreaper reaps it)
+      if not state.alive(st) then break end
+      core.sleep(0.01)
+    end
+  end
+  for i = #(st.cgroups or {}), 1, -1 do
+    local d = st.cgroups[i]
+    for _ = 1, 100 do -- a cgroup is removable only once its last process has been reaped
+      if core.rmdir(d) or not core.stat(d, false) then break end
+      core.sleep(0.01)
+    end
+  end
+  unregister(o.id)
+  remove_dir(g.root, o.id)
+  return true
+end
+
+-- Freezes or thaws the container's freezer cgroup. true | nil, why
+function M.freeze(st, on)
+  if not st.freezer then return fail("container %s: no freezer cgroup (pause needs cgroup v1's freezer or cgroup v2)", st.id) end
+  local v1 = core.stat(st.freezer .. "/freezer.state", false)
+  local path = st.freezer .. (v1 and "/freezer.state" or "/cgroup.freeze")
+  local f, err = io.open(path, "w")
+  if not f then return nil, err end
+  local ok, werr = f:write(v1 and (on and "FROZEN" or "THAWED") or (on and "1" or "0"))
+  f:close()
+  if not ok then return nil, werr end
+  return true
+end
+
+function M.pause(g, o, on)
+  local st, err = find(g.root, o.id)
+  if not st then return nil, err end
+  local status = state.status(g.root, st)
+  if on and status ~= "running" then return fail("container %s is %s, not running", o.id, status) end
+  if not on and status ~= "paused" then return fail("container %s is %s, not paused", o.id, status) end
+  return M.freeze(st, on)
+end
+
+function M.ps(g, o)
+  local st, err = find(g.root, o.id)
+  if not st then return nil, err end
+  if not state.alive(st) then return {} end
+  return pids_of(st)
+end
+
+return M
