@@ -1,14 +1,11 @@
 /* purple-oci's fd work: see oci_io.h. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <termios.h>
 
 #include "fdpass.h"
 #include "oci_io.h"
@@ -35,37 +32,6 @@ int oci_fifo_signal(const char *path)
 	return err;
 }
 
-int oci_pty_open(int *master, int *slave, unsigned rows, unsigned cols)
-{
-	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), s, err;
-	char name[64];
-
-	if (m < 0)
-		return -errno;
-	if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0)
-		goto fail;
-	s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (s < 0)
-		goto fail;
-	if (rows && cols) {
-		struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
-
-		if (ioctl(s, TIOCSWINSZ, &ws) < 0) {
-			err = errno;
-			close(s);
-			close(m);
-			return -err;
-		}
-	}
-	*master = m;
-	*slave = s;
-	return 0;
-fail:
-	err = errno;
-	close(m);
-	return -err;
-}
-
 int oci_console_send(const char *path, int fd)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -85,12 +51,4 @@ int oci_console_send(const char *path, int fd)
 		err = (int)n;
 	close(s);
 	return err;
-}
-
-int oci_stdio_to(int fd)
-{
-	for (int i = 0; i < 3; i++)
-		if (fd != i && dup2(fd, i) < 0)
-			return -errno;
-	return 0;
 }

@@ -1,5 +1,5 @@
 /* The file descriptor work of purple-oci's lifecycle (lua/purple/oci/lifecycle.lua): the start FIFO
- * between `create` and `start`, the container's terminal and the engine's console socket. */
+ * between `create` and `start` and the engine's console socket (init opens the terminal: spawn.c, open_pty). */
 #ifndef PURPLE_OCI_IO_H
 #define PURPLE_OCI_IO_H
 
@@ -8,11 +8,7 @@
 int oci_fifo_open(const char *path);
 /* `start`: writes one byte to the FIFO without blocking. 0, -ENXIO when nobody waits on it, or -errno. */
 int oci_fifo_signal(const char *path);
-/* A new pty: the master (close-on-exec) and its slave, sized rows x cols when both are > 0. 0 or -errno. */
-int oci_pty_open(int *master, int *slave, unsigned rows, unsigned cols);
 /* Sends fd over the unix stream socket at path (the engine's --console-socket). 0 or -errno. */
 int oci_console_send(const char *path, int fd);
-/* Makes fd the process's stdin, stdout and stderr. 0 or -errno. */
-int oci_stdio_to(int fd);
 
 #endif

@@ -262,6 +262,43 @@ static void hide_cmdline(void)
 		*(char *)(v[1] - 1) = ' ';
 }
 
+/* The container's terminal, opened in its own /dev/pts (so ttyname works inside): the slave becomes
+ * stdin, stdout and stderr, the master goes to the supervisor. 0 or -errno with what. */
+static int open_pty(const struct spawn_cfg *c, int ctl, char *what, size_t n)
+{
+	char name[64];
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), s, err;
+
+	if (m < 0) {
+		snprintf(what, n, "open /dev/ptmx");
+		return -errno;
+	}
+	if (unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0 ||
+	    (s = open(name, O_RDWR | O_NOCTTY)) < 0) {
+		err = errno;
+		close(m);
+		snprintf(what, n, "open the pty's slave");
+		return -err;
+	}
+	if (c->pty_rows && c->pty_cols) {
+		struct winsize ws = { .ws_row = c->pty_rows, .ws_col = c->pty_cols };
+
+		(void)ioctl(s, TIOCSWINSZ, &ws);
+	}
+	for (int i = 0; i < 3; i++)
+		if (dup2(s, i) < 0) {
+			err = errno;
+			close(m);
+			snprintf(what, n, "dup2 pty");
+			return -err;
+		}
+	if (s > 2)
+		close(s);
+	child_report(ctl, CTL_PTY, 0, NULL, m);
+	close(m);
+	return 0;
+}
+
 static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *cj, int ctl, const sigset_t *mask)
 {
 	char what[256] = "";
@@ -290,6 +327,8 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		child_fail(ctl, errno, "unshare cgroup namespace");
 	if ((err = mounts_build_root(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
+	if (c->pty && (err = open_pty(c, ctl, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
 	if (c->hostname && (c->ns_flags & CLONE_NEWUTS) && sethostname(c->hostname, strlen(c->hostname)) < 0)
 		child_fail(ctl, errno, "sethostname");
 	if (c->loopback && (err = net_loopback_up(what, sizeof what)) < 0)
@@ -298,8 +337,8 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		child_fail(ctl, -err, what);
 	if (c->new_session && setsid() < 0)
 		child_fail(ctl, errno, "setsid");
-	if (c->ctty && ioctl(0, TIOCSCTTY, 0) < 0)
-		child_fail(ctl, errno, "make the terminal on stdin the controlling terminal");
+	if (c->pty && ioctl(0, TIOCSCTTY, 0) < 0)
+		child_fail(ctl, errno, "make the pty the controlling terminal");
 	if (c->cwd && chdir(c->cwd) < 0) {
 		snprintf(what, sizeof what, "working_dir %s", c->cwd);
 		child_fail(ctl, errno, what);
@@ -640,6 +679,10 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 					return 1;
 				case CTL_READY:
 					ev->kind = SB_READY;
+					return 1;
+				case CTL_PTY:
+					ev->kind = SB_PTY;
+					ev->fd = fd;
 					return 1;
 				case CTL_EXITED:
 					ev->kind = SB_EXIT;

@@ -67,7 +67,9 @@ struct spawn_cfg {
 	char open_what[256];
 	int session_fd;           /* > 0: the payload is the session agent on this socket (session_agent.c) */
 	int start_fd;             /* > 0: once set up, init reports ready and waits for one byte on it (OCI start) */
-	int ctty;                 /* init makes fd 0 (a terminal) the controlling terminal of its new session */
+	int pty;                  /* init opens a pty in the new /dev/pts, makes its slave stdin, stdout, stderr and
+	                           * controlling terminal, and hands the master over (SB_PTY; OCI process.terminal) */
+	unsigned short pty_rows, pty_cols; /* its size, when both are > 0 */
 };
 
 /* Bind sources: opened by the parent before clone when it may clone mounts in its own namespace
@@ -114,7 +116,7 @@ struct sandbox {
 };
 
 enum sandbox_event_kind { SB_SETUP_ERROR, SB_EXEC_ERROR, SB_STARTED, SB_EXIT, SB_SIGNAL, SB_STOP, SB_NOTIFY, SB_WATCH,
-	SB_READY };
+	SB_READY, SB_PTY };
 
 struct sandbox_event {
 	enum sandbox_event_kind kind;
@@ -126,6 +128,7 @@ struct sandbox_event {
 	pid_t sender_pid;         /* stop: who sent purple stop's signal */
 	uid_t sender_uid;
 	struct notify_event notify; /* notify: answer it with notify_respond(s->listener, ...) */
+	int fd;                   /* pty: the master, now the caller's to close */
 };
 
 /* Clones init with cfg, joins its cgroups, writes its id maps and releases it; forward_signals:

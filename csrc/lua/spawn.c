@@ -75,7 +75,7 @@ static const char *const spec_fields[] = {
 	"argv", "env", "path", "cwd", "namespaces", "uid", "gid", "uid_map", "gid_map", "setgroups",
 	"hostname", "mounts", "rlimits", "caps", "drop_caps", "no_new_privs", "new_session",
 	"die_with_parent", "loopback", "cgroup_procs", "cgroupns", "seccomp", "seccomp_listener",
-	"landlock", "forward_signals", "session_fd", "start_fd", "ctty", NULL,
+	"landlock", "forward_signals", "session_fd", "start_fd", "pty", "pty_rows", "pty_cols", NULL,
 };
 
 static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
@@ -151,7 +151,9 @@ static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
 	c->start_fd = (int)pl_field_int(L, t, "start_fd", 0);
 	if (c->start_fd < 0)
 		luaL_error(L, "spawn spec: start_fd must be an fd above 0");
-	c->ctty = pl_field_bool(L, t, "ctty", 0);
+	c->pty = pl_field_bool(L, t, "pty", 0);
+	c->pty_rows = (unsigned short)pl_field_int(L, t, "pty_rows", 0);
+	c->pty_cols = (unsigned short)pl_field_int(L, t, "pty_cols", 0);
 }
 
 /* core.spawn(spec) -> sandbox | nil, "spawn ...: why", errno */
@@ -209,7 +211,7 @@ static void event(lua_State *L, const char *name)
 }
 
 /* sandbox:poll([timeout_ms]) -> event table | nil on timeout.
- * Events: setup_error{what, errno, message}, exec_error{what, errno}, ready (start_fd), started, exit{code|signal},
+ * Events: setup_error{what, errno, message}, exec_error{what, errno}, ready (start_fd), pty{fd} (the pty's master: the caller closes it), started, exit{code|signal},
  * signal{signal} (already forwarded), watch (sandbox:watch's fd is readable), stop{sender_pid, sender_uid} (purple stop, not forwarded),
  * notify{id, pid, nr, arch, name, args} (a seccomp user notification: answer it with sandbox:respond). */
 static int l_poll(lua_State *L)
@@ -256,6 +258,11 @@ static int l_poll(lua_State *L)
 		break;
 	case SB_READY:
 		event(L, "ready");
+		break;
+	case SB_PTY:
+		event(L, "pty");
+		lua_pushinteger(L, ev.fd);
+		lua_setfield(L, -2, "fd");
 		break;
 	case SB_WATCH:
 		event(L, "watch");

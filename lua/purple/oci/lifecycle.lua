@@ -141,15 +141,7 @@ function M.create(g, o)
   if plan.terminal then
     if not o.console_socket then return undo("process.terminal is true: --console-socket is needed") end
     local size = plan.console_size or {}
-    local master, slave = core.oci_pty(size.height, size.width)
-    if not master then return undo(slave) end
-    local sok, serr = core.oci_console_send(o.console_socket, master)
-    core.oci_close(master)
-    if not sok then return undo(serr) end
-    local dok, derr = core.oci_stdio(slave)
-    core.oci_close(slave)
-    if not dok then return undo(derr) end
-    sp.ctty = true
+    sp.pty, sp.pty_rows, sp.pty_cols = true, size.height, size.width
   end
   local sandbox, serr = core.spawn(sp)
   core.oci_close(fifo)
@@ -158,6 +150,11 @@ function M.create(g, o)
     local ev, perr2 = sandbox:poll(-1)
     if not ev then sandbox:close() return undo(perr2 or "sandbox ended before it was ready") end
     if ev.event == "ready" then break end
+    if ev.event == "pty" then
+      local sok, serr2 = core.oci_console_send(o.console_socket, ev.fd)
+      core.oci_close(ev.fd)
+      if not sok then sandbox:close() return undo(serr2) end
+    end
     if ev.event == "setup_error" or ev.event == "exec_error" then
       sandbox:close()
       return undo(ev.message)
