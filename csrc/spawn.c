@@ -44,6 +44,7 @@
 #include "cgroup_join.h"
 #include "control.h"
 #include "net_perform.h"
+#include "ns_enter.h"
 #include "notify.h"
 #include "process.h"
 #include "fdpass.h"
@@ -303,7 +304,7 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 {
 	char what[256] = "";
 	char go;
-	int err, status;
+	int err, status, joined_user = 0;
 	struct sigaction sa = { 0 };
 
 	if (c->die_with_parent)
@@ -314,12 +315,18 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		_exit(125);
 	if ((err = cgroup_join_self(c, cj, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
+	if (c->join_pid > 0) {
+		if ((err = ns_enter_rest(c->join_pid, &joined_user, what, sizeof what)) < 0)
+			child_fail(ctl, -err, what);
+		if (!c->cwd && chdir("/") < 0)
+			child_fail(ctl, errno, "chdir /");
+	}
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* Bind sources the parent did not open are opened now, with the invoker's credentials: after
 	 * set_ids the walk to them would be the sandbox user's. */
 	if ((err = mounts_open_sources(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
-	if (c->ns_flags & CLONE_NEWUSER) {
+	if ((c->ns_flags & CLONE_NEWUSER) || joined_user) {
 		if ((err = set_ids(c, what, sizeof what)) < 0 || (err = caps_raise_effective(what, sizeof what)) < 0)
 			child_fail(ctl, -err, what);
 	}
@@ -440,7 +447,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 {
 	struct cgroup_join cj;
 	struct clone_args ca = { .exit_signal = SIGCHLD };
-	int sv[2], err = 0, pidfd = -1;
+	int sv[2], err = 0, pidfd = -1, saved_pidns = -1, clone_errno;
 	sigset_t block, oldmask;
 	long pid;
 
@@ -470,6 +477,13 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	forwarded_set(&block, 1);
 	sigprocmask(SIG_BLOCK, &block, &oldmask);
 
+	if (cfg->join_pid > 0 && (err = ns_enter_pid(cfg->join_pid, &saved_pidns, what, wn)) < 0) {
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		close(sv[0]);
+		close(sv[1]);
+		mounts_close_binds(cfg);
+		return err;
+	}
 	cgroup_join_plan(cfg, &cj);
 	ca.flags = (unsigned long long)cfg->ns_flags | CLONE_PIDFD;
 	ca.pidfd = (unsigned long long)(uintptr_t)&pidfd;
@@ -492,7 +506,17 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 		sigdelset(&childmask, SIGCHLD);
 		init_main(cfg, &cj, sv[1], &childmask);
 	}
+	clone_errno = errno;
 	cgroup_join_close(&cj);
+	if (saved_pidns >= 0 && (err = ns_leave_pid(saved_pidns, what, wn)) < 0 && pid > 0) {
+		close(sv[0]);
+		close(sv[1]);
+		s->pidfd = pidfd; /* the child is killed and reaped: this process must not go on in its pid namespace */
+		sandbox_release(s);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		return err;
+	}
+	errno = clone_errno;
 	close(sv[1]);
 	mounts_close_binds(cfg); /* the child has its copies */
 	if (pid < 0) {

@@ -70,6 +70,7 @@ struct spawn_cfg {
 	int pty;                  /* init opens a pty in the new /dev/pts, makes its slave stdin, stdout, stderr and
 	                           * controlling terminal, and hands the master over (SB_PTY; OCI process.terminal) */
 	unsigned short pty_rows, pty_cols; /* its size, when both are > 0 */
+	pid_t join_pid;           /* > 0: enter this process's namespaces instead of creating any (OCI exec) */
 };
 
 /* Bind sources: opened by the parent before clone when it may clone mounts in its own namespace

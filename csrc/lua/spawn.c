@@ -75,7 +75,7 @@ static const char *const spec_fields[] = {
 	"argv", "env", "path", "cwd", "namespaces", "uid", "gid", "uid_map", "gid_map", "setgroups",
 	"hostname", "mounts", "rlimits", "caps", "drop_caps", "no_new_privs", "new_session",
 	"die_with_parent", "loopback", "cgroup_procs", "cgroupns", "seccomp", "seccomp_listener",
-	"landlock", "forward_signals", "session_fd", "start_fd", "pty", "pty_rows", "pty_cols", NULL,
+	"landlock", "forward_signals", "session_fd", "start_fd", "pty", "pty_rows", "pty_cols", "join_pid", NULL,
 };
 
 static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
@@ -152,6 +152,7 @@ static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
 	if (c->start_fd < 0)
 		luaL_error(L, "spawn spec: start_fd must be an fd above 0");
 	c->pty = pl_field_bool(L, t, "pty", 0);
+	c->join_pid = (pid_t)pl_field_int(L, t, "join_pid", 0);
 	c->pty_rows = (unsigned short)pl_field_int(L, t, "pty_rows", 0);
 	c->pty_cols = (unsigned short)pl_field_int(L, t, "pty_cols", 0);
 }

@@ -13,7 +13,7 @@ local runtime = require "purple.runtime"
 local state = require "purple.oci.state"
 local config = require "purple.oci.minimal" -- replaced by purple.oci.config once it lands
 
-local M = {}
+local M = { config = config }
 
 local function fail(fmt, ...) return nil, fmt:format(...) end
 
@@ -23,6 +23,16 @@ local function find(root, id)
   local st = state.read(root, id)
   if not st then return fail("container %s does not exist", id) end
   return st
+end
+
+M.find = find
+
+-- The purple profile named name (false: none): policy | false, or nil, why.
+function M.load_profile(name)
+  if not name then return false end
+  local p, e = require("purple.profiles").load(name)
+  if not p then return fail("profile %s: %s", name, e) end
+  return p
 end
 
 -- The runtime's own configuration: $PURPLE_OCI_CONFIG, else /etc/purple/<command name>.json (a
@@ -110,13 +120,9 @@ function M.create(g, o)
   if not spec then return nil, lerr end
   local pname, perr = profile_name(spec.annotations or {}, rc)
   if pname == nil then return nil, perr end
-  local profile
-  if pname then
-    local p, e = require("purple.profiles").load(pname)
-    if not p then return fail("profile %s: %s", pname, e) end
-    profile = p
-  end
-  local plan, plerr = config.plan(spec, { profile = profile, id = id })
+  local profile, prerr = M.load_profile(pname)
+  if profile == nil then return nil, prerr end
+  local plan, plerr = config.plan(spec, { profile = profile or nil, id = id })
   if not plan then return nil, plerr end
   local sp = plan.spec or plan
   local dir = state.dir(root, id)
@@ -275,6 +281,7 @@ function M.delete(g, o)
       core.sleep(0.01)
     end
   end
+  if st.own_freezer then core.rmdir(FREEZER_V1 .. "/purple-oci") end -- the parent, once the last one goes
   unregister(o.id)
   remove_dir(g.root, o.id)
   return true
