@@ -23,6 +23,11 @@ end
 -- Creates root if needed; root, or nil, "state directory ROOT: why".
 function M.ensure(root)
   local uid = core.ids()
+  local at = root:find("/", 2, true)
+  while at do -- the parents, as runc makes them (containerd's shim passes <runc root>/<namespace>)
+    core.mkdir(root:sub(1, at - 1), 448)
+    at = root:find("/", at + 1, true)
+  end
   core.mkdir(root, 448) -- 0700
   local st, err = core.stat(root, false)
   if not st then return nil, ("state directory %s: %s"):format(root, err) end
