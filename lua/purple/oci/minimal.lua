@@ -19,7 +19,8 @@ end
 
 local NS = { pid = "pid", network = "net", ipc = "ipc", uts = "uts", mount = "mount", user = "user", cgroup = "cgroup" }
 
-function M.plan(spec)
+function M.plan(spec, opts)
+  if opts and opts.profile then return nil, "annotations.purple.profile: not supported yet" end
   local p = spec.process or {}
   local root = spec.root.path
   if root:sub(1, 1) ~= "/" then root = spec.bundle .. "/" .. root end
@@ -41,11 +42,17 @@ function M.plan(spec)
   mounts[#mounts + 1] = { type = "proc", target = "/proc" }
   mounts[#mounts + 1] = { type = "dev", target = "/dev" }
   mounts[#mounts + 1] = { type = "tmpfs", target = "/tmp" }
+  local function map(list, default)
+    if not list then return default end
+    local out = {}
+    for _, m in ipairs(list) do out[#out + 1] = ("%d %d %d"):format(m.containerID, m.hostID, m.size) end
+    return table.concat(out, "\n")
+  end
   local s = {
     argv = p.args, env = p.env, cwd = p.cwd, namespaces = table.concat(ns, ","),
     uid = p.user and p.user.uid or 0, gid = p.user and p.user.gid or 0,
     hostname = spec.hostname, mounts = mounts, drop_caps = false, no_new_privs = p.noNewPrivileges or false,
-    setgroups = "clear", uid_map = "0 0 4294967295", gid_map = "0 0 4294967295",
+    setgroups = spec.linux.uidMappings and "deny" or "clear", uid_map = map(spec.linux.uidMappings, "0 0 4294967295"), gid_map = map(spec.linux.gidMappings, "0 0 4294967295"),
   }
   return { spec = s, terminal = p.terminal or false,
     console_size = p.consoleSize, annotations = spec.annotations or {} }
