@@ -36,6 +36,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -202,7 +203,7 @@ static int set_rlimits(const struct spawn_cfg *c, char *what, size_t n)
 
 static int set_ids(const struct spawn_cfg *c, char *what, size_t n)
 {
-	if (c->clear_groups && setgroups(0, NULL) < 0) {
+	if (c->set_groups ? setgroups(c->ngroups, c->groups) < 0 : c->clear_groups && setgroups(0, NULL) < 0) {
 		snprintf(what, n, "setgroups");
 		return -errno;
 	}
@@ -321,6 +322,9 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		if (!c->cwd && chdir("/") < 0)
 			child_fail(ctl, errno, "chdir /");
 	}
+	/* While /proc/self still belongs to this process's user (not once it is non-dumpable). */
+	if ((err = container_oom_score(c, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* Bind sources the parent did not open are opened now, with the invoker's credentials: after
 	 * set_ids the walk to them would be the sandbox user's. */
@@ -332,6 +336,8 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 	}
 	if (c->cgroupns && unshare(CLONE_NEWCGROUP) < 0)
 		child_fail(ctl, errno, "unshare cgroup namespace");
+	if ((err = container_sysctls(c, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
 	if ((err = mounts_build_root(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	if (c->pty && (err = open_pty(c, ctl, what, sizeof what)) < 0)
@@ -350,8 +356,14 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		snprintf(what, sizeof what, "working_dir %s", c->cwd);
 		child_fail(ctl, errno, what);
 	}
-	if ((err = caps_drop(c, what, sizeof what)) < 0)
+	/* Without a user namespace (a container run by root) the ids change here, after the mounts. */
+	if (!(c->ns_flags & CLONE_NEWUSER) && !joined_user && c->set_ids &&
+	    ((err = set_ids(c, what, sizeof what)) < 0 || (err = caps_raise_effective(what, sizeof what)) < 0))
 		child_fail(ctl, -err, what);
+	if ((err = c->cap_sets ? caps_apply_sets(c, what, sizeof what) : caps_drop(c, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
+	if (c->set_umask)
+		umask((mode_t)c->umask);
 	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(ctl, errno, "no_new_privs");
 	/* The id and capability changes above cleared the parent-death signal: arm it again. A
@@ -447,14 +459,14 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 {
 	struct cgroup_join cj;
 	struct clone_args ca = { .exit_signal = SIGCHLD };
-	int sv[2], err = 0, pidfd = -1, saved_pidns = -1, clone_errno;
+	int sv[2], err = 0, pidfd = -1, saved_ns[MAX_JOINS], unjoin, clone_err, saved_pidns = -1;
 	sigset_t block, oldmask;
 	long pid;
 
 	memset(s, 0, sizeof *s);
 	s->pidfd = s->ctl = s->sigfd = s->listener = s->watch_fd = -1;
 	*whole = 0;
-	if (cfg->nmounts && mounts_privileged()) {
+	if ((cfg->nmounts || cfg->root) && mounts_privileged()) {
 		int r = mounts_open_binds(cfg, what, wn, whole);
 
 		if (r < 0 && *whole)
@@ -477,7 +489,10 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	forwarded_set(&block, 1);
 	sigprocmask(SIG_BLOCK, &block, &oldmask);
 
-	if (cfg->join_pid > 0 && (err = ns_enter_pid(cfg->join_pid, &saved_pidns, what, wn)) < 0) {
+	if ((err = container_join(cfg, saved_ns, what, wn)) < 0 ||
+	    (cfg->join_pid > 0 && (err = ns_enter_pid(cfg->join_pid, &saved_pidns, what, wn)) < 0)) {
+		if (cfg->join_pid > 0) /* the joins are undone when the pid namespace could not be entered */
+			container_unjoin(cfg, saved_ns, what, wn);
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		close(sv[0]);
 		close(sv[1]);
@@ -506,23 +521,23 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 		sigdelset(&childmask, SIGCHLD);
 		init_main(cfg, &cj, sv[1], &childmask);
 	}
-	clone_errno = errno;
+	clone_err = errno;
 	cgroup_join_close(&cj);
-	if (saved_pidns >= 0 && (err = ns_leave_pid(saved_pidns, what, wn)) < 0 && pid > 0) {
-		close(sv[0]);
-		close(sv[1]);
-		s->pidfd = pidfd; /* the child is killed and reaped: this process must not go on in its pid namespace */
-		sandbox_release(s);
-		sigprocmask(SIG_SETMASK, &oldmask, NULL);
-		return err;
+	unjoin = container_unjoin(cfg, saved_ns, what, wn); /* else this thread stays in the container's */
+	if (saved_pidns >= 0) { /* exec: this process's own pid namespace for its later children */
+		int r = ns_leave_pid(saved_pidns, what, wn);
+
+		if (r < 0 && unjoin == 0)
+			unjoin = r;
 	}
-	errno = clone_errno;
 	close(sv[1]);
 	mounts_close_binds(cfg); /* the child has its copies */
 	if (pid < 0) {
-		err = errno;
+		err = clone_err;
 		close(sv[0]);
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		if (unjoin < 0)
+			return unjoin;
 		snprintf(what, wn, "clone %s", cfg->ns_names ? cfg->ns_names : "");
 		return -err;
 	}
@@ -530,6 +545,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	s->pidfd = pidfd;
 	s->ctl = sv[0];
 	s->oldmask = oldmask;
+	err = -unjoin;
 	if (forward_signals) {
 		sigset_t fw, chld;
 

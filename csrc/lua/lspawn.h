@@ -9,6 +9,7 @@
 /* Spec parsers (raise on a malformed field): mounts (lua/mounts.c), caps (lua/caps.c). */
 void mounts_parse(lua_State *L, int t, struct spawn_cfg *c);
 void caps_parse(lua_State *L, int t, struct spawn_cfg *c);
+void container_parse(lua_State *L, int t, struct spawn_cfg *c); /* lua/container.c */
 
 /* Pushes the "notify" event table of one seccomp notification (lua/notify.c). */
 void pl_push_notify(lua_State *L, const struct notify_event *n);

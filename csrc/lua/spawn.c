@@ -57,12 +57,27 @@ static void rlimits_parse(lua_State *L, int t, struct spawn_cfg *c)
 
 		if (res < 0)
 			luaL_error(L, "rlimits: unknown limit '%s'", k ? k : "?");
-		v = lua_tointegerx(L, -1, &isnum);
-		if (!isnum || v < 0)
-			luaL_error(L, "rlimits.%s must be a non-negative integer", k);
 		if (c->nrlimits == MAX_RLIMITS)
 			luaL_error(L, "rlimits: too many");
 		c->rlimits[c->nrlimits].resource = res;
+		if (lua_istable(L, -1)) {
+			/* { soft = n, hard = n } (an OCI rlimit); as unsigned 64-bit: -1 is RLIM_INFINITY */
+			lua_Integer soft = (lua_getfield(L, -1, "soft"), lua_tointegerx(L, -1, &isnum));
+			int hard_ok;
+			lua_Integer hard = (lua_getfield(L, -2, "hard"), lua_tointegerx(L, -1, &hard_ok));
+
+			lua_pop(L, 2);
+			if (!isnum || !hard_ok)
+				luaL_error(L, "rlimits.%s: soft and hard must be integers", k);
+			c->rlimits[c->nrlimits].lim.rlim_cur = (rlim_t)soft;
+			c->rlimits[c->nrlimits].lim.rlim_max = (rlim_t)hard;
+			c->nrlimits++;
+			lua_pop(L, 1);
+			continue;
+		}
+		v = lua_tointegerx(L, -1, &isnum);
+		if (!isnum || v < 0)
+			luaL_error(L, "rlimits.%s must be a non-negative integer", k);
 		c->rlimits[c->nrlimits].lim.rlim_cur = (rlim_t)v;
 		c->rlimits[c->nrlimits].lim.rlim_max = (rlim_t)v;
 		c->nrlimits++;
@@ -75,7 +90,8 @@ static const char *const spec_fields[] = {
 	"argv", "env", "path", "cwd", "namespaces", "uid", "gid", "uid_map", "gid_map", "setgroups",
 	"hostname", "mounts", "rlimits", "caps", "drop_caps", "no_new_privs", "new_session",
 	"die_with_parent", "loopback", "cgroup_procs", "cgroupns", "seccomp", "seccomp_listener",
-	"landlock", "forward_signals", "session_fd", "start_fd", "pty", "pty_rows", "pty_cols", "join_pid", NULL,
+	"landlock", "forward_signals", "session_fd", "root", "root_readonly", "joins", "sysctls", "set_ids",
+	"groups", "umask", "oom_score_adj", "cap_sets", "start_fd", "pty", "pty_rows", "pty_cols", "join_pid", NULL,
 };
 
 static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
@@ -145,6 +161,8 @@ static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
 			luaL_error(L, "spawn spec: %s", what);
 	}
 	lua_pop(L, 1);
+	container_parse(L, t, c);
+	c->sysctls = string_list(L, t, "sysctls", &c->nsysctls);
 	c->session_fd = (int)pl_field_int(L, t, "session_fd", 0);
 	if (c->session_fd < 0)
 		luaL_error(L, "spawn spec: session_fd must be an fd above 0");

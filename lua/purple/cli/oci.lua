@@ -121,6 +121,19 @@ local function err(msg)
   return 125
 end
 
+-- Warnings: the --log file when there is one (conmon and the shim keep it), else stderr.
+g.warn = function(msg)
+  if g.log then
+    local f = io.open(g.log, "a")
+    if f then
+      f:write(log_line("warning", msg), "\n")
+      f:close()
+      return
+    end
+  end
+  io.stderr:write(NAME, ": warning: ", msg, "\n")
+end
+
 local function out(v)
   io.stdout:write(json.encode(v), "\n")
   return 0

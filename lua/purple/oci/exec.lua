@@ -15,7 +15,7 @@ local lifecycle = require "purple.oci.lifecycle"
 local M = {}
 
 -- What builds a container rather than starts a process in one: left out of an exec's spawn spec.
-local BUILD_ONLY = { "mounts", "root", "hostname", "namespaces", "uid_map", "gid_map", "loopback", "cgroupns",
+local BUILD_ONLY = { "mounts", "root", "root_readonly", "hostname", "namespaces", "uid_map", "gid_map", "loopback", "cgroupns",
   "joins", "ns_joins", "sysctls", "oom_score_adj", "cgroup_procs", "start_fd", "pty", "pty_rows", "pty_cols" }
 
 local function read_process(path)
@@ -48,9 +48,9 @@ function M.exec(g, o, operands)
   end
   local profile, prerr = lifecycle.load_profile(st.profile)
   if profile == nil then return nil, prerr end
-  local plan, plerr = lifecycle.config.plan(spec, { profile = profile or nil, id = o.id })
+  local plan, plerr = lifecycle.config.plan(spec, { profile = profile or nil, bundle = st.bundle })
   if not plan then return nil, plerr end
-  local sp = plan.spec or plan
+  local sp = plan.spec
   for _, k in ipairs(BUILD_ONLY) do sp[k] = nil end
   sp.join_pid = st.pid
   sp.cgroup_procs = {}

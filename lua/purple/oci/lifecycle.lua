@@ -11,7 +11,9 @@ local core = require "purple.core"
 local json = require "purple.json"
 local runtime = require "purple.runtime"
 local state = require "purple.oci.state"
-local config = require "purple.oci.minimal" -- replaced by purple.oci.config once it lands
+local config = require "purple.oci.config"
+local cgroup = require "purple.oci.cgroup"
+local hooks = require "purple.oci.hooks"
 
 local M = { config = config }
 
@@ -33,6 +35,12 @@ function M.load_profile(name)
   local p, e = require("purple.profiles").load(name)
   if not p then return fail("profile %s: %s", name, e) end
   return p
+end
+
+-- A warning: stderr, and the --log file (set by purple.cli.oci).
+function M.warn(g, msg)
+  if g.warn then return g.warn(msg) end
+  io.stderr:write("purple-oci: warning: ", msg, "\n")
 end
 
 -- The runtime's own configuration: $PURPLE_OCI_CONFIG, else /etc/purple/<command name>.json (a
@@ -87,23 +95,15 @@ local function remove_dir(root, id)
   core.rmdir(d)
 end
 
--- The freezer cgroup for pause/resume when the plan has none: cgroup v1's freezer hierarchy, or
--- the v2 directory of the plan (cgroup.freeze). nil when neither exists.
-local FREEZER_V1 = "/sys/fs/cgroup/freezer"
+-- The directory pause/resume writes: cgroup v1's freezer, else the v2 group (cgroup.freeze).
+local function freezer_of(group)
+  return group.dirs.freezer or group.dirs.unified
+end
 
-local function add_freezer(spec, id)
-  for _, p in ipairs(spec.cgroup_procs or {}) do
-    local d = p:gsub("/cgroup%.procs$", "")
-    if core.stat(d .. "/freezer.state", false) or core.stat(d .. "/cgroup.freeze", false) then return d, false end
-  end
-  if not core.stat(FREEZER_V1 .. "/freezer.state", false) and not core.stat(FREEZER_V1, false) then return nil end
-  local parent = FREEZER_V1 .. "/purple-oci"
-  core.mkdir(parent, 493)
-  local d = parent .. "/" .. id
-  if not core.mkdir(d, 493) then return nil end
-  spec.cgroup_procs = spec.cgroup_procs or {}
-  table.insert(spec.cgroup_procs, d .. "/cgroup.procs")
-  return d, true
+-- Runs a hook phase with the container's state on stdin: true, or nil, why.
+local function run_hooks(root, st, phase)
+  if not st.hooks or not st.hooks[phase] then return true end
+  return hooks.run(st.hooks, phase, json.encode(state.oci_state(root, st)))
 end
 
 -- create --bundle DIR [--pid-file F] [--console-socket S] [--no-pivot] ID
@@ -122,23 +122,32 @@ function M.create(g, o)
   if pname == nil then return nil, perr end
   local profile, prerr = M.load_profile(pname)
   if profile == nil then return nil, prerr end
-  local plan, plerr = config.plan(spec, { profile = profile or nil, id = id })
+  local plan, plerr = config.plan(spec, { profile = profile or nil, bundle = bundle })
   if not plan then return nil, plerr end
-  local sp = plan.spec or plan
+  for _, w in ipairs(plan.warnings or {}) do M.warn(g, w) end
+  local sp = plan.spec
   local dir = state.dir(root, id)
   if not core.mkdir(dir, 448) then return fail("container %s already exists", id) end
   local st = { id = id, bundle = bundle, annotations = spec.annotations or {}, profile = pname or nil,
-    created = os.date("!%Y-%m-%dT%H:%M:%SZ"), argv = sp.argv }
+    created = os.date("!%Y-%m-%dT%H:%M:%SZ"), argv = sp.argv, hooks = plan.hooks }
   local ok, werr = state.write(root, st)
   if not ok then remove_dir(root, id) return nil, werr end
+  local group
   local function undo(msg)
-    for _, d in ipairs(st.cgroups or {}) do core.rmdir(d) end
+    if group then group:remove() end
     remove_dir(root, id)
     return nil, msg
   end
-  st.freezer, st.own_freezer = add_freezer(sp, id)
+  -- every container gets a cgroup (pause, ps, delete's kill), with the config's limits when it has any
+  local gerr
+  group, gerr = cgroup.create(plan.cgroup or { resources = {} }, id)
+  if not group then return undo(gerr) end
+  for _, w in ipairs(group.warnings or {}) do M.warn(g, w) end
+  sp.cgroup_procs = group.procs
+  st.cgroup = group.path
+  st.freezer = freezer_of(group)
   st.cgroups = {}
-  for _, p in ipairs(sp.cgroup_procs or {}) do st.cgroups[#st.cgroups + 1] = (p:gsub("/cgroup%.procs$", "")) end
+  for _, p in ipairs(group.procs) do st.cgroups[#st.cgroups + 1] = (p:gsub("/cgroup%.procs$", "")) end
   local fifo, ferr = core.oci_fifo(dir .. "/start")
   if not fifo then return undo(ferr) end
   sp.start_fd = fifo
@@ -169,6 +178,10 @@ function M.create(g, o)
   end
   st.pid = sandbox.pid
   st.pid_start = runtime.start_ticks(st.pid)
+  for _, phase in ipairs({ "createRuntime", "prestart", "createContainer" }) do
+    local hok, herr = run_hooks(root, st, phase)
+    if not hok then sandbox:close() return undo(herr) end
+  end
   ok, werr = state.write(root, st)
   if ok and o.pid_file then ok, werr = write_file(o.pid_file, tostring(st.pid)) end
   if not ok then sandbox:close() return undo(werr) end
@@ -204,10 +217,14 @@ function M.start(g, o)
   if not st then return nil, err end
   local status = state.status(g.root, st)
   if status ~= "created" then return fail("container %s is %s, not created", o.id, status) end
+  local hok, herr = run_hooks(g.root, st, "startContainer")
+  if not hok then return nil, herr end
   local fifo = state.dir(g.root, o.id) .. "/start"
   local ok, serr = core.oci_start(fifo)
   if not ok then return nil, serr end
   os.remove(fifo)
+  hok, herr = run_hooks(g.root, st, "poststart")
+  if not hok then M.warn(g, herr) end
   return true
 end
 
@@ -274,14 +291,12 @@ function M.delete(g, o)
       core.sleep(0.01)
     end
   end
-  for i = #(st.cgroups or {}), 1, -1 do
-    local d = st.cgroups[i]
-    for _ = 1, 100 do -- a cgroup is removable only once its last process has been reaped
-      if core.rmdir(d) or not core.stat(d, false) then break end
-      core.sleep(0.01)
-    end
+  if st.cgroup then
+    local ok, cerr = cgroup.open(st.cgroup):remove()
+    if not ok then M.warn(g, "delete: cgroup " .. st.cgroup .. ": " .. tostring(cerr)) end
   end
-  if st.own_freezer then core.rmdir(FREEZER_V1 .. "/purple-oci") end -- the parent, once the last one goes
+  local hok, herr = run_hooks(g.root, st, "poststop")
+  if not hok then M.warn(g, herr) end
   unregister(o.id)
   remove_dir(g.root, o.id)
   return true
