@@ -32,7 +32,7 @@ DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-dkjso
                python3 iproute2 util-linux man-db logrotate git procps nodejs luarocks
 # purple-oci's engine tests (spec/oci_engines_spec.lua) and its bench row: the engines that call it, runc to
 # compare with, busybox-static for the images (docs/oci.md)
-DEB_PACKAGES += podman uidmap runc containerd busybox-static
+DEB_PACKAGES += podman uidmap runc containerd busybox-static slirp4netns
 # spec/oci_config_spec.lua builds its containers' rootfs from busybox-static (above)
 
 CORE_SRC := $(sort $(wildcard csrc/*.c))

@@ -62,6 +62,11 @@ function M.exec(g, o, operands)
     local size = plan.console_size or {}
     sp.pty, sp.pty_rows, sp.pty_cols = true, size.height, size.width
   end
+  -- numbered in the container (audit's command_start); state.json keeps the count
+  st.execs = (st.execs or 0) + 1
+  state.write(g.root, st)
+  local aok, aerr = require("purple.oci.audit").exec(st, profile or nil, st.execs, sp.argv, plan.terminal)
+  if not aok then return nil, aerr end
   local sandbox, serr = core.spawn(sp)
   if not sandbox then return nil, serr end
   while true do

@@ -14,6 +14,7 @@ local state = require "purple.oci.state"
 local config = require "purple.oci.config"
 local cgroup = require "purple.oci.cgroup"
 local hooks = require "purple.oci.hooks"
+local oci_audit = require "purple.oci.audit"
 
 local M = { config = config }
 
@@ -182,6 +183,8 @@ function M.create(g, o)
     local hok, herr = run_hooks(root, st, phase)
     if not hok then sandbox:close() return undo(herr) end
   end
+  local aok, aerr = oci_audit.created(st, profile or nil, sp)
+  if not aok then sandbox:close() return undo(aerr) end
   ok, werr = state.write(root, st)
   if ok and o.pid_file then ok, werr = write_file(o.pid_file, tostring(st.pid)) end
   if not ok then sandbox:close() return undo(werr) end
