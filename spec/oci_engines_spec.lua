@@ -196,6 +196,56 @@ describe("purple-oci", function()
     assert.is_nil(core.stat("/sys/fs/cgroup/freezer/purple-oci/bad", false))
   end)
 
+  it("takes a profile name from the annotation, never a path, and lets the runtime's configuration impose one", function()
+    local root = H.tmpdir() .. "/state"
+    local b = bundle({ "true" }, { annotations = { ["purple.profile"] = "/tmp/evil.lua" } })
+    assert.are.same({ "", "purple-oci: config.json: annotations.purple.profile: \"/tmp/evil.lua\" is not a profile "
+      .. "name (letters, digits, _ and -; see purple profile list)\n", 125 }, { oci(root, "create", "--bundle", b, "p1") })
+    assert.are.same({}, core.readdir(root))
+    -- the runtime imposes ai-strict: an annotation asking for another profile is refused
+    local conf = H.tmpdir() .. "/purple-oci.json"
+    H.write(conf, '{"profile": "ai-strict"}')
+    b = bundle({ "true" }, { annotations = { ["purple.profile"] = "ai-dev-safe" } })
+    local out, err, code = H.sh(("PURPLE_OCI_CONFIG=%s %s --root %s create --bundle %s p2 </dev/null >/dev/null"):format(
+      H.q(conf), H.q(OCI), H.q(root), H.q(b)))
+    assert.are.same({ "", ("purple-oci: annotation purple.profile=ai-dev-safe: %s imposes profile ai-strict (set "
+      .. "allow_annotation to let a container choose)\n"):format(conf), 125 }, { out, err, code })
+    H.write(conf, '{"profile": "ai-strict", "color": "red"}')
+    out, err, code = H.sh(("PURPLE_OCI_CONFIG=%s %s --root %s create --bundle %s p3 </dev/null >/dev/null"):format(
+      H.q(conf), H.q(OCI), H.q(root), H.q(b)))
+    assert.are.same({ "", ("purple-oci: %s: color: unknown key\n"):format(conf), 125 }, { out, err, code })
+    assert.are.same({}, core.readdir(root))
+  end)
+
+  it("records the container in its profile's audit log (session = the container id) and in purple ps", function()
+    local d = H.tmpdir()
+    H.write(d .. "/audited.yaml", ("extends: ai-strict\nname: audited\naudit:\n  enabled: true\n  log_path: %s/audit.log\n")
+      :format(d))
+    H.write(d .. "/conf.json", ('{"profile": "%s/audited.yaml"}'):format(d))
+    local b = bundle({ "sleep", "1000" })
+    local root = d .. "/state"
+    local id = new_id(root)
+    local env = "PURPLE_OCI_CONFIG=" .. H.q(d .. "/conf.json") .. " "
+    local _, err, code = H.sh(env .. ("%s --root %s create --bundle %s %s </dev/null >/dev/null"):format(H.q(OCI), H.q(root),
+      H.q(b), id))
+    assert.are.same({ 0 }, { code }, err)
+    assert.are.same({ "", "", 0 }, { oci(root, "start", id) })
+    local out
+    out, err, code = H.sh(env .. ("%s --root %s exec %s echo hi </dev/null"):format(H.q(OCI), H.q(root), id))
+    assert.are.same({ "hi\n", 0 }, { out, code }, err)
+    local recs = {}
+    for line in H.read(d .. "/audit.log"):gmatch("[^\n]+") do recs[#recs + 1] = json.decode(line) end
+    assert.are.same({ "session_start", id, "audited", { "sleep", "1000" } },
+      { recs[1].event, recs[1].session, recs[1].profile, recs[1].argv })
+    assert.are.same({ "command_start", id, 1, { "echo", "hi" }, false },
+      { recs[2].event, recs[2].session, recs[2].command, recs[2].argv, recs[2].tty })
+    local ps = json.decode((H.sh(H.q(H.purple) .. " ps --json")))
+    local found
+    for _, r in ipairs(ps.sessions or ps) do if r.id == id then found = r end end
+    assert.is_truthy(found)
+    assert.are.same({ "audited", json.decode((oci(root, "state", id))).pid }, { found.profile, found.init_pid or found.pid })
+  end)
+
   it("refuses an unknown option, an unknown command and a bad log format", function()
     local root = H.tmpdir() .. "/state"
     assert.are.same({ "", "purple-oci: create: unknown option '--frobnicate'\n", 125 },

@@ -68,8 +68,11 @@ end
 -- or none. name | false, or nil, why.
 local function profile_name(annotations, rc)
   local ann = annotations["purple.profile"]
-  if ann ~= nil and (type(ann) ~= "string" or ann == "") then
-    return fail("config.json: annotations.purple.profile: must name a profile")
+  -- a name from purple's profile directories only: an annotation is the container owner's to set,
+  -- and a path could name a Lua profile (code purple-oci would run) anywhere, even in the image
+  if ann ~= nil and (type(ann) ~= "string" or not ann:match("^%w[%w_-]*$")) then
+    return fail("config.json: annotations.purple.profile: %q is not a profile name (letters, digits, _ and -; "
+      .. "see purple profile list)", tostring(ann))
   end
   if rc.profile and ann and ann ~= rc.profile and not rc.allow_annotation then
     return fail("annotation purple.profile=%s: %s imposes profile %s (set allow_annotation to let a container choose)",
@@ -130,7 +133,8 @@ function M.create(g, o)
   local dir = state.dir(root, id)
   if not core.mkdir(dir, 448) then return fail("container %s already exists", id) end
   local st = { id = id, bundle = bundle, annotations = spec.annotations or {}, profile = pname or nil,
-    created = os.date("!%Y-%m-%dT%H:%M:%SZ"), argv = sp.argv, hooks = plan.hooks }
+    created = os.date("!%Y-%m-%dT%H:%M:%SZ"), argv = sp.argv, hooks = plan.hooks,
+    profile_name = profile and profile.name or nil }
   local ok, werr = state.write(root, st)
   if not ok then remove_dir(root, id) return nil, werr end
   local group
@@ -199,7 +203,7 @@ function M.register(st)
   local d = runtime.ensure()
   if not d then return end
   local sec = core.realtime()
-  local rec = { id = st.id, kind = "container", profile = st.profile or "oci", supervisor_pid = st.pid,
+  local rec = { id = st.id, kind = "container", profile = st.profile_name or "oci", supervisor_pid = st.pid,
     supervisor_start = st.pid_start, init_pid = st.pid, argv = st.argv, uid = (core.ids()),
     started = os.date("!%Y-%m-%dT%H:%M:%SZ", sec), started_epoch = sec, cgroups = st.cgroups }
   local f = io.open(d .. "/" .. st.id .. ".json.tmp", "w")
