@@ -29,11 +29,12 @@ static int open_other(pid_t target, const char *name, const char *self_name)
 	return fd;
 }
 
-int ns_enter_pid(pid_t target, int *saved, char *what, size_t n)
+int ns_enter_pid(pid_t target, int *saved, int *user, char *what, size_t n)
 {
 	int fd = open_other(target, "pid", "pid_for_children"), err;
 
 	*saved = -1;
+	*user = 0;
 	if (fd < 0) {
 		snprintf(what, n, "open /proc/%d/ns/pid", (int)target);
 		return fd;
@@ -41,17 +42,39 @@ int ns_enter_pid(pid_t target, int *saved, char *what, size_t n)
 	if (fd == 0)
 		return 0;
 	*saved = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-	if (*saved < 0 || setns(fd, CLONE_NEWPID) < 0) {
-		err = errno;
+	if (*saved < 0)
+		goto fail;
+	if (setns(fd, CLONE_NEWPID) == 0) {
 		close(fd);
-		if (*saved >= 0)
-			close(*saved);
-		*saved = -1;
-		snprintf(what, n, "join the pid namespace of %d", (int)target);
-		return -err;
+		return 0;
 	}
+	if (errno == EPERM) {
+		int ufd = open_other(target, "user", "user");
+
+		if (ufd > 0) {
+			err = setns(ufd, CLONE_NEWUSER) < 0 ? errno : 0;
+			close(ufd);
+			if (err) {
+				errno = err;
+				goto fail;
+			}
+			*user = 1;
+			close(*saved); /* no way back to a pid namespace of the parent user namespace */
+			*saved = -1;
+			if (setns(fd, CLONE_NEWPID) == 0) {
+				close(fd);
+				return 0;
+			}
+		}
+	}
+fail:
+	err = errno;
 	close(fd);
-	return 0;
+	if (*saved >= 0)
+		close(*saved);
+	*saved = -1;
+	snprintf(what, n, "join the pid namespace of %d", (int)target);
+	return -err;
 }
 
 int ns_leave_pid(int saved, char *what, size_t n)

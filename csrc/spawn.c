@@ -301,11 +301,15 @@ static int open_pty(const struct spawn_cfg *c, int ctl, char *what, size_t n)
 	return 0;
 }
 
+/* exec: the supervisor joined the container's user namespace itself (ns_enter_pid); the child,
+ * cloned in it, then only changes its ids there. */
+static int parent_joined_user;
+
 static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *cj, int ctl, const sigset_t *mask)
 {
 	char what[256] = "";
 	char go;
-	int err, status, joined_user = 0;
+	int err, status, joined_user = parent_joined_user;
 	struct sigaction sa = { 0 };
 
 	if (c->die_with_parent)
@@ -317,8 +321,11 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 	if ((err = cgroup_join_self(c, cj, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	if (c->join_pid > 0) {
-		if ((err = ns_enter_rest(c->join_pid, &joined_user, what, sizeof what)) < 0)
+		int user = 0;
+
+		if ((err = ns_enter_rest(c->join_pid, &user, what, sizeof what)) < 0)
 			child_fail(ctl, -err, what);
+		joined_user |= user;
 		if (!c->cwd && chdir("/") < 0)
 			child_fail(ctl, errno, "chdir /");
 	}
@@ -490,7 +497,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	sigprocmask(SIG_BLOCK, &block, &oldmask);
 
 	if ((err = container_join(cfg, saved_ns, what, wn)) < 0 ||
-	    (cfg->join_pid > 0 && (err = ns_enter_pid(cfg->join_pid, &saved_pidns, what, wn)) < 0)) {
+	    (cfg->join_pid > 0 && (err = ns_enter_pid(cfg->join_pid, &saved_pidns, &parent_joined_user, what, wn)) < 0)) {
 		if (cfg->join_pid > 0) /* the joins are undone when the pid namespace could not be entered */
 			container_unjoin(cfg, saved_ns, what, wn);
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);

@@ -52,7 +52,8 @@ function M.exec(g, o, operands)
   if not plan then return nil, plerr end
   local sp = plan.spec
   for _, k in ipairs(BUILD_ONLY) do sp[k] = nil end
-  sp.join_pid = st.pid
+  sp.join_pid = lifecycle.ns_pid(st)
+  if not sp.join_pid then return nil, ("container %s: its namespaces cannot be opened (/proc/%d/ns)"):format(o.id, st.pid) end
   sp.cgroup_procs = {}
   for _, d in ipairs(st.cgroups or {}) do sp.cgroup_procs[#sp.cgroup_procs + 1] = d .. "/cgroup.procs" end
   sp.die_with_parent = false

@@ -241,14 +241,34 @@ function M.state(g, o)
   return state.oci_state(g.root, st)
 end
 
+-- A process whose namespaces are the container's and whose /proc/PID/ns the caller may open: init
+-- itself for root; for an unprivileged owner init's child (the container's process), since init is
+-- not dumpable and was cloned from outside the container's user namespace, so its ns links are
+-- closed to that user while the process exec'd inside that namespace's are not. nil when none.
+function M.ns_pid(st)
+  if core.readlink(("/proc/%d/ns/pid"):format(st.pid)) then return st.pid end
+  for _, n in ipairs(core.readdir("/proc") or {}) do
+    local pid = tonumber(n)
+    if pid then
+      local f = io.open(("/proc/%d/status"):format(pid))
+      local text = f and f:read("a") or ""
+      if f then f:close() end
+      if tonumber(text:match("\nPPid:%s*(%d+)")) == st.pid and core.readlink(("/proc/%d/ns/pid"):format(pid)) then
+        return pid
+      end
+    end
+  end
+end
+
 -- The pids of the container's pid namespace (init's), read from /proc.
 local function pids_of(st)
-  local ns = core.readlink(("/proc/%d/ns/pid"):format(st.pid))
+  local via = M.ns_pid(st)
+  local ns = via and core.readlink(("/proc/%d/ns/pid"):format(via))
   local out = {}
   if not ns then return out end
   for _, n in ipairs(core.readdir("/proc") or {}) do
     local pid = tonumber(n)
-    if pid and core.readlink(("/proc/%d/ns/pid"):format(pid)) == ns then out[#out + 1] = pid end
+    if pid and (pid == st.pid or core.readlink(("/proc/%d/ns/pid"):format(pid)) == ns) then out[#out + 1] = pid end
   end
   table.sort(out)
   return out
