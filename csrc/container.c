@@ -23,16 +23,22 @@ int container_sysctls(const struct spawn_cfg *c, char *what, size_t n)
 		size_t len, vlen;
 		int fd;
 
-		if (!eq || (size_t)(eq - kv) + sizeof "/proc/sys/" >= sizeof path) {
+		if (!eq || eq == kv || (size_t)(eq - kv) + sizeof "/proc/sys/" >= sizeof path) {
 			errno = EINVAL;
 			FAIL("sysctl %s", kv);
 		}
+		/* A name is dot-separated words: no other character, no empty word, so the path built from
+		 * it stays under /proc/sys (a "net.//.." key would otherwise climb out of it). */
+		for (const char *q = kv; q < eq; q++)
+			if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+			      *q == '_' || *q == '-' || (*q == '.' && q > kv && q[-1] != '.' && q + 1 < eq))) {
+				errno = EINVAL;
+				FAIL("sysctl %.*s: not a sysctl name", (int)(eq - kv), kv);
+			}
 		len = (size_t)snprintf(path, sizeof path, "/proc/sys/%.*s", (int)(eq - kv), kv);
 		for (size_t k = sizeof "/proc/sys/" - 1; k < len; k++)
 			if (path[k] == '.')
 				path[k] = '/';
-			else if (path[k] == '/')
-				path[k] = '.'; /* sysctl(8): a slash in a key stands for a dot in the name */
 		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 		vlen = strlen(eq + 1);
 		if (fd < 0 || write(fd, eq + 1, vlen) != (ssize_t)vlen) {

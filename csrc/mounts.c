@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <dirent.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/sched.h>
@@ -922,6 +923,97 @@ int mount_ropath(int rootfd, const struct mount_op *m, char *what, size_t n)
 }
 
 /* A new filesystem instance (m->fstype with m->data) on the directory m->target. */
+/* Copies the tree in src (a directory fd) into dst: directories, regular files, symlinks and fifos
+ * with their modes and owners (tmpcopyup). 0, or -1 with errno; another file type is EINVAL. */
+static int copy_tree(int src, int dst, int depth)
+{
+	int dfd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *e;
+	int r = 0;
+
+	if (dfd < 0)
+		return -1;
+	if (depth > 32) {
+		close(dfd);
+		errno = ELOOP;
+		return -1;
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -1;
+	}
+	while (r == 0 && (errno = 0, e = readdir(d))) {
+		struct stat st;
+		const char *name = e->d_name;
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -1;
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			int s2, d2;
+
+			if (mkdirat(dst, name, st.st_mode & 07777) < 0 ||
+			    (s2 = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+				r = -1;
+				break;
+			}
+			d2 = openat(dst, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			r = d2 < 0 ? -1 : copy_tree(s2, d2, depth + 1);
+			close(s2);
+			if (d2 >= 0)
+				close(d2);
+		} else if (S_ISREG(st.st_mode)) {
+			int in = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			int out = in < 0 ? -1 : openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+							st.st_mode & 07777);
+			char buf[65536];
+			ssize_t k;
+
+			if (in < 0 || out < 0)
+				r = -1;
+			while (r == 0 && (k = read(in, buf, sizeof buf)) != 0)
+				if (k < 0 || write(out, buf, (size_t)k) != k)
+					r = -1;
+			if (in >= 0)
+				close(in);
+			if (out >= 0)
+				close(out);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t k = readlinkat(dfd, name, target, sizeof target - 1);
+
+			if (k < 0)
+				r = -1;
+			else {
+				target[k] = 0;
+				r = symlinkat(target, dst, name);
+			}
+		} else if (S_ISFIFO(st.st_mode)) {
+			r = mknodat(dst, name, S_IFIFO | (st.st_mode & 07777), 0);
+		} else {
+			errno = EINVAL; /* a device or socket in a tmpcopyup directory */
+			r = -1;
+		}
+		if (r == 0)
+			r = fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+	}
+	if (r == 0 && errno)
+		r = -1;
+	{
+		int e2 = errno;
+		closedir(d);
+		errno = e2;
+	}
+	return r;
+}
+
+/* A new filesystem instance (m->fstype with m->data) on the directory m->target; with copyup (a tmpfs
+ * of tmpcopyup) it first gets a copy of what the directory held. */
 int mount_fs(int rootfd, const struct mount_op *m, char *what, size_t n)
 {
 	unsigned attrs = m->attrs | (m->readonly ? MOUNT_ATTR_RDONLY : 0);
@@ -929,7 +1021,22 @@ int mount_fs(int rootfd, const struct mount_op *m, char *what, size_t n)
 
 	if (tfd < 0)
 		return tfd;
-	mfd = new_fs(m->fstype, m->data, attrs);
+	mfd = new_fs(m->fstype, m->data, m->copyup ? attrs & ~(unsigned)MOUNT_ATTR_RDONLY : attrs);
+	if (mfd >= 0 && m->copyup) {
+		struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+		struct stat sst;
+
+		if (copy_tree(tfd, mfd, 0) < 0 || fstat(tfd, &sst) < 0 ||
+		    fchownat(mfd, "", sst.st_uid, sst.st_gid, AT_EMPTY_PATH) < 0 ||
+		    (m->readonly && syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH, &ro, sizeof ro) < 0)) {
+			int e = errno;
+
+			close(mfd);
+			close(tfd);
+			errno = e;
+			FAIL("tmpcopyup %s", m->target);
+		}
+	}
 	if (mfd < 0 || move_onto(mfd, tfd) < 0) {
 		int e = errno;
 

@@ -36,6 +36,7 @@ struct mount_op {
 	unsigned attrs;       /* bind, fs: more MOUNT_ATTR_* flags (nosuid, nodev, noexec, rdonly) */
 	const char *fstype;   /* fs: the filesystem type */
 	const char *const *data; /* fs: "key=value" / "flag" options for fsconfig, NULL-terminated */
+	int copyup;           /* fs: copy what the target directory held into the new tmpfs (tmpcopyup) */
 	int dev_type;         /* node: S_IFCHR, S_IFBLK or S_IFIFO */
 	unsigned major, minor;
 	long long uid, gid;   /* node: owner inside the sandbox, -1 = unchanged */

@@ -12,7 +12,7 @@ local layer = require "purple.oci.layer"
 local ROOT = H.is_root()
 local BUSYBOX = "/bin/busybox"
 local APPLETS = { "sh", "id", "ls", "cat", "echo", "hostname", "mkdir", "touch", "kill", "head", "od", "grep",
-  "readlink", "mknod", "wc", "sleep", "true", "umask" }
+  "readlink", "mknod", "wc", "sleep", "true", "umask", "dd" }
 
 local function has_busybox()
   local st = core.stat(BUSYBOX)
@@ -122,9 +122,18 @@ describe("purple.oci.config validation", function()
 
   it("names malformed JSON and wrong types by their path", function()
     assert.truthy(load_err('{"ociVersion": "1.0.0",'):match("^config%.json: json: "))
-    assert.equal("config.json: process.rlimits[0].soft: must be an integer", load_err(json.encode({
+    assert.equal("config.json: process.rlimits[0].soft: must be an integer (0 to 18446744073709551615)",
+      load_err(json.encode({
       ociVersion = "1.0.0", process = { cwd = "/", rlimits = { { type = "RLIMIT_NOFILE", soft = "x", hard = 1 } } } })))
     assert.equal("config.json: root.path: required", load_err('{"ociVersion": "1.1.0", "root": {}}'))
+    assert.equal("config.json: process.args[1]: must not be null",
+      load_err('{"ociVersion": "1.1.0", "process": {"cwd": "/", "args": ["sh", null]}}'))
+    -- a null property reads as absent
+    local d = H.tmpdir()
+    H.write(d .. "/config.json", '{"ociVersion": "1.1.0", "hostname": null, "process": {"cwd": "/", "terminal": null}}')
+    local spec = assert(config.load(d))
+    assert.is_nil(spec.hostname)
+    assert.is_nil(spec.process.terminal)
   end)
 
   it("refuses every property it cannot enforce, by name", function()
@@ -133,7 +142,8 @@ describe("purple.oci.config validation", function()
     assert.equal("config.json: process.apparmorProfile: not supported by purple-oci (AppArmor profiles)",
       load_err('{"ociVersion": "1.1.0", "process": {"cwd": "/", "apparmorProfile": "docker-default"}}'))
     assert.equal("config.json: linux.resources.hugepageLimits: not supported by purple-oci (huge page limits)",
-      load_err('{"ociVersion": "1.1.0", "linux": {"resources": {"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}}}'))
+      load_err('{"ociVersion": "1.1.0", "linux": {"resources": {"hugepageLimits": '
+        .. '[{"pageSize": "2MB", "limit": 1}]}}}'))
     -- an empty value asks for nothing: engines write "apparmorProfile": ""
     local d = H.tmpdir()
     H.write(d .. "/config.json", '{"ociVersion": "1.1.0", "process": {"cwd": "/", "apparmorProfile": ""}}')
@@ -163,6 +173,8 @@ describe("purple.oci.config validation", function()
       c.mounts[5] = { destination = "/x", type = "bind", source = "/tmp", options = { "rbind", "rshared" } } end))
     assert.equal("config.json: linux.sysctl.kernel.panic: not a namespaced sysctl (net.*, kernel.shm*, kernel.msg*, "
       .. "kernel.sem, fs.mqueue.*)", perr(function(c) c.linux.sysctl = { ["kernel.panic"] = "1" } end))
+    assert.equal("config.json: linux.sysctl.net.//.//.//.etc.passwd: not a sysctl name (dot-separated words)",
+      perr(function(c) c.linux.sysctl = { ["net.//.//.//.etc.passwd"] = "x" } end))
     assert.equal("config.json: linux.sysctl.kernel.shmmax: needs a new ipc namespace", perr(function(c)
       table.remove(c.linux.namespaces, 3)
       c.linux.sysctl = { ["kernel.shmmax"] = "1" }
@@ -177,12 +189,18 @@ describe("purple.oci.config validation", function()
       perr(function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW",
         syscalls = { { names = { "getpid" }, action = "SCMP_ACT_TRAP" } } } end))
     assert.equal("config.json: linux.seccomp.flags[0]: SECCOMP_FILTER_FLAG_LOG is not supported by purple-oci",
-      perr(function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_LOG" } } end))
+      perr(function(c)
+        c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_LOG" } }
+      end))
     assert.equal('config.json: linux.cgroupsPath: "system.slice:libpod:x" is a systemd slice:prefix:name path; '
       .. "purple-oci manages cgroupfs paths only (no --systemd-cgroup)",
       perr(function(c) c.linux.cgroupsPath = "system.slice:libpod:x" end))
     assert.equal('config.json: process.capabilities.bounding[0]: "CAP_NOPE" is not a capability this kernel knows',
       perr(function(c) c.process.capabilities.bounding = { "CAP_NOPE" } end))
+    assert.equal("config.json: process.rlimits[0].type: RLIMIT_FOO is not supported by purple-oci",
+      perr(function(c) c.process.rlimits[1].type = "RLIMIT_FOO" end))
+    assert.equal("config.json: process.rlimits[0]: soft is above hard",
+      perr(function(c) c.process.rlimits[1].soft = 2048 end))
     assert.equal("config.json: hostname: needs a new uts namespace ({\"type\": \"uts\"})",
       perr(function(c) table.remove(c.linux.namespaces, 4) end))
   end)
@@ -203,8 +221,18 @@ describe("purple.oci.config validation", function()
     assert.truthy(("," .. p.spec.namespaces .. ","):find(",net,", 1, true))
   end)
 
+  it("reads 18446744073709551615 (RLIM_INFINITY) as unlimited", function()
+    local c = base({ "true" })
+    c.process.rlimits = { { type = "RLIMIT_CORE", soft = 0, hard = 1 } }
+    local d = H.tmpdir()
+    H.write(d .. "/config.json", (json.encode(c):gsub('"hard":1', '"hard":18446744073709551615')))
+    local plan = assert(config.plan(assert(config.load(d))))
+    assert.same({ soft = 0, hard = -1 }, plan.spec.rlimits.core)
+  end)
+
   it("intersects seccomp rule tables: the stricter decision for every call and argument", function()
-    local a = { default = "allow", rules = { { nr = 1, action = 5, args = { { 0, "eq", 7 } } }, { nr = 2, action = "kill" } } }
+    local a = { default = "allow",
+      rules = { { nr = 1, action = 5, args = { { 0, "eq", 7 } } }, { nr = 2, action = "kill" } } }
     local b = { default = 1, rules = { { nr = 1, action = "allow" }, { nr = 3, action = "allow" } } }
     local t = assert(layer.intersect(a, b))
     local function decide(nr, arg0)
@@ -252,7 +280,9 @@ describe("purple.oci.config containers", function()
   end)
 
   it("sets uid, gid and additional groups (root)", function()
-    if not ROOT then pending("additionalGids need purple-oci run by root (an unprivileged user namespace denies setgroups)") end
+    if not ROOT then
+      pending("additionalGids need purple-oci run by root (an unprivileged user namespace denies setgroups)")
+    end
     local c = base({ "id" })
     c.process.user = { uid = 1000, gid = 1001, additionalGids = { 4242, 4243 } }
     local out, err, code = run(c)
@@ -295,6 +325,31 @@ describe("purple.oci.config containers", function()
       .. "sh: can't kill pid " .. "1: Operation not permitted\n", err:gsub("pid %d+", "pid 1"))
   end)
 
+  it("starts a tmpcopyup tmpfs with a copy of what the image has there, leaving the image unchanged", function()
+    local c = base({ "sh", "-c", "cat /run/sub/f; readlink /run/l; echo new > /run/n && cat /run/n" })
+    c.mounts[#c.mounts + 1] = { destination = "/run", type = "tmpfs", source = "tmpfs",
+      options = { "rw", "rprivate", "nosuid", "nodev", "tmpcopyup" } }
+    local d = H.tmpdir()
+    assert(os.execute(("cp -a %s %s/rootfs && mkdir -p %s/rootfs/run/sub && echo image > %s/rootfs/run/sub/f && "
+      .. "ln -s sub/f %s/rootfs/run/l"):format(make_rootfs(), d, d, d, d)))
+    H.write(d .. "/config.json", json.encode(c))
+    local out, err, code = H.sh(("%s %s %s </dev/null"):format(H.q(H.purple_lua),
+      H.q(H.tree .. "/spec/helpers/oci_run.lua"), H.q(d)))
+    assert.equal(0, code, err)
+    assert.equal("image\nsub/f\nnew\n", out)
+    assert.is_nil(core.stat(d .. "/rootfs/run/n"))
+  end)
+
+  it("roots a cgroup mount at the container's own cgroup (a cgroup namespace is added for it)", function()
+    local c = base({ "sh", "-c", "ls -d /sys/fs/cgroup/*/ 2>/dev/null | wc -l; grep -c '^0::/$' /proc/self/cgroup" })
+    c.mounts[#c.mounts + 1] = { destination = "/sys/fs/cgroup", type = "cgroup", source = "cgroup",
+      options = { "rprivate", "nosuid", "noexec", "nodev", "relatime", "ro" } }
+    local out, err, code = run(c)
+    assert.equal(0, code, err)
+    -- no group of anyone else below it, and the container's own group is its root
+    assert.equal("0\n1\n", out)
+  end)
+
   it("masks maskedPaths and makes readonlyPaths read-only", function()
     local c = base({ "sh", "-c", "ls /etc | wc -l; wc -c < /proc/cpuinfo; echo x > /tmp/f || echo ro" })
     c.linux.maskedPaths = { "/etc", "/proc/cpuinfo", "/does/not/exist" }
@@ -328,7 +383,10 @@ describe("purple.oci.config containers", function()
   it("creates linux.devices nodes (mknod as root, the host's node bound in a user namespace)", function()
     local c = base({ "sh", "-c", "head -c 3 /dev/myzero | od -An -c; ls /dev/null /dev/zero /dev/urandom" })
     c.linux.devices = { { type = "c", path = "/dev/myzero", major = 1, minor = 5, fileMode = 438 } }
-    if not ROOT then c.linux.devices[1].path = "/dev/zero" c.process.args[3] = c.process.args[3]:gsub("myzero", "zero") end
+    if not ROOT then
+      c.linux.devices[1].path = "/dev/zero"
+      c.process.args[3] = c.process.args[3]:gsub("myzero", "zero")
+    end
     local out, err, code = run(c)
     assert.equal(0, code, err)
     assert.equal("  \\0  \\0  \\0\n/dev/null\n/dev/urandom\n/dev/zero\n", out)
@@ -354,11 +412,29 @@ describe("purple.oci.config containers", function()
     assert.equal("head: /dev/disk: Operation not permitted\n", err)
   end)
 
-  it("enforces linux.resources.pids under cgroupsPath (root)", function()
-    if not ROOT then pending("cgroupsPath needs a cgroup the user may create (root here)") end
+  -- Root names a cgroupsPath; an ordinary user leaves it empty: the cgroup goes under the cgroup
+  -- delegated to it (PURPLE_CGROUP_PARENT, as spec/run.sh gives the unprivileged pass).
+  local function cgroup_case(c, name)
+    if not ROOT and (os.getenv("PURPLE_CGROUP_PARENT") or "") == "" then
+      pending("an ordinary user needs a delegated cgroup (PURPLE_CGROUP_PARENT)")
+    end
+    if ROOT then c.linux.cgroupsPath = "/purple-oci-spec/" .. name .. "-" .. core.getpid() end
+  end
+
+  it("enforces linux.resources.memory", function()
+    local c = base({ "sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $?" })
+    cgroup_case(c, "memory")
+    c.linux.resources = { memory = { limit = 32 << 20, swap = 32 << 20 } }
+    local out, err, code = run(c)
+    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    assert.equal(0, code, err)
+    assert.equal("137\n", out) -- dd's 64 MiB buffer: killed by the OOM killer
+  end)
+
+  it("enforces linux.resources.pids", function()
     -- purple's init, sh and two sleeps fill pids.max 4: the third fork fails
     local c = base({ "sh", "-c", "for i in 1 2 3 4 5 6; do sleep 5 & done; echo unreachable" })
-    c.linux.cgroupsPath = "/purple-oci-spec/pids-" .. core.getpid()
+    cgroup_case(c, "pids")
     c.linux.resources = { pids = { limit = 4 } }
     local out, err, code = run(c)
     os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
@@ -367,9 +443,23 @@ describe("purple.oci.config containers", function()
     assert.equal("sh: can't fork: Resource temporarily unavailable\n", err)
   end)
 
+  it("updates the limits of an existing container's cgroup (purple-oci update)", function()
+    if not ROOT then pending("cgroupsPath needs a cgroup the user may create (root here)") end
+    local cgroup = require "purple.oci.cgroup"
+    local path = "/purple-oci-spec/update-" .. core.getpid()
+    local g = assert(cgroup.create({ path = path, resources = { pids = { limit = 10 } } }, "x"))
+    assert.equal("10\n", H.read(g.dirs.pids .. "/pids.max"))
+    assert.is_true(cgroup.update(path, { pids = { limit = 20 } }))
+    assert.equal("20\n", H.read(g.dirs.pids .. "/pids.max"))
+    assert.same({ nil, "no cgroup at /purple-oci-spec/none" }, { cgroup.update("/purple-oci-spec/none", {}) })
+    assert.is_true(cgroup.open(path):remove())
+    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    assert.is_nil(core.stat(g.dirs.pids))
+  end)
+
   it("joins a network namespace by path (a pod's shared network)", function()
     if not ROOT then pending("joining another namespace needs CAP_SYS_ADMIN in the host's user namespace (root)") end
-    local p = io.popen("unshare -n sh -c 'echo $$; exec sleep 30' ")
+    local p = io.popen("exec unshare -n sh -c 'echo $$; exec sleep 30'")
     local pid = tonumber(p:read("l"))
     local want = core.readlink(("/proc/%d/ns/net"):format(pid))
     local c = base({ "readlink", "/proc/self/ns/net" })

@@ -371,6 +371,16 @@ describe("purple-oci under podman", function()
       assert.are.same({ "ok\n", "", 0 }, { pm("exec d1 echo ok") })
     end)
 
+    it("update --resources sets new limits on the running container", function()
+      if skip then return pending(skip) end
+      local f = H.tmpdir() .. "/r.json"
+      H.write(f, '{"pids": {"limit": 20}}')
+      assert.are.same({ "", "", 0 }, { H.sh(("%s update --resources %s %s </dev/null"):format(H.q(OCI), H.q(f), id)) })
+      local limit
+      for _, d in ipairs(state_of(id).cgroups) do limit = limit or H.read(d .. "/pids.max") end
+      assert.are.equal("20\n", limit)
+    end)
+
     it("--network container:d1 shares d1's network namespace", function()
       if skip then return pending(skip) end
       local pid = tonumber((pm("inspect --format '{{.State.Pid}}' d1")))

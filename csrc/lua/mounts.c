@@ -10,7 +10,7 @@ static const char *const mount_types[] = { "bind", "tmpfs", "proc", "dev", "syml
 static const char *const mount_fields[] = { "type", "source", "target", "readonly", "optional", "size",
 					    "mode", "link", "contents", "idmap", "field", "nosuid", "nodev",
 					    "noexec", "recursive", "fstype", "data", "dev_type", "major", "minor",
-					    "uid", "gid", NULL };
+					    "uid", "gid", "copyup", NULL };
 
 /* The container fields of one mount (lua/purple/oci/config.lua): attributes, fs type and options,
  * device numbers. The data list stays on the stack below the mounts list until spawn returns. */
@@ -22,6 +22,7 @@ static void container_fields(lua_State *L, int e, struct mount_op *m, int i, int
 		   (pl_field_bool(L, e, "nodev", 0) ? MOUNT_ATTR_NODEV : 0) |
 		   (pl_field_bool(L, e, "noexec", 0) ? MOUNT_ATTR_NOEXEC : 0);
 	m->norecursive = !pl_field_bool(L, e, "recursive", 1);
+	m->copyup = pl_field_bool(L, e, "copyup", 0);
 	m->fstype = pl_field_str(L, e, "fstype", NULL);
 	if (m->type == MT_FS && !m->fstype)
 		luaL_error(L, "mount %d: fs needs an fstype", i);

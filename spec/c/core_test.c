@@ -252,6 +252,23 @@ static void test_start_gate(void)
 	rmdir(dir);
 }
 
+/* A sysctl name is dot-separated words: one that would climb out of /proc/sys is refused unwritten. */
+static void test_sysctl_names(void)
+{
+	static const char *const bad[] = { "net.//.//.//.tmp.core-test=1", NULL };
+	struct spawn_cfg c;
+	char what[256] = "";
+	int r;
+
+	memset(&c, 0, sizeof c);
+	c.sysctls = bad;
+	c.nsysctls = 1;
+	r = container_sysctls(&c, what, sizeof what);
+	CHECK(r == -EINVAL && strcmp(what, "sysctl net.//.//.//.tmp.core-test: not a sysctl name") == 0,
+	      "bad sysctl name: %d (%s)", r, what);
+	CHECK(access("/tmp/core-test", F_OK) < 0, "/tmp/core-test was written");
+}
+
 int main(void)
 {
 	test_sha256();
@@ -262,6 +279,7 @@ int main(void)
 	test_kill();
 	test_open_in_root();
 	test_start_gate();
+	test_sysctl_names();
 	printf("core_test (uid %d): %d passed, %d failed\n", (int)getuid(), passed, failed);
 	return failed ? 1 : 0;
 }

@@ -24,9 +24,8 @@ plan, err = config.plan(spec, { profile = profile })
 if not plan then die(err) end
 local group
 if plan.cgroup then
-  group, err = cgroup.create(plan.cgroup, "oci-run-" .. core.getpid())
+  group, err = cgroup.create(plan.cgroup, "oci-run-" .. core.getpid(), plan.spec)
   if not group then die(err) end
-  plan.spec.cgroup_procs = group.procs
 end
 local sb
 sb, err = core.spawn(plan.spec)

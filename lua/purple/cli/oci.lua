@@ -24,7 +24,7 @@ Commands (as runc):
   ps [--format table|json] ID
   list [--format table|json]
   features               what this runtime supports (JSON)
-  update --resources FILE|- ID   refused: not supported
+  update --resources FILE|- ID   new limits (linux.resources JSON) for a running container
 
 Global options:
   --root DIR             state directory (default /run/purple-oci; $XDG_RUNTIME_DIR/purple-oci for a user)
@@ -200,7 +200,9 @@ local function run(cmd, o, operands)
     if not ok then return err(e) end
     return ok == true and 0 or ok
   elseif cmd == "update" then
-    return err("update: not supported by purple-oci (a container's resources are set at create)")
+    local ok, e = lifecycle.update(g, o)
+    if not ok then return err(e) end
+    return 0
   end
 end
 

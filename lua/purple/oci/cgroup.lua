@@ -5,6 +5,8 @@
 --       group = { path, dirs = { controller = dir }, procs = { ".../cgroup.procs" } (spawn's
 --                 cgroup_procs), warnings = {}, remove = function }
 --   open(path) -> group       the directories of an existing container's cgroup (delete, pause)
+--   update(path, resources) -> true | nil, err   new limits (purple-oci update --resources; devices
+--                             are not changed)
 --   remove(group) -> true | nil, err
 --
 -- Every v1 hierarchy (cpu, cpuacct, memory, pids, blkio, devices, freezer; cpuset when asked for) and
@@ -243,7 +245,15 @@ local function limits_v2(g, r, null)
   return true
 end
 
-function M.create(cg, id)
+function M.update(path, resources)
+  local g = M.open(path)
+  local _, pure_v2 = dirs_of(path)
+  if next(g.dirs) == nil then return nil, ("no cgroup at %s"):format(path) end
+  if pure_v2 then return limits_v2(g, resources or {}, json.null) end
+  return limits_v1(g, resources or {}, json.null)
+end
+
+local function create(cg, id)
   local null = json.null
   local function v(x) if x == null then return nil end return x end
   local path = rel_path(v(cg.path), id)
@@ -350,6 +360,25 @@ function M.create(cg, id)
     if not ok then M.remove(g) return nil, err end
   end
   return g
+end
+
+-- create(cg, id, spec): with spawn's spec, also sets spec.cgroup_procs, and where the container got
+-- no cgroup2 group of its own (an ordinary user without a delegated v2 cgroup) its cgroup mounts
+-- become empty read-only tmpfs: a cgroup namespace rooted elsewhere would show others' groups.
+function M.create(cg, id, spec)
+  local g, err = create(cg, id)
+  if g and spec then
+    spec.cgroup_procs = g.procs
+    if not g.dirs.unified then
+      for _, m in ipairs(spec.mounts or {}) do
+        if m.fstype == "cgroup2" then
+          m.fstype, m.data, m.readonly = "tmpfs", { "size=0", "mode=0555" }, true
+          g.warnings[#g.warnings + 1] = m.target .. ": an empty tmpfs (the container has no cgroup2 group of its own)"
+        end
+      end
+    end
+  end
+  return g, err
 end
 
 return M

@@ -33,6 +33,13 @@ function M.load(bundle)
   if not doc then return nil, "config.json: " .. jerr end
   local warnings, verr = schema.validate(doc, json.null)
   if not warnings then return nil, "config.json: " .. verr end
+  -- JSON null reads as absent (the runtime-spec has no property whose null means something)
+  local function strip(t)
+    for k, x in pairs(t) do
+      if x == json.null then t[k] = nil elseif type(x) == "table" then strip(x) end
+    end
+  end
+  strip(doc)
   doc.warnings = warnings
   doc.bundle = bundle
   return doc
@@ -69,7 +76,7 @@ local function namespaces(linux, plan)
     end
   end
   -- purple's init is pid 1 of the container and builds its root in a private mount namespace
-  if not seen.pid or (linux._pid_joined) then
+  if not seen.pid then
     return fail("linux.namespaces", "purple-oci needs a new pid namespace (its init is the container's pid 1); add "
       .. '{"type": "pid"}')
   end
@@ -105,6 +112,7 @@ local FLAG = {
   idmap = { unsupported = true }, ridmap = { unsupported = true }, recursive = {},
   nosymfollow = { unsupported = true }, symfollow = {},
   ["rro"] = { unsupported = true }, ["rrw"] = {},
+  tmpcopyup = { copyup = true }, -- a tmpfs starts with a copy of the directory it covers (podman --read-only)
 }
 -- Filesystems mounted as new instances, and the data options each takes (key=value or a flag).
 local FS = { tmpfs = true, sysfs = true, devpts = true, mqueue = true, cgroup = true, cgroup2 = true }
@@ -131,8 +139,9 @@ local function mount_ops(spec, bundle)
     local typ = v(m.type) or (o.bind and "bind") or ""
     local op
     if typ == "bind" or o.bind then
-      if #o.data > 0 then
-        return fail(p .. ".options", ("%q is not supported by purple-oci for a bind mount"):format(o.data[1]))
+      if #o.data > 0 or o.copyup then
+        return fail(p .. ".options", ("%q is not supported by purple-oci for a bind mount"):format(
+          o.data[1] or "tmpcopyup"))
       end
       local src = v(m.source)
       if not src or src == "" then return fail(p .. ".source", "a bind mount needs a source") end
@@ -148,9 +157,10 @@ local function mount_ops(spec, bundle)
       if typ == "devpts" or typ == "mqueue" or typ == "sysfs" or typ == "cgroup" or typ == "cgroup2" then
         o.nosuid, o.noexec = o.nosuid ~= false, o.noexec ~= false
       end
+      if o.copyup and typ ~= "tmpfs" then return fail(p .. ".options", '"tmpcopyup" is for a tmpfs') end
       op = { type = "fs", fstype = (typ == "cgroup") and "cgroup2" or typ, target = dest,
         readonly = o.readonly == true, nosuid = o.nosuid, nodev = o.nodev, noexec = o.noexec,
-        data = o.data, field = p }
+        data = o.data, copyup = o.copyup, field = p }
       if typ == "tmpfs" and dest == "/dev" then dev_tmpfs = true end
       if typ == "devpts" and dest == "/dev/pts" then devpts = true end
     else
@@ -255,11 +265,15 @@ function M.plan(spec, opts)
     local p = ("process.rlimits[%d]"):format(i - 1)
     if not name then return fail(p .. ".type", ("%q is not an RLIMIT_ name"):format(r.type)) end
     name = name:lower()
-    if s.rlimits[name] then return fail(p .. ".type", r.type .. " is listed twice") end
-    if (r.hard ~= -1 and (r.soft == -1 or math.ult(r.hard, r.soft))) then
-      return fail(p, "soft is above hard")
+    if not pcall(core.getrlimit, name) then
+      return fail(p .. ".type", ("%s is not supported by purple-oci"):format(r.type))
     end
-    s.rlimits[name] = { soft = r.soft, hard = r.hard, field = p }
+    if s.rlimits[name] then return fail(p .. ".type", r.type .. " is listed twice") end
+    -- 2^64-1 (decoded as a float) is RLIM_INFINITY: -1, which setrlimit reads as unsigned
+    local soft = math.type(r.soft) == "float" and -1 or r.soft
+    local hard = math.type(r.hard) == "float" and -1 or r.hard
+    if hard ~= -1 and (soft == -1 or hard < soft) then return fail(p, "soft is above hard") end
+    s.rlimits[name] = { soft = soft, hard = hard, field = p }
   end
   local sets = {}
   local caps = v(process.capabilities)
@@ -341,6 +355,10 @@ function M.plan(spec, opts)
   for k in pairs(v(linux.sysctl) or {}) do keys[#keys + 1] = k end
   table.sort(keys)
   for _, k in ipairs(keys) do
+    -- dot-separated words only: the name becomes a path under /proc/sys
+    if not k:match("^[%w_%-]+$") and not k:match("^[%w_%-]+[%w_%-%.]*[%w_%-]$") or k:find("..", 1, true) then
+      return fail("linux.sysctl." .. k, "not a sysctl name (dot-separated words)")
+    end
     local ok, ns = sysctl_allowed(k, names)
     if not ok then
       return fail("linux.sysctl." .. k, ns and ("needs a new %s namespace"):format(ns)
@@ -364,6 +382,20 @@ function M.plan(spec, opts)
   end
   local mounts, dev_tmpfs, devpts = mount_ops(spec, bundle)
   if not mounts then return nil, dev_tmpfs end
+  -- A cgroup mount shows the cgroup2 hierarchy from the cgroup namespace's root: without a namespace
+  -- of its own the container would see the host's whole tree. So a container with a cgroup mount
+  -- always gets a cgroup namespace and a cgroup (rooted there: it sees only its own group).
+  for _, m in ipairs(mounts) do
+    if m.fstype == "cgroup2" then
+      local has = false
+      for _, n in ipairs(names) do if n == "cgroup" then has = true end end
+      if not has then
+        names[#names + 1] = "cgroup"
+        s.namespaces = table.concat(names, ",")
+      end
+      plan.cgroup_needed = true
+    end
+  end
   local ok
   ok, err = devices(linux, mounts, dev_tmpfs, devpts)
   if not ok then return nil, err end
@@ -395,7 +427,7 @@ function M.plan(spec, opts)
     return fail("linux.cgroupsPath", ("%q is a systemd slice:prefix:name path; purple-oci manages cgroupfs paths "
       .. "only (no --systemd-cgroup)"):format(cg))
   end
-  if resources or cg then
+  if resources or cg or plan.cgroup_needed then
     -- the nodes of linux.devices are allowed in the devices cgroup, as runc does
     local rules = {}
     for _, d in ipairs(v(linux.devices) or {}) do
@@ -405,6 +437,7 @@ function M.plan(spec, opts)
     end
     plan.cgroup = { path = cg, resources = resources or {}, device_rules = rules }
   end
+  plan.cgroup_needed = nil
   plan.hooks = v(spec.hooks) or {}
 
   -- purple's layer: a profile makes everything stricter, never wider

@@ -196,7 +196,8 @@ function M.apply(plan, policy)
   local fs = policy.filesystem or {}
   for _, p in ipairs(fs.scratch_paths or {}) do
     local path = type(p) == "table" and (p.sandbox_path or p.path) or p
-    s.mounts[#s.mounts + 1] = { type = "tmpfs", target = path, readonly = false, field = "purple.profile scratch_paths" }
+    s.mounts[#s.mounts + 1] = { type = "tmpfs", target = path, readonly = false,
+      field = "purple.profile scratch_paths" }
   end
   return true
 end

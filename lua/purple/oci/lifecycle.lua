@@ -145,10 +145,9 @@ function M.create(g, o)
   end
   -- every container gets a cgroup (pause, ps, delete's kill), with the config's limits when it has any
   local gerr
-  group, gerr = cgroup.create(plan.cgroup or { resources = {} }, id)
+  group, gerr = cgroup.create(plan.cgroup or { resources = {} }, id, sp) -- sets sp.cgroup_procs
   if not group then return undo(gerr) end
   for _, w in ipairs(group.warnings or {}) do M.warn(g, w) end
-  sp.cgroup_procs = group.procs
   st.cgroup = group.path
   st.freezer = freezer_of(group)
   st.cgroups = {}
@@ -349,6 +348,25 @@ function M.pause(g, o, on)
   if on and status ~= "running" then return fail("container %s is %s, not running", o.id, status) end
   if not on and status ~= "paused" then return fail("container %s is %s, not paused", o.id, status) end
   return M.freeze(st, on)
+end
+
+-- update --resources FILE|- ID: new limits for a running container (purple.oci.cgroup.update).
+function M.update(g, o)
+  local st, err = find(g.root, o.id)
+  if not st then return nil, err end
+  if not st.cgroup then return fail("container %s: no cgroup", o.id) end
+  local text
+  if not o.resources or o.resources == "-" then
+    text = io.stdin:read("a")
+  else
+    local f, ferr = io.open(o.resources)
+    if not f then return fail("--resources: %s", ferr) end
+    text = f:read("a")
+    f:close()
+  end
+  local r, jerr = json.decode(text or "")
+  if type(r) ~= "table" then return fail("--resources: %s", tostring(jerr or "not a JSON object")) end
+  return cgroup.update(st.cgroup, r)
 end
 
 function M.ps(g, o)

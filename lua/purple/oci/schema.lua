@@ -14,6 +14,9 @@ M.KNOWN_VERSION = { 1, 2 } -- the newest runtime-spec minor version whose proper
 
 local str, int, bool = { t = "string" }, { t = "integer" }, { t = "boolean" }
 local strmap = { t = "map", item = str }
+-- An unsigned 64-bit value: above 2^63 the JSON decoder gives a float; only 2^64-1 (RLIM_INFINITY,
+-- "unlimited") is meaningful there and is read as -1.
+local u64 = { t = "u64" }
 local function arr(item) return { t = "array", item = item } end
 local function obj(fields, required) return { t = "object", fields = fields, required = required or {} } end
 local function no(why) return { t = "unsupported", why = why } end
@@ -41,7 +44,7 @@ M.config = obj({
     consoleSize = obj({ height = int, width = int }, { "height", "width" }),
     cwd = str, env = arr(str), args = arr(str),
     commandLine = no("a Windows property"),
-    rlimits = arr(obj({ type = str, soft = int, hard = int }, { "type", "soft", "hard" })),
+    rlimits = arr(obj({ type = str, soft = u64, hard = u64 }, { "type", "soft", "hard" })),
     apparmorProfile = no("AppArmor profiles"),
     capabilities = obj({ bounding = arr(str), effective = arr(str), inheritable = arr(str),
       permitted = arr(str), ambient = arr(str) }),
@@ -128,13 +131,18 @@ local function check(v, s, path, warnings, null)
     if type(v) ~= "string" then return nil, path .. ": must be a string" end
   elseif t == "integer" then
     if math.type(v) ~= "integer" then return nil, path .. ": must be an integer" end
-  elseif t == "number" then
-    if type(v) ~= "number" then return nil, path .. ": must be a number" end
+  elseif t == "u64" then
+    if math.type(v) == "integer" then
+      if v < 0 then return nil, path .. ": must not be negative" end
+    elseif not (math.type(v) == "float" and v >= 1.8446744073709e19 and v <= 1.8446744073709552e19) then
+      return nil, path .. ": must be an integer (0 to 18446744073709551615)"
+    end
   elseif t == "boolean" then
     if type(v) ~= "boolean" then return nil, path .. ": must be true or false" end
   elseif t == "array" then
     if not is_list(v) then return nil, path .. ": must be an array" end
     for i, x in ipairs(v) do
+      if x == null then return nil, ("%s[%d]: must not be null"):format(path, i - 1) end
       local ok, err = check(x, s.item, ("%s[%d]"):format(path, i - 1), warnings, null)
       if not ok then return nil, err end
     end
