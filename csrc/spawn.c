@@ -404,6 +404,9 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		sigaction(forwarded[i], &sa, NULL);
 	sa.sa_handler = terminate_all;
 	sigaction(PL_SIG_TERMINATE_ALL, &sa, NULL);
+	/* An OCI container has no supervisor: `purple stop ID` reaches its init, which ends it so. */
+	if (c->start_fd > 0)
+		sigaction(PL_SIG_STOP, &sa, NULL);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 
 	if ((err = run_payload(c, ctl, mask)) < 0)

@@ -244,6 +244,10 @@ describe("purple-oci", function()
     for _, r in ipairs(ps.sessions or ps) do if r.id == id then found = r end end
     assert.is_truthy(found)
     assert.are.same({ "audited", json.decode((oci(root, "state", id))).pid }, { found.profile, found.init_pid or found.pid })
+    -- purple stop ends it as it ends a session (SIGTERM to its processes): the container is stopped
+    out, err, code = H.sh(H.q(H.purple) .. " stop " .. id)
+    assert.are.same({ id .. " stopped\n", "", 0 }, { out, err, code })
+    wait_status(root, id, "stopped")
   end)
 
   it("refuses an unknown option, an unknown command and a bad log format", function()
