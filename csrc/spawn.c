@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/sched.h>
+#include <linux/keyctl.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -347,6 +348,9 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		child_fail(ctl, -err, what);
 	if ((err = mounts_build_root(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
+	/* keys of the caller's session keyring must not be the container's */
+	if (c->new_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
+		child_fail(ctl, errno, "join a new session keyring");
 	if (c->pty && (err = open_pty(c, ctl, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	if (c->hostname && (c->ns_flags & CLONE_NEWUTS) && sethostname(c->hostname, strlen(c->hostname)) < 0)

@@ -106,6 +106,7 @@ struct spawn_cfg {
 	                           * controlling terminal, and hands the master over (SB_PTY; OCI process.terminal) */
 	unsigned short pty_rows, pty_cols; /* its size, when both are > 0 */
 	pid_t join_pid;           /* > 0: enter this process's namespaces instead of creating any (OCI exec) */
+	int new_keyring;          /* a new anonymous session keyring, not the caller's (OCI, as runc) */
 };
 
 /* Container steps (container.c; the mount kinds in mounts.c), each 0 or -errno with what filled. */

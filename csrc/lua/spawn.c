@@ -91,7 +91,7 @@ static const char *const spec_fields[] = {
 	"hostname", "mounts", "rlimits", "caps", "drop_caps", "no_new_privs", "new_session",
 	"die_with_parent", "loopback", "cgroup_procs", "cgroupns", "seccomp", "seccomp_listener",
 	"landlock", "forward_signals", "session_fd", "root", "root_readonly", "joins", "sysctls", "set_ids",
-	"groups", "umask", "oom_score_adj", "cap_sets", "start_fd", "pty", "pty_rows", "pty_cols", "join_pid", NULL,
+	"groups", "umask", "oom_score_adj", "cap_sets", "start_fd", "pty", "pty_rows", "pty_cols", "join_pid", "new_keyring", NULL,
 };
 
 static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
@@ -171,6 +171,7 @@ static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
 		luaL_error(L, "spawn spec: start_fd must be an fd above 0");
 	c->pty = pl_field_bool(L, t, "pty", 0);
 	c->join_pid = (pid_t)pl_field_int(L, t, "join_pid", 0);
+	c->new_keyring = pl_field_bool(L, t, "new_keyring", 0);
 	c->pty_rows = (unsigned short)pl_field_int(L, t, "pty_rows", 0);
 	c->pty_cols = (unsigned short)pl_field_int(L, t, "pty_cols", 0);
 }

@@ -196,6 +196,7 @@ local function run(cmd, o, operands)
   elseif cmd == "features" then
     return out(features())
   elseif cmd == "exec" then
+    if o.preserve_fds and o.preserve_fds ~= "0" then return err("exec: --preserve-fds is not supported") end
     local ok, e = require("purple.oci.exec").exec(g, o, operands)
     if not ok then return err(e) end
     return ok == true and 0 or ok

@@ -52,6 +52,7 @@ function M.exec(g, o, operands)
   if not plan then return nil, plerr end
   local sp = plan.spec
   for _, k in ipairs(BUILD_ONLY) do sp[k] = nil end
+  sp.new_keyring = true
   sp.join_pid = lifecycle.ns_pid(st)
   if not sp.join_pid then return nil, ("container %s: its namespaces cannot be opened (/proc/%d/ns)"):format(o.id, st.pid) end
   sp.cgroup_procs = {}

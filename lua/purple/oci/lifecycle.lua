@@ -155,6 +155,7 @@ function M.create(g, o)
   local fifo, ferr = core.oci_fifo(dir .. "/start")
   if not fifo then return undo(ferr) end
   sp.start_fd = fifo
+  sp.new_keyring = not o.no_new_keyring
   sp.die_with_parent = false
   sp.forward_signals = false
   if plan.terminal then
