@@ -175,6 +175,28 @@ describe("purple-oci", function()
     assert.are.same({ "", "", 0 }, { oci(root, "delete", "--force", c3) })
   end)
 
+  it("kill --all signals every process of the container (while paused: they act on it once resumed)", function()
+    local b = bundle({ "sh", "-c", "sleep 1000 & sleep 1000 & wait" })
+    local root = H.tmpdir() .. "/state"
+    local id = new_id(root)
+    assert.are.same({ "", "", 0 }, { oci(root, "create", "--bundle", b, id) })
+    assert.are.same({ "", "", 0 }, { oci(root, "start", id) })
+    wait_status(root, id, "running")
+    while #json.decode((oci(root, "ps", "--format", "json", id))) < 4 do core.sleep(0.02) end -- init, sh, 2 sleeps
+    -- pausing needs a freezer cgroup: v1's freezer or a v2 group (an ordinary user here is delegated neither)
+    local frozen = json.decode(H.read(root .. "/" .. id .. "/state.json")).freezer ~= nil
+    if frozen then
+      assert.are.same({ "", "", 0 }, { oci(root, "pause", id) })
+      assert.are.equal("paused", json.decode((oci(root, "state", id))).status)
+    else
+      assert.are.same({ "", ("purple-oci: container %s: no freezer cgroup (pause needs cgroup v1's freezer or cgroup "
+        .. "v2)\n"):format(id), 125 }, { oci(root, "pause", id) })
+    end
+    assert.are.same({ "", "", 0 }, { oci(root, "kill", "--all", id, "TERM") })
+    if frozen then assert.are.same({ "", "", 0 }, { oci(root, "resume", id) }) end
+    wait_status(root, id, "stopped")
+  end)
+
   it("fails a malformed config.json in the requested log format and leaves nothing behind", function()
     local b = bundle({ "true" })
     H.write(b .. "/config.json", '{"ociVersion": "1.0.2", "process": ')
