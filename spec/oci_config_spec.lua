@@ -221,6 +221,21 @@ describe("purple.oci.config validation", function()
     assert.truthy(("," .. p.spec.namespaces .. ","):find(",net,", 1, true))
   end)
 
+  it("names an rlimit above the runtime's own hard limit before anything runs (podman's 1048576)", function()
+    local _, own = core.getrlimit("nofile")
+    local eff = (H.read("/proc/self/status") or ""):match("\nCapEff:%s*(%x+)")
+    if own == -1 or ((tonumber(eff:sub(-8), 16) or 0) >> 24) & 1 == 1 then
+      pending("this runtime may raise its hard nofile limit (CAP_SYS_RESOURCE, or no limit)")
+    end
+    local c = base({ "true" })
+    c.process.rlimits = { { type = "RLIMIT_NOFILE", soft = own + 1, hard = own + 1 } }
+    local p, err = plan_of(c)
+    assert.is_nil(p)
+    assert.equal(("config.json: process.rlimits[0]: RLIMIT_NOFILE hard %d is above the runtime's own hard limit %d, "
+      .. "which only CAP_SYS_RESOURCE may raise (podman: default_ulimits in containers.conf, or --ulimit "
+      .. "nofile=%d:%d)"):format(own + 1, own, own, own), err)
+  end)
+
   it("reads 18446744073709551615 (RLIM_INFINITY) as unlimited", function()
     local c = base({ "true" })
     c.process.rlimits = { { type = "RLIMIT_CORE", soft = 0, hard = 1 } }
@@ -492,14 +507,14 @@ describe("purple.oci.config containers", function()
   it("with purple.profile ai-strict: capabilities and syscalls intersect, limits take the minimum", function()
     local c = base({ "sh", "-c", "grep CapEff /proc/self/status; ulimit -u; ulimit -n; touch /tmp/ok && echo tmp; "
       .. "mkdir /tmp/d || echo mkdir-denied" })
-    c.process.rlimits = { { type = "RLIMIT_NOFILE", soft = 64, hard = 64 }, { type = "RLIMIT_NPROC", soft = 100000,
-      hard = 100000 } }
+    c.process.rlimits = { { type = "RLIMIT_NOFILE", soft = 64, hard = 64 }, { type = "RLIMIT_NPROC", soft = 5000,
+      hard = 5000 } }
     c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW",
       syscalls = { { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_ERRNO", errnoRet = 95 } } }
     c.mounts[4] = nil -- the profile's scratch path /tmp is a private tmpfs
     local out, err, code = run(c, { profile = "ai-strict" })
     assert.equal(0, code, err)
-    -- no capabilities (ai-strict adds none), nproc min(100000, 4096), nofile the config's 64
+    -- no capabilities (ai-strict adds none), nproc min(5000, 4096), nofile the config's 64
     assert.equal("CapEff:\t0000000000000000\n4096\n64\ntmp\nmkdir-denied\n", out)
     assert.equal("mkdir: can't create directory '/tmp/d': Operation not supported\n", err)
   end)

@@ -6,11 +6,12 @@
 --   plan(spec, { profile = <normalised purple policy> | nil, bundle = dir, uid = invoker uid })
 --       -> plan | nil, "config.json: <json path>: why"
 --     plan = { spec = <table for core.spawn>, terminal = bool, console_size = {height, width} | nil,
+--              timeout = the profile's session_timeout_seconds | nil,
 --              cgroup = { path, resources } | nil (purple.oci.cgroup applies it),
 --              hooks = { prestart = {...}, ... } (purple.oci.hooks runs them), annotations = {},
 --              warnings = { ... } }
 --
--- What a property becomes is written beside its translation below; docs/oci.md has the table.
+-- What a property becomes is written beside its translation below; docs/oci-config.md has the table.
 local core = require "purple.core"
 local json = require "purple.json"
 local schema = require "purple.oci.schema"
@@ -224,6 +225,20 @@ end
 
 local CAP_SETS = { "bounding", "effective", "permitted", "inheritable", "ambient" }
 
+-- Does this process hold CAP_SYS_RESOURCE (effective) in the host's user namespace?
+local function sys_resource()
+  local f = io.open("/proc/self/status")
+  if not f then return false end
+  local text = f:read("a")
+  f:close()
+  local eff = text:match("\nCapEff:%s*(%x+)")
+  local uid_map = io.open("/proc/self/uid_map")
+  local map = uid_map and uid_map:read("a") or ""
+  if uid_map then uid_map:close() end
+  local host_ns = map:match("^%s*0%s+0%s+4294967295") ~= nil
+  return host_ns and eff ~= nil and ((tonumber(eff:sub(-8), 16) or 0) >> 24) & 1 == 1
+end
+
 function M.plan(spec, opts)
   opts = opts or {}
   local bundle = opts.bundle or spec.bundle or "."
@@ -273,6 +288,14 @@ function M.plan(spec, opts)
     local soft = math.type(r.soft) == "float" and -1 or r.soft
     local hard = math.type(r.hard) == "float" and -1 or r.hard
     if hard ~= -1 and (soft == -1 or hard < soft) then return fail(p, "soft is above hard") end
+    -- Raising a hard limit needs CAP_SYS_RESOURCE on the host: say so by name before anything runs
+    -- (podman as root writes nofile=nproc=1048576 where root's own limit is lower).
+    local _, own_hard = core.getrlimit(name)
+    if own_hard ~= -1 and (hard == -1 or hard > own_hard) and not sys_resource() then
+      return fail(p, ("%s hard %s is above the runtime's own hard limit %d, which only CAP_SYS_RESOURCE may raise "
+        .. "(podman: default_ulimits in containers.conf, or --ulimit %s=%d:%d)"):format(r.type,
+        hard == -1 and "unlimited" or tostring(hard), own_hard, name, own_hard, own_hard))
+    end
     s.rlimits[name] = { soft = soft, hard = hard, field = p }
   end
   local sets = {}
