@@ -31,8 +31,9 @@ DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-dkjso
                pkg-config gcc make \
                python3 iproute2 util-linux man-db logrotate git procps nodejs luarocks \
                curl openssl python3-pip
-# spec/oci_config_spec.lua builds its containers' rootfs from busybox-static
-DEB_PACKAGES += busybox-static
+# purple-oci's engine tests (spec/oci_engines_spec.lua) and its bench row: the engines that call it, runc to
+# compare with; busybox-static for the images (docs/oci.md) and spec/oci_config_spec.lua's rootfs
+DEB_PACKAGES += podman uidmap runc containerd busybox-static slirp4netns
 
 CORE_SRC := $(sort $(wildcard csrc/*.c))
 BIND_SRC := $(sort $(wildcard csrc/lua/*.c))
@@ -58,7 +59,7 @@ LUAC_STAMP := build/luac/.tree
 SYS_LUA    := argparse dkjson
 SYS_LUAC   := $(SYS_LUA:%=build/luac/_sys/%.luac)
 
-all: $(CORE_SO) bin/purple bin/purple-lua spec/helpers/bin $(LUAC_OBJ) $(PROFILE_LUAC) $(SYS_LUAC) luac-fresh
+all: $(CORE_SO) bin/purple bin/purple-lua bin/purple-oci spec/helpers/bin $(LUAC_OBJ) $(PROFILE_LUAC) $(SYS_LUAC) luac-fresh
 
 luac-fresh: $(LUAC_OBJ) $(PROFILE_LUAC)
 	@$(LUA) csrc/launcher/precompile.lua --fresh $(CURDIR) $(LUA_SRC) $(wildcard profiles/*.lua)
@@ -106,6 +107,9 @@ bin/purple: csrc/launcher/launcher.c csrc/launcher/exec_client.c csrc/*.h $(CORE
 
 bin/purple-lua: bin/purple
 	ln -f bin/purple bin/purple-lua
+
+bin/purple-oci: bin/purple
+	ln -f bin/purple bin/purple-oci
 
 build/%.o: csrc/%.c csrc/*.h
 	@mkdir -p build
@@ -195,6 +199,10 @@ install: all
 	install -m 0755 bin/purple $(DESTDIR)$(BINDIR)/purple
 	ln -f $(DESTDIR)$(BINDIR)/purple $(DESTDIR)$(BINDIR)/purple-lua
 	install -m 0644 man/purple.1 man/purple-lua.1 $(DESTDIR)$(MANDIR)/man1/
+	ln -f $(DESTDIR)$(BINDIR)/purple $(DESTDIR)$(BINDIR)/purple-oci
+	install -m 0644 man/purple-oci.1 $(DESTDIR)$(MANDIR)/man1/
+	install -d $(DESTDIR)$(LUA_SHAREDIR)/purple/oci
+	install -m 0644 lua/purple/oci/*.lua $(DESTDIR)$(LUA_SHAREDIR)/purple/oci/
 	install -d $(DESTDIR)$(SYSCONFDIR)/purple/profiles $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(DOCDIR)
 	install -m 0644 contrib/logrotate.d/purple $(DESTDIR)$(SYSCONFDIR)/logrotate.d/purple
@@ -206,6 +214,7 @@ install: all
 # The local profiles directory is removed only when empty: what an administrator put there stays.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/purple $(DESTDIR)$(BINDIR)/purple-lua
+	rm -f $(DESTDIR)$(BINDIR)/purple-oci $(DESTDIR)$(MANDIR)/man1/purple-oci.1
 	rm -rf $(DESTDIR)$(LUA_LIBDIR)/purple $(DESTDIR)$(LUA_SHAREDIR)/purple $(DESTDIR)$(LUA_SHAREDIR)/purple.lua
 	rm -rf $(DESTDIR)$(DATADIR)
 	rm -f $(DESTDIR)$(MANDIR)/man1/purple.1 $(DESTDIR)$(MANDIR)/man1/purple-lua.1 $(DESTDIR)$(MANDIR)/man5/purple-policy.5
@@ -214,7 +223,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/purple/profiles $(DESTDIR)$(SYSCONFDIR)/purple 2>/dev/null
 
 clean:
-	rm -rf build $(CORE_SO) spec/helpers/bin bin/purple bin/purple-lua
+	rm -rf build $(CORE_SO) spec/helpers/bin bin/purple bin/purple-lua bin/purple-oci
 
 # cgroup v2 specs in a qemu VM, as root and as a delegated user (vm/README.md). As root:
 #   make check-vm [VM_SPECS="spec/x_spec.lua ..."] [VM_PASSES=root,user] [VM_TIMEOUT=900]

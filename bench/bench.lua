@@ -200,6 +200,84 @@ if BASELINE then
   throughput("baseline run ai-strict", { BASELINE .. "/bin/purple", "run", "--profile", "ai-strict", "--", "/bin/true" })
 end
 
+-- purple-oci against runc under podman (issue 16): `podman run --rm IMAGE /bin/true` with each runtime,
+-- podman's own overhead in both, paired rounds of their own (OCI_ROUNDS, default 30: a podman run takes
+-- ~0.2 s). Root only; the image is busybox-static, podman's state a temporary directory (vfs: no mounts)
+-- removed afterwards, no network (netns = "none").
+local oci_ratio
+local OCI_ROUNDS = tonumber(os.getenv("OCI_ROUNDS") or "30")
+local function oci_bench()
+  if not (which("podman") and which("runc") and which("busybox")) then
+    io.stdout:write("\npodman run: skipped (podman, runc or busybox-static not installed: make deps)\n")
+    return
+  end
+  if io.popen("id -u"):read("l") ~= "0" then
+    io.stdout:write("\npodman run: skipped (root only: rootless podman needs subordinate ids)\n")
+    return
+  end
+  local w = io.popen("mktemp -d /tmp/purple-bench-oci.XXXXXX"):read("l")
+  local nofile = io.popen("sh -c 'ulimit -Hn'"):read("l")
+  local conf = assert(io.open(w .. "/containers.conf", "w"))
+  conf:write(([[
+[containers]
+default_ulimits = ["nofile=%s:%s", "nproc=32768:32768"]
+netns = "none"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "%s/events.log"
+runtime_supports_json = ["runc", "purple-oci"]
+[engine.runtimes]
+purple-oci = ["%s"]
+runc = ["%s"]
+]]):format(nofile, nofile, w, ROOT .. "/bin/purple-oci", which("runc")))
+  conf:close()
+  local pm = ("env CONTAINERS_CONF=%s podman --storage-driver vfs --root %s/root --runroot %s/runroot"):format(
+    w .. "/containers.conf", w, w)
+  local built = sh_ok(("mkdir -p %s/rootfs/bin %s/rootfs/proc %s/rootfs/dev %s/rootfs/sys %s/rootfs/tmp && "
+    .. "cp $(command -v busybox) %s/rootfs/bin/busybox && ln -s busybox %s/rootfs/bin/true && "
+    .. "tar -C %s/rootfs -cf %s/rootfs.tar . && %s import %s/rootfs.tar localhost/purple-bench"):format(
+    w, w, w, w, w, w, w, w, w, pm, w))
+  local cmds = {}
+  for _, rt in ipairs({ "runc", "purple-oci" }) do
+    cmds[#cmds + 1] = { "podman run --rm " .. rt, { which("env"), "CONTAINERS_CONF=" .. w .. "/containers.conf", which("podman"),
+      "--storage-driver", "vfs", "--root", w .. "/root", "--runroot", w .. "/runroot", "--runtime", rt, "run", "--rm",
+      "localhost/purple-bench", "/bin/true" } }
+  end
+  local ok = built and sh_ok(table.concat(cmds[1][2], " ")) and sh_ok(table.concat(cmds[2][2], " "))
+  if ok then
+    local spec = w .. "/commands.tsv"
+    local cf = assert(io.open(spec, "w"))
+    for _, c in ipairs(cmds) do cf:write(c[1], "\t", table.concat(c[2], "\t"), "\n") end
+    cf:close()
+    local out = OUT .. "/oci.tsv"
+    ok = os.execute(("%s alt %d %d %s > %s"):format(RUNNER, OCI_ROUNDS, 3, spec, out))
+    local t = { [cmds[1][1]] = {}, [cmds[2][1]] = {} }
+    for line in io.lines(out) do
+      local r, label, ns = line:match("^(%d+)\t([^\t]+)\t(%d+)\t")
+      if r then
+        t[label] = t[label] or {}
+        t[label][tonumber(r) + 1] = tonumber(ns) / 1e6
+      end
+    end
+    io.stdout:write(("\npodman run --rm localhost/purple-bench /bin/true (%d paired rounds)\n"):format(OCI_ROUNDS))
+    for _, c in ipairs(cmds) do
+      io.stdout:write(("  %-28s %9s ms\n"):format((c[1]:gsub("^podman run %-%-rm ", "")),
+        fmt(#t[c[1]] > 0 and stats.median(t[c[1]]) or nil, "%.2f")))
+    end
+    if ok and #t[cmds[1][1]] > 0 then
+      oci_ratio = stats.paired_median(t["podman run --rm purple-oci"], t["podman run --rm runc"])
+    end
+    io.stdout:write(("  purple-oci / runc (paired median) %s\n"):format(fmt(oci_ratio, "%.2f")))
+  else
+    io.stdout:write("\npodman run: skipped (the image or a first run failed)\n")
+  end
+  sh_ok(pm .. " rm -af -t 0")
+  sh_ok(pm .. " rmi -af")
+  sh_ok("rm -rf " .. w)
+end
+oci_bench()
+
 -- The issue's targets, for /bin/true.
 local ai = results["true purple run ai-strict"]
 local checks = {
@@ -208,6 +286,7 @@ local checks = {
   { "≥ 150 sandboxes/s (2 workers)", tput["purple run ai-strict"], function(v) return v >= 150 end, "%.1f/s" },
   { "supervisor peak RSS ≤ 2.5 MiB", ai.rss, function(v) return v <= 2.5 end, "%.2f MiB" },
 }
+checks[#checks + 1] = { "podman run: purple-oci ≤ 1.0× runc", oci_ratio, function(v) return v <= 1.0 end, "%.2f×" }
 local ex = results["true purple exec ai-strict"]
 if ex then
   checks[#checks + 1] = { "purple exec ai-strict ≤ 0.3× bwrap", ex.bwrap, function(v) return v <= 0.3 end, "%.2f×" }

@@ -10,6 +10,8 @@ enum ctl_kind {
 	CTL_STARTED,         /* the command is running; a seccomp listener may ride along */
 	CTL_EXITED,          /* err = the command's wait status */
 	CTL_EGRESS,          /* the egress proxy's two listening sockets ride along (before STARTED) */
+	CTL_READY,           /* set up; waiting on start_fd before the command starts (OCI create) */
+	CTL_PTY,             /* the master of the container's pty rides along */
 };
 
 struct ctl_msg {

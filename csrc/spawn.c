@@ -30,7 +30,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/sched.h>
+#include <linux/keyctl.h>
 #include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -44,6 +46,7 @@
 #include "cgroup_join.h"
 #include "control.h"
 #include "net_perform.h"
+#include "ns_enter.h"
 #include "notify.h"
 #include "process.h"
 #include "fdpass.h"
@@ -267,11 +270,52 @@ static void hide_cmdline(void)
 		*(char *)(v[2] - 1) = ' ';
 }
 
+/* The container's terminal, opened in its own /dev/pts (so ttyname works inside): the slave becomes
+ * stdin, stdout and stderr, the master goes to the supervisor. 0 or -errno with what. */
+static int open_pty(const struct spawn_cfg *c, int ctl, char *what, size_t n)
+{
+	char name[64];
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), s, err;
+
+	if (m < 0) {
+		snprintf(what, n, "open /dev/ptmx");
+		return -errno;
+	}
+	if (unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0 ||
+	    (s = open(name, O_RDWR | O_NOCTTY)) < 0) {
+		err = errno;
+		close(m);
+		snprintf(what, n, "open the pty's slave");
+		return -err;
+	}
+	if (c->pty_rows && c->pty_cols) {
+		struct winsize ws = { .ws_row = c->pty_rows, .ws_col = c->pty_cols };
+
+		(void)ioctl(s, TIOCSWINSZ, &ws);
+	}
+	for (int i = 0; i < 3; i++)
+		if (dup2(s, i) < 0) {
+			err = errno;
+			close(m);
+			snprintf(what, n, "dup2 pty");
+			return -err;
+		}
+	if (s > 2)
+		close(s);
+	child_report(ctl, CTL_PTY, 0, NULL, m);
+	close(m);
+	return 0;
+}
+
+/* exec: the supervisor joined the container's user namespace itself (ns_enter_pid); the child,
+ * cloned in it, then only changes its ids there. */
+static int parent_joined_user;
+
 static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *cj, int ctl, const sigset_t *mask)
 {
 	char what[256] = "";
 	char go;
-	int err, status;
+	int err, status, joined_user = parent_joined_user;
 	struct sigaction sa = { 0 };
 
 	if (c->die_with_parent)
@@ -282,6 +326,15 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		_exit(125);
 	if ((err = cgroup_join_self(c, cj, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
+	if (c->join_pid > 0) {
+		int user = 0;
+
+		if ((err = ns_enter_rest(c->join_pid, &user, what, sizeof what)) < 0)
+			child_fail(ctl, -err, what);
+		joined_user |= user;
+		if (!c->cwd && chdir("/") < 0)
+			child_fail(ctl, errno, "chdir /");
+	}
 	/* While /proc/self still belongs to this process's user (not once it is non-dumpable). */
 	if ((err = container_oom_score(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
@@ -290,7 +343,7 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 	 * set_ids the walk to them would be the sandbox user's. */
 	if ((err = mounts_open_sources(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
-	if (c->ns_flags & CLONE_NEWUSER) {
+	if ((c->ns_flags & CLONE_NEWUSER) || joined_user) {
 		if ((err = set_ids(c, what, sizeof what)) < 0 || (err = caps_raise_effective(what, sizeof what)) < 0)
 			child_fail(ctl, -err, what);
 	}
@@ -299,6 +352,11 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 	if ((err = container_sysctls(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	if ((err = mounts_build_root(c, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
+	/* keys of the caller's session keyring must not be the container's */
+	if (c->new_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
+		child_fail(ctl, errno, "join a new session keyring");
+	if (c->pty && (err = open_pty(c, ctl, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	if (c->hostname && (c->ns_flags & CLONE_NEWUTS) && sethostname(c->hostname, strlen(c->hostname)) < 0)
 		child_fail(ctl, errno, "sethostname");
@@ -319,12 +377,14 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		child_fail(ctl, -err, what);
 	if (c->new_session && setsid() < 0)
 		child_fail(ctl, errno, "setsid");
+	if (c->pty && ioctl(0, TIOCSCTTY, 0) < 0)
+		child_fail(ctl, errno, "make the pty the controlling terminal");
 	if (c->cwd && chdir(c->cwd) < 0) {
 		snprintf(what, sizeof what, "working_dir %s", c->cwd);
 		child_fail(ctl, errno, what);
 	}
 	/* Without a user namespace (a container run by root) the ids change here, after the mounts. */
-	if (!(c->ns_flags & CLONE_NEWUSER) && c->set_ids &&
+	if (!(c->ns_flags & CLONE_NEWUSER) && !joined_user && c->set_ids &&
 	    ((err = set_ids(c, what, sizeof what)) < 0 || (err = caps_raise_effective(what, sizeof what)) < 0))
 		child_fail(ctl, -err, what);
 	if ((err = c->cap_sets ? caps_apply_sets(c, what, sizeof what) : caps_drop(c, what, sizeof what)) < 0)
@@ -343,6 +403,20 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 			_exit(125);
 	}
 
+	/* OCI create/start: everything is set up; the command starts when `start` writes a byte. Signals
+	 * but SIGKILL stay blocked (pending) until then. */
+	if (c->start_fd > 0) {
+		char b;
+		ssize_t r;
+
+		child_report(ctl, CTL_READY, 0, NULL, -1);
+		while ((r = read(c->start_fd, &b, 1)) < 0 && errno == EINTR)
+			;
+		if (r != 1)
+			_exit(125);
+		close(c->start_fd);
+	}
+
 	/* Forward signals to the payload; a "terminate all" request signals the whole namespace. */
 	sa.sa_flags = SA_RESTART;
 	sa.sa_handler = forward_to_payload;
@@ -350,6 +424,9 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		sigaction(forwarded[i], &sa, NULL);
 	sa.sa_handler = terminate_all;
 	sigaction(PL_SIG_TERMINATE_ALL, &sa, NULL);
+	/* An OCI container has no supervisor: `purple stop ID` reaches its init, which ends it so. */
+	if (c->start_fd > 0)
+		sigaction(PL_SIG_STOP, &sa, NULL);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 
 	if ((err = run_payload(c, ctl, mask)) < 0)
@@ -418,7 +495,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 {
 	struct cgroup_join cj;
 	struct clone_args ca = { .exit_signal = SIGCHLD };
-	int sv[2], err = 0, pidfd = -1, saved_ns[MAX_JOINS], unjoin, clone_err;
+	int sv[2], err = 0, pidfd = -1, saved_ns[MAX_JOINS], unjoin, clone_err, saved_pidns = -1;
 	sigset_t block, oldmask;
 	long pid;
 
@@ -449,7 +526,10 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	forwarded_set(&block, 1);
 	sigprocmask(SIG_BLOCK, &block, &oldmask);
 
-	if ((err = container_join(cfg, saved_ns, what, wn)) < 0) {
+	if ((err = container_join(cfg, saved_ns, what, wn)) < 0 ||
+	    (cfg->join_pid > 0 && (err = ns_enter_pid(cfg->join_pid, &saved_pidns, &parent_joined_user, what, wn)) < 0)) {
+		if (cfg->join_pid > 0) /* the joins are undone when the pid namespace could not be entered */
+			container_unjoin(cfg, saved_ns, what, wn);
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		close(sv[0]);
 		close(sv[1]);
@@ -481,6 +561,12 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	clone_err = errno;
 	cgroup_join_close(&cj);
 	unjoin = container_unjoin(cfg, saved_ns, what, wn); /* else this thread stays in the container's */
+	if (saved_pidns >= 0) { /* exec: this process's own pid namespace for its later children */
+		int r = ns_leave_pid(saved_pidns, what, wn);
+
+		if (r < 0 && unjoin == 0)
+			unjoin = r;
+	}
 	close(sv[1]);
 	mounts_close_binds(cfg); /* the child has its copies */
 	if (pid < 0) {
@@ -535,6 +621,12 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 		return -err;
 	}
 	return 0;
+}
+
+void sandbox_detach(struct sandbox *s)
+{
+	s->reaped = 1; /* not ours to reap any more */
+	sandbox_release(s);
 }
 
 static int reap(struct sandbox *s)
@@ -662,6 +754,13 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 					if (fd[0] >= 0)
 						s->listener = fd[0];
 					ev->kind = SB_STARTED;
+					return 1;
+				case CTL_READY:
+					ev->kind = SB_READY;
+					return 1;
+				case CTL_PTY:
+					ev->kind = SB_PTY;
+					ev->fd = fd[0];
 					return 1;
 				case CTL_EXITED:
 					ev->kind = SB_EXIT;

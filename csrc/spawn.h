@@ -104,6 +104,12 @@ struct spawn_cfg {
 	int oom_score_adj; int set_oom;
 	int cap_sets;             /* the five sets below replace caps/drop_caps; no securebits */
 	uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
+	int start_fd;             /* > 0: once set up, init reports ready and waits for one byte on it (OCI start) */
+	int pty;                  /* init opens a pty in the new /dev/pts, makes its slave stdin, stdout, stderr and
+	                           * controlling terminal, and hands the master over (SB_PTY; OCI process.terminal) */
+	unsigned short pty_rows, pty_cols; /* its size, when both are > 0 */
+	pid_t join_pid;           /* > 0: enter this process's namespaces instead of creating any (OCI exec) */
+	int new_keyring;          /* a new anonymous session keyring, not the caller's (OCI, as runc) */
 };
 
 /* Container steps (container.c; the mount kinds in mounts.c), each 0 or -errno with what filled. */
@@ -164,7 +170,8 @@ struct sandbox {
 	int status;       /* wait status of init once reaped */
 };
 
-enum sandbox_event_kind { SB_SETUP_ERROR, SB_EXEC_ERROR, SB_STARTED, SB_EXIT, SB_SIGNAL, SB_STOP, SB_NOTIFY, SB_WATCH };
+enum sandbox_event_kind { SB_SETUP_ERROR, SB_EXEC_ERROR, SB_STARTED, SB_EXIT, SB_SIGNAL, SB_STOP, SB_NOTIFY, SB_WATCH,
+	SB_READY, SB_PTY };
 
 struct sandbox_event {
 	enum sandbox_event_kind kind;
@@ -176,6 +183,7 @@ struct sandbox_event {
 	pid_t sender_pid;         /* stop: who sent purple stop's signal */
 	uid_t sender_uid;
 	struct notify_event notify; /* notify: answer it with notify_respond(s->listener, ...) */
+	int fd;                   /* pty: the master, now the caller's to close */
 };
 
 /* Clones init with cfg, joins its cgroups, writes its id maps and releases it; forward_signals:
@@ -192,5 +200,8 @@ void sandbox_watch(struct sandbox *s, int fd);
 int sandbox_kill(struct sandbox *s, int sig);
 /* Kills and reaps init if needed, closes every fd; the signal mask is restored. */
 void sandbox_release(struct sandbox *s);
+/* Closes every fd and restores the signal mask but leaves init running: the caller exits and init is
+ * adopted by the nearest subreaper (purple-oci create: conmon or containerd's shim waits for it). */
+void sandbox_detach(struct sandbox *s);
 
 #endif

@@ -555,7 +555,9 @@ static int pmain(lua_State *L)
 	lua_pushstring(L, "purple.cli");
 	lua_call(L, 1, 1);
 	lua_getfield(L, -1, "main");
-	lua_pushstring(L, strncmp(name, "purple-lua", 10) == 0 ? "purple-lua" : "purple");
+	/* purple-oci: the OCI runtime command line (lua/purple/cli/oci.lua) */
+	lua_pushstring(L, strncmp(name, "purple-lua", 10) == 0 ? "purple-lua"
+			  : strncmp(name, "purple-oci", 10) == 0 ? "purple-oci" : "purple");
 	lua_getglobal(L, "arg");
 	lua_call(L, 2, 1);
 	return 1;
@@ -577,15 +579,17 @@ int main(int argc, char **argv)
 	int status;
 
 	const char *base = strrchr(argv[0], '/');
+	const char *name0 = base ? base + 1 : argv[0];
+	int plain_purple = strncmp(name0, "purple-lua", 10) != 0 && strncmp(name0, "purple-oci", 10) != 0;
 
 	if (argc > 3 && (strcmp(argv[1], "-l") == 0 || strcmp(argv[1], "--log-level") == 0) &&
-	    strcmp(argv[3], "exec") == 0 && strncmp(base ? base + 1 : argv[0], "purple-lua", 10) != 0) {
+	    strcmp(argv[3], "exec") == 0 && plain_purple) {
 		/* purple -l LEVEL exec ...: as purple exec -l LEVEL ... */
 		argv[3] = argv[2];
 		argv[2] = argv[1];
 		argv[1] = "exec";
 	}
-	if (argc > 1 && strcmp(argv[1], "exec") == 0 && strncmp(base ? base + 1 : argv[0], "purple-lua", 10) != 0)
+	if (argc > 1 && strcmp(argv[1], "exec") == 0 && plain_purple)
 		return purple_exec_main(argc - 1, argv + 1);
 	L = luaL_newstate();
 	if (!L) {

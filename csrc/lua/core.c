@@ -21,5 +21,6 @@ int luaopen_purple_core(lua_State *L)
 	pl_open_egress(L);
 	pl_open_session(L);
 	pl_open_session_job(L);
+	pl_open_oci(L);
 	return 1;
 }

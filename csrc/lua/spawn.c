@@ -91,7 +91,8 @@ static const char *const spec_fields[] = {
 	"hostname", "mounts", "rlimits", "caps", "drop_caps", "no_new_privs", "new_session",
 	"die_with_parent", "loopback", "cgroup_procs", "cgroupns", "seccomp", "seccomp_listener",
 	"landlock", "forward_signals", "session_fd", "egress_ports", "root", "root_readonly", "joins", "sysctls",
-	"set_ids", "groups", "umask", "oom_score_adj", "cap_sets", NULL,
+	"set_ids", "groups", "umask", "oom_score_adj", "cap_sets", "start_fd", "pty", "pty_rows", "pty_cols", "join_pid",
+	"new_keyring", NULL,
 };
 
 static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
@@ -180,6 +181,14 @@ static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
 			luaL_error(L, "spawn spec: egress_ports needs a network namespace");
 	}
 	lua_pop(L, 1);
+	c->start_fd = (int)pl_field_int(L, t, "start_fd", 0);
+	if (c->start_fd < 0)
+		luaL_error(L, "spawn spec: start_fd must be an fd above 0");
+	c->pty = pl_field_bool(L, t, "pty", 0);
+	c->join_pid = (pid_t)pl_field_int(L, t, "join_pid", 0);
+	c->new_keyring = pl_field_bool(L, t, "new_keyring", 0);
+	c->pty_rows = (unsigned short)pl_field_int(L, t, "pty_rows", 0);
+	c->pty_cols = (unsigned short)pl_field_int(L, t, "pty_cols", 0);
 }
 
 /* core.spawn(spec) -> sandbox | nil, "spawn ...: why", errno */
@@ -251,7 +260,7 @@ static void event(lua_State *L, const char *name)
 }
 
 /* sandbox:poll([timeout_ms]) -> event table | nil on timeout.
- * Events: setup_error{what, errno, message}, exec_error{what, errno}, started, exit{code|signal},
+ * Events: setup_error{what, errno, message}, exec_error{what, errno}, ready (start_fd), pty{fd} (the pty's master: the caller closes it), started, exit{code|signal},
  * signal{signal} (already forwarded), watch (sandbox:watch's fd is readable), stop{sender_pid, sender_uid} (purple stop, not forwarded),
  * notify{id, pid, nr, arch, name, args} (a seccomp user notification: answer it with sandbox:respond). */
 static int l_poll(lua_State *L)
@@ -295,6 +304,14 @@ static int l_poll(lua_State *L)
 		break;
 	case SB_STARTED:
 		event(L, "started");
+		break;
+	case SB_READY:
+		event(L, "ready");
+		break;
+	case SB_PTY:
+		event(L, "pty");
+		lua_pushinteger(L, ev.fd);
+		lua_setfield(L, -2, "fd");
 		break;
 	case SB_WATCH:
 		event(L, "watch");
@@ -381,6 +398,13 @@ static int l_close(lua_State *L)
 	sandbox_release(s);
 	return 0;
 }
+/* sandbox:detach(): closes the handle but leaves init running, to be adopted by a subreaper. */
+static int l_detach(lua_State *L)
+{
+	sandbox_detach(check_sandbox(L));
+	return 0;
+}
+
 static int l_index(lua_State *L)
 {
 	struct sandbox *s = luaL_checkudata(L, 1, HANDLE_MT);
@@ -407,6 +431,7 @@ void pl_open_spawn(lua_State *L)
 	static const luaL_Reg methods[] = {
 		{ "poll", l_poll }, { "watch", l_watch }, { "respond", l_respond }, { "notify_valid", l_notify_valid },
 		{ "kill", l_kill }, { "terminate", l_terminate }, { "close", l_close },
+		{ "detach", l_detach },
 		{ NULL, NULL },
 	};
 

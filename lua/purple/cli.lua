@@ -211,6 +211,7 @@ end
 
 function M.main(mode, list)
   if mode == "purple-lua" then return main_lua(list) end
+  if mode == "purple-oci" then return require("purple.cli.oci").main(list) end
   return main_purple(list)
 end
 

@@ -16,6 +16,7 @@
 
 #include "spawn.h"
 #include "seccomp_filter.h"
+#include "oci_io.h"
 
 static int passed, failed;
 
@@ -213,6 +214,44 @@ static void test_open_in_root(void)
 	CHECK(system(path) == 0, "%s", path);
 }
 
+/* OCI create/start: with start_fd, init reports ready and the command waits until a byte arrives on
+ * the FIFO (oci_io.c); a FIFO nobody waits on refuses the byte (ENXIO). */
+static void test_start_gate(void)
+{
+	static const char *const t[] = { "/bin/true", NULL };
+	char dir[] = "/tmp/purple-core-test.XXXXXX", fifo[64], um[32], gm[32], what[1024];
+	struct spawn_cfg c;
+	struct sandbox s;
+	struct sandbox_event ev;
+	int fd, whole, r;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(fifo, sizeof fifo, "%s/start", dir);
+	fd = oci_fifo_open(fifo);
+	CHECK(fd >= 0, "oci_fifo_open: %s", strerror(fd < 0 ? -fd : 0));
+	minimal(&c, t, um, gm);
+	c.start_fd = fd;
+	r = sandbox_start(&s, &c, 0, what, sizeof what, &whole);
+	close(fd);
+	CHECK(r == 0, "start: %s: %s", what, strerror(-r));
+	if (r == 0) {
+		r = sandbox_poll(&s, -1, &ev);
+		CHECK(r == 1 && ev.kind == SB_READY, "first event: %d (ready expected)", r == 1 ? (int)ev.kind : -1);
+		r = sandbox_poll(&s, 0, &ev); /* nothing queued: the command has not been started */
+		CHECK(r == 0, "an event before start: %d", r == 1 ? (int)ev.kind : r);
+		CHECK(oci_fifo_signal(fifo) == 0, "oci_fifo_signal");
+		r = sandbox_poll(&s, -1, &ev);
+		CHECK(r == 1 && ev.kind == SB_STARTED, "after start: %d (started expected)", r == 1 ? (int)ev.kind : -1);
+		sandbox_release(&s);
+	}
+	CHECK(oci_fifo_signal(fifo) == -ENXIO, "a FIFO nobody reads must refuse the byte");
+	unlink(fifo);
+	rmdir(dir);
+}
+
 /* A sysctl name is dot-separated words: one that would climb out of /proc/sys is refused unwritten. */
 static void test_sysctl_names(void)
 {
@@ -239,6 +278,7 @@ int main(void)
 	test_setup_error();
 	test_kill();
 	test_open_in_root();
+	test_start_gate();
 	test_sysctl_names();
 	printf("core_test (uid %d): %d passed, %d failed\n", (int)getuid(), passed, failed);
 	return failed ? 1 : 0;

@@ -1,0 +1,54 @@
+/* purple-oci's fd work: see oci_io.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "fdpass.h"
+#include "oci_io.h"
+
+int oci_fifo_open(const char *path)
+{
+	int fd;
+
+	if (mkfifo(path, 0600) < 0)
+		return -errno;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int oci_fifo_signal(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "s", 1) != 1)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int oci_console_send(const char *path, int fd)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s, err = 0;
+	ssize_t n;
+
+	if (strlen(path) >= sizeof a.sun_path)
+		return -ENAMETOOLONG;
+	strcpy(a.sun_path, path);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect(s, (struct sockaddr *)&a, sizeof a) < 0)
+		err = -errno;
+	/* runc sends the pty's name as the payload; conmon and the shim only take the fd */
+	else if ((n = fdpass_send(s, "/dev/ptmx", 9, &fd, 1)) < 0)
+		err = (int)n;
+	close(s);
+	return err;
+}

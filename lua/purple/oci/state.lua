@@ -1,0 +1,99 @@
+-- purple.oci.state: purple-oci's state directory, one subdirectory per container.
+--
+-- Root: --root DIR, else /run/purple-oci for root, else $XDG_RUNTIME_DIR/purple-oci, else
+-- /tmp/purple-oci-<uid>; created mode 0700 and refused unless a directory owned by the caller.
+-- <root>/<id>/state.json: id, bundle, pid (the container's init, in the caller's pid namespace),
+-- pid_start (its start time in clock ticks, to tell a reused pid apart), created (RFC 3339),
+-- annotations, cgroups (directories to remove at delete), freezer (the freezer cgroup, or none),
+-- profile. <root>/<id>/start: the FIFO init waits on until `start` (present = created, not started).
+local core = require "purple.core"
+local json = require "purple.json"
+local runtime = require "purple.runtime"
+
+local M = {}
+
+function M.default_root()
+  local uid = core.ids()
+  if uid == 0 then return "/run/purple-oci" end
+  local xdg = os.getenv("XDG_RUNTIME_DIR")
+  if xdg and xdg ~= "" then return xdg .. "/purple-oci" end
+  return ("/tmp/purple-oci-%d"):format(uid)
+end
+
+-- Creates root if needed; root, or nil, "state directory ROOT: why".
+function M.ensure(root)
+  local uid = core.ids()
+  local at = root:find("/", 2, true)
+  while at do -- the parents, as runc makes them (containerd's shim passes <runc root>/<namespace>)
+    core.mkdir(root:sub(1, at - 1), 448)
+    at = root:find("/", at + 1, true)
+  end
+  core.mkdir(root, 448) -- 0700
+  local st, err = core.stat(root, false)
+  if not st then return nil, ("state directory %s: %s"):format(root, err) end
+  if st.type ~= "directory" or st.uid ~= uid then
+    return nil, ("state directory %s: not a directory owned by uid %d"):format(root, uid)
+  end
+  return root
+end
+
+-- Container ids as runc takes them: letters, digits, _ . - + and no path tricks.
+function M.valid_id(id)
+  return type(id) == "string" and #id > 0 and #id <= 1024 and id:match("^[%w][%w_.+-]*$") ~= nil
+end
+
+function M.dir(root, id) return root .. "/" .. id end
+
+function M.read(root, id)
+  local f = io.open(M.dir(root, id) .. "/state.json")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  local st = json.decode(s)
+  if type(st) ~= "table" then return nil end
+  return st
+end
+
+-- Writes state.json atomically. true | nil, why
+function M.write(root, st)
+  local path = M.dir(root, st.id) .. "/state.json"
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "w")
+  if not f then return nil, err end
+  f:write(json.encode(st), "\n")
+  f:close()
+  local ok, rerr = os.rename(tmp, path)
+  if not ok then os.remove(tmp) return nil, rerr end
+  return true
+end
+
+-- Is the container's init still the process we started?
+function M.alive(st)
+  if math.type(st.pid) ~= "integer" or st.pid <= 0 then return false end
+  local t = runtime.start_ticks(st.pid)
+  return t ~= nil and t == st.pid_start
+end
+
+-- The runtime-spec status: creating, created, running, paused or stopped.
+function M.status(root, st)
+  if not st.pid then return "creating" end
+  if not M.alive(st) then return "stopped" end
+  if core.stat(M.dir(root, st.id) .. "/start", false) then return "created" end
+  if st.freezer then
+    local f = io.open(st.freezer .. "/freezer.state")
+    local v = f and f:read("l")
+    if f then f:close() end
+    if v == "FROZEN" or v == "FREEZING" then return "paused" end
+  end
+  return "running"
+end
+
+-- The runtime-spec state JSON object of a container.
+function M.oci_state(root, st)
+  return {
+    ociVersion = "1.0.2", id = st.id, status = M.status(root, st), pid = M.alive(st) and st.pid or 0,
+    bundle = st.bundle, annotations = json.object(st.annotations or {}),
+  }
+end
+
+return M
