@@ -293,8 +293,9 @@ static long send_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* The request as session_client.c's session_send_exec frames it: the header with fds 0, 1, 2,
- * then the payload. 0, or <0 when it could not be sent whole. */
+/* The request as session_client.c's session_send_exec frames it: the header with fds 0, 1, 2 and
+ * the payload, in one sendmsg (the relay reads it whole when it wakes). 0, or <0 when it could not
+ * be sent whole. */
 static long send_exec(int fd, uint32_t tmo, const char *cwd, char **argv, size_t argc, char **env, size_t envc,
 		      char *payload, size_t cap)
 {
@@ -304,8 +305,8 @@ static long send_exec(int fd, uint32_t tmo, const char *cwd, char **argv, size_t
 		char b[CMSG_SPACE(3 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = { &h, sizeof h };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b };
+	struct iovec iov[2] = { { &h, sizeof h }, { payload, 0 } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = u.b, .msg_controllen = sizeof u.b };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	int fds[3] = { 0, 1, 2 };
 	size_t len = sizeof ex;
@@ -327,6 +328,7 @@ static long send_exec(int fd, uint32_t tmo, const char *cwd, char **argv, size_t
 		ADD(env[k]);
 #undef ADD
 	h.len = (uint32_t)len;
+	iov[1].iov_len = len;
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof fds);
@@ -334,9 +336,9 @@ static long send_exec(int fd, uint32_t tmo, const char *cwd, char **argv, size_t
 	do
 		r = sys(SYS_sendmsg, fd, &mh, MSG_NOSIGNAL);
 	while (r == -EINTR);
-	if (r != (long)sizeof h)
+	if (r < (long)sizeof h)
 		return r < 0 ? r : -EIO;
-	return send_all(fd, payload, len);
+	return send_all(fd, payload + (r - (long)sizeof h), len - (size_t)(r - (long)sizeof h));
 }
 
 static int run_exec(int argc, char **argv, char **envp)
