@@ -255,8 +255,8 @@ static int valid_name(const char *s)
  * it is anything else (the launcher then says what is wrong). */
 static unsigned long timeout_ms(const char *s)
 {
-	unsigned long ms = 0, scale = 1000, rem = 0;
-	int digits = 0;
+	unsigned long ms = 0, scale = 1000;
+	int digits = 0, below = -1, frac = 0; /* below: the first digit under a millisecond */
 
 	for (; *s >= '0' && *s <= '9'; s++, digits++) {
 		if (ms > 4000000000UL)
@@ -268,14 +268,17 @@ static unsigned long timeout_ms(const char *s)
 			scale /= 10;
 			if (scale)
 				ms += (unsigned long)(*s - '0') * scale;
-			else if (!rem)
-				rem = *s >= '5' ? 1 : 2; /* the first digit below a millisecond rounds */
+			else {
+				if (below < 0)
+					below = *s - '0';
+				frac |= *s != '0';
+			}
 		}
-	if (*s || !digits || ms > 4000000000UL)
+	if (*s || !digits || ms > 4000000000UL || (ms == 4000000000UL && frac))
 		return 0;
-	if (rem == 1)
+	if (below >= 5)
 		ms++;
-	return ms ? ms : (rem ? 1 : 0);
+	return ms ? ms : (unsigned long)frac;
 }
 
 static long send_all(int fd, const char *p, size_t n)
