@@ -29,7 +29,10 @@ BIND_CFLAGS = $(WARN) -D_GNU_SOURCE -fPIC -iquote csrc -I$(LUA_INCDIR) $(DEPS_CF
 # Debian packages needed to build, run and test.
 DEB_PACKAGES = lua5.4 liblua5.4-dev libseccomp-dev libcap-dev lua-yaml lua-dkjson lua-lpeg lua-argparse lua-busted \
                pkg-config gcc make \
-               python3 iproute2 util-linux man-db logrotate git procps nodejs luarocks
+               python3 iproute2 util-linux man-db logrotate git procps nodejs luarocks \
+               curl openssl python3-pip
+# spec/oci_config_spec.lua builds its containers' rootfs from busybox-static
+DEB_PACKAGES += busybox-static
 
 CORE_SRC := $(sort $(wildcard csrc/*.c))
 BIND_SRC := $(sort $(wildcard csrc/lua/*.c))
@@ -265,6 +268,7 @@ bench: bench-deps all build/bench/runner build/bench/rss_probe build/bench/exec_
 	@ROUNDS=$(ROUNDS) TPUT_SECONDS=$(TPUT_SECONDS) BASELINE=$(BASELINE) $(LUA) bench/bench.lua
 	@$(LUA) bench/memory.lua
 	@$(CURDIR)/bin/purple-lua bench/breakdown.lua ai-strict 100
+	@PURPLE_ROOT=$(CURDIR) $(LUA) bench/egress.lua
 
 bench-soak: all build/bench/runner
 	@COUNT=$(COUNT) $(LUA) bench/soak.lua

@@ -39,6 +39,7 @@ for _, name in ipairs(exec.enforcers) do
   add("require " .. name, core.monotonic() - t0)
   local short = name:match("[^.]+$")
   if e.prepare then e.prepare = timed("prepare " .. short, e.prepare) end
+  if e.spawned then e.spawned = timed("  spawned " .. short .. " (overlaps init's setup)", e.spawned) end
   if e.finish then e.finish = timed("finish " .. short, e.finish) end
 end
 

@@ -4,7 +4,7 @@
 -- and memory, and cgroups, host mounts and network namespaces that appeared and stayed.
 -- Session mode: COUNT `purple exec -- /bin/true` into one session, then COUNT/10 cycles of `purple
 -- session start` + `purple session stop`, each with its own runtime directory; checked for the same
--- leaks plus the supervisor's fds and RSS, processes still carrying that runtime directory in their
+-- leaks plus the supervisor's and the agent's fds and RSS, processes still carrying that runtime directory in their
 -- environment, and files left in it (sockets, records, logs).
 -- Environment: COUNT (10000), WINDOW (1000), PROFILE (ai-strict), MODES (all; "run", "sessions"),
 -- RUNNER, PURPLE_ROOT, OUT.
@@ -37,7 +37,14 @@ local function snapshot()
     local id, rest = l:match("^(%d+) %d+ %S+ %S+ (%S+)")
     if id then s.mounts[id .. " " .. rest] = true end
   end
-  for _, l in ipairs(lines_of("readlink /proc/[0-9]*/ns/net 2>/dev/null | sort -u")) do s.netns[l] = true end
+  -- a network namespace counts when one of its processes runs this tree's purple (a sandbox's init
+  -- does while the sandbox lives): the sandboxes of other trees' runs on the machine are not ours
+  local root = io.popen("readlink -f " .. ROOT):read("l") or ROOT
+  for _, l in ipairs(lines_of("for p in /proc/[0-9]*; do n=$(readlink $p/ns/net) && e=$(readlink $p/exe) && "
+    .. "echo \"$n $e\"; done 2>/dev/null")) do
+    local ns, exe = l:match("^(%S+) (.*)$")
+    if ns and exe:sub(1, #root + 1) == root .. "/" then s.netns[ns] = true end
+  end
   for l in io.lines("/proc/self/mountinfo") do
     local ns = l:match(" nsfs nsfs ") and l:match("net:%[%d+%]")
     if ns then s.netns[ns] = true end
@@ -107,15 +114,18 @@ local function soak_mode(m, count, env, expect_orphans, window)
   else
     io.stdout:write(("\n%s: %d runs, %d failed, %d leaked processes\n"):format(m.name, #ms, failed, orphans))
   end
-  local w, first, last = {}, nil, nil
+  local w, lo, first, last = {}, {}, nil, nil
   for s = 1, #ms, window do
     local win = { table.unpack(ms, s, math.min(s + window - 1, #ms)) }
     local med = stats.median(win)
     first = first or med
     last = med
     w[#w + 1] = ("%.2f"):format(med)
+    lo[#lo + 1] = ("%.2f"):format(math.min(table.unpack(win)))
   end
   io.stdout:write(("  median ms per %d-run window: %s\n"):format(window, table.concat(w, " ")))
+  -- the fastest run of each window moves least with other jobs' load on a shared machine
+  io.stdout:write(("  fastest ms per window: %s\n"):format(table.concat(lo, " ")))
   io.stdout:write(("  trend: last window / first window = %.2f\n"):format(last / first))
   if server then
     io.stdout:write(("  server fds %d -> %d, RSS %d -> %d KiB\n"):format(server.fds0, server.fds1, server.rss0,
@@ -169,7 +179,9 @@ if MODES == "all" or MODES == "sessions" then
   end
   local function tasks(pid) return #lines_of("cat /proc/" .. pid .. "/task/*/children 2>/dev/null | tr ' ' '\\n' | grep .") end
   os.execute(env .. q(purple) .. " exec soak -- /bin/true") -- warm up
+  local agent = tonumber(lines_of("cat /proc/" .. init .. "/task/" .. init .. "/children")[1]:match("%d+"))
   local f0, r0, c0 = fds(sup), rss(sup), tasks(init)
+  local af0, ar0 = fds(agent), rss(agent)
   local ok, n = pcall(soak_mode, { name = "purple exec into one session", mode = "session-exec",
     argv = { purple, "exec", "soak", "--", "/bin/true" } }, COUNT, env)
   if not ok then
@@ -178,9 +190,11 @@ if MODES == "all" or MODES == "sessions" then
   end
   leaks = leaks + n
   local f1, r1, c1 = fds(sup), rss(sup), tasks(init)
+  local af1, ar1 = fds(agent), rss(agent)
   io.stdout:write(("  supervisor fds %d -> %d, RSS %d -> %d KiB; processes under init %d -> %d\n"):format(f0, f1,
     r0, r1, c0, c1))
-  if f1 ~= f0 or c1 ~= c0 then leaks = leaks + 1 end
+  io.stdout:write(("  agent fds %d -> %d, RSS %d -> %d KiB\n"):format(af0, af1, ar0, ar1))
+  if f1 ~= f0 or c1 ~= c0 or af1 ~= af0 then leaks = leaks + 1 end
   os.execute(env .. q(purple) .. " session stop soak >/dev/null")
   leaks = leaks + session_leaks(rt, "after stop")
   os.execute("rmdir " .. q(rt))

@@ -9,6 +9,7 @@ enum ctl_kind {
 	CTL_EXEC_ERROR,      /* err = errno of execve, what = "exec NAME" */
 	CTL_STARTED,         /* the command is running; a seccomp listener may ride along */
 	CTL_EXITED,          /* err = the command's wait status */
+	CTL_EGRESS,          /* the egress proxy's two listening sockets ride along (before STARTED) */
 };
 
 struct ctl_msg {

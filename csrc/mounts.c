@@ -16,6 +16,8 @@
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <dirent.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/sched.h>
@@ -62,11 +64,12 @@ static int sys_fsmount(int fd, unsigned attrs)
 
 #define FAIL(fmt, ...) do { int e_ = errno; snprintf(what, n, fmt, __VA_ARGS__); return -e_; } while (0)
 
-/* A detached copy of the host tree at path, with the given attributes set on every mount in it. */
-int clone_tree(const char *path, unsigned attrs)
+/* A detached copy of the host tree at path (its top mount alone when norec), with the given
+ * attributes set on every mount in it. */
+static int clone_tree_rec(const char *path, unsigned attrs, int norec)
 {
 	struct mount_attr a = { .attr_set = attrs, .propagation = MS_PRIVATE };
-	int fd = sys_open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	int fd = sys_open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (norec ? 0 : AT_RECURSIVE));
 
 	if (fd < 0)
 		return -1;
@@ -79,19 +82,24 @@ int clone_tree(const char *path, unsigned attrs)
 	return fd;
 }
 
+int clone_tree(const char *path, unsigned attrs)
+{
+	return clone_tree_rec(path, attrs, 0);
+}
+
 /* clone_tree for a read-write bind: the path is opened with openat2(RESOLVE_NO_SYMLINKS), so a link
  * that the command of an earlier run planted in its output can never turn the bind to another host
  * directory, even when planted after purple checked the path (ELOOP). */
-static int clone_tree_nofollow(const char *path, unsigned attrs)
+static int clone_tree_nofollow(const char *path, unsigned attrs, int norec)
 {
 	struct mount_attr a = { .attr_set = attrs, .propagation = MS_PRIVATE };
-	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, /* a directory or a file (an OCI bind of /etc/hosts) */
 				.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
 	int dfd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how), fd, e;
 
 	if (dfd < 0)
 		return -1;
-	fd = sys_open_tree(dfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+	fd = sys_open_tree(dfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (norec ? 0 : AT_RECURSIVE) | AT_EMPTY_PATH);
 	e = errno;
 	close(dfd);
 	if (fd >= 0 && sys_mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a) < 0) {
@@ -207,14 +215,18 @@ static int idmap_tree(const struct spawn_cfg *c, struct mount_op *m, char *what,
 int mounts_open_binds(struct spawn_cfg *c, char *what, size_t n, int *whole)
 {
 	*whole = 0;
+	/* A container's root: nodev (its devices come from linux.devices), setuid files as in the image. */
+	if (c->root && (c->root_fd = clone_tree_rec(c->root, MOUNT_ATTR_NODEV, 0)) < 0)
+		FAIL("root %s", c->root);
 	for (size_t i = 0; i < c->nmounts; i++) {
 		struct mount_op *m = &c->mounts[i];
-		unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->readonly ? MOUNT_ATTR_RDONLY : 0);
+		unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | m->attrs | (m->readonly ? MOUNT_ATTR_RDONLY : 0);
 		int r;
 
 		if (m->type != MT_BIND)
 			continue;
-		m->src_fd = m->readonly ? clone_tree(m->source, attrs) : clone_tree_nofollow(m->source, attrs);
+		m->src_fd = m->readonly ? clone_tree_rec(m->source, attrs, m->norecursive)
+					: clone_tree_nofollow(m->source, attrs, m->norecursive);
 		if (m->src_fd < 0 && errno == ENOENT && m->optional)
 			continue;
 		if (m->src_fd < 0) {
@@ -233,6 +245,10 @@ int mounts_open_binds(struct spawn_cfg *c, char *what, size_t n, int *whole)
 
 void mounts_close_binds(struct spawn_cfg *c)
 {
+	if (c->root && c->root_fd >= 0) {
+		close(c->root_fd);
+		c->root_fd = -1;
+	}
 	for (size_t i = 0; i < c->nmounts; i++)
 		if (c->mounts[i].src_fd >= 0) {
 			close(c->mounts[i].src_fd);
@@ -245,7 +261,7 @@ int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n)
 {
 	int whole;
 
-	if (!c->nmounts)
+	if (!c->nmounts && !c->root)
 		return 0;
 	if (c->open_err) {
 		errno = c->open_err;
@@ -366,7 +382,7 @@ int attach(int mfd, int tfd)
 }
 
 /* A new filesystem instance as a detached mount. opts: "key=value" pairs, "flag" alone. */
-static int new_fs(const char *fstype, const char *const *opts, unsigned attrs)
+int new_fs(const char *fstype, const char *const *opts, unsigned attrs)
 {
 	int fs = sys_fsopen(fstype), m;
 
@@ -726,11 +742,20 @@ int mounts_build_root(struct spawn_cfg *c, char *what, size_t n)
 	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
 	int rootfd, r = 0;
 
-	if (!c->nmounts)
+	if (!c->nmounts && !c->root)
 		return 0;
-	rootfd = new_fs("tmpfs", root_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-	if (rootfd < 0)
-		FAIL("%s", "tmpfs root");
+	if (c->root) {
+		rootfd = c->root_fd; /* opened by mounts_open_binds */
+		c->root_fd = -1;
+		if (rootfd < 0) {
+			errno = EBADF;
+			FAIL("root %s", c->root);
+		}
+	} else {
+		rootfd = new_fs("tmpfs", root_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+		if (rootfd < 0)
+			FAIL("%s", "tmpfs root");
+	}
 	/* pivot_root needs an attached mount: stage it on /tmp of this (private) namespace. */
 	if (sys_move_mount(rootfd, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		FAIL("%s", "attach tmpfs root on /tmp");
@@ -796,6 +821,18 @@ int mounts_build_root(struct spawn_cfg *c, char *what, size_t n)
 		case MT_FILE:
 			r = make_file(rootfd, m, what, n);
 			break;
+		case MT_FS:
+			r = mount_fs(rootfd, m, what, n);
+			break;
+		case MT_MASK:
+			r = mount_mask(rootfd, m, what, n);
+			break;
+		case MT_ROPATH:
+			r = mount_ropath(rootfd, m, what, n);
+			break;
+		case MT_NODE:
+			r = mount_node(rootfd, m, what, n);
+			break;
 		}
 	}
 	if (r < 0)
@@ -805,7 +842,289 @@ int mounts_build_root(struct spawn_cfg *c, char *what, size_t n)
 	close(rootfd);
 	if (r < 0)
 		return r;
-	if (sys_mount_setattr(AT_FDCWD, "/", 0, &ro) < 0)
+	if (!c->root_rw && sys_mount_setattr(AT_FDCWD, "/", 0, &ro) < 0)
 		FAIL("%s", "read-only root");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- OCI container mounts
+ * (lua/purple/oci/config.lua). Every path inside the root is resolved under the root's fd without
+ * following symlinks (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS): the image cannot redirect a
+ * mount to the host. */
+
+int open_in_root(int rootfd, const char *path)
+{
+	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+
+	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+static int move_onto(int mfd, int tfd)
+{
+	return (int)syscall(SYS_move_mount, mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+/* maskedPaths: an existing directory under an empty read-only tmpfs, anything else under the
+ * host's /dev/null (read-only); a path the image lacks needs no mask. */
+int mount_mask(int rootfd, const struct mount_op *m, char *what, size_t n)
+{
+	static const char *const opts[] = { "size=0", "mode=0555", NULL };
+	struct stat st;
+	int tfd = open_in_root(rootfd, m->target), mfd;
+
+	if (tfd < 0 && errno == ENOENT)
+		return 0;
+	if (tfd < 0 || fstat(tfd, &st) < 0)
+		FAIL("mask %s", m->target);
+	if (S_ISDIR(st.st_mode))
+		mfd = new_fs("tmpfs", opts, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	else
+		mfd = clone_tree("/dev/null", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	if (mfd < 0 || move_onto(mfd, tfd) < 0) {
+		int e = errno;
+
+		if (mfd >= 0)
+			close(mfd);
+		close(tfd);
+		errno = e;
+		FAIL("mask %s", m->target);
+	}
+	close(mfd);
+	close(tfd);
+	return 0;
+}
+
+/* readonlyPaths: an existing path bound read-only onto itself (with everything mounted below it). */
+int mount_ropath(int rootfd, const struct mount_op *m, char *what, size_t n)
+{
+	struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					     MOUNT_ATTR_NOEXEC };
+	int tfd = open_in_root(rootfd, m->target), mfd = -1;
+
+	if (tfd < 0 && errno == ENOENT)
+		return 0;
+	if (tfd < 0)
+		FAIL("read-only %s", m->target);
+	mfd = (int)syscall(SYS_open_tree, tfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+	if (mfd < 0 || syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0 ||
+	    move_onto(mfd, tfd) < 0) {
+		int e = errno;
+
+		if (mfd >= 0)
+			close(mfd);
+		close(tfd);
+		errno = e;
+		FAIL("read-only %s", m->target);
+	}
+	close(mfd);
+	close(tfd);
+	return 0;
+}
+
+/* A new filesystem instance (m->fstype with m->data) on the directory m->target. */
+/* Copies the tree in src (a directory fd) into dst: directories, regular files, symlinks and fifos
+ * with their modes and owners (tmpcopyup). 0, or -1 with errno; another file type is EINVAL. */
+static int copy_tree(int src, int dst, int depth)
+{
+	int dfd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *e;
+	int r = 0;
+
+	if (dfd < 0)
+		return -1;
+	if (depth > 32) {
+		close(dfd);
+		errno = ELOOP;
+		return -1;
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -1;
+	}
+	while (r == 0 && (errno = 0, e = readdir(d))) {
+		struct stat st;
+		const char *name = e->d_name;
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -1;
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			int s2, d2;
+
+			if (mkdirat(dst, name, st.st_mode & 07777) < 0 ||
+			    (s2 = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+				r = -1;
+				break;
+			}
+			d2 = openat(dst, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			r = d2 < 0 ? -1 : copy_tree(s2, d2, depth + 1);
+			close(s2);
+			if (d2 >= 0)
+				close(d2);
+		} else if (S_ISREG(st.st_mode)) {
+			int in = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			int out = in < 0 ? -1 : openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+							st.st_mode & 07777);
+			char buf[65536];
+			ssize_t k;
+
+			if (in < 0 || out < 0)
+				r = -1;
+			while (r == 0 && (k = read(in, buf, sizeof buf)) != 0)
+				if (k < 0 || write(out, buf, (size_t)k) != k)
+					r = -1;
+			if (in >= 0)
+				close(in);
+			if (out >= 0)
+				close(out);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t k = readlinkat(dfd, name, target, sizeof target - 1);
+
+			if (k < 0)
+				r = -1;
+			else {
+				target[k] = 0;
+				r = symlinkat(target, dst, name);
+			}
+		} else if (S_ISFIFO(st.st_mode)) {
+			r = mknodat(dst, name, S_IFIFO | (st.st_mode & 07777), 0);
+		} else {
+			errno = EINVAL; /* a device or socket in a tmpcopyup directory */
+			r = -1;
+		}
+		if (r == 0)
+			r = fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+	}
+	if (r == 0 && errno)
+		r = -1;
+	{
+		int e2 = errno;
+		closedir(d);
+		errno = e2;
+	}
+	return r;
+}
+
+/* A new filesystem instance (m->fstype with m->data) on the directory m->target; with copyup (a tmpfs
+ * of tmpcopyup) it first gets a copy of what the directory held. */
+int mount_fs(int rootfd, const struct mount_op *m, char *what, size_t n)
+{
+	unsigned attrs = m->attrs | (m->readonly ? MOUNT_ATTR_RDONLY : 0);
+	int tfd = open_target(rootfd, m->target, 0, what, n), mfd;
+
+	if (tfd < 0)
+		return tfd;
+	mfd = new_fs(m->fstype, m->data, m->copyup ? attrs & ~(unsigned)MOUNT_ATTR_RDONLY : attrs);
+	if (mfd >= 0 && m->copyup) {
+		struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+		struct stat sst;
+
+		if (copy_tree(tfd, mfd, 0) < 0 || fstat(tfd, &sst) < 0 ||
+		    fchownat(mfd, "", sst.st_uid, sst.st_gid, AT_EMPTY_PATH) < 0 ||
+		    (m->readonly && syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH, &ro, sizeof ro) < 0)) {
+			int e = errno;
+
+			close(mfd);
+			close(tfd);
+			errno = e;
+			FAIL("tmpcopyup %s", m->target);
+		}
+	}
+	if (mfd < 0 || move_onto(mfd, tfd) < 0) {
+		int e = errno;
+
+		if (mfd >= 0)
+			close(mfd);
+		close(tfd);
+		errno = e;
+		FAIL("mount %s on %s", m->fstype, m->target);
+	}
+	close(mfd);
+	close(tfd);
+	return 0;
+}
+
+/* linux.devices: mknod in the sandbox's root; where the kernel refuses it (a user namespace), the
+ * host's node of the same path is bound onto an empty file instead (as runc does rootless). */
+int mount_node(int rootfd, const struct mount_op *m, char *what, size_t n)
+{
+	const char *slash = strrchr(m->target, '/');
+	char dir[4096];
+	int dfd, r;
+
+	if (!slash || slash[1] == 0 || (size_t)(slash - m->target) >= sizeof dir) {
+		errno = EINVAL;
+		FAIL("device %s", m->target);
+	}
+	memcpy(dir, m->target, (size_t)(slash - m->target));
+	dir[slash - m->target] = 0;
+	dfd = open_target(rootfd, dir[0] ? dir : "/", 0, what, n);
+	if (dfd < 0)
+		return dfd;
+	{
+		/* an O_PATH fd cannot be used for mknodat: reopen the directory itself */
+		char p[64];
+		int d;
+
+		snprintf(p, sizeof p, "/proc/self/fd/%d", dfd);
+		d = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(dfd);
+		if (d < 0)
+			FAIL("device %s", m->target);
+		dfd = d;
+	}
+	unlinkat(dfd, slash + 1, 0); /* the image's own file of that name is replaced, as runc does */
+	r = mknodat(dfd, slash + 1, (mode_t)m->dev_type | (mode_t)(m->mode >= 0 ? m->mode : 0666),
+		    makedev(m->major, m->minor));
+	if (r < 0 && errno == EPERM) {
+		int src = clone_tree(m->target, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC), t;
+
+		if (src < 0) {
+			close(dfd);
+			FAIL("device %s (mknod is not permitted here and the host has no such node to bind)",
+			     m->target);
+		}
+		t = openat(dfd, slash + 1, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0444);
+		if (t >= 0)
+			close(t);
+		t = openat(dfd, slash + 1, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		r = t < 0 ? -1 : move_onto(src, t);
+		{
+			int e = errno;
+			if (t >= 0)
+				close(t);
+			close(src);
+			errno = e;
+		}
+		if (r < 0) {
+			int e = errno;
+			close(dfd);
+			errno = e;
+			FAIL("bind device %s", m->target);
+		}
+		close(dfd);
+		return 0;
+	}
+	if (r < 0 || ((m->uid >= 0 || m->gid >= 0) &&
+		      fchownat(dfd, slash + 1, (uid_t)m->uid, (gid_t)m->gid, AT_SYMLINK_NOFOLLOW) < 0)) {
+		int e = errno;
+		close(dfd);
+		errno = e;
+		FAIL("device %s", m->target);
+	}
+	if (m->mode >= 0 && fchmodat(dfd, slash + 1, (mode_t)m->mode, 0) < 0) {
+		int e = errno;
+		close(dfd);
+		errno = e;
+		FAIL("device %s", m->target);
+	}
+	close(dfd);
 	return 0;
 }

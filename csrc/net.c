@@ -4,10 +4,36 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "spawn.h"
+
+/* The egress proxy's listeners on 127.0.0.1 inside the new namespace (the supervisor accepts on
+ * them from outside it). The backlog holds a burst of clients while the proxy is busy. */
+int net_egress_listen(const unsigned short ports[2], int fds[2], char *what, size_t n)
+{
+	fds[0] = fds[1] = -1;
+	for (int i = 0; i < 2; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(ports[i]),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 1024) < 0) {
+			int err = -errno;
+
+			snprintf(what, n, "egress proxy listener 127.0.0.1:%u", ports[i]);
+			if (fd >= 0)
+				close(fd);
+			if (i)
+				close(fds[0]);
+			return err;
+		}
+		fds[i] = fd;
+	}
+	return 0;
+}
 
 int net_loopback_up(char *what, size_t n)
 {

@@ -35,6 +35,9 @@ static const struct {
 	{ "data", RLIMIT_DATA },   { "fsize", RLIMIT_FSIZE },   { "memlock", RLIMIT_MEMLOCK },
 	{ "nofile", RLIMIT_NOFILE }, { "nproc", RLIMIT_NPROC }, { "stack", RLIMIT_STACK },
 	{ "msgqueue", RLIMIT_MSGQUEUE }, { "sigpending", RLIMIT_SIGPENDING },
+	/* the rest of setrlimit(2), for OCI configs (process.rlimits) */
+	{ "locks", RLIMIT_LOCKS }, { "nice", RLIMIT_NICE }, { "rtprio", RLIMIT_RTPRIO }, { "rttime", RLIMIT_RTTIME },
+	{ "rss", RLIMIT_RSS },
 };
 
 int rlimit_by_name(const char *name)

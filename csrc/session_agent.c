@@ -1,6 +1,7 @@
 /* The session agent (session_agent.h). It runs inside the sandbox under the policy's seccomp
  * filter and Landlock domain, so it makes only ordinary calls (read, sendmsg, clone without
- * namespace flags, setpgid/setsid, dup2, chdir, execve, wait4, kill, signalfd, mmap) and no
+ * namespace flags, setpgid/setsid, dup2, chdir, execve, wait4, kill, signalfd, mmap, munmap, and
+ * clock_gettime where the vDSO cannot answer) and no
  * malloc: it is a copy of init, itself a copy of a supervisor that may have had threads. */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,13 +16,16 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "spawn.h"
 #include "fdpass.h"
+#include "inherited_heap.h"
 #include "payload.h"
 #include "session_agent.h"
 #include "session_proto.h"
@@ -36,10 +40,51 @@ struct agent_ready {
 struct command {
 	pid_t pid; /* 0 = free slot */
 	uint32_t id;
+	uint64_t start_us; /* CLOCK_MONOTONIC before the fork: the usage's wall time */
 };
 
 static struct command commands[MAX_COMMANDS];
 static int running;
+
+/* What the agent uses of the session's cfg for every command, PATH and the environment, copied out
+ * of the supervisor's heap it inherited, which it then unmaps (inherited_heap.h). */
+static struct spawn_cfg kept;
+
+static int keep_cfg(const struct spawn_cfg *c)
+{
+	size_t n = 0, bytes = c->path ? strlen(c->path) + 1 : 0;
+	char **v, *s;
+	void *mem;
+
+	for (const char *const *e = c->envp; e && *e; e++, n++)
+		bytes += strlen(*e) + 1;
+	mem = mmap(NULL, (n + 1) * sizeof(char *) + bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	v = mem;
+	s = (char *)(v + n + 1);
+	for (size_t i = 0; i < n; i++) {
+		v[i] = s;
+		s = stpcpy(s, c->envp[i]) + 1;
+	}
+	v[n] = NULL;
+	kept.envp = (const char *const *)v;
+	kept.path = c->path ? strcpy(s, c->path) : NULL;
+	return 0;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts = { 0, 0 }; /* a policy may deny the syscall where the vDSO cannot answer */
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t tv_us(struct timeval tv)
+{
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
 
 static pid_t raw_fork(void)
 {
@@ -64,12 +109,15 @@ static int read_full(int fd, void *buf, size_t n)
 	return 0;
 }
 
-static void send_status(int ctl, uint32_t id, uint32_t kind, int32_t value)
+static void send_status(int ctl, uint32_t id, uint32_t kind, int32_t value, const struct session_usage *u)
 {
 	struct {
 		struct session_hdr h;
 		struct session_status s;
-	} m = { { SESSION_MAGIC, SESSION_STATUS, sizeof(struct session_status), id }, { kind, value } };
+	} m = { { SESSION_MAGIC, SESSION_STATUS, sizeof(struct session_status), id }, { kind, value, { 0 } } };
+
+	if (u)
+		m.s.usage = *u;
 
 	while (send(ctl, &m, sizeof m, MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
@@ -134,14 +182,14 @@ static int command_main(void *p)
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	sigprocmask(SIG_SETMASK, a->mask, NULL);
 	if (*a->cwd && chdir(a->cwd) < 0) {
-		a->st = (struct session_status){ SESSION_ST_CWD_ERROR, errno };
+		a->st = (struct session_status){ .kind = SESSION_ST_CWD_ERROR, .value = errno };
 		_exit(125);
 	}
 	a->st.value = spawn_exec_path(a->c->path, a->argv, a->envp);
 	a->st.kind = SESSION_ST_EXEC_ERROR;
 	_exit(a->st.value == ENOENT ? 127 : 126);
 refused:
-	a->st = (struct session_status){ SESSION_ST_REFUSED, errno };
+	a->st = (struct session_status){ .kind = SESSION_ST_REFUSED, .value = errno };
 	_exit(125);
 }
 
@@ -156,9 +204,10 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 	int slot = -1;
 	pid_t pid;
 	struct session_status st;
+	uint64_t t0;
 
 	if (len < sizeof ex) {
-		send_status(ctl, id, SESSION_ST_REFUSED, EINVAL);
+		send_status(ctl, id, SESSION_ST_REFUSED, EINVAL, NULL);
 		return;
 	}
 	memcpy(&ex, p, sizeof ex);
@@ -166,7 +215,7 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 		if (!commands[i].pid)
 			slot = i;
 	if (slot < 0 || ex.argc == 0 || ex.argc > SESSION_MAX_STRINGS || ex.envc > SESSION_MAX_STRINGS) {
-		send_status(ctl, id, SESSION_ST_REFUSED, slot < 0 ? EAGAIN : EINVAL);
+		send_status(ctl, id, SESSION_ST_REFUSED, slot < 0 ? EAGAIN : EINVAL, NULL);
 		return;
 	}
 	for (const char *const *e = c->envp; *e; e++)
@@ -174,7 +223,7 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 	need = (ex.argc + 1 + nbase + ex.envc + 1 + ex.envc) * sizeof(char *);
 	mem = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
-		send_status(ctl, id, SESSION_ST_REFUSED, errno);
+		send_status(ctl, id, SESSION_ST_REFUSED, errno, NULL);
 		return;
 	}
 	vec = mem;
@@ -186,7 +235,7 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 
 		if (!z) {
 			munmap(mem, need);
-			send_status(ctl, id, SESSION_ST_REFUSED, EINVAL);
+			send_status(ctl, id, SESSION_ST_REFUSED, EINVAL, NULL);
 			return;
 		}
 		if (i >= 1 && i <= ex.argc)
@@ -200,35 +249,40 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 	{
 		static char stack[64 * 1024] __attribute__((aligned(16)));
 		struct command_arg arg = { c, mask, (ex.flags & SESSION_EXEC_TTY) != 0, fds, cwd, vec,
-					   vec + ex.argc + 1, { 0, 0 } };
+					   vec + ex.argc + 1, { 0, 0, { 0, 0, 0, 0 } } };
 
+		t0 = mono_us();
 		pid = clone(command_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &arg);
 		st = arg.st;
 	}
 	munmap(mem, need);
 	if (pid < 0) {
-		send_status(ctl, id, SESSION_ST_REFUSED, errno);
+		send_status(ctl, id, SESSION_ST_REFUSED, errno, NULL);
 		return;
 	}
-	commands[slot] = (struct command){ pid, id };
+	commands[slot] = (struct command){ pid, id, t0 };
 	running++;
 	if (st.kind) {
 		/* not started: report why now; its exit is reaped without a second report */
-		send_status(ctl, id, st.kind, st.value);
+		send_status(ctl, id, st.kind, st.value, NULL);
 		commands[slot].id = 0;
 	}
 }
 
 static void reap(int ctl)
 {
+	struct rusage ru;
 	int status;
 	pid_t p;
 
-	while ((p = waitpid(-1, &status, WNOHANG)) > 0)
+	while ((p = wait4(-1, &status, WNOHANG, &ru)) > 0)
 		for (int i = 0; i < MAX_COMMANDS; i++)
 			if (commands[i].pid == p) {
+				struct session_usage u = { mono_us() - commands[i].start_us, tv_us(ru.ru_utime),
+							   tv_us(ru.ru_stime), (uint64_t)ru.ru_maxrss };
+
 				if (commands[i].id)
-					send_status(ctl, commands[i].id, SESSION_ST_EXITED, status);
+					send_status(ctl, commands[i].id, SESSION_ST_EXITED, status, &u);
 				commands[i].pid = 0;
 				running--;
 				break;
@@ -292,7 +346,7 @@ static int handle_frame(const struct spawn_cfg *c, const sigset_t *mask, int ctl
 	if (h.type == SESSION_EXEC && nfds == 3)
 		start_command(c, mask, ctl, h.id, p, h.len, fds);
 	else if (h.type == SESSION_EXEC)
-		send_status(ctl, h.id, SESSION_ST_REFUSED, EBADF);
+		send_status(ctl, h.id, SESSION_ST_REFUSED, EBADF, NULL);
 	else if (h.type == SESSION_SIGNAL && h.len == sizeof(uint32_t)) {
 		uint32_t sig;
 
@@ -312,6 +366,7 @@ static _Noreturn void agent_main(const struct spawn_cfg *c, const sigset_t *mask
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	struct agent_ready r = { 0 };
 	int ctl = c->session_fd, listener = -1, sfd, terminating = 0;
+	unsigned long heap_end = inherited_heap_end(); /* before the filter, which may deny brk */
 	sigset_t watch;
 
 	prctl(PR_SET_NAME, "purple-session", 0, 0, 0);
@@ -326,6 +381,8 @@ static _Noreturn void agent_main(const struct spawn_cfg *c, const sigset_t *mask
 	if (sfd < 0) {
 		r.err = errno;
 		snprintf(r.what, sizeof r.what, "session agent signalfd");
+	} else if ((r.err = -keep_cfg(c)) != 0) {
+		snprintf(r.what, sizeof r.what, "session agent mmap");
 	} else {
 		int e = spawn_enforce(c, &listener, r.what, sizeof r.what);
 
@@ -337,6 +394,8 @@ static _Noreturn void agent_main(const struct spawn_cfg *c, const sigset_t *mask
 	close(ready);
 	if (listener >= 0)
 		close(listener);
+	c = &kept; /* the rest of c was for spawn_enforce */
+	inherited_heap_drop(heap_end);
 
 	for (;;) {
 		struct pollfd p[2] = { { .fd = terminating ? -1 : ctl, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };

@@ -122,3 +122,13 @@ int session_read_result(int fd, char *buf, size_t *got, int *status, char *msg, 
 	snprintf(msg, mn, "%.*s", (int)(h.len - sizeof res), buf + sizeof h + sizeof res);
 	return 1;
 }
+
+int session_result_usage(const char *buf, uint32_t *command, struct session_usage *u)
+{
+	struct session_result res;
+
+	memcpy(&res, buf + sizeof(struct session_hdr), sizeof res);
+	*command = res.command;
+	*u = res.usage;
+	return (res.flags & SESSION_RESULT_USAGE) != 0;
+}

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "session_proto.h"
+
 /* A connected socket to the session at path, or -errno. */
 int session_connect(const char *path);
 
@@ -19,5 +21,9 @@ void session_send_signal(int fd, int sig);
 /* Reads the RESULT frame into buf (4096 bytes, *got so far; non-blocking reads): 1 when complete
  * (*status and msg set), 0 for more, -1 when the connection broke. */
 int session_read_result(int fd, char *buf, size_t *got, int *status, char *msg, size_t mn);
+
+/* From a complete RESULT frame in buf (session_read_result returned 1): the command's number, and 1
+ * with *u set when the command ran and was reaped, else 0. */
+int session_result_usage(const char *buf, uint32_t *command, struct session_usage *u);
 
 #endif

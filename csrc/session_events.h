@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "session_proto.h"
+
 #define SESSION_EVENTS_MAX 256
 #define SESSION_EVENT_ARGV 1024 /* argv bytes kept per command (NUL-separated); more is truncated */
 
@@ -29,6 +31,8 @@ struct session_event {
 	int status;
 	int err;
 	int timed_out;        /* --timeout or the session timeout ended it (status 124) */
+	int has_usage;        /* the agent reaped it: usage is set */
+	struct session_usage usage;
 };
 
 struct session_events {

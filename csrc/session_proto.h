@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define SESSION_MAGIC 0x70727031u /* "ppr1": protocol version 1 */
+#define SESSION_MAGIC 0x70727032u /* "ppr2": protocol version 2 (1 had no usage in STATUS and RESULT) */
 #define SESSION_MAX_FRAME (4u << 20) /* more than any execve can take (ARG_MAX is stack/4) */
 #define SESSION_MAX_STRINGS (1u << 21) /* each at least its NUL: the frame bound binds first */
 
@@ -46,14 +46,32 @@ enum session_status_kind {
 	SESSION_ST_REFUSED,    /* value = errno: the agent could not start it (125) */
 };
 
+/* What one command used, as the agent's wait4 reports it for the command's process: its CPU time
+ * and that of the descendants it waited for (not of those it left running, or that were reaped by
+ * the session's init), and the largest RSS among them (for a process started with vfork, as
+ * commands are and as shells start theirs, at least its parent's RSS at the fork: the kernel
+ * counts the address space the child had before execve). Wall time is the agent's, from the fork
+ * to the reap. */
+struct session_usage {
+	uint64_t wall_us;
+	uint64_t user_us, sys_us; /* ru_utime, ru_stime */
+	uint64_t maxrss_kib;      /* ru_maxrss */
+};
+
 struct session_status {
 	uint32_t kind;
 	int32_t value;
+	struct session_usage usage; /* kind SESSION_ST_EXITED; zero otherwise */
 };
+
+#define SESSION_RESULT_USAGE 1u /* usage is set: the command ran and was reaped */
 
 struct session_result {
 	int32_t status; /* the exit status `purple exec` returns */
 	int32_t err;
+	uint32_t command; /* the command's number in the session (0: none was started) */
+	uint32_t flags;
+	struct session_usage usage;
 	/* then message text (may be empty), printed by the client as one line */
 };
 

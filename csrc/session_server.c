@@ -100,11 +100,16 @@ static void ev_start(struct session_server *s, const struct conn *c, const char 
 	free(e);
 }
 
-static void ev_end(struct session_server *s, const struct conn *c, int status, int err)
+static void ev_end(struct session_server *s, const struct conn *c, int status, int err,
+		   const struct session_usage *u)
 {
 	struct session_event e = { .kind = SESSION_EV_END, .id = c->id, .uid = c->uid, .pid = c->pid,
 				   .mono_ns = now_ns(), .status = status, .err = err,
-				   .timed_out = status == 124 && (c->timed_out || session_over(s)) };
+				   .timed_out = status == 124 && (c->timed_out || session_over(s)),
+				   .has_usage = u != NULL };
+
+	if (u)
+		e.usage = *u;
 
 	if (s->cfg.events && c->id) /* a command was started for it */
 		session_events_push(s->cfg.events, &e);
@@ -140,7 +145,8 @@ static void conn_close(struct session_server *s, struct conn *c)
 	c->state = C_FREE;
 }
 
-static void send_result(struct conn *c, int status, int err, const char *msg)
+/* The RESULT frame: the status, and for a command that ran its number and usage (u). */
+static void send_result(struct conn *c, int status, int err, const char *msg, const struct session_usage *u)
 {
 	struct {
 		struct session_hdr h;
@@ -149,8 +155,10 @@ static void send_result(struct conn *c, int status, int err, const char *msg)
 	} m;
 	size_t tl = msg ? strnlen(msg, sizeof m.text) : 0;
 
-	m.h = (struct session_hdr){ SESSION_MAGIC, SESSION_RESULT, (uint32_t)(sizeof m.r + tl), 0 };
-	m.r = (struct session_result){ status, err };
+	m.h = (struct session_hdr){ SESSION_MAGIC, SESSION_RESULT, (uint32_t)(sizeof m.r + tl), c->id };
+	m.r = (struct session_result){ status, err, c->id, u ? SESSION_RESULT_USAGE : 0, { 0 } };
+	if (u)
+		m.r.usage = *u;
 	if (tl)
 		memcpy(m.text, msg, tl);
 	/* a small frame on an idle socket: a client that does not read loses its result */
@@ -229,7 +237,7 @@ static void frame_done(struct session_server *s, struct conn *c)
 
 		if (c->nfds != 3 || !exec_valid(c->payload, c->h.len, c->argv0, sizeof c->argv0)) {
 			slog(s, "malformed exec request from pid %ld: connection closed", (long)c->pid);
-			send_result(c, 125, EINVAL, "malformed exec request");
+			send_result(c, 125, EINVAL, "malformed exec request", NULL);
 			conn_close(s, c);
 			return;
 		}
@@ -243,8 +251,8 @@ static void frame_done(struct session_server *s, struct conn *c)
 		free(c->payload);
 		c->payload = NULL;
 		if (r < 0) {
-			send_result(c, 125, -r, "the session has ended");
-			ev_end(s, c, 125, -r);
+			send_result(c, 125, -r, "the session has ended", NULL);
+			ev_end(s, c, 125, -r, NULL);
 			conn_close(s, c);
 			return;
 		}
@@ -272,7 +280,7 @@ static void frame_done(struct session_server *s, struct conn *c)
 
 			agent_send(s, SESSION_SIGNAL, c->id, &k, sizeof k, NULL, 0);
 		}
-		ev_end(s, c, -1, 0);
+		ev_end(s, c, -1, 0, NULL);
 		conn_close(s, c);
 		return;
 	}
@@ -289,7 +297,7 @@ static void conn_drop(struct session_server *s, struct conn *c, const char *why)
 
 		agent_send(s, SESSION_SIGNAL, c->id, &k, sizeof k, NULL, 0);
 	}
-	ev_end(s, c, -1, 0);
+	ev_end(s, c, -1, 0, NULL);
 	conn_close(s, c);
 }
 
@@ -352,12 +360,12 @@ static void conn_read(struct session_server *s, struct conn *c)
 		c->got += (size_t)r;
 		if (c->got == sizeof c->h) {
 			if (c->h.magic != SESSION_MAGIC) {
-				send_result(c, 125, EPROTO, "unsupported protocol version");
+				send_result(c, 125, EPROTO, "unsupported protocol version", NULL);
 				conn_drop(s, c, "bad magic or protocol version");
 				return;
 			}
 			if (c->h.len > SESSION_MAX_FRAME) {
-				send_result(c, 125, E2BIG, "request too large");
+				send_result(c, 125, E2BIG, "request too large", NULL);
 				conn_drop(s, c, "oversized frame");
 				return;
 			}
@@ -408,14 +416,14 @@ static void do_accept(struct session_server *s)
 
 		slog(s, "refused a connection from uid %ld pid %ld: not the session's owner, or inside a sandbox",
 		     (long)cr.uid, (long)cr.pid);
-		send_result(&tmp, 125, EACCES, "permission denied (not the session's owner)");
+		send_result(&tmp, 125, EACCES, "permission denied (not the session's owner)", NULL);
 		close(fd);
 		return;
 	}
 	if (!c) {
 		struct conn tmp = { .fd = fd };
 
-		send_result(&tmp, 125, EAGAIN, "too many connections");
+		send_result(&tmp, 125, EAGAIN, "too many connections", NULL);
 		close(fd);
 		return;
 	}
@@ -444,6 +452,7 @@ static int session_over(struct session_server *s)
 static void agent_status(struct session_server *s, uint32_t id, const struct session_status *st)
 {
 	struct conn *c = by_id(s, id);
+	const struct session_usage *u;
 	char msg[160] = "";
 	int code;
 
@@ -471,8 +480,9 @@ static void agent_status(struct session_server *s, uint32_t id, const struct ses
 		code = 125;
 		snprintf(msg, sizeof msg, "the session agent could not start the command: %s", strerror(st->value));
 	}
-	send_result(c, code, st->kind == SESSION_ST_EXITED ? 0 : st->value, msg);
-	ev_end(s, c, code, st->kind == SESSION_ST_EXITED ? 0 : st->value);
+	u = st->kind == SESSION_ST_EXITED ? &st->usage : NULL;
+	send_result(c, code, u ? 0 : st->value, msg, u);
+	ev_end(s, c, code, u ? 0 : st->value, u);
 	conn_close(s, c);
 }
 
@@ -514,11 +524,11 @@ static void end_all(struct session_server *s)
 		if (c->state == C_FREE)
 			continue;
 		if (session_over(s)) {
-			send_result(c, 124, ETIMEDOUT, "session timeout");
-			ev_end(s, c, 124, ETIMEDOUT);
+			send_result(c, 124, ETIMEDOUT, "session timeout", NULL);
+			ev_end(s, c, 124, ETIMEDOUT, NULL);
 		} else {
-			send_result(c, 125, EPIPE, "the session has ended");
-			ev_end(s, c, 125, EPIPE);
+			send_result(c, 125, EPIPE, "the session has ended", NULL);
+			ev_end(s, c, 125, EPIPE, NULL);
 		}
 		conn_close(s, c);
 	}

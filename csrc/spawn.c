@@ -9,8 +9,8 @@
  * Init:   hide purple's command line → join its v1 cgroups itself (cgroup_join.c) → private mounts and
  *         the bind sources the parent did not open → ids → new root → pivot_root →
  *         hostname → loopback → rlimits → setsid → drop capabilities → no_new_privs → fork the payload
- *         (vfork, shared fd table) → report (step, errno) or "started" to the supervisor → reap until
- *         the payload exits.
+ *         (vfork, shared fd table) → report (step, errno) or "started" to the supervisor → unmap the
+ *         supervisor's heap it inherited (inherited_heap.h) → reap until the payload exits.
  * Payload: landlock → seccomp (last, so setup syscalls need not be allowed) → execve.
  *
  * The payload shares its fd table and memory with init until execve (CLONE_VM | CLONE_VFORK, as
@@ -35,6 +35,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -46,6 +47,7 @@
 #include "notify.h"
 #include "process.h"
 #include "fdpass.h"
+#include "inherited_heap.h"
 #include "payload.h"
 #include "session_agent.h"
 
@@ -200,7 +202,7 @@ static int set_rlimits(const struct spawn_cfg *c, char *what, size_t n)
 
 static int set_ids(const struct spawn_cfg *c, char *what, size_t n)
 {
-	if (c->clear_groups && setgroups(0, NULL) < 0) {
+	if (c->set_groups ? setgroups(c->ngroups, c->groups) < 0 : c->clear_groups && setgroups(0, NULL) < 0) {
 		snprintf(what, n, "setgroups");
 		return -errno;
 	}
@@ -215,11 +217,12 @@ static int set_ids(const struct spawn_cfg *c, char *what, size_t n)
 
 /* Init is a copy of the supervisor: without this, /proc/1/cmdline and environ inside the sandbox
  * show purple's host command line and environment. Both areas are zeroed in this copy and init is
- * named purple-init. Raw reads and no allocation (see init_main's caller). */
+ * named purple-init. Raw reads and no allocation (see init_main's caller). The same line gives
+ * the heap's start, noted for inherited_heap_drop. */
 static void hide_cmdline(void)
 {
 	char buf[1024];
-	unsigned long v[4] = { 0 };
+	unsigned long v[5] = { 0 }; /* fields 47-51 */
 	ssize_t len;
 	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), field = 2;
 	char *p;
@@ -235,30 +238,33 @@ static void hide_cmdline(void)
 	p = strrchr(buf, ')'); /* field 2, the name, may hold spaces and parentheses */
 	if (!p)
 		return;
-	/* fields 48-51: arg_start arg_end env_start env_end (proc(5)) */
+	/* fields 47-51: start_brk arg_start arg_end env_start env_end (proc(5)) */
 	for (p++; *p && field < 51; ) {
 		while (*p == ' ')
 			p++;
 		field++;
-		if (field >= 48) {
+		if (field >= 47) {
 			unsigned long x = 0;
 
 			for (; *p >= '0' && *p <= '9'; p++)
 				x = x * 10 + (unsigned long)(*p - '0');
-			v[field - 48] = x;
+			v[field - 47] = x;
 		}
 		while (*p && *p != ' ')
 			p++;
 	}
-	if (field < 51 || v[0] >= v[1] || v[2] > v[3] || v[1] - v[0] < sizeof "purple-init")
+	if (field < 51)
 		return;
-	memset((void *)v[0], 0, v[1] - v[0]);
-	memset((void *)v[2], 0, v[3] - v[2]);
-	memcpy((void *)v[0], "purple-init", sizeof "purple-init");
+	inherited_heap_note(v[0]);
+	if (v[1] >= v[2] || v[3] > v[4] || v[2] - v[1] < sizeof "purple-init")
+		return;
+	memset((void *)v[1], 0, v[2] - v[1]);
+	memset((void *)v[3], 0, v[4] - v[3]);
+	memcpy((void *)v[1], "purple-init", sizeof "purple-init");
 	/* A non-NUL last byte makes the kernel read the title up to its first NUL (as after
 	 * setproctitle), so cmdline is "purple-init" alone rather than followed by the zeroed rest. */
-	if (v[1] - v[0] > sizeof "purple-init")
-		*(char *)(v[1] - 1) = ' ';
+	if (v[2] - v[1] > sizeof "purple-init")
+		*(char *)(v[2] - 1) = ' ';
 }
 
 static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *cj, int ctl, const sigset_t *mask)
@@ -276,6 +282,9 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		_exit(125);
 	if ((err = cgroup_join_self(c, cj, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
+	/* While /proc/self still belongs to this process's user (not once it is non-dumpable). */
+	if ((err = container_oom_score(c, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* Bind sources the parent did not open are opened now, with the invoker's credentials: after
 	 * set_ids the walk to them would be the sandbox user's. */
@@ -287,12 +296,25 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 	}
 	if (c->cgroupns && unshare(CLONE_NEWCGROUP) < 0)
 		child_fail(ctl, errno, "unshare cgroup namespace");
+	if ((err = container_sysctls(c, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
 	if ((err = mounts_build_root(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	if (c->hostname && (c->ns_flags & CLONE_NEWUTS) && sethostname(c->hostname, strlen(c->hostname)) < 0)
 		child_fail(ctl, errno, "sethostname");
 	if (c->loopback && (err = net_loopback_up(what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
+	if (c->egress_ports[0]) {
+		int fds[2];
+		struct ctl_msg m = { .kind = CTL_EGRESS };
+
+		if ((err = net_egress_listen(c->egress_ports, fds, what, sizeof what)) < 0)
+			child_fail(ctl, -err, what);
+		if ((err = (int)fdpass_send(ctl, &m, sizeof m, fds, 2)) < 0)
+			child_fail(ctl, -err, "hand over the egress listeners");
+		close(fds[0]);
+		close(fds[1]);
+	}
 	if ((err = set_rlimits(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	if (c->new_session && setsid() < 0)
@@ -301,8 +323,14 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		snprintf(what, sizeof what, "working_dir %s", c->cwd);
 		child_fail(ctl, errno, what);
 	}
-	if ((err = caps_drop(c, what, sizeof what)) < 0)
+	/* Without a user namespace (a container run by root) the ids change here, after the mounts. */
+	if (!(c->ns_flags & CLONE_NEWUSER) && c->set_ids &&
+	    ((err = set_ids(c, what, sizeof what)) < 0 || (err = caps_raise_effective(what, sizeof what)) < 0))
 		child_fail(ctl, -err, what);
+	if ((err = c->cap_sets ? caps_apply_sets(c, what, sizeof what) : caps_drop(c, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
+	if (c->set_umask)
+		umask((mode_t)c->umask);
 	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(ctl, errno, "no_new_privs");
 	/* The id and capability changes above cleared the parent-death signal: arm it again. A
@@ -326,6 +354,8 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 
 	if ((err = run_payload(c, ctl, mask)) < 0)
 		child_fail(ctl, -err, "start command");
+	/* from here init only reaps: the supervisor's heap it inherited can go (no malloc after) */
+	inherited_heap_drop(0);
 
 	for (;;) {
 		pid_t p = waitpid(-1, &status, 0);
@@ -373,6 +403,10 @@ void sandbox_release(struct sandbox *s)
 		close(s->ctl);
 	if (s->listener >= 0)
 		close(s->listener);
+	for (int i = 0; i < 2; i++)
+		if (s->egress_fd[i] >= 0)
+			close(s->egress_fd[i]);
+	s->egress_fd[0] = s->egress_fd[1] = -1;
 	if (s->sigfd >= 0) {
 		close(s->sigfd);
 		sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
@@ -384,14 +418,15 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 {
 	struct cgroup_join cj;
 	struct clone_args ca = { .exit_signal = SIGCHLD };
-	int sv[2], err = 0, pidfd = -1;
+	int sv[2], err = 0, pidfd = -1, saved_ns[MAX_JOINS], unjoin, clone_err;
 	sigset_t block, oldmask;
 	long pid;
 
 	memset(s, 0, sizeof *s);
 	s->pidfd = s->ctl = s->sigfd = s->listener = s->watch_fd = -1;
+	s->egress_fd[0] = s->egress_fd[1] = -1;
 	*whole = 0;
-	if (cfg->nmounts && mounts_privileged()) {
+	if ((cfg->nmounts || cfg->root) && mounts_privileged()) {
 		int r = mounts_open_binds(cfg, what, wn, whole);
 
 		if (r < 0 && *whole)
@@ -414,6 +449,13 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	forwarded_set(&block, 1);
 	sigprocmask(SIG_BLOCK, &block, &oldmask);
 
+	if ((err = container_join(cfg, saved_ns, what, wn)) < 0) {
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		close(sv[0]);
+		close(sv[1]);
+		mounts_close_binds(cfg);
+		return err;
+	}
 	cgroup_join_plan(cfg, &cj);
 	ca.flags = (unsigned long long)cfg->ns_flags | CLONE_PIDFD;
 	ca.pidfd = (unsigned long long)(uintptr_t)&pidfd;
@@ -436,13 +478,17 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 		sigdelset(&childmask, SIGCHLD);
 		init_main(cfg, &cj, sv[1], &childmask);
 	}
+	clone_err = errno;
 	cgroup_join_close(&cj);
+	unjoin = container_unjoin(cfg, saved_ns, what, wn); /* else this thread stays in the container's */
 	close(sv[1]);
 	mounts_close_binds(cfg); /* the child has its copies */
 	if (pid < 0) {
-		err = errno;
+		err = clone_err;
 		close(sv[0]);
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		if (unjoin < 0)
+			return unjoin;
 		snprintf(what, wn, "clone %s", cfg->ns_names ? cfg->ns_names : "");
 		return -err;
 	}
@@ -450,6 +496,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	s->pidfd = pidfd;
 	s->ctl = sv[0];
 	s->oldmask = oldmask;
+	err = -unjoin;
 	if (forward_signals) {
 		sigset_t fw, chld;
 
@@ -504,25 +551,26 @@ static int reap(struct sandbox *s)
 }
 
 /* Reads one control message from init, with an fd if one was passed. */
-static int read_ctl(struct sandbox *s, struct ctl_msg *m, int *fd)
+static int read_ctl(struct sandbox *s, struct ctl_msg *m, int fd[2])
 {
 	struct iovec iov = { m, sizeof *m };
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
 			     .msg_controllen = sizeof u.buf };
 	ssize_t n;
 
-	*fd = -1;
+	fd[0] = fd[1] = -1;
 	memset(m, 0, sizeof *m);
 	n = recvmsg(s->ctl, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n <= 0)
 		return (int)n;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+			memcpy(fd, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0) >= 2 * sizeof(int) ? 2 * sizeof(int) :
+			       sizeof(int));
 	return (int)n;
 }
 
@@ -597,8 +645,8 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 		}
 		if (p[0].revents) {
 			struct ctl_msg m;
-			int fd;
-			int n = read_ctl(s, &m, &fd);
+			int fd[2];
+			int n = read_ctl(s, &m, fd);
 
 			if (n > 0) {
 				switch (m.kind) {
@@ -611,8 +659,8 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 					return 1;
 				case CTL_STARTED:
 					s->started = 1;
-					if (fd >= 0)
-						s->listener = fd;
+					if (fd[0] >= 0)
+						s->listener = fd[0];
 					ev->kind = SB_STARTED;
 					return 1;
 				case CTL_EXITED:
@@ -626,7 +674,17 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 					close(s->ctl);
 					s->ctl = -1;
 					return 1;
+				case CTL_EGRESS:
+					for (int i = 0; i < 2; i++) {
+						if (s->egress_fd[i] >= 0)
+							close(s->egress_fd[i]);
+						s->egress_fd[i] = fd[i];
+					}
+					break;
 				default:
+					for (int i = 0; i < 2; i++)
+						if (fd[i] >= 0)
+							close(fd[i]);
 					break;
 				}
 			} else if (n == 0 || (n < 0 && errno != EAGAIN)) {

@@ -13,7 +13,13 @@
 #include "caps.h"
 #include "notify.h"
 
-enum mount_type { MT_BIND, MT_TMPFS, MT_PROC, MT_DEV, MT_SYMLINK, MT_DIR, MT_FILE, MT_SYSNET };
+/* MT_FS: a new instance of fstype (sysfs, devpts, mqueue, cgroup2, tmpfs ...) with data options;
+ * MT_MASK: hide an existing path (a directory under an empty read-only tmpfs, anything else under
+ * /dev/null); MT_ROPATH: an existing path bound read-only onto itself; MT_NODE: a device node (mknod,
+ * or the host's node of the same path bound when mknod is not permitted). The last three are the
+ * OCI config's maskedPaths, readonlyPaths and linux.devices (the end of mounts.c). */
+enum mount_type { MT_BIND, MT_TMPFS, MT_PROC, MT_DEV, MT_SYMLINK, MT_DIR, MT_FILE, MT_SYSNET, MT_FS, MT_MASK,
+		  MT_ROPATH, MT_NODE };
 
 struct mount_op {
 	enum mount_type type;
@@ -26,6 +32,23 @@ struct mount_op {
 	long long size;       /* tmpfs: bytes, 0 = kernel default */
 	int mode;             /* tmpfs, dir, file: permission bits, -1 = default */
 	int src_fd;           /* bind: detached tree opened before the new root hides the host */
+	int norecursive;      /* bind: the source mount alone, not the mounts below it */
+	unsigned attrs;       /* bind, fs: more MOUNT_ATTR_* flags (nosuid, nodev, noexec, rdonly) */
+	const char *fstype;   /* fs: the filesystem type */
+	const char *const *data; /* fs: "key=value" / "flag" options for fsconfig, NULL-terminated */
+	int copyup;           /* fs: copy what the target directory held into the new tmpfs (tmpcopyup) */
+	int dev_type;         /* node: S_IFCHR, S_IFBLK or S_IFIFO */
+	unsigned major, minor;
+	long long uid, gid;   /* node: owner inside the sandbox, -1 = unchanged */
+};
+
+#define MAX_JOINS 3
+#define MAX_GROUPS 64
+
+/* A namespace joined by path (setns) instead of created: the supervisor joins it around clone. */
+struct ns_join {
+	int type;             /* CLONE_NEWNET, CLONE_NEWIPC or CLONE_NEWUTS */
+	const char *path;
 };
 
 struct rlimit_op {
@@ -66,7 +89,33 @@ struct spawn_cfg {
 	int open_err;             /* ... which failed so: the child reports it as its setup step */
 	char open_what[256];
 	int session_fd;           /* > 0: the payload is the session agent on this socket (session_agent.c) */
+	unsigned short egress_ports[2]; /* > 0: init listens on 127.0.0.1 at these ports (HTTP, SOCKS) in the
+	                                 * new network namespace and hands both sockets to the supervisor,
+	                                 * whose egress proxy serves them (egress_proxy.c) */
+	/* Containers (the OCI runtime, lua/purple/oci/config.lua): */
+	const char *root;         /* host directory that becomes / (the bundle's rootfs); NULL = a new tmpfs */
+	int root_fd;              /* its detached tree, opened with the bind sources */
+	int root_rw;              /* leave / writable (root.readonly false) */
+	struct ns_join joins[MAX_JOINS]; size_t njoins;
+	const char *const *sysctls; size_t nsysctls; /* "key=value", written in the sandbox's namespaces */
+	int set_ids;              /* set uid/gid/groups even without a user namespace */
+	gid_t groups[MAX_GROUPS]; size_t ngroups; int set_groups; /* supplementary groups */
+	int umask, set_umask;     /* the command's umask when set_umask */
+	int oom_score_adj; int set_oom;
+	int cap_sets;             /* the five sets below replace caps/drop_caps; no securebits */
+	uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
 };
+
+/* Container steps (container.c; the mount kinds in mounts.c), each 0 or -errno with what filled. */
+int container_sysctls(const struct spawn_cfg *c, char *what, size_t n);
+int container_oom_score(const struct spawn_cfg *c, char *what, size_t n);
+int container_join(const struct spawn_cfg *c, int saved[MAX_JOINS], char *what, size_t n); /* supervisor, before clone */
+int container_unjoin(const struct spawn_cfg *c, int saved[MAX_JOINS], char *what, size_t n); /* after clone */
+int mount_mask(int rootfd, const struct mount_op *m, char *what, size_t n);
+int mount_ropath(int rootfd, const struct mount_op *m, char *what, size_t n);
+int mount_node(int rootfd, const struct mount_op *m, char *what, size_t n);
+int mount_fs(int rootfd, const struct mount_op *m, char *what, size_t n);
+int caps_apply_sets(const struct spawn_cfg *c, char *what, size_t n);
 
 /* Bind sources: opened by the parent before clone when it may clone mounts in its own namespace
  * (root: any path it can reach, idmaps allowed), else by the child before it changes ids (the
@@ -92,7 +141,10 @@ int mount_dev(int rootfd, const char *target, char *what, size_t n);
 int mount_sysnet(int rootfd, const char *target, char *what, size_t n);
 int mounts_pivot(int rootfd, char *what, size_t n);
 int caps_drop(const struct spawn_cfg *c, char *what, size_t n);
+int new_fs(const char *fstype, const char *const *opts, unsigned attrs); /* detached mount fd or -1 */
+int open_in_root(int rootfd, const char *path); /* O_PATH fd of path under rootfd, no symlinks; -1 */
 int net_loopback_up(char *what, size_t n);
+int net_egress_listen(const unsigned short ports[2], int fds[2], char *what, size_t n);
 int landlock_apply(const struct spawn_cfg *c, char *what, size_t n);
 int landlock_check(const char *text, size_t len, char *what, size_t n); /* needed ABI or -EINVAL */
 int landlock_abi(void); /* 0 when Landlock is unavailable */
@@ -105,6 +157,7 @@ struct sandbox {
 	int sigfd;        /* signalfd of forwarded signals, -1 when not forwarding */
 	int listener;     /* seccomp listener handed over by init, -1 until then */
 	int watch_fd;     /* sandbox_watch: a caller's fd reported readable as SB_WATCH, -1 = none */
+	int egress_fd[2]; /* the egress listeners init made (spawn_cfg.egress_ports), -1 until then */
 	sigset_t oldmask;
 	int reaped;
 	int started;

@@ -13,7 +13,7 @@
 local purple = require "purple"
 local ctx = ... or purple.context()
 
-local workspace = os.getenv("PURPLE_WORKSPACE")
+local workspace = ctx.env.PURPLE_WORKSPACE
 if not workspace or workspace == "" then workspace = ctx.cwd end
 if workspace:sub(1, 1) ~= "/" then
   error(("workspace: %s: PURPLE_WORKSPACE must be an absolute path"):format(workspace), 0)

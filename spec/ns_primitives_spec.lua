@@ -194,7 +194,8 @@ print("code " .. st.code)
     assert.has_error(function() core.unshare("user,bogus") end,
       "unknown namespace 'bogus' (known: user, mount, pid, ipc, uts, net, cgroup)")
     assert.has_error(function() core.setrlimit("bogus", 1) end,
-      "unknown rlimit 'bogus' (as core cpu data fsize memlock nofile nproc stack msgqueue sigpending)")
+      "unknown rlimit 'bogus' (as core cpu data fsize memlock nofile nproc stack msgqueue sigpending locks nice "
+        .. "rtprio rttime rss)")
     assert.has_error(function() core.set_id_maps("self", { uid = "0 0 1", typo = 1 }) end,
       "set_id_maps: unknown field 'typo'")
     assert.has_error(function() core.bind("/usr", "relative") end,

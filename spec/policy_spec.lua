@@ -71,7 +71,8 @@ describe("policy defaults", function()
     assert.same({}, d.syscalls.deny)
     assert.same({ grace_seconds = 2, rlimits = {}, allow_unenforced = false }, d.resources)
     assert.same({ default_drop = true, add = {} }, d.capabilities)
-    assert.same({ isolated = true, allow_outgoing = {}, allow_incoming = {} }, d.network)
+    assert.same({ isolated = true, allow_outgoing = {}, allow_incoming = {}, allow_domains = {}, allow_ports = {},
+      allow_internal = {} }, d.network)
     assert.same({ enabled = false, detail_level = {} }, d.audit)
     assert.same({ keep = {}, set = {} }, d.environment)
     assert.same({ uid = 65534, gid = 65534 }, d.user)
@@ -333,11 +334,15 @@ local VALID = {
   env_name = function() return ({ "VAR_1", "A", "_X" })[math.random(3)] end,
   env_pattern = function() return ({ "LC_*", "HOME", "*" })[math.random(3)] end,
   env_value = function() return ({ "v", 3, "" })[math.random(3)] end,
+  domain = function() return ({ "pypi.org", "*.github.com", "A.test" })[math.random(3)] end,
+  tcp_port = function() return ({ 443, "80", 8080 })[math.random(3)] end,
+  cidr = function() return ({ "10.0.0.0/8", "fd00::/8", "127.0.0.1" })[math.random(3)] end,
 }
 local INVALID = {
   path = "relative", size = "2X", rate = "100Mbps", cpu = 1000, count = 0, rlimit = -1, seconds = 0,
   seconds0 = -1, id = 0, mode = "9", port = "70000", syscall = "nosuchcall", capability = "CAP_X1",
   hostname = "-x", env_name = "1A", env_pattern = "A B", env_value = true, string = 7, boolean = "yes",
+  domain = "a..test", tcp_port = 0, cidr = "10.0.0.0/33",
 }
 
 -- gen(node) -> value, faults (number of injected errors)
@@ -390,8 +395,13 @@ end
 -- generated document respect them so a fault-free document is valid.
 local function respect_cross_rules(doc)
   if type(doc) ~= "table" then return end
-  if type(doc.network) == "table" and (doc.network.allow_outgoing or doc.network.allow_incoming) then
-    doc.network.isolated = false
+  local n = doc.network
+  if type(n) == "table" and (n.allow_domains or n.allow_ports or n.allow_internal) then
+    -- egress by name: isolated, and allow_ports/allow_internal only beside allow_domains
+    n.isolated, n.allow_outgoing, n.allow_incoming = true, nil, nil
+    if type(n.allow_domains) ~= "table" or #n.allow_domains == 0 then n.allow_domains = { "a.test" } end
+  elseif type(n) == "table" and (n.allow_outgoing or n.allow_incoming) then
+    n.isolated = false
   end
   if type(doc.syscalls) == "table" and type(doc.syscalls.deny) == "table" then
     for i = 1, #doc.syscalls.deny do doc.syscalls.deny[i] = ({ "bpf", "mount", "reboot" })[math.random(3)] end

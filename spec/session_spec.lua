@@ -139,6 +139,80 @@ describe("sessions", function()
     end
   end)
 
+  it("reports each command's own usage (wall, user and system CPU, max RSS) with -l info and in command_end", function()
+    local d = H.tmpdir()
+    local log = d .. "/audit.log"
+    assert.are.equal(0, select(3, start(S.audit_profile(log, d .. "/out"), "use")))
+    local init = record("use").init_pid
+    local LINE = "^purple: session use command (%d+): status (%d+) in ([%d.]+)s; cpu ([%d.]+)s user %+ ([%d.]+)s sys, "
+      .. "max RSS ([%d.]+)([KMGT])\n$"
+    local UNIT = { K = 1024, M = 1024 ^ 2, G = 1024 ^ 3, T = 1024 ^ 4 }
+    local function usage_line(err)
+      local n, st, wall, user, sys, rss, unit = err:match(LINE)
+      assert.truthy(n, err)
+      return { command = tonumber(n), status = tonumber(st), wall = tonumber(wall), user = tonumber(user),
+        sys = tonumber(sys), rss = tonumber(rss) * UNIT[unit] }
+    end
+    -- a CPU-bound command, then a trivial one: the second's CPU is its own, not the session's so far
+    local burn = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"
+    local _, err, code = exec("use", { "sh", "-c", burn }, { args = "-l info" })
+    assert.are.equal(0, code, err)
+    local u1 = usage_line(err)
+    assert.are.same({ 1, 0 }, { u1.command, u1.status })
+    assert.is_true(u1.user > 0, err)
+    assert.is_true(u1.rss > 0 and u1.rss < 256 * 1024 ^ 2, err)
+    _, err, code = H.sh(env() .. q(H.purple) .. " -l info exec use -- true </dev/null") -- -l before exec too
+    assert.are.equal(0, code, err)
+    local u2 = usage_line(err)
+    assert.are.equal(2, u2.command)
+    assert.is_true(u2.user < u1.user, err)
+    -- a command that holds 40 MB: its max RSS says so
+    _, err, code = exec("use", { "sh", "-c", 'x=$(head -c 40000000 /dev/zero | tr "\\0" a); echo ${#x} >/dev/null' },
+      { args = "-l info" })
+    assert.are.equal(0, code, err)
+    local u3 = usage_line(err)
+    assert.is_true(u3.rss >= 40000000 and u3.rss < 1024 ^ 3, err)
+    -- a command that did not run has a number and no usage; without -l info there is no line
+    _, err, code = exec("use", { "no-such-command" }, { args = "-l info" })
+    assert.are.equal(127, code)
+    assert.matches("\npurple: session use command 4: status 127\n$", err)
+    _, err, code = exec("use", { "true" })
+    assert.are.same({ "", 0 }, { err, code })
+    assert.are.same({ "", "purple: -l: unknown log level 'loud': expected error, warn, info or debug\n", 125 },
+      { exec("use", { "true" }, { args = "-l loud" }) })
+    assert.are.equal(0, select(3, H.sh(env() .. q(H.purple) .. " session stop use")))
+    assert.truthy(gone(init))
+    local recs = S.records(log)
+    S.assert_valid(recs)
+    local ends = {}
+    for _, r in ipairs(S.by_event(recs).command_end) do ends[r.command] = r end
+    -- the audit log has the same figures as the lines (which round them)
+    for i, u in ipairs({ u1, u2, u3 }) do
+      local a = ends[i].usage
+      assert.are.same({ ("%.2f"):format(u.user), ("%.2f"):format(u.sys), ("%.3f"):format(u.wall) },
+        { ("%.2f"):format(a.user_seconds), ("%.2f"):format(a.system_seconds), ("%.3f"):format(a.wall_seconds) })
+      assert.is_true(math.abs(a.maxrss_bytes - u.rss) <= 0.05 * u.rss)
+    end
+    assert.is_nil(ends[4].usage)
+    assert.is_true(ends[5].usage.user_seconds < ends[1].usage.user_seconds)
+  end)
+
+  it("keeps none of the supervisor's heap in its init and agent (memory per idle session)", function()
+    assert.are.equal(0, select(3, start(profile, "mem")))
+    local init = record("mem").init_pid
+    local agent = tonumber(H.read(("/proc/%d/task/%d/children"):format(init, init)):match("%d+"))
+    -- the supervisor has its heap; init and the agent, copies of it, have unmapped theirs
+    assert.matches("%[heap%]", H.read(("/proc/%d/maps"):format(record("mem").supervisor_pid)))
+    for _, pid in ipairs({ init, agent }) do
+      local maps = H.read(("/proc/%d/maps"):format(pid))
+      if not maps then return pending("/proc/PID/maps of the session's init is not readable here (not dumpable)") end
+      assert.is_nil(maps:match("%[heap%]"), maps)
+    end
+    -- and both still work: a command found in the session's PATH gets the session's environment
+    local out, err, code = exec("mem", { "sh", "-c", 'echo "$K ${PATH:+PATH set}"' }, { args = "--env K=v" })
+    assert.are.same({ "v PATH set\n", 0 }, { out, code }, err)
+  end)
+
   it("shows each session's running commands and cgroup usage in purple session list and purple ps", function()
     assert.are.equal(0, select(3, start(profile, "busy")))
     assert.are.equal(0, select(3, start(profile, "idle")))
@@ -228,7 +302,7 @@ return {
     if not have("python3") then return pending("python3 is not installed (the peer inside the sandbox)") end
     os.execute("chmod 755 " .. q(rt) .. " && chmod 666 " .. q(rt .. "/s4.sock"))
     local py = "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
-      .. "d=s.recv(4096); print(d[24:].decode())"
+      .. "d=s.recv(4096); print(d[64:].decode())"
     local out, err
     out, err, code = H.run(p2, { "python3", "-c", py, rt .. "/s4.sock" })
     assert.are.same({ "permission denied (not the session's owner)\n", 0 }, { out, code }, err)
@@ -243,7 +317,7 @@ return {
     local py = [[
 import socket, struct, sys
 path = sys.argv[1]
-MAGIC = 0x70727031
+MAGIC = 0x70727032  # a RESULT is a 16-byte header and a 48-byte result, then the text
 def conn():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(path); return s
 def result(s):
@@ -254,14 +328,14 @@ def result(s):
         data += b
     return data
 # bad magic
-s = conn(); s.sendall(struct.pack("<IIII", 0x12345678, 1, 0, 0)); print("magic", result(s)[24:].decode())
+s = conn(); s.sendall(struct.pack("<IIII", 0x12345678, 1, 0, 0)); print("magic", result(s)[64:].decode())
 # oversized
-s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 1, 5 << 20, 0)); print("big", result(s)[24:].decode())
+s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 1, 5 << 20, 0)); print("big", result(s)[64:].decode())
 # truncated: the header promises 100 bytes, 10 come, then the client closes
 s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 1, 100, 0) + b"x" * 10); s.close()
 # a whole frame without the three fds
 body = struct.pack("<IIII", 0, 0, 1, 0) + b"\0true\0"
-s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 1, len(body), 0) + body); print("nofds", result(s)[24:].decode())
+s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 1, len(body), 0) + body); print("nofds", result(s)[64:].decode())
 # an unknown frame type
 s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 99, 0, 0)); print("type", len(result(s)))
 ]]
@@ -455,8 +529,11 @@ do
   local r = assert(s:exec({ "sh", "-c", "echo $K; cat; echo e >&2; exit 5" },
     { stdout = "capture", stderr = "capture", stdin = "in\n", env = { K = "v" } }))
   print(r.status, r.stdout, r.stderr)
+  r = s:exec({ "sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done" })
+  local u = r.usage
+  print(r.command, u.user_seconds > 0, u.system_seconds >= 0, u.wall_seconds > 0, u.maxrss_bytes > 0)
   r = s:exec({ "nosuch" })
-  print(r.status, r.message)
+  print(r.status, r.message, r.command, r.usage)
   r = s:exec({ "sleep", "30" }, { timeout = 0.3 })
   print(r.status)
   print(purple.session(purple.profile(%q), { name = "lua-1" }))
@@ -465,7 +542,8 @@ print(#require("purple.runtime").list())
 ]]):format(profile, profile))
     local out, err, code = H.sh(env() .. q(H.purple_lua) .. " " .. q(d .. "/s.lua"))
     assert.are.equal(0, code, err)
-    assert.are.equal("5\tv\nin\n\te\n\n127\texec nosuch: No such file or directory (not found in the sandbox's PATH "
-      .. "or filesystem)\n124\nnil\tsession lua-1: already running (pid " .. out:match("pid (%d+)") .. ")\n0\n", out)
+    assert.are.equal("5\tv\nin\n\te\n\n2\ttrue\ttrue\ttrue\ttrue\n"
+      .. "127\texec nosuch: No such file or directory (not found in the sandbox's PATH "
+      .. "or filesystem)\t3\tnil\n124\nnil\tsession lua-1: already running (pid " .. out:match("pid (%d+)") .. ")\n0\n", out)
   end)
 end)

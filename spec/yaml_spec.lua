@@ -36,7 +36,8 @@ describe("YAML import", function()
     assert.equal(100 * 1024 ^ 2, p.resources.block_io_limit)
     assert.equal(3600, p.resources.session_timeout_seconds)
     assert.same({ default_drop = true, add = { "CAP_NET_BIND_SERVICE" } }, p.capabilities)
-    assert.same({ isolated = false, allow_outgoing = { "443", "53" }, allow_incoming = {} }, p.network)
+    assert.same({ isolated = false, allow_outgoing = { "443", "53" }, allow_incoming = {}, allow_domains = {},
+      allow_ports = {}, allow_internal = {} }, p.network)
     assert.same({ enabled = true, log_path = "/var/log/purple/custom.log",
       detail_level = { "syscall", "filesystem", "resource" } }, p.audit)
   end)

@@ -26,7 +26,7 @@
 #include "../session_client.h"
 #include "../session_proto.h"
 
-#define USAGE "usage: purple exec [-t] [--timeout SECONDS] [--cwd DIR] [--env K=V]... NAME -- COMMAND..."
+#define USAGE "usage: purple exec [-t] [--timeout SECONDS] [--cwd DIR] [--env K=V]... [-l LEVEL] NAME -- COMMAND..."
 
 int purple_exec_main(int argc, char **argv);
 
@@ -88,6 +88,30 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+/* -l info: "purple: session NAME command N: status S in 0.012s; cpu 0.01s user + 0.00s sys, max RSS 3.4M"
+ * (the format of purple -l info run's line; lua/purple/cli/usage.lua). */
+static void usage_line(const char *name, const char *rbuf, int status)
+{
+	struct session_usage u;
+	uint32_t command;
+	double rss;
+	const char *unit = "KMGT";
+
+	if (!session_result_usage(rbuf, &command, &u)) {
+		if (command)
+			fprintf(stderr, "purple: session %s command %u: status %d\n", name, command, status);
+		return;
+	}
+	rss = (double)u.maxrss_kib;
+	while (rss >= 1024 && unit[1]) {
+		rss /= 1024;
+		unit++;
+	}
+	fprintf(stderr, "purple: session %s command %u: status %d in %.3fs; cpu %.2fs user + %.2fs sys, max RSS %.1f%c\n",
+		name, command, status, (double)u.wall_us / 1e6, (double)u.user_us / 1e6, (double)u.sys_us / 1e6, rss,
+		*unit);
+}
+
 static struct termios saved_tio;
 static int tio_saved;
 
@@ -99,7 +123,7 @@ static void restore_tty(void)
 
 int purple_exec_main(int argc, char **argv)
 {
-	int tty = 0, i, fd, sfd, master = -1, status = 125, stdin_open = 1, nenv = 0, size_fd = -1;
+	int tty = 0, i, fd, sfd, master = -1, status = 125, stdin_open = 1, nenv = 0, size_fd = -1, info = 0;
 	unsigned long timeout_ms = 0;
 	const char *cwd = "", *name;
 	char **env = calloc((size_t)argc + 1, sizeof *env);
@@ -132,6 +156,12 @@ int purple_exec_main(int argc, char **argv)
 			if (e[0] == '=' || !strchr(e, '='))
 				return die("--env: expected NAME=VALUE, got '%s'", e);
 			env[nenv++] = (char *)e;
+		} else if ((strcmp(a, "-l") == 0 || strcmp(a, "--log-level") == 0) && i + 1 < argc) {
+			const char *l = argv[++i];
+
+			if (strcmp(l, "error") && strcmp(l, "warn") && strcmp(l, "info") && strcmp(l, "debug"))
+				return die("-l: unknown log level '%s': expected error, warn, info or debug", l);
+			info = strcmp(l, "info") == 0 || strcmp(l, "debug") == 0;
 		} else if (a[0] == '-' && strcmp(a, "--") != 0)
 			return die("exec: unknown option or missing value '%s' (" USAGE ")", a);
 		else
@@ -299,5 +329,7 @@ int purple_exec_main(int argc, char **argv)
 	tio_saved = 0;
 	if (msg[0])
 		fprintf(stderr, "purple: %s\n", msg);
+	if (info)
+		usage_line(name, rbuf, status);
 	return status;
 }

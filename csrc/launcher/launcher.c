@@ -583,6 +583,13 @@ int main(int argc, char **argv)
 
 	const char *base = strrchr(argv[0], '/');
 
+	if (argc > 3 && (strcmp(argv[1], "-l") == 0 || strcmp(argv[1], "--log-level") == 0) &&
+	    strcmp(argv[3], "exec") == 0 && strncmp(base ? base + 1 : argv[0], "purple-lua", 10) != 0) {
+		/* purple -l LEVEL exec ...: as purple exec -l LEVEL ... */
+		argv[3] = argv[2];
+		argv[2] = argv[1];
+		argv[1] = "exec";
+	}
 	if (argc > 1 && strcmp(argv[1], "exec") == 0 && strncmp(base ? base + 1 : argv[0], "purple-lua", 10) != 0)
 		return purple_exec_main(argc - 1, argv + 1);
 	L = luaL_newstate();

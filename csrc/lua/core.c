@@ -18,6 +18,8 @@ int luaopen_purple_core(lua_State *L)
 	pl_open_ns_primitives(L);
 	pl_open_net_notify(L);
 	pl_open_net_perform(L);
+	pl_open_egress(L);
 	pl_open_session(L);
+	pl_open_session_job(L);
 	return 1;
 }

@@ -39,5 +39,7 @@ void pl_open_ns_primitives(lua_State *L);
 void pl_open_session(lua_State *L);
 void pl_open_net_notify(lua_State *L);
 void pl_open_net_perform(lua_State *L);
+void pl_open_egress(lua_State *L);
+void pl_open_session_job(lua_State *L);
 
 #endif

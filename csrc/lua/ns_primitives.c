@@ -314,7 +314,7 @@ static int check_rlimit(lua_State *L, int arg)
 
 	if (res < 0)
 		return luaL_error(L, "unknown rlimit '%s' (as core cpu data fsize memlock nofile nproc stack msgqueue "
-				  "sigpending)", name);
+				  "sigpending locks nice rtprio rttime rss)", name);
 	return res;
 }
 

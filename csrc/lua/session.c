@@ -2,6 +2,7 @@
  * daemon start of `purple session start`. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -130,8 +131,23 @@ static int l_events_fd(lua_State *L)
 	return 1;
 }
 
+/* A command's usage (session_proto.h) as { wall_seconds, user_seconds, system_seconds, maxrss_bytes }. */
+static void push_usage(lua_State *L, const struct session_usage *u)
+{
+	lua_createtable(L, 0, 4);
+	lua_pushnumber(L, (lua_Number)u->wall_us / 1e6);
+	lua_setfield(L, -2, "wall_seconds");
+	lua_pushnumber(L, (lua_Number)u->user_us / 1e6);
+	lua_setfield(L, -2, "user_seconds");
+	lua_pushnumber(L, (lua_Number)u->sys_us / 1e6);
+	lua_setfield(L, -2, "system_seconds");
+	lua_pushinteger(L, (lua_Integer)u->maxrss_kib * 1024);
+	lua_setfield(L, -2, "maxrss_bytes");
+}
+
 /* queue:pop() -> event | nil. start{id, uid, pid, time (core.monotonic), argv, argc, truncated, tty,
- * timeout}; end{id, uid, pid, time, status (-1: the client went away), errno, timed_out}. dropped: events lost so far. */
+ * timeout}; end{id, uid, pid, time, status (-1: the client went away), errno, timed_out, usage (push_usage;
+ * when the agent reaped the command)}. dropped: events lost so far. */
 static int l_events_pop(lua_State *L)
 {
 	struct session_events *q = luaL_checkudata(L, 1, EVENTS_MT);
@@ -179,6 +195,10 @@ static int l_events_pop(lua_State *L)
 		lua_setfield(L, -2, "errno");
 		lua_pushboolean(L, e.timed_out);
 		lua_setfield(L, -2, "timed_out");
+		if (e.has_usage) {
+			push_usage(L, &e.usage);
+			lua_setfield(L, -2, "usage");
+		}
 	}
 	return 1;
 }
@@ -330,7 +350,8 @@ static const char **strings_of(lua_State *L, int t, const char *what, size_t *n)
 }
 
 /* core.session_exec(socket, argv, { env = {"K=V"...}, cwd, timeout, stdin = string, stdout = "capture",
- * stderr = "capture" }) -> { status, stdout, stderr, message } | nil, err, errno.
+ * stderr = "capture" }) -> { status, stdout, stderr, message, command, usage } | nil, err, errno.
+ * command: its number in the session; usage (push_usage): when it ran and was reaped.
  * Without stdin, stdout or stderr the caller's own fd is the command's. */
 static int l_exec(lua_State *L)
 {
@@ -339,7 +360,9 @@ static int l_exec(lua_State *L)
 	const char **argv, **env = NULL;
 	size_t argc, envc = 0, inlen = 0, inoff = 0, rgot = 0;
 	double timeout;
-	int fd, r, status = 125, fds[3] = { 0, 1, 2 }, mine[3] = { -1, -1, -1 }, cap[3] = { 0, 0, 0 };
+	int fd, r, status = 125, fds[3] = { 0, 1, 2 }, mine[3] = { -1, -1, -1 }, cap[3] = { 0, 0, 0 }, got = 0;
+	uint32_t command = 0;
+	struct session_usage usage;
 	char rbuf[4096], msg[300] = "";
 	struct capture out[2] = { { 0 }, { 0 } };
 
@@ -394,8 +417,6 @@ static int l_exec(lua_State *L)
 				{ .fd = mine[1], .events = POLLIN },
 				{ .fd = mine[2], .events = POLLIN },
 			};
-			int got;
-
 			if (poll(pf, 4, -1) < 0) {
 				if (errno == EINTR)
 					continue;
@@ -454,7 +475,29 @@ static int l_exec(lua_State *L)
 		lua_pushstring(L, msg);
 		lua_setfield(L, -2, "message");
 	}
+	if (got > 0) {
+		int has = session_result_usage(rbuf, &command, &usage);
+
+		if (command) {
+			lua_pushinteger(L, command);
+			lua_setfield(L, -2, "command");
+		}
+		if (has) {
+			push_usage(L, &usage);
+			lua_setfield(L, -2, "usage");
+		}
+	}
 	return 1;
+}
+
+/* core.session_compact(): a supervisor that goes idle (its session is ready) collects all garbage
+ * and returns the free pages of its heap to the kernel: the Lua state it built the sandbox with
+ * is mostly garbage by then, and an idle session's memory is what a host with many pays for. */
+static int l_compact(lua_State *L)
+{
+	lua_gc(L, LUA_GCCOLLECT);
+	malloc_trim(0);
+	return 0;
 }
 
 /* core.session_exit(status): the supervisor forked from a script ends without running that
@@ -474,6 +517,7 @@ void pl_open_session(lua_State *L)
 		{ "session_pair", l_pair }, { "session_close_fd", l_close_fd }, { "session_serve", l_serve },
 		{ "session_daemonize", l_daemonize }, { "session_ready", l_ready }, { "session_reap", l_reap },
 		{ "session_exec", l_exec }, { "session_exit", l_exit }, { "session_events", l_events },
+		{ "session_compact", l_compact },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg ev_methods[] = { { "fd", l_events_fd }, { "pop", l_events_pop }, { NULL, NULL } };

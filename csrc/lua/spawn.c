@@ -57,12 +57,27 @@ static void rlimits_parse(lua_State *L, int t, struct spawn_cfg *c)
 
 		if (res < 0)
 			luaL_error(L, "rlimits: unknown limit '%s'", k ? k : "?");
-		v = lua_tointegerx(L, -1, &isnum);
-		if (!isnum || v < 0)
-			luaL_error(L, "rlimits.%s must be a non-negative integer", k);
 		if (c->nrlimits == MAX_RLIMITS)
 			luaL_error(L, "rlimits: too many");
 		c->rlimits[c->nrlimits].resource = res;
+		if (lua_istable(L, -1)) {
+			/* { soft = n, hard = n } (an OCI rlimit); as unsigned 64-bit: -1 is RLIM_INFINITY */
+			lua_Integer soft = (lua_getfield(L, -1, "soft"), lua_tointegerx(L, -1, &isnum));
+			int hard_ok;
+			lua_Integer hard = (lua_getfield(L, -2, "hard"), lua_tointegerx(L, -1, &hard_ok));
+
+			lua_pop(L, 2);
+			if (!isnum || !hard_ok)
+				luaL_error(L, "rlimits.%s: soft and hard must be integers", k);
+			c->rlimits[c->nrlimits].lim.rlim_cur = (rlim_t)soft;
+			c->rlimits[c->nrlimits].lim.rlim_max = (rlim_t)hard;
+			c->nrlimits++;
+			lua_pop(L, 1);
+			continue;
+		}
+		v = lua_tointegerx(L, -1, &isnum);
+		if (!isnum || v < 0)
+			luaL_error(L, "rlimits.%s must be a non-negative integer", k);
 		c->rlimits[c->nrlimits].lim.rlim_cur = (rlim_t)v;
 		c->rlimits[c->nrlimits].lim.rlim_max = (rlim_t)v;
 		c->nrlimits++;
@@ -75,7 +90,8 @@ static const char *const spec_fields[] = {
 	"argv", "env", "path", "cwd", "namespaces", "uid", "gid", "uid_map", "gid_map", "setgroups",
 	"hostname", "mounts", "rlimits", "caps", "drop_caps", "no_new_privs", "new_session",
 	"die_with_parent", "loopback", "cgroup_procs", "cgroupns", "seccomp", "seccomp_listener",
-	"landlock", "forward_signals", "session_fd", NULL,
+	"landlock", "forward_signals", "session_fd", "egress_ports", "root", "root_readonly", "joins", "sysctls",
+	"set_ids", "groups", "umask", "oom_score_adj", "cap_sets", NULL,
 };
 
 static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
@@ -145,9 +161,25 @@ static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
 			luaL_error(L, "spawn spec: %s", what);
 	}
 	lua_pop(L, 1);
+	container_parse(L, t, c);
+	c->sysctls = string_list(L, t, "sysctls", &c->nsysctls);
 	c->session_fd = (int)pl_field_int(L, t, "session_fd", 0);
 	if (c->session_fd < 0)
 		luaL_error(L, "spawn spec: session_fd must be an fd above 0");
+	if (lua_getfield(L, t, "egress_ports") != LUA_TNIL) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		for (int i = 0; i < 2; i++) {
+			lua_Integer port = (lua_rawgeti(L, -1, i + 1), lua_tointeger(L, -1));
+
+			if (port < 1 || port > 65535)
+				luaL_error(L, "spawn spec: egress_ports must be two ports (HTTP, SOCKS)");
+			c->egress_ports[i] = (unsigned short)port;
+			lua_pop(L, 1);
+		}
+		if (!(c->ns_flags & CLONE_NEWNET))
+			luaL_error(L, "spawn spec: egress_ports needs a network namespace");
+	}
+	lua_pop(L, 1);
 }
 
 /* core.spawn(spec) -> sandbox | nil, "spawn ...: why", errno */
@@ -195,6 +227,20 @@ int sandbox_listener(lua_State *L, int idx, void **owner)
 
 	*owner = s;
 	return s->listener;
+}
+
+/* Moves the egress listeners init handed over (spawn spec egress_ports) to the caller: 1 with both
+ * fds, 0 when there are none (yet). */
+int sandbox_take_egress(lua_State *L, int idx, int fds[2])
+{
+	struct sandbox *s = luaL_checkudata(L, idx, HANDLE_MT);
+
+	if (s->egress_fd[0] < 0 || s->egress_fd[1] < 0)
+		return 0;
+	fds[0] = s->egress_fd[0];
+	fds[1] = s->egress_fd[1];
+	s->egress_fd[0] = s->egress_fd[1] = -1;
+	return 1;
 }
 
 static void event(lua_State *L, const char *name)

@@ -226,11 +226,14 @@ local function empty(dir)
 end
 
 -- Removes cgroups of runs and sessions under parent_dir whose supervisor is gone and which hold no process.
-local function remove_stale(parent_dir)
+-- live: pid -> alive, shared by the parents of one sweep: every run and session has a group of the
+-- same name in each hierarchy, and with many sessions running the checks were most of a create.
+local function remove_stale(parent_dir, live)
   for _, name in ipairs(core.readdir(parent_dir) or {}) do
     -- <run id>-<pid>, or <session name>-<pid> (purple session start: letters, digits, _ . -)
-    local pid = name:match("^[%w][%w_.-]*%-(%d+)$")
-    if pid and not alive(tonumber(pid)) then
+    local pid = tonumber(name:match("^[%w][%w_.-]*%-(%d+)$"))
+    if pid and live[pid] == nil then live[pid] = alive(pid) end
+    if pid and not live[pid] then
       local dir = parent_dir .. "/" .. name
       if empty(dir) and core.rmdir(dir) then log.debug("removed stale cgroup %s", dir) end
     end
@@ -245,7 +248,8 @@ Group.__index = Group
 -- fails; an optional one (accounting only) is skipped.
 function M.create(name, wanted, opts)
   local L = M.layout(opts)
-  local g = setmetatable({ name = name, dirs = {}, ctl = {}, procs = {}, created = {}, parents = {} }, Group)
+  local g = setmetatable({ name = name, dirs = {}, ctl = {}, procs = {}, created = {}, parents = {}, stale = {} },
+    Group)
   -- purple's own parents ("…/purple", not a configured one) are removed again once empty.
   local function own_parent(dir)
     if not L.parent_opt and dir:match("/purple$") then g.parents[dir] = true end
@@ -255,14 +259,18 @@ function M.create(name, wanted, opts)
     return nil, c, msg
   end
   -- A supervisor killed with SIGKILL leaves cgroups in every v1 hierarchy it used, also in those this
-  -- run does not need (cpu, blkio): sweep them all, and remove purple's own parents there once empty.
+  -- run does not need (cpu, blkio): all of them are swept (g:sweep()), and purple's own parents
+  -- there removed once empty.
   local swept = {}
+  local function sweep_later(pdir)
+    if not swept[pdir] then g.stale[#g.stale + 1] = pdir end
+    swept[pdir] = true
+  end
   for _, c in ipairs({ "cpu", "memory", "pids", "io", "cpuacct" }) do
     local i = L.controllers[c]
     local pdir = i.hierarchy == "v1" and i.parent and join(i.mount, i.parent)
     if pdir and not swept[pdir] and core.stat(pdir) then
-      swept[pdir] = true
-      remove_stale(pdir)
+      sweep_later(pdir)
       own_parent(pdir)
     end
   end
@@ -283,7 +291,7 @@ function M.create(name, wanted, opts)
     local dir = pdir .. "/" .. name
     for _ = 1, 5 do -- a concurrent run may remove the empty parent in between: make it again
       ok, err = mkdir_p(h.mount, h.parent)
-      if ok then remove_stale(pdir) end
+      if ok then sweep_later(pdir) end
       own_parent(pdir)
       for _, c in ipairs(v2_needed) do
         if not ok then break end
@@ -343,7 +351,7 @@ function M.create(name, wanted, opts)
       local dir = join(i.mount, i.parent) .. "/" .. name
       if not g.dirs[dir] then
         local pdir = join(i.mount, i.parent)
-        if not swept[pdir] then remove_stale(pdir) end
+        sweep_later(pdir)
         own_parent(pdir)
         local ok, err = mkdir_p(i.mount, i.parent .. "/" .. name)
         if not ok then
@@ -448,6 +456,16 @@ local function pids_left(self)
     if (read(p) or ""):match("%d") then return true end
   end
   return false
+end
+
+-- Removes the groups of runs and sessions that ended without removing theirs (their supervisor
+-- was killed) from the parents this group was made in. Separate from create so that it runs off
+-- the critical path, while the sandbox's init sets up (enforce/resources.lua): with many sessions
+-- running, the parents hold many groups and the sweep cost a cold run ~2 ms.
+function Group:sweep()
+  local live = {}
+  for _, pdir in ipairs(self.stale) do remove_stale(pdir, live) end
+  self.stale = {}
 end
 
 -- Removes the run's cgroups (killing what is left in them first). Returns true or nil, err.

@@ -28,14 +28,18 @@ Commands:
                        start a sandbox that stays up; prints its name once ready
   session list | session stop NAME...
                        list running sessions; end one (as stop)
-  exec [-t] [--timeout S] [--cwd DIR] [--env K=V]... NAME -- CMD [ARG...]
-                       run CMD inside the running session NAME (docs/sessions.md)
+  exec [-t] [--timeout S] [--cwd DIR] [--env K=V]... [-l LEVEL] NAME -- CMD [ARG...]
+                       run CMD inside the running session NAME (docs/sessions.md); -l info:
+                       then its usage (time, CPU, max RSS) in one line
   log [FILE...] [--session ID] [--event TYPE] [--follow] [--json]
                        show audit logs (default: /var/log/purple/*.log)
   doctor [--json]      check the kernel features purple needs; exit 1 when it cannot run
   syscalls [GROUP | --hardening]
                        list the syscall groups (@name), the members of one group, or the
                        hardening every profile gets
+  mcp --profile NAME|PATH --workspace DIR [--max-output BYTES] [--timeout SECONDS]
+                       a Model Context Protocol server on stdio: run, read_file, write_file,
+                       list_dir and reset inside one session (docs/mcp.md)
   help [COMMAND]       this text, or the options of one command (as purple COMMAND --help)
 
 Options:
@@ -77,7 +81,7 @@ end
 -- The subcommands, each lua/purple/cli/<name>.lua: { parser = function() -> argparse parser,
 -- run = function(opts, command) -> status }. Only run takes a command after "--".
 local COMMANDS = { run = true, profile = true, ps = true, stop = true, log = true, doctor = true, syscalls = true,
-  session = true }
+  session = true, mcp = true }
 
 local LEVELS = { error = true, warn = true, info = true, debug = true }
 
@@ -136,7 +140,7 @@ end
 -- purple help [COMMAND [SUBCOMMAND]]
 local function help(top, list)
   local hp = args.parser("purple help", "Prints the usage of purple, or of one command.")
-  hp:argument("COMMAND", "A command (run, profile, ps, stop, log, doctor, syscalls, session, help) and its subcommand.")
+  hp:argument("COMMAND", "A command (run, profile, ps, stop, log, doctor, syscalls, session, mcp, help) and its subcommand.")
     :args("*"):target("command")
   local opts, code = args.parse(hp, list)
   if not opts then return code end

@@ -2,6 +2,7 @@
 --
 -- The run is a pipeline of enforcers (lua/purple/enforce/*.lua). Each one may define
 --   prepare(run)        add to run.spec before the sandbox starts; return nil, "field: why" to stop (125)
+--   spawned(run)        the sandbox's init is setting it up (run.sandbox): work that need not delay it
 --   started(run)        the command is running (run.sandbox)
 --   event(run, ev)      an event from sandbox:poll() that the core did not handle itself
 --   signal(run, signo)  the supervisor received signo (already forwarded to the command)
@@ -22,6 +23,7 @@ M.enforcers = {
   "purple.enforce.environment",
   "purple.enforce.resources",
   "purple.enforce.network",
+  "purple.enforce.egress", -- network.allow_domains: the proxy in the sandbox's namespace
   "purple.enforce.privileges",
   "purple.enforce.audit_hidden", -- after every mount is planned: the log stays outside them
   "purple.enforce.runtime",
@@ -45,6 +47,9 @@ end
 local function supervise(run, result, enforcers)
   local sandbox = run.sandbox
   local term_at, kill_at
+  for _, e in ipairs(enforcers) do
+    if e.spawned then e.spawned(run) end
+  end
   while true do
     local now = core.monotonic()
     local wait = -1

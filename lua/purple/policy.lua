@@ -158,6 +158,25 @@ M.TYPES = {
     end
     return v
   end,
+  domain = function(v)
+    if type(v) ~= "string" or not require("purple.core").egress_valid_pattern(v) then
+      return nil, ("%s is not a domain name or \"*.domain\" pattern (letters, digits, - and _ in "
+        .. "labels of 1 to 63, no trailing dot, no other wildcard)"):format(describe(v))
+    end
+    return v:lower()
+  end,
+  tcp_port = function(v)
+    local i = whole(v)
+    if type(v) == "string" and v:match("^%d+$") then i = tonumber(v) end
+    if not i or i < 1 or i > 65535 then return nil, "expected a TCP port from 1 to 65535, got " .. describe(v) end
+    return i
+  end,
+  cidr = function(v)
+    if type(v) ~= "string" or not require("purple.core").egress_valid_cidr(v) then
+      return nil, ("%s is not an address or CIDR like \"10.0.0.0/8\" or \"fd00::/8\""):format(describe(v))
+    end
+    return v:lower()
+  end,
   env_name = function(v)
     if type(v) ~= "string" or not v:match("^[%a_][%w_]*$") then
       return nil, ("bad variable name %s: letters, digits and _ only"):format(describe(v))
@@ -464,6 +483,16 @@ local function cross_checks(p, E)
       if #p.network[k] > 0 then
         add_error(E, "network." .. k, "has no effect while network.isolated is true; "
           .. "set isolated: false or remove the list")
+      end
+    end
+  elseif #p.network.allow_domains > 0 then
+    add_error(E, "network.allow_domains", "needs network.isolated: true (the proxy serves the sandbox's own "
+      .. "network namespace); set isolated: true or remove the list")
+  end
+  if #p.network.allow_domains == 0 then
+    for _, k in ipairs({ "allow_ports", "allow_internal" }) do
+      if #p.network[k] > 0 then
+        add_error(E, "network." .. k, "has no effect without network.allow_domains; add the names or remove the list")
       end
     end
   end

@@ -74,6 +74,9 @@ M.root = map {
     { "isolated", "boolean", default = true },
     { "allow_outgoing", list("port") },
     { "allow_incoming", list("port") },
+    { "allow_domains", list("domain") },   -- egress through purple's proxy (docs/network.md)
+    { "allow_ports", list("tcp_port") },   -- ports the proxy may connect to; empty = 443 and 80
+    { "allow_internal", list("cidr") },    -- private/loopback/metadata space allowed names may resolve to
   } },
   { "audit", map {
     { "enabled", "boolean", default = false },

@@ -57,7 +57,8 @@ function M.serve(policy, opts)
         local t0 = starts[ev.id]
         starts[ev.id] = nil
         audit.record(run, "command_end", { command = ev.id, status = ev.status >= 0 and ev.status or nil,
-          reason = M.end_reason(ev), duration = t0 and math.max(0, ev.time - t0) or nil, client = client })
+          reason = M.end_reason(ev), duration = t0 and math.max(0, ev.time - t0) or nil, usage = ev.usage,
+          client = client })
       end
     end
   end
@@ -83,6 +84,7 @@ function M.serve(policy, opts)
       server = s
       if events then run.sandbox:watch(events:fd()) end
       if opts.on_ready then opts.on_ready(run) end
+      core.session_compact() -- idle from here: the garbage of the setup goes back to the kernel
     end,
     event = function(run, ev)
       if ev.event ~= "watch" then return false end
@@ -112,7 +114,9 @@ local Session = {}
 Session.__index = Session
 
 -- session:exec(argv [, {timeout, cwd, env = {K = V} or {"K=V"}, stdin = string, stdout = "capture",
--- stderr = "capture"}]) -> { status, stdout, stderr, message } | nil, err, errno
+-- stderr = "capture"}]) -> { status, stdout, stderr, message, command, usage } | nil, err, errno
+-- command: its number in the session; usage: { wall_seconds, user_seconds, system_seconds, maxrss_bytes }
+-- of the command's process as the agent reaped it (docs/sessions.md, Usage), absent when it did not run
 function Session:exec(argv, o)
   if self.closed then error("purple.session: exec on a closed session", 2) end
   o = o or {}

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/seccomp.h>
 
@@ -180,6 +182,54 @@ static void test_sha256(void)
 	CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0, "sha256: %s", hex);
 }
 
+/* OCI mounts (maskedPaths, readonlyPaths) resolve their paths inside the container's root: a symlink
+ * or ".." in the image can never lead them to the host's files. */
+static void test_open_in_root(void)
+{
+	char dir[] = "/tmp/core-test-root.XXXXXX", path[64];
+	int rootfd, fd;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof path, "%s/etc", dir);
+	CHECK(mkdir(path, 0755) == 0, "mkdir %s", path);
+	snprintf(path, sizeof path, "%s/esc", dir);
+	CHECK(symlink("/etc", path) == 0, "symlink %s", path);
+	rootfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = open_in_root(rootfd, "/etc");
+	CHECK(fd >= 0, "open_in_root /etc: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	fd = open_in_root(rootfd, "/esc/passwd");
+	CHECK(fd < 0 && errno == ELOOP, "open_in_root through a symlink: fd %d (%s)", fd, strerror(errno));
+	fd = open_in_root(rootfd, "/../../etc/passwd");
+	CHECK(fd < 0 && errno == ENOENT, "open_in_root above the root: fd %d (%s)", fd, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	close(rootfd);
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	CHECK(system(path) == 0, "%s", path);
+}
+
+/* A sysctl name is dot-separated words: one that would climb out of /proc/sys is refused unwritten. */
+static void test_sysctl_names(void)
+{
+	static const char *const bad[] = { "net.//.//.//.tmp.core-test=1", NULL };
+	struct spawn_cfg c;
+	char what[256] = "";
+	int r;
+
+	memset(&c, 0, sizeof c);
+	c.sysctls = bad;
+	c.nsysctls = 1;
+	r = container_sysctls(&c, what, sizeof what);
+	CHECK(r == -EINVAL && strcmp(what, "sysctl net.//.//.//.tmp.core-test: not a sysctl name") == 0,
+	      "bad sysctl name: %d (%s)", r, what);
+	CHECK(access("/tmp/core-test", F_OK) < 0, "/tmp/core-test was written");
+}
+
 int main(void)
 {
 	test_sha256();
@@ -188,6 +238,8 @@ int main(void)
 	test_exec_error();
 	test_setup_error();
 	test_kill();
+	test_open_in_root();
+	test_sysctl_names();
 	printf("core_test (uid %d): %d passed, %d failed\n", (int)getuid(), passed, failed);
 	return failed ? 1 : 0;
 }

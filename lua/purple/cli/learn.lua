@@ -27,8 +27,10 @@ function M.close(files)
   for _, o in pairs(files) do o.file:close() end
 end
 
--- write(files, names, argv, profile) -> yaml path, lua path | nil, message. Closes the files.
-function M.write(files, names, argv, profile)
+-- write(files, names, argv, profile [, egress]) -> yaml path, lua path | nil, message. Closes the
+-- files. egress = { reached = names, refused = names } (purple.enforce.egress): the names the run
+-- reached through the egress proxy become network.allow_domains; refused ones are listed as comments.
+function M.write(files, names, argv, profile, egress)
   -- one comment line: control characters (a newline in a -c script) would end it
   local what = ("the calls %s made under %s"):format(table.concat(argv, " "), profile):gsub("%c", " ")
   local yaml = { "# purple run --learn: " .. what, "syscalls:", "  default_deny: true", "  allow:" }
@@ -39,6 +41,23 @@ function M.write(files, names, argv, profile)
   end
   lua[#lua + 1] = "  },"
   lua[#lua + 1] = "},"
+  local reached, refused = egress and egress.reached or {}, egress and egress.refused or {}
+  if #reached + #refused > 0 then
+    yaml[#yaml + 1] = "network:"
+    yaml[#yaml + 1] = "  allow_domains:" .. (#reached == 0 and " []" or "")
+    lua[#lua + 1] = "network = {"
+    lua[#lua + 1] = "  allow_domains = {"
+    for _, n in ipairs(reached) do
+      yaml[#yaml + 1] = ("    - %q"):format(n)
+      lua[#lua + 1] = ("    %q,"):format(n)
+    end
+    for _, n in ipairs(refused) do -- names are validated DNS names: safe in a comment
+      yaml[#yaml + 1] = "    # refused: " .. n
+      lua[#lua + 1] = "    -- refused: " .. n
+    end
+    lua[#lua + 1] = "  },"
+    lua[#lua + 1] = "},"
+  end
   local failed
   for ext, lines in pairs({ [".yaml"] = yaml, [".lua"] = lua }) do
     local out = files[ext]

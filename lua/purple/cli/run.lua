@@ -106,7 +106,8 @@ function M.run(opts, command)
     local learn = require "purple.cli.learn"
     if result.learned then
       local names = result.learned.syscalls
-      local y, l = learn.write(learn_files, names, command, policy.name)
+      local y, l = learn.write(learn_files, names, command, policy.name,
+        { reached = result.egress_names, refused = result.egress_refused })
       if y then
         result.learned.yaml, result.learned.lua, result.learned.count = y, l, #names
         log.info("learned %d syscalls: %s, %s", #names, y, l)

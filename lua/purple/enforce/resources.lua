@@ -187,6 +187,11 @@ function M.prepare(run)
   return true
 end
 
+-- While init builds the sandbox: the stale groups of killed runs go (cgroup.lua, Group:sweep).
+function M.spawned(run)
+  if run.cgroup then run.cgroup:sweep() end
+end
+
 -- After the grace period: SIGKILL for every process of the run, also through its cgroup.
 function M.kill(run)
   if run.cgroup then run.cgroup:kill() end
@@ -212,6 +217,7 @@ function M.finish(run, result)
   result.oom_killed = (u.oom_kills or 0) > 0
   if run.limits and next(run.limits) then result.limits = run.limits end
   if run.cgroup then
+    run.cgroup:sweep() -- when the sandbox did not start
     local ok, err = run.cgroup:remove()
     if not ok then
       result.warnings[#result.warnings + 1] = "cgroup cleanup: " .. tostring(err)

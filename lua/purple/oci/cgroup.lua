@@ -1,0 +1,384 @@
+-- purple.oci.cgroup: a container's cgroup at linux.cgroupsPath with linux.resources written into it.
+--
+--   create(cg, id) -> group | nil, "config.json: linux.resources...: why"
+--       cg = plan.cgroup ({ path, resources }); id names the group when cgroupsPath is empty
+--       group = { path, dirs = { controller = dir }, procs = { ".../cgroup.procs" } (spawn's
+--                 cgroup_procs), warnings = {}, remove = function }
+--   open(path) -> group       the directories of an existing container's cgroup (delete, pause)
+--   update(path, resources) -> true | nil, err   new limits (purple-oci update --resources; devices
+--                             are not changed)
+--   remove(group) -> true | nil, err
+--
+-- Every v1 hierarchy (cpu, cpuacct, memory, pids, blkio, devices, freezer; cpuset when asked for) and
+-- the v2 hierarchy get the same relative path, as runc's cgroupfs driver does. On a v1 or hybrid
+-- host the limits go to the v1 controllers; on a pure v2 host to the unified group. A limit that
+-- cannot be written is an error naming its property: nothing is run unenforced.
+local core = require "purple.core"
+local files = require "purple.files"
+local json = require "purple.json"
+
+local M = {}
+
+local V1 = { "cpu", "cpuacct", "memory", "pids", "blkio", "devices", "freezer", "cpuset" }
+
+local function hierarchies()
+  local v2, v1 = nil, {}
+  local f = io.open("/proc/self/mountinfo")
+  if not f then return nil, v1 end
+  for line in f:lines() do
+    local mp, rest = line:match("^%S+ %S+ %S+ %S+ (%S+) .- %- (.*)$")
+    if mp then
+      local fstype, _, opts = rest:match("^(%S+) (%S+) (%S+)")
+      if fstype == "cgroup2" and not v2 then
+        v2 = mp
+      elseif fstype == "cgroup" then
+        for o in opts:gmatch("[^,]+") do
+          for _, c in ipairs(V1) do
+            if o == c and not v1[c] then v1[c] = mp end
+          end
+        end
+      end
+    end
+  end
+  f:close()
+  return v2, v1
+end
+
+local function fail(path, why)
+  return nil, ("config.json: %s: %s"):format(path, why)
+end
+
+-- Without cgroupsPath: <PURPLE_CGROUP_PARENT (a delegated cgroup) or />/purple-oci/<id>.
+local function rel_path(path, id)
+  if not path or path == "" then
+    local parent = os.getenv("PURPLE_CGROUP_PARENT") or ""
+    if parent ~= "" and parent:sub(1, 1) ~= "/" then parent = "/" .. parent end
+    path = parent:gsub("/$", "") .. "/purple-oci/" .. id
+  end
+  if path:sub(1, 1) ~= "/" then path = "/" .. path end
+  if path:find("/%.%.?/") or path:find("/%.%.?$") then return nil end
+  return path
+end
+
+-- The directories of path in every hierarchy (existing or not).
+local function dirs_of(path)
+  local v2, v1 = hierarchies()
+  local dirs = {}
+  for c, mount in pairs(v1) do dirs[c] = mount .. path end
+  local v2_ctrls = v2 and files.read(v2 .. "/cgroup.controllers") or ""
+  if v2 then dirs.unified = v2 .. path end
+  return dirs, v2_ctrls:match("%S") ~= nil and next(v1) == nil
+end
+
+local function mkdirs(mount_dir, path, cpuset)
+  -- mount_dir is the hierarchy's mount; path its relative part
+  local acc = mount_dir
+  for part in path:gmatch("[^/]+") do
+    local parent = acc
+    acc = acc .. "/" .. part
+    local ok, err, errno = core.mkdir(acc, 493)
+    if not ok and errno ~= 17 then return nil, err end
+    if ok and cpuset then
+      -- a new v1 cpuset has no cpus or mems: it takes its parent's (cgroup.clone_children is off)
+      for _, f in ipairs({ "cpuset.cpus", "cpuset.mems" }) do
+        local v = (files.read(parent .. "/" .. f) or ""):gsub("%s+$", "")
+        local wok, werr = core.cgroup_write(acc .. "/" .. f, v)
+        if not wok then return nil, werr end
+      end
+    end
+  end
+  return acc
+end
+
+function M.open(path)
+  local dirs = dirs_of(path)
+  local g = { path = path, dirs = {}, procs = {} }
+  for c, d in pairs(dirs) do
+    if core.stat(d) then
+      g.dirs[c] = d
+    end
+  end
+  g.remove = M.remove
+  return g
+end
+
+function M.remove(g)
+  local err
+  -- deepest first: v1 hierarchies may share a directory (cpu,cpuacct)
+  local seen = {}
+  for _, d in pairs(g.dirs) do
+    if not seen[d] then
+      seen[d] = true
+      for _ = 1, 50 do
+        local procs = files.read(d .. "/cgroup.procs") or ""
+        for pid in procs:gmatch("%d+") do core.kill(tonumber(pid), 9) end
+        local ok, rerr, errno = core.rmdir(d)
+        if ok or errno == 2 then err = nil break end
+        err = rerr
+        core.sleep(0.02)
+      end
+    end
+  end
+  if err then return nil, err end
+  -- the parent purple made for a container without cgroupsPath goes too once empty
+  if g.path:match("/purple%-oci/[^/]+$") then
+    for _, d in pairs(g.dirs) do core.rmdir(d:match("^(.*)/[^/]+$")) end
+  end
+  return true
+end
+
+local function w(g, c, file, value, prop)
+  local d = g.dirs[c]
+  if not d then return fail(prop, ("the host has no %s cgroup controller to enforce it"):format(c)) end
+  local ok, err = core.cgroup_write(d .. "/" .. file, tostring(value))
+  if not ok then return fail(prop, ("cannot set %s/%s to %s: %s"):format(d, file, tostring(value), err)) end
+  return true
+end
+
+-- The devices every container may use (runc's default allow list) after linux.resources.devices.
+local DEFAULT_ALLOW = { "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+  "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm" }
+
+local function devices_v1(g, list, extra, null)
+  for i, d in ipairs(list) do
+    local p = ("linux.resources.devices[%d]"):format(i - 1)
+    local function v(x) if x == null then return nil end return x end
+    local typ = v(d.type) or "a"
+    if typ ~= "a" and typ ~= "c" and typ ~= "b" then return fail(p .. ".type", "must be a, c or b") end
+    local access = v(d.access) or "rwm"
+    if not access:match("^[rwm]+$") then return fail(p .. ".access", "must be letters of rwm") end
+    local rule = typ == "a" and "a" or ("%s %s:%s %s"):format(typ, v(d.major) and tostring(d.major) or "*",
+      v(d.minor) and tostring(d.minor) or "*", access)
+    if typ == "a" and (v(d.major) or v(d.minor) or access ~= "rwm") then
+      -- the v1 controller takes "a" only for all devices and all access
+      return fail(p, "type a (all devices) must come without major, minor and with access rwm")
+    end
+    local ok, err = w(g, "devices", d.allow and "devices.allow" or "devices.deny", rule, p)
+    if not ok then return nil, err end
+  end
+  for _, rule in ipairs(DEFAULT_ALLOW) do
+    local ok, err = w(g, "devices", "devices.allow", rule, "linux.resources.devices")
+    if not ok then return nil, err end
+  end
+  for _, rule in ipairs(extra) do
+    local ok, err = w(g, "devices", "devices.allow", rule, "linux.devices")
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+-- v1 limits. Each is written only when the config sets it.
+local function limits_v1(g, r, null)
+  local function v(x) if x == null then return nil end return x end
+  local ops = {}
+  local function add(c, file, value, prop) if value ~= nil then ops[#ops + 1] = { c, file, value, prop } end end
+  local mem = v(r.memory) or {}
+  add("memory", "memory.limit_in_bytes", v(mem.limit), "linux.resources.memory.limit")
+  add("memory", "memory.soft_limit_in_bytes", v(mem.reservation), "linux.resources.memory.reservation")
+  add("memory", "memory.memsw.limit_in_bytes", v(mem.swap), "linux.resources.memory.swap")
+  add("memory", "memory.swappiness", v(mem.swappiness), "linux.resources.memory.swappiness")
+  if v(mem.disableOOMKiller) then add("memory", "memory.oom_control", 1, "linux.resources.memory.disableOOMKiller") end
+  if v(mem.useHierarchy) == false then
+    return fail("linux.resources.memory.useHierarchy", "false is not supported by purple-oci (the kernel's v1 "
+      .. "memory controller is always hierarchical)")
+  end
+  local cpu = v(r.cpu) or {}
+  add("cpu", "cpu.shares", v(cpu.shares), "linux.resources.cpu.shares")
+  add("cpu", "cpu.cfs_period_us", v(cpu.period), "linux.resources.cpu.period")
+  add("cpu", "cpu.cfs_quota_us", v(cpu.quota), "linux.resources.cpu.quota")
+  add("cpuset", "cpuset.cpus", v(cpu.cpus) ~= "" and v(cpu.cpus) or nil, "linux.resources.cpu.cpus")
+  add("cpuset", "cpuset.mems", v(cpu.mems) ~= "" and v(cpu.mems) or nil, "linux.resources.cpu.mems")
+  local pids = v(r.pids)
+  if pids then add("pids", "pids.max", pids.limit > 0 and pids.limit or "max", "linux.resources.pids.limit") end
+  local bio = v(r.blockIO) or {}
+  if v(bio.weight) then
+    local file = g.dirs.blkio and core.stat(g.dirs.blkio .. "/blkio.weight") and "blkio.weight" or "blkio.bfq.weight"
+    add("blkio", file, bio.weight, "linux.resources.blockIO.weight")
+  end
+  if v(bio.leafWeight) then add("blkio", "blkio.leaf_weight", bio.leafWeight, "linux.resources.blockIO.leafWeight") end
+  for i, d in ipairs(v(bio.weightDevice) or {}) do
+    if v(d.weight) then
+      add("blkio", "blkio.weight_device", ("%d:%d %d"):format(d.major, d.minor, d.weight),
+        ("linux.resources.blockIO.weightDevice[%d]"):format(i - 1))
+    end
+  end
+  for _, t in ipairs({ { "throttleReadBpsDevice", "blkio.throttle.read_bps_device" },
+    { "throttleWriteBpsDevice", "blkio.throttle.write_bps_device" },
+    { "throttleReadIOPSDevice", "blkio.throttle.read_iops_device" },
+    { "throttleWriteIOPSDevice", "blkio.throttle.write_iops_device" } }) do
+    for i, d in ipairs(v(bio[t[1]]) or {}) do
+      add("blkio", t[2], ("%d:%d %d"):format(d.major, d.minor, d.rate),
+        ("linux.resources.blockIO.%s[%d]"):format(t[1], i - 1))
+    end
+  end
+  for _, op in ipairs(ops) do
+    local ok, err = w(g, op[1], op[2], op[3], op[4])
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+-- v2 limits (pure v2 hosts), as runc converts them.
+local function limits_v2(g, r, null)
+  local function v(x) if x == null then return nil end return x end
+  local function ww(file, value, prop) return w(g, "unified", file, value, prop) end
+  local mem, cpu, pids, bio = v(r.memory) or {}, v(r.cpu) or {}, v(r.pids), v(r.blockIO) or {}
+  local steps = {}
+  if v(mem.limit) then steps[#steps + 1] = { "memory.max", mem.limit > 0 and mem.limit or "max", "memory.limit" } end
+  if v(mem.reservation) then steps[#steps + 1] = { "memory.low", mem.reservation, "memory.reservation" } end
+  if v(mem.swap) and v(mem.limit) and mem.limit > 0 then
+    steps[#steps + 1] = { "memory.swap.max", math.max(0, mem.swap - mem.limit), "memory.swap" }
+  end
+  if v(cpu.shares) then
+    steps[#steps + 1] = { "cpu.weight", 1 + ((cpu.shares - 2) * 9999) // 262142, "cpu.shares" }
+  end
+  if v(cpu.quota) or v(cpu.period) then
+    steps[#steps + 1] = { "cpu.max", ("%s %d"):format((v(cpu.quota) or -1) > 0 and tostring(cpu.quota) or "max",
+      v(cpu.period) or 100000), "cpu.quota" }
+  end
+  if pids then steps[#steps + 1] = { "pids.max", pids.limit > 0 and pids.limit or "max", "pids.limit" } end
+  if v(bio.weight) then steps[#steps + 1] = { "io.weight", bio.weight, "blockIO.weight" } end
+  for _, s in ipairs(steps) do
+    local ok, err = ww(s[1], s[2], "linux.resources." .. s[3])
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+function M.update(path, resources)
+  local g = M.open(path)
+  local _, pure_v2 = dirs_of(path)
+  if next(g.dirs) == nil then return nil, ("no cgroup at %s"):format(path) end
+  if pure_v2 then return limits_v2(g, resources or {}, json.null) end
+  return limits_v1(g, resources or {}, json.null)
+end
+
+local function create(cg, id)
+  local null = json.null
+  local function v(x) if x == null then return nil end return x end
+  local path = rel_path(v(cg.path), id)
+  if not path then return fail("linux.cgroupsPath", "must not contain . or .. components") end
+  local r = v(cg.resources) or {}
+  local _, pure_v2 = dirs_of(path)
+  local g = { path = path, dirs = {}, procs = {}, warnings = {}, remove = M.remove }
+  local cpu = v(r.cpu) or {}
+  local want_cpuset = (v(cpu.cpus) or "") ~= "" or (v(cpu.mems) or "") ~= ""
+  local v2, v1 = hierarchies()
+  local made = {}
+  local function make(c, mount)
+    local d = mount .. path
+    if made[d] then g.dirs[c] = d return true end
+    local ok, err = mkdirs(mount, path, c == "cpuset")
+    if not ok then return nil, err end
+    made[d] = true
+    g.dirs[c] = d
+    g.procs[#g.procs + 1] = d .. "/cgroup.procs"
+    return true
+  end
+  local problems = {}
+  for _, c in ipairs(V1) do
+    if v1[c] and (c ~= "cpuset" or want_cpuset) then
+      local ok, err = make(c, v1[c])
+      if not ok then problems[c] = err end
+    end
+  end
+  if v2 then
+    local ok, err = make("unified", v2)
+    if not ok then problems.unified = err end
+  end
+  -- A hierarchy purple could not use matters only where a limit needs it.
+  -- limits only the profile asks for, with its allow_unenforced: skipped with a warning, as purple run does
+  if cg.allow_unenforced and (problems.memory or problems.pids) then
+    M.remove(g)
+    return { path = path, dirs = {}, procs = {}, remove = M.remove, warnings = {
+      ("purple.profile resources: not enforced: cannot create the container's cgroup (%s)"):format(
+        tostring(problems.memory or problems.pids)) } }
+  end
+  local function need(c, prop)
+    if problems[c] then
+      return fail(prop, ("cannot create the container's cgroup %s%s: %s"):format(
+        c == "unified" and v2 or v1[c], path, problems[c]))
+    end
+    return true
+  end
+  local devs = v(r.devices) or {}
+  local ok, err
+  if not pure_v2 then
+    for _, c in ipairs({ "memory", "pids", "cpu", "blkio", "cpuset" }) do
+      ok, err = need(c, "linux.resources")
+      if not ok then
+        -- only fatal when a limit of that controller is set
+        local set = (c == "memory" and v(r.memory)) or (c == "pids" and v(r.pids)) or (c == "cpu" and v(r.cpu))
+          or (c == "blkio" and v(r.blockIO)) or (c == "cpuset" and want_cpuset)
+        if set then M.remove(g) return nil, err end
+        g.dirs[c] = nil
+      end
+    end
+    ok, err = limits_v1(g, r, null)
+    if not ok then M.remove(g) return nil, err end
+    if #devs > 0 then
+      if problems.devices or not g.dirs.devices then
+        -- no device controller we may write (an unprivileged run): a user namespace already
+        -- refuses mknod, so a list that only denies is enforced by it
+        for i, d in ipairs(devs) do
+          if d.allow then
+            M.remove(g)
+            return fail(("linux.resources.devices[%d]"):format(i - 1), "cannot be enforced without the devices "
+              .. "cgroup controller (" .. tostring(problems.devices) .. ")")
+          end
+        end
+        g.warnings[#g.warnings + 1] = "linux.resources.devices: enforced by the user namespace (no devices cgroup)"
+      else
+        ok, err = devices_v1(g, devs, cg.device_rules or {}, null)
+        if not ok then M.remove(g) return nil, err end
+      end
+    end
+  else
+    ok, err = need("unified", "linux.resources")
+    if not ok then M.remove(g) return nil, err end
+    for i, d in ipairs(devs) do
+      if d.allow then
+        M.remove(g)
+        return fail(("linux.resources.devices[%d]"):format(i - 1), "device rules on cgroup v2 (an eBPF program) "
+          .. "are not supported by purple-oci")
+      end
+    end
+    ok, err = limits_v2(g, r, null)
+    if not ok then M.remove(g) return nil, err end
+  end
+  local unified = v(r.unified) or {}
+  local keys = {}
+  for k in pairs(unified) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    if k:find("/") or not g.dirs.unified or not core.stat(g.dirs.unified .. "/" .. k) then
+      M.remove(g)
+      return fail("linux.resources.unified." .. k, "the host's cgroup v2 hierarchy has no such file for the "
+        .. "container")
+    end
+    ok, err = w(g, "unified", k, unified[k], "linux.resources.unified." .. k)
+    if not ok then M.remove(g) return nil, err end
+  end
+  return g
+end
+
+-- create(cg, id, spec): with spawn's spec, also sets spec.cgroup_procs, and where the container got
+-- no cgroup2 group of its own (an ordinary user without a delegated v2 cgroup) its cgroup mounts
+-- become empty read-only tmpfs: a cgroup namespace rooted elsewhere would show others' groups.
+function M.create(cg, id, spec)
+  local g, err = create(cg, id)
+  if g and spec then
+    spec.cgroup_procs = g.procs
+    if not g.dirs.unified then
+      for _, m in ipairs(spec.mounts or {}) do
+        if m.fstype == "cgroup2" then
+          m.fstype, m.data, m.readonly = "tmpfs", { "size=0", "mode=0555" }, true
+          g.warnings[#g.warnings + 1] = m.target .. ": an empty tmpfs (the container has no cgroup2 group of its own)"
+        end
+      end
+    end
+  end
+  return g, err
+end
+
+return M

@@ -1,0 +1,538 @@
+-- purple.oci.config: config.json validation (errors tested exactly) and real containers built from
+-- a busybox-static rootfs, run through config.load/plan and purple's spawn (spec/helpers/oci_run.lua),
+-- attacked from inside. Root and uid 65534 (spec/run.sh): unprivileged bundles add a user namespace
+-- mapping the invoker to root, as rootless engines write them.
+local H = require "spec_helper"
+local core = require "purple.core"
+local json = require "purple.json"
+local config = require "purple.oci.config"
+local hooks = require "purple.oci.hooks"
+local layer = require "purple.oci.layer"
+
+local ROOT = H.is_root()
+local BUSYBOX = "/bin/busybox"
+local APPLETS = { "sh", "id", "ls", "cat", "echo", "hostname", "mkdir", "touch", "kill", "head", "od", "grep",
+  "readlink", "mknod", "wc", "sleep", "true", "umask", "dd" }
+
+local function has_busybox()
+  local st = core.stat(BUSYBOX)
+  return st and st.type == "file"
+end
+
+-- A bundle directory with a busybox rootfs (made once per spec file) and config.json from cfg.
+local rootfs
+local function make_rootfs()
+  if rootfs then return rootfs end
+  local d = H.tmpdir()
+  rootfs = d .. "/rootfs"
+  assert(os.execute(("mkdir -p %s/bin %s/etc %s/proc %s/sys %s/dev %s/tmp && cp %s %s/bin/busybox"):format(
+    rootfs, rootfs, rootfs, rootfs, rootfs, rootfs, BUSYBOX, rootfs)))
+  for _, a in ipairs(APPLETS) do assert(os.execute(("ln -s busybox %s/bin/%s"):format(rootfs, a))) end
+  H.write(rootfs .. "/etc/passwd", "root:x:0:0:root:/:/bin/sh\n")
+  H.write(rootfs .. "/etc/group", "root:x:0:\n")
+  return rootfs
+end
+
+-- A fresh bundle whose rootfs is a copy (tests that write into it get their own).
+local function bundle(cfg, copy)
+  local d = H.tmpdir()
+  if copy then
+    assert(os.execute(("cp -a %s %s/rootfs"):format(make_rootfs(), d)))
+  else
+    assert(os.execute(("ln -s %s %s/rootfs"):format(make_rootfs(), d)))
+  end
+  H.write(d .. "/config.json", json.encode(cfg))
+  return d
+end
+
+-- The base config: what `runc spec` writes (rootless: `runc spec --rootless` when not root).
+local function base(args)
+  local uid, gid = core.ids()
+  local caps = { "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" }
+  local c = {
+    ociVersion = "1.0.2-dev",
+    process = {
+      user = { uid = 0, gid = 0 },
+      args = args,
+      env = { "PATH=/bin", "TERM=xterm" },
+      cwd = "/",
+      capabilities = { bounding = caps, effective = caps, permitted = caps },
+      rlimits = { { type = "RLIMIT_NOFILE", hard = 1024, soft = 1024 } },
+      noNewPrivileges = true,
+    },
+    root = { path = "rootfs", readonly = true },
+    hostname = "oci",
+    mounts = {
+      { destination = "/proc", type = "proc", source = "proc" },
+      { destination = "/dev", type = "tmpfs", source = "tmpfs", options = { "nosuid", "strictatime", "mode=755",
+        "size=65536k" } },
+      { destination = "/dev/pts", type = "devpts", source = "devpts", options = { "nosuid", "noexec", "newinstance",
+        "ptmxmode=0666", "mode=0620" } },
+      { destination = "/tmp", type = "tmpfs", source = "tmpfs", options = { "nosuid", "nodev" } },
+    },
+    linux = {
+      namespaces = { { type = "pid" }, { type = "network" }, { type = "ipc" }, { type = "uts" }, { type = "mount" } },
+      maskedPaths = { "/proc/kcore" },
+      readonlyPaths = { "/proc/sys" },
+    },
+  }
+  if not ROOT then
+    table.insert(c.linux.namespaces, { type = "user" })
+    c.linux.uidMappings = { { containerID = 0, hostID = uid, size = 1 } }
+    c.linux.gidMappings = { { containerID = 0, hostID = gid, size = 1 } }
+  end
+  return c
+end
+
+local function run(cfg, opts)
+  opts = opts or {}
+  local d = bundle(cfg, opts.copy)
+  local out, err, code = H.sh(("%s %s %s %s </dev/null"):format(H.q(H.purple_lua),
+    H.q(H.tree .. "/spec/helpers/oci_run.lua"), H.q(d), opts.profile and H.q(opts.profile) or ""))
+  return out, err, code, d
+end
+
+-- config.plan on a table (no file): nil, err or the plan.
+local function plan_of(cfg, opts)
+  local d = H.tmpdir()
+  H.write(d .. "/config.json", json.encode(cfg))
+  local spec, err = config.load(d)
+  if not spec then return nil, err end
+  return config.plan(spec, opts)
+end
+
+describe("purple.oci.config validation", function()
+  teardown(H.cleanup)
+
+  local function load_err(text)
+    local d = H.tmpdir()
+    H.write(d .. "/config.json", text)
+    local spec, err = config.load(d)
+    assert.is_nil(spec)
+    return err
+  end
+
+  it("needs ociVersion and refuses a runtime-spec newer than it knows", function()
+    assert.equal("config.json: ociVersion: required (a string)", load_err('{"process": {"cwd": "/"}}'))
+    assert.equal("config.json: ociVersion: 1.3.0 is newer than the runtime-spec 1.2 purple-oci knows; its "
+      .. "properties could not all be checked", load_err('{"ociVersion": "1.3.0"}'))
+    assert.equal("config.json: ociVersion: \"one\" is not a runtime-spec version (MAJOR.MINOR.PATCH)",
+      load_err('{"ociVersion": "one"}'))
+  end)
+
+  it("names malformed JSON and wrong types by their path", function()
+    assert.truthy(load_err('{"ociVersion": "1.0.0",'):match("^config%.json: json: "))
+    assert.equal("config.json: process.rlimits[0].soft: must be an integer (0 to 18446744073709551615)",
+      load_err(json.encode({
+      ociVersion = "1.0.0", process = { cwd = "/", rlimits = { { type = "RLIMIT_NOFILE", soft = "x", hard = 1 } } } })))
+    assert.equal("config.json: root.path: required", load_err('{"ociVersion": "1.1.0", "root": {}}'))
+    assert.equal("config.json: process.args[1]: must not be null",
+      load_err('{"ociVersion": "1.1.0", "process": {"cwd": "/", "args": ["sh", null]}}'))
+    -- a null property reads as absent
+    local d = H.tmpdir()
+    H.write(d .. "/config.json", '{"ociVersion": "1.1.0", "hostname": null, "process": {"cwd": "/", "terminal": null}}')
+    local spec = assert(config.load(d))
+    assert.is_nil(spec.hostname)
+    assert.is_nil(spec.process.terminal)
+  end)
+
+  it("refuses every property it cannot enforce, by name", function()
+    assert.equal("config.json: linux.intelRdt: not supported by purple-oci (Intel RDT)",
+      load_err('{"ociVersion": "1.1.0", "linux": {"intelRdt": {"closID": "x"}}}'))
+    assert.equal("config.json: process.apparmorProfile: not supported by purple-oci (AppArmor profiles)",
+      load_err('{"ociVersion": "1.1.0", "process": {"cwd": "/", "apparmorProfile": "docker-default"}}'))
+    assert.equal("config.json: linux.resources.hugepageLimits: not supported by purple-oci (huge page limits)",
+      load_err('{"ociVersion": "1.1.0", "linux": {"resources": {"hugepageLimits": '
+        .. '[{"pageSize": "2MB", "limit": 1}]}}}'))
+    -- an empty value asks for nothing: engines write "apparmorProfile": ""
+    local d = H.tmpdir()
+    H.write(d .. "/config.json", '{"ociVersion": "1.1.0", "process": {"cwd": "/", "apparmorProfile": ""}}')
+    assert.truthy(config.load(d))
+  end)
+
+  it("ignores unknown extension properties with a warning (runtime-spec Extensibility)", function()
+    local d = H.tmpdir()
+    H.write(d .. "/config.json", '{"ociVersion": "1.0.2-dev", "org.example.x": 1, "linux": {"vendorThing": {}}}')
+    local spec = assert(config.load(d))
+    assert.same({ "linux.vendorThing: not a runtime-spec property; ignored (runtime-spec: Extensibility)",
+      "org.example.x: not a runtime-spec property; ignored (runtime-spec: Extensibility)" }, spec.warnings)
+  end)
+
+  it("refuses what the plan cannot honour", function()
+    local function perr(mut)
+      local c = base({ "true" })
+      mut(c)
+      local p, err = plan_of(c)
+      assert.is_nil(p)
+      return err
+    end
+    assert.equal('config.json: mounts[4].type: "overlay" is not supported by purple-oci (bind, proc, tmpfs, sysfs, '
+      .. "devpts, mqueue, cgroup)", perr(function(c)
+        c.mounts[5] = { destination = "/x", type = "overlay", source = "overlay" } end))
+    assert.equal('config.json: mounts[4].options[1]: "rshared" is not supported by purple-oci', perr(function(c)
+      c.mounts[5] = { destination = "/x", type = "bind", source = "/tmp", options = { "rbind", "rshared" } } end))
+    assert.equal("config.json: linux.sysctl.kernel.panic: not a namespaced sysctl (net.*, kernel.shm*, kernel.msg*, "
+      .. "kernel.sem, fs.mqueue.*)", perr(function(c) c.linux.sysctl = { ["kernel.panic"] = "1" } end))
+    assert.equal("config.json: linux.sysctl.net.//.//.//.etc.passwd: not a sysctl name (dot-separated words)",
+      perr(function(c) c.linux.sysctl = { ["net.//.//.//.etc.passwd"] = "x" } end))
+    assert.equal("config.json: linux.sysctl.kernel.shmmax: needs a new ipc namespace", perr(function(c)
+      table.remove(c.linux.namespaces, 3)
+      c.linux.sysctl = { ["kernel.shmmax"] = "1" }
+    end))
+    assert.equal("config.json: linux.namespaces: purple-oci needs a new pid namespace (its init is the container's "
+      .. 'pid 1); add {"type": "pid"}', perr(function(c) table.remove(c.linux.namespaces, 1) end))
+    assert.equal("config.json: linux.namespaces[4].path: joining a mount namespace is not supported by purple-oci "
+      .. "(network, ipc and uts can be joined)", perr(function(c) c.linux.namespaces[5].path = "/proc/1/ns/mnt" end))
+    assert.equal("config.json: linux.namespaces[0].type: time namespaces are not supported by purple-oci",
+      perr(function(c) c.linux.namespaces[1].type = "time" end))
+    assert.equal("config.json: linux.seccomp.syscalls[0].action: SCMP_ACT_TRAP is not supported by purple-oci",
+      perr(function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW",
+        syscalls = { { names = { "getpid" }, action = "SCMP_ACT_TRAP" } } } end))
+    assert.equal("config.json: linux.seccomp.flags[0]: SECCOMP_FILTER_FLAG_LOG is not supported by purple-oci",
+      perr(function(c)
+        c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_LOG" } }
+      end))
+    assert.equal('config.json: linux.cgroupsPath: "system.slice:libpod:x" is a systemd slice:prefix:name path; '
+      .. "purple-oci manages cgroupfs paths only (no --systemd-cgroup)",
+      perr(function(c) c.linux.cgroupsPath = "system.slice:libpod:x" end))
+    assert.equal('config.json: process.capabilities.bounding[0]: "CAP_NOPE" is not a capability this kernel knows',
+      perr(function(c) c.process.capabilities.bounding = { "CAP_NOPE" } end))
+    assert.equal("config.json: process.rlimits[0].type: RLIMIT_FOO is not supported by purple-oci",
+      perr(function(c) c.process.rlimits[1].type = "RLIMIT_FOO" end))
+    assert.equal("config.json: process.rlimits[0]: soft is above hard",
+      perr(function(c) c.process.rlimits[1].soft = 2048 end))
+    assert.equal("config.json: hostname: needs a new uts namespace ({\"type\": \"uts\"})",
+      perr(function(c) table.remove(c.linux.namespaces, 4) end))
+  end)
+
+  it("names a conflict between the profile and the config", function()
+    local profiles = require "purple.profiles"
+    local policy = assert(profiles.load("ai-strict"))
+    local c = base({ "true" })
+    c.linux.namespaces[2].path = "/proc/1/ns/net"
+    local p, err = plan_of(c, { profile = policy })
+    assert.is_nil(p)
+    assert.equal("purple.profile ai-strict: network.isolated: the container joins the network namespace "
+      .. "/proc/1/ns/net; the profile allows no network", err)
+    -- without a network namespace in the config, the profile adds one
+    c = base({ "true" })
+    table.remove(c.linux.namespaces, 2)
+    p = assert(plan_of(c, { profile = policy }))
+    assert.truthy(("," .. p.spec.namespaces .. ","):find(",net,", 1, true))
+  end)
+
+  it("names an rlimit above the runtime's own hard limit before anything runs (podman's 1048576)", function()
+    local _, own = core.getrlimit("nofile")
+    local eff = (H.read("/proc/self/status") or ""):match("\nCapEff:%s*(%x+)")
+    if own == -1 or ((tonumber(eff:sub(-8), 16) or 0) >> 24) & 1 == 1 then
+      pending("this runtime may raise its hard nofile limit (CAP_SYS_RESOURCE, or no limit)")
+    end
+    local c = base({ "true" })
+    c.process.rlimits = { { type = "RLIMIT_NOFILE", soft = own + 1, hard = own + 1 } }
+    local p, err = plan_of(c)
+    assert.is_nil(p)
+    assert.equal(("config.json: process.rlimits[0]: RLIMIT_NOFILE hard %d is above the runtime's own hard limit %d, "
+      .. "which only CAP_SYS_RESOURCE may raise (podman: default_ulimits in containers.conf, or --ulimit "
+      .. "nofile=%d:%d)"):format(own + 1, own, own, own), err)
+  end)
+
+  it("reads 18446744073709551615 (RLIM_INFINITY) as unlimited", function()
+    local c = base({ "true" })
+    c.process.rlimits = { { type = "RLIMIT_CORE", soft = 0, hard = 1 } }
+    local d = H.tmpdir()
+    H.write(d .. "/config.json", (json.encode(c):gsub('"hard":1', '"hard":18446744073709551615')))
+    local plan = assert(config.plan(assert(config.load(d))))
+    assert.same({ soft = 0, hard = -1 }, plan.spec.rlimits.core)
+  end)
+
+  it("intersects seccomp rule tables: the stricter decision for every call and argument", function()
+    local a = { default = "allow",
+      rules = { { nr = 1, action = 5, args = { { 0, "eq", 7 } } }, { nr = 2, action = "kill" } } }
+    local b = { default = 1, rules = { { nr = 1, action = "allow" }, { nr = 3, action = "allow" } } }
+    local t = assert(layer.intersect(a, b))
+    local function decide(nr, arg0)
+      for _, r in ipairs(t.rules) do
+        if r.nr == nr then
+          local ok = true
+          for _, c in ipairs(r.args or {}) do
+            if not (c[2] == "eq" and arg0 == c[3]) then ok = false end
+          end
+          if ok then return r.action end
+        end
+      end
+      return t.default
+    end
+    assert.equal(5, decide(1, 7))          -- a: errno 5 for arg 7, b allows: errno 5
+    assert.equal("allow", decide(1, 8))    -- a allows other args, b allows: allow
+    assert.equal("kill", decide(2, 0))     -- a kills, b says errno 1: kill
+    assert.equal("allow", decide(3, 0))    -- both allow
+    assert.equal(1, decide(4, 0))          -- a allows by default, b errno 1 by default
+  end)
+end)
+
+describe("purple.oci.config containers", function()
+  teardown(H.cleanup)
+
+  before_each(function()
+    if not has_busybox() then pending("needs busybox-static (" .. BUSYBOX .. ")") end
+  end)
+
+  it("runs the command as the config's user, in its own root, hostname and namespaces", function()
+    local c = base({ "sh", "-c", "id; hostname; cat /proc/1/comm; echo x > /x || echo rofs" })
+    local out, err, code = run(c)
+    assert.equal(0, code, err)
+    assert.equal("uid=0(root) gid=0(root)\noci\npurple-init\nrofs\n", out)
+    assert.equal("sh: can't create /x: Read-only file system\n", err)
+  end)
+
+  it("leaves the root writable when root.readonly is false", function()
+    local c = base({ "sh", "-c", "echo x > /written && cat /written" })
+    c.root.readonly = false
+    local out, err, code, d = run(c, { copy = true })
+    assert.equal(0, code, err)
+    assert.equal("x\n", out)
+    assert.equal("x\n", H.read(d .. "/rootfs/written"))
+  end)
+
+  it("sets uid, gid and additional groups (root)", function()
+    if not ROOT then
+      pending("additionalGids need purple-oci run by root (an unprivileged user namespace denies setgroups)")
+    end
+    local c = base({ "id" })
+    c.process.user = { uid = 1000, gid = 1001, additionalGids = { 4242, 4243 } }
+    local out, err, code = run(c)
+    assert.equal(0, code, err)
+    assert.equal("uid=1000 gid=1001 groups=4242,4243\n", out)
+  end)
+
+  it("refuses additionalGids in an unprivileged user namespace", function()
+    if ROOT then pending("the unprivileged pass tests this") end
+    local c = base({ "id" })
+    c.process.user.additionalGids = { 5 }
+    local out, err, code = run(c)
+    assert.equal(125, code)
+    assert.equal("", out)
+    assert.equal("config.json: process.user.additionalGids: needs purple-oci run by root (an unprivileged user "
+      .. "namespace denies setgroups)\n", err)
+  end)
+
+  it("gives exactly the configured capability sets", function()
+    local c = base({ "sh", "-c", "grep Cap /proc/self/status; hostname other || echo denied" })
+    local out, err, code = run(c)
+    assert.equal(0, code, err)
+    -- CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29)
+    assert.equal("CapInh:\t0000000000000000\nCapPrm:\t0000000020000420\nCapEff:\t0000000020000420\n"
+      .. "CapBnd:\t0000000020000420\nCapAmb:\t0000000000000000\ndenied\n", out)
+    assert.equal("hostname: sethostname: Operation not permitted\n", err)
+  end)
+
+  it("answers with the seccomp profile's errnoRet and argument rules", function()
+    local c = base({ "sh", "-c", "mkdir /tmp/a; kill -0 $$ && echo sig0; kill -USR1 $$ || echo usr1-denied" })
+    c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", architectures = { "SCMP_ARCH_X86_64" },
+      syscalls = {
+        { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_ERRNO", errnoRet = 95 },
+        { names = { "kill" }, action = "SCMP_ACT_ERRNO", args = { { index = 1, value = 10, op = "SCMP_CMP_EQ" } } },
+      } }
+    local out, err, code = run(c)
+    assert.equal(0, code, err)
+    assert.equal("sig0\nusr1-denied\n", out)
+    assert.equal("mkdir: can't create directory '/tmp/a': Operation not supported\n"
+      .. "sh: can't kill pid " .. "1: Operation not permitted\n", err:gsub("pid %d+", "pid 1"))
+  end)
+
+  it("starts a tmpcopyup tmpfs with a copy of what the image has there, leaving the image unchanged", function()
+    local c = base({ "sh", "-c", "cat /run/sub/f; readlink /run/l; echo new > /run/n && cat /run/n" })
+    c.mounts[#c.mounts + 1] = { destination = "/run", type = "tmpfs", source = "tmpfs",
+      options = { "rw", "rprivate", "nosuid", "nodev", "tmpcopyup" } }
+    local d = H.tmpdir()
+    assert(os.execute(("cp -a %s %s/rootfs && mkdir -p %s/rootfs/run/sub && echo image > %s/rootfs/run/sub/f && "
+      .. "ln -s sub/f %s/rootfs/run/l"):format(make_rootfs(), d, d, d, d)))
+    H.write(d .. "/config.json", json.encode(c))
+    local out, err, code = H.sh(("%s %s %s </dev/null"):format(H.q(H.purple_lua),
+      H.q(H.tree .. "/spec/helpers/oci_run.lua"), H.q(d)))
+    assert.equal(0, code, err)
+    assert.equal("image\nsub/f\nnew\n", out)
+    assert.is_nil(core.stat(d .. "/rootfs/run/n"))
+  end)
+
+  it("roots a cgroup mount at the container's own cgroup (a cgroup namespace is added for it)", function()
+    local c = base({ "sh", "-c", "ls -d /sys/fs/cgroup/*/ 2>/dev/null | wc -l; grep -c '^0::/$' /proc/self/cgroup" })
+    c.mounts[#c.mounts + 1] = { destination = "/sys/fs/cgroup", type = "cgroup", source = "cgroup",
+      options = { "rprivate", "nosuid", "noexec", "nodev", "relatime", "ro" } }
+    local out, err, code = run(c)
+    assert.equal(0, code, err)
+    -- no group of anyone else below it, and the container's own group is its root
+    assert.equal("0\n1\n", out)
+  end)
+
+  it("masks maskedPaths and makes readonlyPaths read-only", function()
+    local c = base({ "sh", "-c", "ls /etc | wc -l; wc -c < /proc/cpuinfo; echo x > /tmp/f || echo ro" })
+    c.linux.maskedPaths = { "/etc", "/proc/cpuinfo", "/does/not/exist" }
+    c.linux.readonlyPaths = { "/tmp" }
+    local out, err, code = run(c)
+    assert.equal(0, code, err)
+    assert.equal("0\n0\nro\n", out)
+    assert.equal("sh: can't create /tmp/f: Read-only file system\n", err)
+  end)
+
+  it("applies rlimits soft and hard, oomScoreAdj and umask", function()
+    local c = base({ "sh", "-c", "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; umask" })
+    c.process.rlimits = { { type = "RLIMIT_NOFILE", soft = 100, hard = 200 } }
+    c.process.oomScoreAdj = 500
+    c.process.user.umask = 63
+    local out, err, code = run(c)
+    assert.equal(0, code, err)
+    assert.equal("100\n200\n500\n0077\n", out)
+  end)
+
+  it("writes namespaced sysctls in the container's namespaces only", function()
+    local host = H.read("/proc/sys/net/ipv4/ip_default_ttl")
+    local c = base({ "cat", "/proc/sys/net/ipv4/ip_default_ttl" })
+    c.linux.sysctl = { ["net.ipv4.ip_default_ttl"] = "33" }
+    local out, err, code = run(c)
+    assert.equal(0, code, err)
+    assert.equal("33\n", out)
+    assert.equal(host, H.read("/proc/sys/net/ipv4/ip_default_ttl"))
+  end)
+
+  it("creates linux.devices nodes (mknod as root, the host's node bound in a user namespace)", function()
+    local c = base({ "sh", "-c", "head -c 3 /dev/myzero | od -An -c; ls /dev/null /dev/zero /dev/urandom" })
+    c.linux.devices = { { type = "c", path = "/dev/myzero", major = 1, minor = 5, fileMode = 438 } }
+    if not ROOT then
+      c.linux.devices[1].path = "/dev/zero"
+      c.process.args[3] = c.process.args[3]:gsub("myzero", "zero")
+    end
+    local out, err, code = run(c)
+    assert.equal(0, code, err)
+    assert.equal("  \\0  \\0  \\0\n/dev/null\n/dev/urandom\n/dev/zero\n", out)
+  end)
+
+  it("keeps a disk out of reach through the devices cgroup, even with CAP_MKNOD (root)", function()
+    if not ROOT then pending("the devices cgroup is written by root; unprivileged containers cannot mknod at all") end
+    local disk
+    for _, name in ipairs(core.readdir("/sys/dev/block") or {}) do disk = disk or name end
+    if not disk then pending("the host lists no block device in /sys/dev/block") end
+    local major, minor = disk:match("(%d+):(%d+)")
+    local c = base({ "sh", "-c", ("mknod /dev/disk b %s %s && head -c 1 /dev/disk"):format(major, minor) })
+    for _, s in ipairs({ "bounding", "effective", "permitted" }) do
+      table.insert(c.process.capabilities[s], "CAP_MKNOD")
+      table.insert(c.process.capabilities[s], "CAP_DAC_OVERRIDE")
+    end
+    c.linux.cgroupsPath = "/purple-oci-spec/disk-" .. core.getpid()
+    c.linux.resources = { devices = { { allow = false, access = "rwm" } } }
+    local out, err, code = run(c)
+    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    assert.equal(1, code)
+    assert.equal("", out)
+    assert.equal("head: /dev/disk: Operation not permitted\n", err)
+  end)
+
+  -- Root names a cgroupsPath; an ordinary user leaves it empty: the cgroup goes under the cgroup
+  -- delegated to it (PURPLE_CGROUP_PARENT, as spec/run.sh gives the unprivileged pass).
+  local function cgroup_case(c, name)
+    if not ROOT and (os.getenv("PURPLE_CGROUP_PARENT") or "") == "" then
+      pending("an ordinary user needs a delegated cgroup (PURPLE_CGROUP_PARENT)")
+    end
+    if ROOT then c.linux.cgroupsPath = "/purple-oci-spec/" .. name .. "-" .. core.getpid() end
+  end
+
+  it("enforces linux.resources.memory", function()
+    local c = base({ "sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $?" })
+    cgroup_case(c, "memory")
+    c.linux.resources = { memory = { limit = 32 << 20, swap = 32 << 20 } }
+    local out, err, code = run(c)
+    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    assert.equal(0, code, err)
+    assert.equal("137\n", out) -- dd's 64 MiB buffer: killed by the OOM killer
+  end)
+
+  it("enforces linux.resources.pids", function()
+    -- purple's init, sh and two sleeps fill pids.max 4: the third fork fails
+    local c = base({ "sh", "-c", "for i in 1 2 3 4 5 6; do sleep 5 & done; echo unreachable" })
+    cgroup_case(c, "pids")
+    c.linux.resources = { pids = { limit = 4 } }
+    local out, err, code = run(c)
+    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.equal("sh: can't fork: Resource temporarily unavailable\n", err)
+  end)
+
+  it("updates the limits of an existing container's cgroup (purple-oci update)", function()
+    if not ROOT then pending("cgroupsPath needs a cgroup the user may create (root here)") end
+    local cgroup = require "purple.oci.cgroup"
+    local path = "/purple-oci-spec/update-" .. core.getpid()
+    local g = assert(cgroup.create({ path = path, resources = { pids = { limit = 10 } } }, "x"))
+    assert.equal("10\n", H.read(g.dirs.pids .. "/pids.max"))
+    assert.is_true(cgroup.update(path, { pids = { limit = 20 } }))
+    assert.equal("20\n", H.read(g.dirs.pids .. "/pids.max"))
+    assert.same({ nil, "no cgroup at /purple-oci-spec/none" }, { cgroup.update("/purple-oci-spec/none", {}) })
+    assert.is_true(cgroup.open(path):remove())
+    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    assert.is_nil(core.stat(g.dirs.pids))
+  end)
+
+  it("joins a network namespace by path (a pod's shared network)", function()
+    if not ROOT then pending("joining another namespace needs CAP_SYS_ADMIN in the host's user namespace (root)") end
+    local p = io.popen("exec unshare -n sh -c 'echo $$; exec sleep 30'")
+    local pid = tonumber(p:read("l"))
+    local want = core.readlink(("/proc/%d/ns/net"):format(pid))
+    local c = base({ "readlink", "/proc/self/ns/net" })
+    c.linux.namespaces[2].path = ("/proc/%d/ns/net"):format(pid)
+    local out, err, code = run(c)
+    core.kill(pid, 9)
+    p:close()
+    assert.equal(0, code, err)
+    assert.equal(want .. "\n", out)
+  end)
+
+  it("runs hooks with the state on stdin, stops at a failing one and kills one that times out", function()
+    local d = H.tmpdir()
+    H.write(d .. "/hook", "#!/bin/sh\ncat > " .. d .. "/state; echo \"$1 $FOO\" > " .. d .. "/argv\n")
+    H.write(d .. "/bad", "#!/bin/sh\nexit 3\n")
+    H.write(d .. "/slow", "#!/bin/sh\nexec sleep 20\n")
+    os.execute("chmod +x " .. d .. "/hook " .. d .. "/bad " .. d .. "/slow")
+    local list = { prestart = { { path = d .. "/hook", args = { "myhook", "one" }, env = { "FOO=bar" } },
+      { path = d .. "/bad" }, { path = d .. "/hook" } } }
+    local ok, err = hooks.run(list, "prestart", '{"id":"c1"}')
+    assert.is_nil(ok)
+    assert.equal("hooks.prestart[1]: " .. d .. "/bad: exit status 3", err)
+    assert.equal('{"id":"c1"}', H.read(d .. "/state"))
+    assert.equal("one bar\n", H.read(d .. "/argv"))
+    ok, err = hooks.run({ poststop = { { path = d .. "/slow", timeout = 1 } } }, "poststop", "{}")
+    assert.is_nil(ok)
+    assert.equal("hooks.poststop[0]: " .. d .. "/slow: timed out after 1s", err)
+  end)
+
+  it("with purple.profile ai-strict: capabilities and syscalls intersect, limits take the minimum", function()
+    local c = base({ "sh", "-c", "grep CapEff /proc/self/status; ulimit -u; ulimit -n; touch /tmp/ok && echo tmp; "
+      .. "mkdir /tmp/d || echo mkdir-denied" })
+    c.process.rlimits = { { type = "RLIMIT_NOFILE", soft = 64, hard = 64 }, { type = "RLIMIT_NPROC", soft = 5000,
+      hard = 5000 } }
+    c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW",
+      syscalls = { { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_ERRNO", errnoRet = 95 } } }
+    c.mounts[4] = nil -- the profile's scratch path /tmp is a private tmpfs
+    local out, err, code = run(c, { profile = "ai-strict" })
+    assert.equal(0, code, err)
+    -- no capabilities (ai-strict adds none), nproc min(5000, 4096), nofile the config's 64
+    assert.equal("CapEff:\t0000000000000000\n4096\n64\ntmp\nmkdir-denied\n", out)
+    assert.equal("mkdir: can't create directory '/tmp/d': Operation not supported\n", err)
+  end)
+
+  it("with purple.profile ai-strict: syscalls the profile denies fail even where the config allows them", function()
+    local c = base({ "sh", "-c", "unshare -U true 2>/dev/null; echo $?" })
+    c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW" }
+    local d = H.tmpdir()
+    assert(os.execute(("cp -a %s %s/rootfs && ln -s busybox %s/rootfs/bin/unshare"):format(make_rootfs(), d, d)))
+    H.write(d .. "/config.json", json.encode(c))
+    local out, err, code = H.sh(("%s %s %s ai-strict </dev/null"):format(H.q(H.purple_lua),
+      H.q(H.tree .. "/spec/helpers/oci_run.lua"), H.q(d)))
+    assert.equal(0, code, err)
+    assert.equal("1\n", out)
+    -- and without the profile the config's filter allows it (the namespace is made)
+    out, err, code = H.sh(("%s %s %s </dev/null"):format(H.q(H.purple_lua), H.q(H.tree .. "/spec/helpers/oci_run.lua"),
+      H.q(d)))
+    assert.equal(0, code, err)
+    assert.equal("0\n", out)
+  end)
+end)
