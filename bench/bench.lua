@@ -94,10 +94,15 @@ end
 local SESSION = ("bench-%d"):format(math.random(1e9))
 local session_ok = sh_ok(("%s session start --profile ai-strict --name %s"):format(PURPLE, SESSION))
 if not session_ok then skipped[#skipped + 1] = "purple exec: purple session start failed" end
+-- Its floor: two process starts (a client without a C library, the command) and nothing else
+-- (bench/exec_floor.c; x86-64 only).
+local FLOOR = ROOT .. "/build/bench/exec_floor"
+if not sh_ok("test -x " .. FLOOR) then FLOOR = nil end
 for _, pl in ipairs(PAYLOADS) do
   if session_ok then
     commands[#commands + 1] = { pl.key .. " purple exec ai-strict", join({ PURPLE, "exec", SESSION, "--" }, pl.argv) }
   end
+  if FLOOR then commands[#commands + 1] = { pl.key .. " exec floor", join({ FLOOR }, pl.argv) } end
 end
 
 -- Stop at once when purple itself does not work (a half-built tree), instead of failing every run.
@@ -196,6 +201,7 @@ if session_ok then
   throughput("purple exec ai-strict", { PURPLE, "exec", SESSION, "--", "/bin/true" })
   sh_ok(("%s session stop %s"):format(PURPLE, SESSION))
 end
+if FLOOR then throughput("exec floor", { FLOOR, "/bin/true" }) end
 if BASELINE then
   throughput("baseline run ai-strict", { BASELINE .. "/bin/purple", "run", "--profile", "ai-strict", "--", "/bin/true" })
 end
@@ -292,6 +298,11 @@ if ex then
   checks[#checks + 1] = { "purple exec ai-strict ≤ 0.3× bwrap", ex.bwrap, function(v) return v <= 0.3 end, "%.2f×" }
   local r = tput["bwrap"] and tput["purple exec ai-strict"] and tput["purple exec ai-strict"] / tput["bwrap"]
   checks[#checks + 1] = { "purple exec throughput ≥ 4× bwrap", r, function(v) return v >= 4 end, "%.2f×" }
+  local fl = results["true exec floor"]
+  if fl and tput["exec floor"] and tput["bwrap"] then
+    io.stdout:write(("\npurple exec's floor (two process starts, bench/exec_floor.c): %.2f× bwrap, throughput %.2f× bwrap\n")
+      :format(fl.bwrap, tput["exec floor"] / tput["bwrap"]))
+  end
 end
 if BASELINE then
   local b = results["true baseline run ai-strict"]

@@ -8,12 +8,18 @@
 
 ssize_t fdpass_send(int sock, const void *buf, size_t len, const int *fds, int nfds)
 {
+	struct iovec iov = { (void *)buf, len };
+
+	return fdpass_sendv(sock, &iov, 1, fds, nfds);
+}
+
+ssize_t fdpass_sendv(int sock, const struct iovec *iov, int niov, const int *fds, int nfds)
+{
 	union {
 		char buf[CMSG_SPACE(FDPASS_MAX * sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)niov };
 	ssize_t r;
 
 	if (nfds < 0 || nfds > FDPASS_MAX)

@@ -14,4 +14,8 @@
  * -errno. */
 ssize_t fdpass_send(int sock, const void *buf, size_t len, const int *fds, int nfds);
 
+struct iovec;
+/* The same for niov buffers in one sendmsg (the relay sends a frame's header and payload together). */
+ssize_t fdpass_sendv(int sock, const struct iovec *iov, int niov, const int *fds, int nfds);
+
 #endif

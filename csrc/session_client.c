@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include "fdpass.h"
@@ -74,9 +75,14 @@ int session_send_exec(int fd, uint32_t flags, uint32_t timeout_ms, const char *c
 	for (size_t k = 0; k < envc; k++)
 		p = stpcpy(p, env[k]) + 1;
 	h.len = (uint32_t)len;
-	r = fdpass_send(fd, &h, sizeof h, fds, 3);
-	if (r == (ssize_t)sizeof h)
-		r = write_all(fd, payload, len);
+	{
+		/* header and payload in one sendmsg: the relay reads the request whole when it wakes */
+		struct iovec iov[2] = { { &h, sizeof h }, { payload, len } };
+
+		r = fdpass_sendv(fd, iov, 2, fds, 3);
+	}
+	if (r >= (ssize_t)sizeof h)
+		r = write_all(fd, payload + (r - (ssize_t)sizeof h), len - (size_t)(r - (ssize_t)sizeof h));
 	else if (r >= 0)
 		r = -EIO;
 	free(payload);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -57,6 +58,7 @@ struct session_server {
 	size_t agot;
 	struct conn conns[MAX_CONNS];
 	int timed_out;
+	struct stat pidns; /* the supervisor's own pid namespace (/proc/self/ns/pid), read at start */
 };
 
 static long long now_ns(void)
@@ -163,17 +165,24 @@ static void send_result(struct conn *c, int status, int err, const char *msg, co
 	(void)!send(c->fd, &m, sizeof m.h + sizeof m.r + tl, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/* The frame's header (with the fds) and payload in one sendmsg: the agent, woken by it, reads both
+ * without waiting for a second write. */
 static int agent_send(struct session_server *s, uint32_t type, uint32_t id, const void *p, uint32_t len,
 		      const int *fds, int nfds)
 {
 	struct session_hdr h = { SESSION_MAGIC, type, len, id };
+	struct iovec iov[2] = { { &h, sizeof h }, { (void *)p, len } };
 	const char *q = p;
 	ssize_t r;
 
 	if (s->agent_fd < 0)
 		return -EPIPE;
-	if ((r = fdpass_send(s->agent_fd, &h, sizeof h, fds, nfds)) < 0)
+	if ((r = fdpass_sendv(s->agent_fd, iov, len ? 2 : 1, fds, nfds)) < 0)
 		return (int)r;
+	if ((size_t)r < sizeof h)
+		return -EIO; /* a blocking stream socket in a thread that takes no signal sends it whole */
+	q += (size_t)r - sizeof h;
+	len -= (uint32_t)((size_t)r - sizeof h);
 	while (len > 0) {
 		ssize_t w = send(s->agent_fd, q, len, MSG_NOSIGNAL);
 
@@ -375,15 +384,15 @@ static void conn_read(struct session_server *s, struct conn *c)
 
 /* Same pid namespace as the supervisor: a process inside any sandbox is refused even when its uid
  * maps to the owner's. */
-static int same_pidns(pid_t pid)
+static int same_pidns(const struct session_server *s, pid_t pid)
 {
 	char p[64];
-	struct stat a, b;
+	struct stat a;
 
 	snprintf(p, sizeof p, "/proc/%d/ns/pid", (int)pid);
-	if (stat(p, &a) < 0 || stat("/proc/self/ns/pid", &b) < 0)
+	if (stat(p, &a) < 0 || !s->pidns.st_ino)
 		return 0;
-	return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+	return a.st_ino == s->pidns.st_ino && a.st_dev == s->pidns.st_dev;
 }
 
 static void do_accept(struct session_server *s)
@@ -402,7 +411,7 @@ static void do_accept(struct session_server *s)
 		close(fd);
 		return;
 	}
-	if ((cr.uid != s->cfg.owner && cr.uid != 0) || !same_pidns(cr.pid)) {
+	if ((cr.uid != s->cfg.owner && cr.uid != 0) || !same_pidns(s, cr.pid)) {
 		struct conn tmp = { .fd = fd };
 
 		slog(s, "refused a connection from uid %ld pid %ld: not the session's owner, or inside a sandbox",
@@ -424,6 +433,7 @@ static void do_accept(struct session_server *s)
 	c->uid = cr.uid;
 	c->pid = cr.pid;
 	c->deadline = now_ns() + REQUEST_TIMEOUT_NS;
+	conn_read(s, c); /* the request usually follows the connect at once: no poll round first */
 }
 
 static struct conn *by_id(struct session_server *s, uint32_t id)
@@ -601,6 +611,8 @@ int session_server_start(struct session_server **out, const struct session_serve
 	snprintf(s->name, sizeof s->name, "%s", cfg->name);
 	s->agent_fd = cfg->agent_fd;
 	s->wake[0] = s->wake[1] = -1;
+	if (stat("/proc/self/ns/pid", &s->pidns) < 0)
+		memset(&s->pidns, 0, sizeof s->pidns); /* every peer is refused (same_pidns) */
 	for (int i = 0; i < MAX_CONNS; i++)
 		s->conns[i].fd = -1;
 	pthread_mutex_init(&s->lock, NULL);

@@ -206,6 +206,24 @@ describe("launcher: what it refuses", function()
       .. "change the code purple runs; fix: chmod -R go-w %s/build/luac\n"):format(tree, tree), "help run")
   end)
 
+  it("its launcher, bin/purple-lua (bin/purple execs it), writable by group or others or owned by another user", function()
+    if H.sh("uname -m") ~= "x86_64\n" then
+      pending("bin/purple is the launcher itself on this architecture (Makefile)")
+      return
+    end
+    assert.is_true(os.execute("chmod g+w " .. H.q(tree .. "/bin/purple-lua")))
+    refused(("purple: %s/bin/purple-lua is writable by group or others (mode 0775), so another user could change "
+      .. "the code purple runs; fix: chmod go-w %s/bin/purple-lua\n"):format(tree, tree))
+    assert.is_true(os.execute("chmod g-w " .. H.q(tree .. "/bin/purple-lua")))
+    assert.matches("^purple %S+\n$", version(tree))
+    if H.is_root() then
+      assert.is_true(os.execute("chown 4321 " .. H.q(tree .. "/bin/purple-lua")))
+      refused(("purple: %s/bin/purple-lua is owned by uid 4321, neither root nor you (uid 0), so that user could "
+        .. "change the code purple runs; fix: chown 0 %s/bin/purple-lua, or use a copy of purple you own\n")
+        :format(tree, tree))
+    end
+  end)
+
   it("a module, its bytecode or a profile writable by group or others", function()
     assert.is_true(os.execute("chmod g+w " .. H.q(tree .. "/lua/purple/cli.lua")))
     refused(("purple: %s/lua/purple/cli.lua is writable by group or others (mode 0664), so another user could "

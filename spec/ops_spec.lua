@@ -250,7 +250,11 @@ describe("deployment", function()
       assert.is_truthy(core.stat(dest .. "/" .. f), f .. " not installed")
     end
     assert.are.equal("directory", core.stat(dest .. "/etc/purple/profiles").type)
-    assert.are.equal(core.stat(dest .. "/usr/bin/purple").ino, core.stat(dest .. "/usr/bin/purple-lua").ino)
+    -- purple execs purple-lua beside it for every command but `purple exec`; purple-lua runs scripts
+    local script = H.tmpdir() .. "/s.lua"
+    H.write(script, 'print("from " .. arg[0])\n')
+    assert.are.same({ "from " .. script .. "\n", 0 },
+      { (function(o, _, c) return o, c end)(H.sh(H.q(dest .. "/usr/bin/purple-lua") .. " " .. H.q(script))) })
     local unit = H.read(dest .. "/usr/lib/systemd/system/purple-sandbox.service")
     assert.is_truthy(unit:find("\nExecStart=/usr/bin/purple run --profile ai-strict -- ", 1, true))
     -- the installed commands find their own Lua code and C module

@@ -409,6 +409,31 @@ s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 99, 0, 0)); print("type", len(
     assert.are.same({ "100000\n100000\n", 0 }, { out, code }, err)
   end)
 
+  it("runs purple exec without the launcher; its other forms are the launcher's (bin/purple-lua)", function()
+    if H.sh("uname -m") ~= "x86_64\n" then
+      pending("bin/purple is the launcher itself on this architecture (Makefile)")
+      return
+    end
+    assert.are.equal(0, select(3, start(profile, "s9")))
+    local bin = H.tmpdir() .. "/bin"
+    assert.is_true(os.execute(("mkdir -p %s && cp %s %s/purple"):format(q(bin), q(H.purple), q(bin))))
+    local alone = q(bin .. "/purple")
+    local out, err, code = H.sh(env() .. alone .. " exec --timeout 30 --cwd /usr --env K=v s9 -- sh -c "
+      .. q('echo "$K $PWD"; exit 5') .. " </dev/null")
+    assert.are.same({ "v /usr\n", "", 5 }, { out, err, code })
+    local missing = ("purple: cannot run its launcher %s/purple-lua: No such file or directory (reinstall purple)\n")
+      :format(bin)
+    for _, args in ipairs({ "--version", "exec -t s9 -- true", "exec nosuch -- true", "exec --timeout 1x s9 -- true" }) do
+      out, err, code = H.sh(env() .. alone .. " " .. args .. " </dev/null")
+      assert.are.same({ "", missing, 125 }, { out, err, code }, args)
+    end
+    -- the launcher's client takes what the small one leaves: here 300 --env entries
+    local envs = {}
+    for i = 1, 300 do envs[#envs + 1] = "--env V" .. i .. "=" .. i end
+    out, err, code = exec("s9", { "sh", "-c", 'echo "$V1 $V300"' }, { args = table.concat(envs, " ") })
+    assert.are.same({ "1 300\n", "", 0 }, { out, err, code })
+  end)
+
   it("forwards INT, TERM and HUP to the command", function()
     assert.are.equal(0, select(3, start(profile, "s9")))
     local d = H.tmpdir()

@@ -3,7 +3,9 @@
  * it creates one. The request (session_proto.h) carries argv, the --env entries, --cwd and the
  * caller's stdin, stdout and stderr (or, with -t, a new pty's slave, relayed here to the caller's
  * terminal); the supervisor answers with the exit status, which this process exits with. INT,
- * TERM, HUP, QUIT, USR1 and USR2 received here are sent on to the command's process group. */
+ * TERM, HUP, QUIT, USR1 and USR2 received here are sent on to the command's process group.
+ * bin/purple (main.c) does the same for the common form without a C library and hands everything
+ * else here: a change to the protocol, the messages or the options is made in both. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -17,7 +17,12 @@
  *
  * purple.core is linked in (package.preload); with `make STATIC_LIBS=1` liblua, libseccomp and
  * libcap are too, so a start maps no shared object but libc, libm and ld.so (Makefile; bench/README.md,
- * Memory). The Lua C API is exported, as lua5.4 does, for C modules loaded by require (lyaml). */
+ * Memory). The Lua C API is exported, as lua5.4 does, for C modules loaded by require (lyaml).
+ *
+ * This is bin/purple-lua. On x86-64 bin/purple is a small static program (main.c) that runs the
+ * common form of `purple exec` itself and execs this one, with the same argv, for everything else;
+ * argv[0] still names purple or purple-lua. `purple exec` is here too (exec_client.c), for -t and
+ * what main.c leaves to it, and where bin/purple is a link to this program (Makefile). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
