@@ -121,8 +121,8 @@ bin/purple: bin/purple-lua
 	ln -f bin/purple-lua bin/purple
 endif
 
-bin/purple-oci: bin/purple
-	ln -f bin/purple bin/purple-oci
+bin/purple-oci: bin/purple-lua
+	ln -f bin/purple-lua bin/purple-oci
 
 build/%.o: csrc/%.c csrc/*.h
 	@mkdir -p build
@@ -211,7 +211,7 @@ install: all
 	install -m 0644 profiles/*.lua profiles/*.yaml $(DESTDIR)$(DATADIR)/profiles/
 	install -m 0755 bin/purple bin/purple-lua $(DESTDIR)$(BINDIR)/
 	install -m 0644 man/purple.1 man/purple-lua.1 $(DESTDIR)$(MANDIR)/man1/
-	ln -f $(DESTDIR)$(BINDIR)/purple $(DESTDIR)$(BINDIR)/purple-oci
+	ln -f $(DESTDIR)$(BINDIR)/purple-lua $(DESTDIR)$(BINDIR)/purple-oci
 	install -m 0644 man/purple-oci.1 $(DESTDIR)$(MANDIR)/man1/
 	install -d $(DESTDIR)$(LUA_SHAREDIR)/purple/oci
 	install -m 0644 lua/purple/oci/*.lua $(DESTDIR)$(LUA_SHAREDIR)/purple/oci/

@@ -502,7 +502,8 @@ __attribute__((used)) _Noreturn void start_main(long *sp)
 	for (const char *p = base; *p; p++)
 		if (*p == '/')
 			base = p + 1;
-	if (argc > 2 && seq(argv[1], "exec") && !has_prefix(base, "purple-lua")) {
+	/* purple-lua and purple-oci (links to the launcher) never reach here; a copy so named still must not */
+	if (argc > 2 && seq(argv[1], "exec") && !has_prefix(base, "purple-lua") && !has_prefix(base, "purple-oci")) {
 		int status = run_exec(argc - 1, argv + 1, envp);
 
 		if (status >= 0)
