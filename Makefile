@@ -148,6 +148,7 @@ BUSTED = $(LUA) /usr/bin/busted
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check-c
+	@$(MAKE) --no-print-directory fuzz-replay
 	@sh spec/run.sh
 
 # The C core alone: a C program linked with the core objects only (no liblua, no binding) starts
@@ -258,3 +259,61 @@ build/bench/syscall_loop: bench/syscall_loop.c
 
 bench-seccomp: all build/bench/syscall_loop
 	@$(CURDIR)/bin/purple-lua bench/seccomp.lua $(ROUNDS_SECCOMP)
+
+# Fuzzing (docs/reliability.md). Every spec/fuzz/fuzz_NAME.c (int LLVMFuzzerTestOneInput) is a
+# harness: built with libFuzzer against the core objects (csrc/*.c) compiled with ASan and UBSan,
+# liblua linked for harnesses that load purple's Lua library. Seeds: spec/fuzz/corpus/NAME/;
+# dictionary: spec/fuzz/NAME.dict; what a run finds goes to build/fuzz/corpus/NAME/ and crashes to
+# build/fuzz/artifacts/. `make fuzz [FUZZ_SECONDS=N] [FUZZ=NAME...]` runs each harness N seconds at
+# nice 15. fuzz-replay builds the same harnesses without libFuzzer (spec/fuzz/replay.c is their
+# main) so spec/fuzz_regress_spec.lua replays spec/fuzz/regress/NAME/* and the seeds in `make check`.
+FUZZ_PACKAGES = clang libclang-rt-14-dev
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 10
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=gnu11 -g -O1 -D_GNU_SOURCE -iquote csrc -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(FUZZ_SAN)
+FUZZ_LIBS     = $(DEPS_LIBS) $(LUA_LIBS) -lpthread
+FUZZ_SRC     := $(sort $(wildcard spec/fuzz/fuzz_*.c))
+FUZZ_ALL     := $(FUZZ_SRC:spec/fuzz/%.c=%)
+FUZZ         ?= $(FUZZ_ALL)
+FUZZ_OBJ     := $(CORE_SRC:csrc/%.c=build/fuzz/core/%.o)
+REPLAY_OBJ   := $(CORE_SRC:csrc/%.c=build/fuzz/replay-core/%.o)
+.PHONY: fuzz fuzz-deps fuzz-build fuzz-replay
+
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(FUZZ_PACKAGES)"
+
+build/fuzz/core/%.o: csrc/%.c csrc/*.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/bin/%: spec/fuzz/%.c spec/fuzz/*.h $(FUZZ_OBJ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(FUZZ_LIBS)
+
+# The replay build: the system compiler, ASan and UBSan, no libFuzzer (make check needs no clang).
+build/fuzz/replay-core/%.o: csrc/%.c csrc/*.h
+	@mkdir -p $(@D)
+	$(CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/replay/%: spec/fuzz/%.c spec/fuzz/replay.c spec/fuzz/*.h $(REPLAY_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(FUZZ_CFLAGS) -o $@ $< spec/fuzz/replay.c $(REPLAY_OBJ) $(FUZZ_LIBS)
+
+.SECONDARY: $(FUZZ_OBJ) $(REPLAY_OBJ)
+fuzz-build: $(FUZZ:%=build/fuzz/bin/%)
+fuzz-replay: $(FUZZ_ALL:%=build/fuzz/replay/%)
+
+fuzz: fuzz-deps all
+	@$(MAKE) --no-print-directory fuzz-build
+	@mkdir -p build/fuzz/artifacts
+	@for n in $(FUZZ); do \
+	  mkdir -p build/fuzz/corpus/$$n spec/fuzz/corpus/$$n; \
+	  echo "== fuzz $$n: $(FUZZ_SECONDS) s"; \
+	  nice -n 15 build/fuzz/bin/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$$n- \
+	    $$( [ -f spec/fuzz/$$n.dict ] && echo -dict=spec/fuzz/$$n.dict ) \
+	    build/fuzz/corpus/$$n spec/fuzz/corpus/$$n 2>build/fuzz/$$n.log; rc=$$?; \
+	  grep -E '^stat::number_of_executed_units|^stat::average_exec_per_sec|^stat::peak_rss_mb|^==[0-9]+==ERROR|^SUMMARY' build/fuzz/$$n.log; \
+	  if [ $$rc != 0 ]; then echo "fuzz $$n: FAILED (status $$rc; build/fuzz/$$n.log, build/fuzz/artifacts/$$n-*)"; exit 1; fi; \
+	done

@@ -1,0 +1,154 @@
+/* Differential fuzzing of purple's seccomp emitter (csrc/seccomp_emit.c) against libseccomp's
+ * compile of the same rule table (csrc/seccomp.c: pl_seccomp_compile): both programs are run by
+ * pl_bpf_run over syscalls (architecture, number, arguments) drawn from the input and from the
+ * rules' own numbers and values, and must return the same action for every one.
+ *
+ * The tables are what purple's are (seccomp_emit.c's header): a syscall's rules share one action,
+ * so their order cannot matter; libseccomp refusing a table (a repeated argument, an operator it
+ * does not take) skips the case, and the emitter may refuse only by size (E2BIG). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <linux/audit.h>
+
+#include "seccomp_filter.h"
+#include "fuzz_input.h"
+
+#define MAX_RULES 64
+#define MAX_PROBES 64
+
+static const uint32_t actions[] = {
+	SCMP_ACT_ALLOW, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_NOTIFY, SCMP_ACT_LOG,
+	SCMP_ACT_ERRNO(1), SCMP_ACT_ERRNO(38), SCMP_ACT_ERRNO(13), SCMP_ACT_TRAP, SCMP_ACT_TRACE(7),
+};
+#define NACT (sizeof actions / sizeof *actions)
+
+static int syscall_nr(struct fuzz_in *in)
+{
+	uint8_t k = fin_u8(in);
+
+	/* mostly small numbers, so tables share syscalls and runs; sometimes any up to 1023 */
+	return k < 192 ? k % 48 : fin_u16(in) % 1024;
+}
+
+static void arg_cmp(struct fuzz_in *in, struct scmp_arg_cmp *c)
+{
+	static const enum scmp_compare ops[] = { SCMP_CMP_NE, SCMP_CMP_LT, SCMP_CMP_LE, SCMP_CMP_EQ,
+						 SCMP_CMP_GE, SCMP_CMP_GT, SCMP_CMP_MASKED_EQ };
+	uint8_t b = fin_u8(in);
+
+	c->arg = b % 6;
+	c->op = ops[(b >> 3) % 7];
+	/* small values, 32-bit edges or any 64 bits */
+	c->datum_a = (b & 0x80) ? fin_u64(in) : (fin_u8(in) & 1) ? 0xffffffffu + (uint64_t)(fin_u8(in) % 3) : fin_u8(in);
+	c->datum_b = c->op == SCMP_CMP_MASKED_EQ ? ((fin_u8(in) & 1) ? fin_u64(in) : fin_u8(in)) : 0;
+	if (c->op == SCMP_CMP_MASKED_EQ) {
+		c->datum_a = (fin_u8(in) & 1) ? fin_u64(in) : fin_u8(in); /* the mask */
+		/* a value within its mask, as purple's tables state them (syscalls.lua): libseccomp
+		 * compares against value & mask, the emitter against the value as given, so a value
+		 * with bits outside the mask never matches in purple's program but may in libseccomp's */
+		c->datum_b &= c->datum_a;
+	}
+}
+
+static uint64_t probe_arg(struct fuzz_in *in, const struct pl_seccomp_rule *rules, size_t n)
+{
+	uint8_t k = fin_u8(in);
+
+	if (n && k < 160) { /* near a rule's own value: where the comparisons flip */
+		const struct pl_seccomp_rule *r = &rules[fin_u8(in) % n];
+
+		if (r->nargs) {
+			const struct scmp_arg_cmp *c = &r->args[fin_u8(in) % r->nargs];
+			uint64_t v = c->op == SCMP_CMP_MASKED_EQ ? c->datum_b : c->datum_a;
+
+			return v + (uint64_t)(int64_t)((int8_t)fin_u8(in) % 3) ^ ((k & 1) ? (uint64_t)1 << 32 : 0);
+		}
+	}
+	return k < 200 ? fin_u8(in) : fin_u64(in);
+}
+
+/* The table, for the report of a difference. */
+static void dump(uint32_t def, const struct pl_seccomp_rule *rules, size_t n)
+{
+	fprintf(stderr, "default %#x\n", def);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(stderr, "  nr %d action %#x:", rules[i].nr, rules[i].action);
+		for (unsigned k = 0; k < rules[i].nargs; k++)
+			fprintf(stderr, " arg%u op%d %#llx %#llx", rules[i].args[k].arg, (int)rules[i].args[k].op,
+				(unsigned long long)rules[i].args[k].datum_a, (unsigned long long)rules[i].args[k].datum_b);
+		fprintf(stderr, "\n");
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_in in = { data, size, 0 };
+	struct pl_seccomp_rule rules[MAX_RULES];
+	uint32_t sys_action[1024];
+	uint8_t have[1024] = { 0 };
+	uint32_t def = actions[fin_u8(&in) % NACT];
+	size_t n = fin_u8(&in) % MAX_RULES, elen = 0, llen = 0;
+	struct sock_filter *emitted = NULL;
+	void *lib = NULL;
+	char what[128];
+	int re, rl;
+
+	for (size_t i = 0; i < n; i++) {
+		struct pl_seccomp_rule *r = &rules[i];
+
+		r->nr = syscall_nr(&in);
+		if (!have[r->nr]) {
+			have[r->nr] = 1;
+			sys_action[r->nr] = actions[fin_u8(&in) % NACT];
+		}
+		r->action = sys_action[r->nr];
+		r->nargs = fin_u8(&in) % 4;
+		for (unsigned k = 0; k < r->nargs; k++)
+			arg_cmp(&in, &r->args[k]);
+	}
+	rl = pl_seccomp_compile(def, rules, n, &lib, &llen, what, sizeof what);
+	if (rl < 0)
+		return 0; /* a table libseccomp refuses: nothing to compare against */
+	re = pl_seccomp_emit(def, rules, n, &emitted, &elen);
+	if (re == -E2BIG) {
+		free(lib);
+		return 0;
+	}
+	if (re < 0) {
+		fprintf(stderr, "emitter refused a table libseccomp compiles: %d\n", re);
+		abort();
+	}
+	for (int p = 0; p < MAX_PROBES && (p < 4 || fin_left(&in) > 0); p++) {
+		struct seccomp_data d = { 0 };
+		uint8_t k = fin_u8(&in);
+		uint32_t a = 0, b = 0;
+		int ra, rb;
+
+		d.arch = k < 240 ? AUDIT_ARCH_X86_64 : (k & 1) ? AUDIT_ARCH_I386 : fin_u32(&in);
+		if (n && (k & 3))
+			d.nr = rules[fin_u8(&in) % n].nr;
+		else
+			d.nr = (int)((k & 4) ? fin_u32(&in) : syscall_nr(&in));
+		if (k & 8)
+			d.nr = (int)((uint32_t)d.nr | 0x40000000u); /* x32 */
+		if ((k & 0x30) == 0x30)
+			d.nr = -1;
+		for (int i = 0; i < 6; i++)
+			d.args[i] = probe_arg(&in, rules, n);
+		ra = pl_bpf_run(emitted, elen, &d, &a);
+		rb = pl_bpf_run(lib, llen / sizeof(struct sock_filter), &d, &b);
+		if (ra != 0 || rb != 0 || a != b) {
+			fprintf(stderr, "decision differs: arch %#x nr %d args %#llx %#llx %#llx %#llx %#llx %#llx: "
+					"purple %d/%#x, libseccomp %d/%#x\n",
+				d.arch, d.nr, (unsigned long long)d.args[0], (unsigned long long)d.args[1],
+				(unsigned long long)d.args[2], (unsigned long long)d.args[3],
+				(unsigned long long)d.args[4], (unsigned long long)d.args[5], ra, a, rb, b);
+			dump(def, rules, n);
+			abort();
+		}
+	}
+	free(emitted);
+	free(lib);
+	return 0;
+}
