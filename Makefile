@@ -352,3 +352,11 @@ SANITIZE_SPECS ?= spec/core_spec.lua spec/cli_spec.lua spec/launcher_spec.lua sp
                   spec/fuzz_regress_spec.lua
 SAN_ENV = ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=0 \
           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# Fault injection under load (bench/chaos.lua, docs/reliability.md): root only; a private mount
+# namespace and its own cgroups, removed at the end. CHAOS_ROUNDS rounds of CHAOS_JOBS jobs.
+CHAOS_ROUNDS ?= 2
+CHAOS_JOBS   ?= 32
+.PHONY: chaos
+chaos: all
+	@ROUNDS=$(CHAOS_ROUNDS) JOBS=$(CHAOS_JOBS) PURPLE_ROOT=$(CURDIR) $(LUA) bench/chaos.lua
