@@ -263,13 +263,14 @@ bench-seccomp: all build/bench/syscall_loop
 # Fuzzing (docs/reliability.md). Every spec/fuzz/fuzz_NAME.c (int LLVMFuzzerTestOneInput) is a
 # harness: built with libFuzzer against the core objects (csrc/*.c) compiled with ASan and UBSan,
 # liblua linked for harnesses that load purple's Lua library. Seeds: spec/fuzz/corpus/NAME/;
-# dictionary: spec/fuzz/NAME.dict; what a run finds goes to build/fuzz/corpus/NAME/ and crashes to
+# dictionary: spec/fuzz/NAME.dict; libFuzzer options: spec/fuzz/NAME.options; what a run finds goes to build/fuzz/corpus/NAME/ and crashes to
 # build/fuzz/artifacts/. `make fuzz [FUZZ_SECONDS=N] [FUZZ=NAME...]` runs each harness N seconds at
 # nice 15. fuzz-replay builds the same harnesses without libFuzzer (spec/fuzz/replay.c is their
 # main) so spec/fuzz_regress_spec.lua replays spec/fuzz/regress/NAME/* and the seeds in `make check`.
 FUZZ_PACKAGES = clang libclang-rt-14-dev
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 10
+FUZZ_TIMEOUT ?= 60
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS   = -std=gnu11 -g -O1 -D_GNU_SOURCE -iquote csrc -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(FUZZ_SAN)
 FUZZ_LIBS     = $(DEPS_LIBS) $(LUA_LIBS) -lpthread
@@ -310,9 +311,9 @@ fuzz: fuzz-deps all
 	@for n in $(FUZZ); do \
 	  mkdir -p build/fuzz/corpus/$$n spec/fuzz/corpus/$$n; \
 	  echo "== fuzz $$n: $(FUZZ_SECONDS) s"; \
-	  nice -n 15 build/fuzz/bin/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  nice -n 15 build/fuzz/bin/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=2048 \
 	    -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$$n- \
-	    $$( [ -f spec/fuzz/$$n.dict ] && echo -dict=spec/fuzz/$$n.dict ) \
+	    $$( [ -f spec/fuzz/$$n.dict ] && echo -dict=spec/fuzz/$$n.dict ) $$(cat spec/fuzz/$$n.options 2>/dev/null) \
 	    build/fuzz/corpus/$$n spec/fuzz/corpus/$$n 2>build/fuzz/$$n.log; rc=$$?; \
 	  grep -E '^stat::number_of_executed_units|^stat::average_exec_per_sec|^stat::peak_rss_mb|^==[0-9]+==ERROR|^SUMMARY' build/fuzz/$$n.log; \
 	  if [ $$rc != 0 ]; then echo "fuzz $$n: FAILED (status $$rc; build/fuzz/$$n.log, build/fuzz/artifacts/$$n-*)"; exit 1; fi; \
