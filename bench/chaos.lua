@@ -134,9 +134,11 @@ local KINDS = {
   limits = { cmd = LIMITS, want = S(0, 2, 137), memory = "48M", pids = 16 },
   clock = { cmd = "sleep 30", want = S(124), timeout = 1, clock = true },
   session = { session = true },
+  -- SIGKILL of a session's supervisor while a purple exec waits: that exec ends with 125
+  session_kill = { session = true, kill = "session", want = S(125) },
 }
 local ORDER = { "none", "kill_command", "kill_init", "kill_supervisor", "audit_full", "audit_ro", "output_full",
-  "output_ro", "cgroup_gone", "cgroup_squeeze", "limits", "clock", "session", "session" }
+  "output_ro", "cgroup_gone", "cgroup_squeeze", "limits", "clock", "session", "session_kill" }
 
 local function children(pid)
   local out = {}
@@ -159,7 +161,7 @@ export %s
 for i in 1 2 3; do %s exec --env JOB=%d %s -- sh -c %s > %s/exec$i.out 2>&1; echo $? >> %s/exec.status; done
 %s session stop %s > /dev/null 2>&1; echo 0 > %s/status
 ]]):format(env, q(PURPLE), q(job.dir .. "/p.yaml"), q(name), q(job.dir), q(job.dir), q(PURPLE), job.n, q(name),
-      q(WORK), q(job.dir), q(job.dir), q(PURPLE), q(name), q(job.dir))
+      q(k.kill and LONG or WORK), q(job.dir), q(job.dir), q(PURPLE), q(name), q(job.dir))
   end
   local pre = k.clock and (math.random(2) == 1 and "unshare -T --fork --monotonic 31536000 --boottime 31536000 "
     or "unshare -T --fork --monotonic -20000 --boottime -20000 ") or ""
@@ -254,7 +256,10 @@ for round = 1, ROUNDS do
       if not job.fired and t >= job.fire and (k.kill or k.squeeze) then
         local sup = (read(job.dir .. "/pid") or ""):match("%d+")
         local target, done
-        if sup and k.kill == "supervisor" then
+        if k.kill == "session" then
+          local rec = read(BASE .. "/run/" .. job.session .. ".json")
+          target = rec and read(job.dir .. "/exec.status") == nil and rec:match('"supervisor_pid":(%d+)')
+        elseif sup and k.kill == "supervisor" then
           target = sup
         elseif sup and (k.kill == "init" or k.kill == "command") then
           local init = children(sup)[1]
@@ -285,12 +290,17 @@ for round = 1, ROUNDS do
     local out = (read(job.dir .. "/stdout") or "") .. (read(job.dir .. "/err") or "")
     if k.session then
       local sts = read(job.dir .. "/exec.status") or ""
+      check("session started", sts ~= "", kn, (read(job.dir .. "/start.out") or ""):gsub("\n", " | "))
       for s in sts:gmatch("%d+") do
         count(statuses, kn .. " exec " .. s)
-        check("exit status", s == "0", kn, "purple exec returned " .. s)
+        -- after a killed supervisor every exec is refused (125); otherwise each one succeeds
+        local ok = (k.kill and job.fired and not job.missed) and s == "125" or s == "0"
+        check("exit status", ok, kn, "purple exec returned " .. s)
       end
+      if not (k.kill and not job.missed) then
       for i = 1, 3 do out = out .. (read(job.dir .. "/exec" .. i .. ".out") or "") end
-      check("output intact", read(job.dir .. "/out/f") == "chaos-data-" .. job.n .. "\n", kn, "output file")
+        check("output intact", read(job.dir .. "/out/f") == "chaos-data-" .. job.n .. "\n", kn, "output file")
+      end
     else
       count(statuses, kn .. " " .. tostring(job.status))
       local ok = job.status and (k.want[job.status] or (job.missed and job.status == 0))
@@ -323,7 +333,7 @@ for round = 1, ROUNDS do
   check("no process left", procs_in("/" .. ID) == 0, "round " .. round, procs_in("/" .. ID) .. " processes in " .. ID)
   for _, job in ipairs(jobs) do
     local left = cgroup_dirs(job.parent)
-    if #left > 0 and job.kname == "kill_supervisor" then
+    if #left > 0 and (job.kname == "kill_supervisor" or job.kname == "session_kill") then
       count(checked, "cgroups of a SIGKILLed supervisor (deferred)", #left)
       os.execute(("cd /tmp && PURPLE_CGROUP_PARENT=%s %s run --profile %s -- true >/dev/null 2>&1")
         :format(q(job.parent), q(PURPLE), q(job.dir .. "/p.yaml")))
