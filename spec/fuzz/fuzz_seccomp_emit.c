@@ -142,9 +142,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (unsigned k = 0; k < r->nargs; k++)
 				arg_cmp(&in, &r->args[k]);
 			/* A syscall's rules are one unconditional rule or conditional ones only, at
-			 * most 4 comparisons in all: as purple's tables are (plan() in seccomp.lua;
+			 * most 3 comparisons in all: as purple's tables are (plan() in seccomp.lua;
 			 * socket has more, one comparison each). libseccomp 2.5 takes minutes, growing
-			 * exponentially, on 2 rules of 3 comparisons or on an unconditional rule after
+			 * exponentially, on 2 rules of 2 comparisons (64-bit gt) or on an unconditional rule after
 			 * conditional ones (spec/fuzz/regress/fuzz_seccomp_emit/libseccomp-*). */
 			int ne = 0;
 
@@ -152,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				ne |= r->args[k].op == SCMP_CMP_NE;
 			/* ... and a rule with "ne" (personality's) alone: two such rules of one
 			 * syscall never finish in libseccomp */
-			if (arg_rules[r->nr] + r->nargs > 4 || (r->nargs == 0 && (plain[r->nr] || arg_rules[r->nr]))
+			if (arg_rules[r->nr] + r->nargs > 3 || (r->nargs == 0 && (plain[r->nr] || arg_rules[r->nr]))
 			    || (r->nargs > 0 && plain[r->nr]) || (ne_rule[r->nr]) || (ne && arg_rules[r->nr]))
 				continue;
 			ne_rule[r->nr] |= ne;
