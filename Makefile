@@ -167,8 +167,9 @@ demo: deps
 BUSTED = $(LUA) /usr/bin/busted
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory check-c
-	@sh spec/run.sh
+	@$(if $(SANITIZE),$(SAN_ENV)) $(MAKE) --no-print-directory check-c
+	@$(MAKE) --no-print-directory fuzz-replay
+	@$(if $(SANITIZE),$(SAN_ENV)) sh spec/run.sh $(if $(SANITIZE),$(SANITIZE_SPECS))
 
 # The C core alone: a C program linked with the core objects only (no liblua, no binding) starts
 # real sandboxes through the C API; as root, again as uid 65534 (docs/sandbox.md, Layers).
@@ -288,3 +289,105 @@ build/bench/syscall_loop: bench/syscall_loop.c
 
 bench-seccomp: all build/bench/syscall_loop
 	@$(CURDIR)/bin/purple-lua bench/seccomp.lua $(ROUNDS_SECCOMP)
+
+# Fuzzing (docs/reliability.md). Every spec/fuzz/fuzz_NAME.c (int LLVMFuzzerTestOneInput) is a
+# harness: built with libFuzzer against the core objects (csrc/*.c) compiled with ASan and UBSan,
+# liblua linked for harnesses that load purple's Lua library. Seeds: spec/fuzz/corpus/NAME/;
+# dictionary: spec/fuzz/NAME.dict; libFuzzer options: spec/fuzz/NAME.options; what a run finds goes to build/fuzz/corpus/NAME/ and crashes to
+# build/fuzz/artifacts/. `make fuzz [FUZZ_SECONDS=N] [FUZZ=NAME...]` runs each harness N seconds at
+# nice 15. fuzz-replay builds the same harnesses without libFuzzer (spec/fuzz/replay.c is their
+# main) so spec/fuzz_regress_spec.lua replays spec/fuzz/regress/NAME/* and the seeds in `make check`.
+FUZZ_PACKAGES = clang libclang-rt-14-dev
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 10
+FUZZ_TIMEOUT ?= 60
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=gnu11 -g -O1 -D_GNU_SOURCE -iquote csrc -I$(LUA_INCDIR) $(DEPS_CFLAGS) $(FUZZ_SAN)
+FUZZ_LIBS     = $(DEPS_LIBS) $(LUA_LIBS) -lpthread
+FUZZ_SRC     := $(sort $(wildcard spec/fuzz/fuzz_*.c))
+FUZZ_ALL     := $(FUZZ_SRC:spec/fuzz/%.c=%)
+FUZZ         ?= $(FUZZ_ALL)
+FUZZ_OBJ     := $(CORE_SRC:csrc/%.c=build/fuzz/core/%.o)
+REPLAY_OBJ   := $(CORE_SRC:csrc/%.c=build/fuzz/replay-core/%.o)
+.PHONY: fuzz fuzz-deps fuzz-build fuzz-replay
+
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(FUZZ_PACKAGES)"
+
+build/fuzz/core/%.o: csrc/%.c csrc/*.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/bin/%: spec/fuzz/%.c spec/fuzz/*.h $(FUZZ_OBJ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(FUZZ_LIBS)
+
+# The replay build: the system compiler, ASan and UBSan, no libFuzzer (make check needs no clang).
+build/fuzz/replay-core/%.o: csrc/%.c csrc/*.h
+	@mkdir -p $(@D)
+	$(CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/replay/%: spec/fuzz/%.c spec/fuzz/replay.c spec/fuzz/*.h $(REPLAY_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(FUZZ_CFLAGS) -o $@ $< spec/fuzz/replay.c $(REPLAY_OBJ) $(FUZZ_LIBS)
+
+.SECONDARY: $(FUZZ_OBJ) $(REPLAY_OBJ)
+fuzz-build: $(FUZZ:%=build/fuzz/bin/%)
+fuzz-replay: $(FUZZ_ALL:%=build/fuzz/replay/%)
+
+fuzz: fuzz-deps all
+	@$(MAKE) --no-print-directory fuzz-build
+	@mkdir -p build/fuzz/artifacts
+	@for n in $(FUZZ); do \
+	  mkdir -p build/fuzz/corpus/$$n spec/fuzz/corpus/$$n; \
+	  echo "== fuzz $$n: $(FUZZ_SECONDS) s"; \
+	  nice -n 15 build/fuzz/bin/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$$n- \
+	    $$( [ -f spec/fuzz/$$n.dict ] && echo -dict=spec/fuzz/$$n.dict ) $$(cat spec/fuzz/$$n.options 2>/dev/null) \
+	    build/fuzz/corpus/$$n spec/fuzz/corpus/$$n 2>build/fuzz/$$n.log; rc=$$?; \
+	  grep -E '^stat::number_of_executed_units|^stat::average_exec_per_sec|^stat::peak_rss_mb|^==[0-9]+==ERROR|^SUMMARY' build/fuzz/$$n.log; \
+	  if [ $$rc != 0 ]; then echo "fuzz $$n: FAILED (status $$rc; build/fuzz/$$n.log, build/fuzz/artifacts/$$n-*)"; exit 1; fi; \
+	done
+
+# Sanitizer builds (docs/reliability.md): `make check SANITIZE=address,undefined` builds purple
+# with those sanitizers and runs the specs of SANITIZE_SPECS under them. build/.flags records the
+# compiler and flags, so switching SANITIZE on or off rebuilds every object (never a mix).
+# The objects whose code runs on the static stack of a clone(CLONE_VM|CLONE_VFORK) child (spawn.c,
+# payload.c, session_agent.c) are built without ASan: ASan does not know that stack and warns on
+# the child's first noreturn call, into the command's stderr. Specs run lua5.4, which loads the
+# sanitized core.so late (verify_asan_link_order=0: its heap is libc's, its stack and globals are
+# checked); bin/purple, which most specs run, has the runtime linked in.
+SANITIZE ?=
+comma := ,
+empty :=
+space := $(empty) $(empty)
+san_flags = $(if $(strip $(1)),-fsanitize=$(subst $(space),$(comma),$(strip $(1))) -fno-omit-frame-pointer \
+              -fno-sanitize-recover=all)
+SAN_LIST   := $(subst $(comma),$(space),$(SANITIZE))
+SAN_CFLAGS  = $(call san_flags,$(SAN_LIST))
+override CFLAGS  += $(SAN_CFLAGS)
+override LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+build/spawn.o build/payload.o build/session_agent.o: SAN_CFLAGS = $(call san_flags,$(filter-out address,$(SAN_LIST)))
+FLAGS_STAMP := build/.flags
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@f='$(CC) $(CFLAGS) $(LDFLAGS) $(SANITIZE)'; [ "$$(cat $@ 2>/dev/null)" = "$$f" ] || echo "$$f" > $@
+$(CORE_OBJ) $(CORE_SO) bin/purple build/check/core_test: $(FLAGS_STAMP)
+# Specs that run under the sanitizers; the others need what a sanitizer runtime changes or takes:
+# LD_PRELOAD-free hosts for helpers that test raw syscalls (int 0x80, SIGSEGV/SIGSYS handling),
+# exact memory and pids limits (ASan reserves terabytes of shadow address space and spawns no
+# threads the limits count), timing-sensitive benchmarks. docs/reliability.md lists the reasons.
+SANITIZE_SPECS ?= spec/core_spec.lua spec/cli_spec.lua spec/launcher_spec.lua spec/session_spec.lua \
+                  spec/seccomp_emit_spec.lua spec/policy_spec.lua spec/yaml_spec.lua spec/compose_spec.lua \
+                  spec/enforce_spec.lua spec/network_spec.lua spec/timeout_spec.lua spec/audit_spec.lua \
+                  spec/fuzz_regress_spec.lua
+SAN_ENV = ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=0 \
+          UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# Fault injection under load (bench/chaos.lua, docs/reliability.md): root only; a private mount
+# namespace and its own cgroups, removed at the end. CHAOS_ROUNDS rounds of CHAOS_JOBS jobs.
+CHAOS_ROUNDS ?= 2
+CHAOS_JOBS   ?= 32
+.PHONY: chaos
+chaos: all
+	@ROUNDS=$(CHAOS_ROUNDS) JOBS=$(CHAOS_JOBS) PURPLE_ROOT=$(CURDIR) $(LUA) bench/chaos.lua

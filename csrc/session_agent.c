@@ -206,16 +206,15 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 	struct session_status st;
 	uint64_t t0;
 
-	if (len < sizeof ex) {
+	if (session_exec_header(p, len, &ex) < 0) {
 		send_status(ctl, id, SESSION_ST_REFUSED, EINVAL, NULL);
 		return;
 	}
-	memcpy(&ex, p, sizeof ex);
 	for (int i = 0; i < MAX_COMMANDS && slot < 0; i++)
 		if (!commands[i].pid)
 			slot = i;
-	if (slot < 0 || ex.argc == 0 || ex.argc > SESSION_MAX_STRINGS || ex.envc > SESSION_MAX_STRINGS) {
-		send_status(ctl, id, SESSION_ST_REFUSED, slot < 0 ? EAGAIN : EINVAL, NULL);
+	if (slot < 0) {
+		send_status(ctl, id, SESSION_ST_REFUSED, EAGAIN, NULL);
 		return;
 	}
 	for (const char *const *e = c->envp; *e; e++)
@@ -231,18 +230,19 @@ static void start_command(const struct spawn_cfg *c, const sigset_t *mask, int c
 	off = sizeof ex;
 	cwd = p + off;
 	for (size_t i = 0; i < 1 + (size_t)ex.argc + ex.envc; i++) {
-		char *s = p + off, *z = off < len ? memchr(s, 0, len - off) : NULL;
+		const char *cs;
+		char *s;
 
-		if (!z) {
+		if (session_exec_next(p, len, &off, &cs) < 0) {
 			munmap(mem, need);
 			send_status(ctl, id, SESSION_ST_REFUSED, EINVAL, NULL);
 			return;
 		}
+		s = p + (cs - p); /* the payload is the agent's own writable copy */
 		if (i >= 1 && i <= ex.argc)
 			vec[i - 1] = s;
 		else if (i > ex.argc)
 			vec[ex.argc + 1 + nbase + ex.envc + 1 + (i - 1 - ex.argc)] = s; /* request env, scratch */
-		off = (size_t)(z - p) + 1;
 	}
 	vec[ex.argc] = NULL;
 	merge_env(c, vec + ex.argc + 1 + nbase + ex.envc + 1, ex.envc, vec + ex.argc + 1);
@@ -332,7 +332,7 @@ static int handle_frame(const struct spawn_cfg *c, const sigset_t *mask, int ctl
 					close(fd);
 			}
 		}
-	if (h.magic != SESSION_MAGIC || h.len > SESSION_MAX_FRAME) {
+	if (session_hdr_check(&h) < 0) {
 		ret = -1;
 		goto out;
 	}

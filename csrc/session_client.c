@@ -102,25 +102,13 @@ void session_send_signal(int fd, int sig)
 int session_read_result(int fd, char *buf, size_t *got, int *status, char *msg, size_t mn)
 {
 	ssize_t r = recv(fd, buf + *got, 4096 - *got, MSG_DONTWAIT);
-	struct session_hdr h;
-	struct session_result res;
 
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (r <= 0)
 		return -1;
 	*got += (size_t)r;
-	if (*got < sizeof h)
-		return 0;
-	memcpy(&h, buf, sizeof h);
-	if (h.magic != SESSION_MAGIC || h.type != SESSION_RESULT || h.len < sizeof res || h.len > 4096 - sizeof h)
-		return -1;
-	if (*got < sizeof h + h.len)
-		return 0;
-	memcpy(&res, buf + sizeof h, sizeof res);
-	*status = res.status;
-	snprintf(msg, mn, "%.*s", (int)(h.len - sizeof res), buf + sizeof h + sizeof res);
-	return 1;
+	return session_result_decode(buf, *got, 4096, status, msg, mn);
 }
 
 int session_result_usage(const char *buf, uint32_t *command, struct session_usage *u)

@@ -6,6 +6,7 @@
 #ifndef PURPLE_SESSION_PROTO_H
 #define PURPLE_SESSION_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SESSION_MAGIC 0x70727032u /* "ppr2": protocol version 2 (1 had no usage in STATUS and RESULT) */
@@ -74,5 +75,28 @@ struct session_result {
 	struct session_usage usage;
 	/* then message text (may be empty), printed by the client as one line */
 };
+
+/* Decoding, as pure functions over bytes already received (session_proto.c; fuzzed by
+ * spec/fuzz/fuzz_session_proto.c). */
+
+/* A frame header: 0, -EPROTO for a bad magic (another protocol version), -E2BIG over SESSION_MAX_FRAME. */
+int session_hdr_check(const struct session_hdr *h);
+
+/* An EXEC payload's fixed part into *ex: 0, or -EINVAL when it is short, argc is 0 or a count is
+ * over SESSION_MAX_STRINGS. */
+int session_exec_header(const char *p, size_t len, struct session_exec *ex);
+
+/* The NUL-terminated string at *off of p[0..len) into *s, *off moved past its NUL: 0, or -EINVAL
+ * when no NUL ends it within len. */
+int session_exec_next(const char *p, size_t len, size_t *off, const char **s);
+
+/* A complete EXEC payload as the supervisor accepts it: the header valid, no unknown flag, every
+ * string within bounds and nothing after the last, cwd absolute or empty, argv[0] not empty, env
+ * entries K=V. 0 with argv[0] copied to argv0 (n bytes, truncated), or -EINVAL. */
+int session_exec_check(const char *p, size_t len, char *argv0, size_t n);
+
+/* A RESULT frame in buf[0..got): 1 when complete (*status, msg of mn bytes set), 0 when more is
+ * needed, -1 when it is not a RESULT frame of at most cap bytes in all. */
+int session_result_decode(const char *buf, size_t got, size_t cap, int *status, char *msg, size_t mn);
 
 #endif

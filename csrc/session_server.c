@@ -196,37 +196,6 @@ static int agent_send(struct session_server *s, uint32_t type, uint32_t id, cons
 	return 0;
 }
 
-/* A complete EXEC payload: counts and strings within bounds, argv[0] not empty, env entries K=V. */
-static int exec_valid(const char *p, size_t len, char *argv0, size_t n)
-{
-	struct session_exec ex;
-	size_t off = sizeof ex;
-
-	if (len < sizeof ex)
-		return 0;
-	memcpy(&ex, p, sizeof ex);
-	if (ex.argc == 0 || ex.argc > SESSION_MAX_STRINGS || ex.envc > SESSION_MAX_STRINGS ||
-	    (ex.flags & ~SESSION_EXEC_TTY))
-		return 0;
-	for (size_t i = 0; i < 1 + (size_t)ex.argc + ex.envc; i++) {
-		const char *z = off < len ? memchr(p + off, 0, len - off) : NULL;
-
-		if (!z)
-			return 0;
-		if (i == 0 && z > p + off && p[off] != '/')
-			return 0; /* cwd: absolute or empty */
-		if (i == 1) {
-			if (z == p + off)
-				return 0;
-			snprintf(argv0, n, "%s", p + off);
-		}
-		if (i > ex.argc && (p[off] == '=' || !memchr(p + off, '=', (size_t)(z - (p + off)))))
-			return 0;
-		off = (size_t)(z - p) + 1;
-	}
-	return off == len;
-}
-
 static const int allowed_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 
 static void frame_done(struct session_server *s, struct conn *c)
@@ -235,7 +204,7 @@ static void frame_done(struct session_server *s, struct conn *c)
 		struct session_exec ex;
 		int r;
 
-		if (c->nfds != 3 || !exec_valid(c->payload, c->h.len, c->argv0, sizeof c->argv0)) {
+		if (c->nfds != 3 || session_exec_check(c->payload, c->h.len, c->argv0, sizeof c->argv0) < 0) {
 			slog(s, "malformed exec request from pid %ld: connection closed", (long)c->pid);
 			send_result(c, 125, EINVAL, "malformed exec request", NULL);
 			conn_close(s, c);
@@ -359,12 +328,14 @@ static void conn_read(struct session_server *s, struct conn *c)
 		}
 		c->got += (size_t)r;
 		if (c->got == sizeof c->h) {
-			if (c->h.magic != SESSION_MAGIC) {
+			int bad = session_hdr_check(&c->h);
+
+			if (bad == -EPROTO) {
 				send_result(c, 125, EPROTO, "unsupported protocol version", NULL);
 				conn_drop(s, c, "bad magic or protocol version");
 				return;
 			}
-			if (c->h.len > SESSION_MAX_FRAME) {
+			if (bad == -E2BIG) {
 				send_result(c, 125, E2BIG, "request too large", NULL);
 				conn_drop(s, c, "oversized frame");
 				return;

@@ -41,6 +41,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${PURPLE_SPEC_ROOT_ONLY:-}" ]; then
   (cd "$tree" && setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --reset-env \
     env HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin PURPLE_SPEC_UNPRIVILEGED=1 \
     ${parent:+PURPLE_CGROUP_PARENT=$parent} \
+    ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} ${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS} \
     $BUSTED -o utfTerminal "$@") || status=1
   for d in $deleg; do
     for s in "$d"/*/; do [ -d "$s" ] && rmdir "$s" 2>/dev/null; done
