@@ -368,6 +368,8 @@ SAN_CFLAGS  = $(call san_flags,$(SAN_LIST))
 override CFLAGS  += $(SAN_CFLAGS)
 override LDFLAGS += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 build/spawn.o build/payload.o build/session_agent.o: SAN_CFLAGS = $(call san_flags,$(filter-out address,$(SAN_LIST)))
+# bin/purple has no C library for a sanitizer runtime to hook into: it is built as always.
+bin/purple: SAN_CFLAGS =
 FLAGS_STAMP := build/.flags
 $(FLAGS_STAMP): FORCE
 	@mkdir -p $(@D)

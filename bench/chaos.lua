@@ -25,13 +25,7 @@ local function sh(cmd)
   local _, _, code = p:close()
   return out, code
 end
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("purple.files").read
 local function write(path, s)
   local f = assert(io.open(path, "w"))
   f:write(s)

@@ -7,6 +7,7 @@
 local stats = dofile((arg[0]:match("^(.*)/") or ".") .. "/stats.lua")
 
 local ROOT = os.getenv("PURPLE_ROOT") or "."
+package.path = ROOT .. "/lua/?.lua;" .. package.path
 local ROUNDS = tonumber(os.getenv("EGRESS_ROUNDS") or "7")
 local MB = tonumber(os.getenv("EGRESS_MB") or "256")
 local PURPLE = ROOT .. "/bin/purple"
@@ -19,13 +20,7 @@ local function capture(cmd)
   p:close()
   return out
 end
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("purple.files").read
 
 for _, tool in ipairs({ "curl", "openssl" }) do
   if not os.execute("command -v " .. tool .. " >/dev/null 2>&1") then

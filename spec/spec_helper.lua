@@ -93,14 +93,15 @@ end
 
 -- Paths uid 65534 can use, for the root pass's cases that run purple as that user (setpriv): this
 -- tree where that user can reach it; else (a clone under /root or any 0700 directory) a copy of
--- bin/purple, lua/, profiles/ and the spec helpers in a fresh 0755 directory, removed by H.cleanup().
+-- bin/purple and bin/purple-lua, lua/, profiles/ and the spec helpers in a fresh 0755 directory, removed by H.cleanup().
 function H.nobody_tree()
   local _, _, code = H.sh("setpriv --reuid=65534 --regid=65534 --clear-groups test -x " .. H.q(H.purple))
   if code == 0 then return { tree = H.tree, purple = H.purple, helpers = H.helpers } end
   local t = H.tmpdir()
-  assert(os.execute(("mkdir -p %s/bin %s/spec/helpers && cp %s %s/bin/ && cp -r %s %s %s/ && cp -r %s %s/spec/helpers/ "
-    .. "&& chmod -R a+rX %s"):format(H.q(t), H.q(t), H.q(H.purple), H.q(t), H.q(H.tree .. "/lua"),
-    H.q(H.tree .. "/profiles"), H.q(t), H.q(H.helpers), H.q(t), H.q(t))))
+  assert(os.execute(("mkdir -p %s/bin %s/spec/helpers && cp %s %s %s/bin/ && cp -r %s %s %s/ "
+    .. "&& cp -r %s %s/spec/helpers/ && chmod -R a+rX %s"):format(H.q(t), H.q(t), H.q(H.purple),
+    H.q(H.purple_lua), H.q(t), H.q(H.tree .. "/lua"), H.q(H.tree .. "/profiles"), H.q(t), H.q(H.helpers),
+    H.q(t), H.q(t))))
   return { tree = t, purple = t .. "/bin/purple", helpers = t .. "/spec/helpers/bin" }
 end
 

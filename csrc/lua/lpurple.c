@@ -138,3 +138,20 @@ void pl_push_wait_status(lua_State *L, int status)
 		lua_setfield(L, -2, "core_dumped");
 	}
 }
+
+const char **pl_string_array(lua_State *L, int t, const char *what, size_t *n)
+{
+	const char **v;
+
+	luaL_checktype(L, t, LUA_TTABLE);
+	*n = lua_rawlen(L, t);
+	v = lua_newuserdatauv(L, (*n + 1) * sizeof *v, 0);
+	for (size_t i = 0; i < *n; i++) {
+		if (lua_rawgeti(L, t, (lua_Integer)i + 1) != LUA_TSTRING)
+			luaL_error(L, "%s must be a list of strings", what);
+		v[i] = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	v[*n] = NULL;
+	return v;
+}

@@ -18,6 +18,9 @@ const char *pl_field_str(lua_State *L, int t, const char *k, const char *def);
 lua_Integer pl_field_int(lua_State *L, int t, const char *k, lua_Integer def);
 int pl_field_bool(lua_State *L, int t, const char *k, int def);
 void pl_check_fields(lua_State *L, int t, const char *const names[], const char *what);
+/* The strings of the list at index t as a NULL-terminated array (a userdata left on the stack; the strings
+ * stay referenced by the table); raises "WHAT must be a list of strings". */
+const char **pl_string_array(lua_State *L, int t, const char *what, size_t *n);
 
 /* code, or signal and core_dumped, of a wait status into the table on top of the stack */
 void pl_push_wait_status(lua_State *L, int status);

@@ -332,23 +332,6 @@ static int drain(int fd, struct capture *b)
 	}
 }
 
-static const char **strings_of(lua_State *L, int t, const char *what, size_t *n)
-{
-	const char **v;
-
-	luaL_checktype(L, t, LUA_TTABLE);
-	*n = lua_rawlen(L, t);
-	v = lua_newuserdatauv(L, (*n + 1) * sizeof *v, 0);
-	for (size_t i = 0; i < *n; i++) {
-		if (lua_rawgeti(L, t, (lua_Integer)i + 1) != LUA_TSTRING)
-			luaL_error(L, "session exec: %s must be a list of strings", what);
-		v[i] = lua_tostring(L, -1);
-		lua_pop(L, 1); /* the string stays referenced by the table */
-	}
-	v[*n] = NULL;
-	return v;
-}
-
 /* core.session_exec(socket, argv, { env = {"K=V"...}, cwd, timeout, stdin = string, stdout = "capture",
  * stderr = "capture" }) -> { status, stdout, stderr, message, command, usage } | nil, err, errno.
  * command: its number in the session; usage (push_usage): when it ran and was reaped.
@@ -366,7 +349,7 @@ static int l_exec(lua_State *L)
 	char rbuf[4096], msg[300] = "";
 	struct capture out[2] = { { 0 }, { 0 } };
 
-	argv = strings_of(L, 2, "argv", &argc);
+	argv = pl_string_array(L, 2, "session exec: argv", &argc);
 	if (argc == 0 || !argv[0][0])
 		luaL_error(L, "session exec: argv must not be empty");
 	if (lua_isnoneornil(L, 3))
@@ -374,7 +357,7 @@ static int l_exec(lua_State *L)
 	luaL_checktype(L, 3, LUA_TTABLE);
 	pl_check_fields(L, 3, fields, "session exec options");
 	if (lua_getfield(L, 3, "env") != LUA_TNIL)
-		env = strings_of(L, lua_absindex(L, -1), "env", &envc);
+		env = pl_string_array(L, lua_absindex(L, -1), "session exec: env", &envc);
 	cwd = pl_field_str(L, 3, "cwd", "");
 	lua_getfield(L, 3, "timeout");
 	timeout = luaL_optnumber(L, -1, 0);

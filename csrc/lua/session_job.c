@@ -56,23 +56,6 @@ static int l_parent_death(lua_State *L)
 	return 1;
 }
 
-static const char **strings_of(lua_State *L, int t, const char *what, size_t *n)
-{
-	const char **v;
-
-	luaL_checktype(L, t, LUA_TTABLE);
-	*n = lua_rawlen(L, t);
-	v = lua_newuserdatauv(L, (*n + 1) * sizeof *v, 0);
-	for (size_t i = 0; i < *n; i++) {
-		if (lua_rawgeti(L, t, (lua_Integer)i + 1) != LUA_TSTRING)
-			luaL_error(L, "session job: %s must be a list of strings", what);
-		v[i] = lua_tostring(L, -1);
-		lua_pop(L, 1); /* the string stays referenced by the table */
-	}
-	v[*n] = NULL;
-	return v;
-}
-
 /* core.session_job(socket, argv, { env = {"K=V"...}, cwd, timeout, stdin = string, max_output = bytes })
  * -> job | nil, err, errno */
 static int l_job(lua_State *L)
@@ -86,7 +69,7 @@ static int l_job(lua_State *L)
 	struct session_job *j;
 	int r;
 
-	argv = strings_of(L, 2, "argv", &argc);
+	argv = pl_string_array(L, 2, "session job: argv", &argc);
 	if (argc == 0 || !argv[0][0])
 		luaL_error(L, "session job: argv must not be empty");
 	if (lua_isnoneornil(L, 3))
@@ -94,7 +77,7 @@ static int l_job(lua_State *L)
 	luaL_checktype(L, 3, LUA_TTABLE);
 	pl_check_fields(L, 3, fields, "session job options");
 	if (lua_getfield(L, 3, "env") != LUA_TNIL)
-		env = strings_of(L, lua_absindex(L, -1), "env", &envc);
+		env = pl_string_array(L, lua_absindex(L, -1), "session job: env", &envc);
 	cwd = pl_field_str(L, 3, "cwd", "");
 	lua_getfield(L, 3, "timeout");
 	timeout = luaL_optnumber(L, -1, 0);

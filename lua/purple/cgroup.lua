@@ -41,8 +41,9 @@ local function join(mount, rel)
   return mount .. rel
 end
 
--- Mounted hierarchies from /proc/self/mountinfo: v2 mount point, v1 mount point by controller.
-local function mounts()
+-- Mounted hierarchies from /proc/self/mountinfo: v2 mount point, v1 mount point by controller, for
+-- the v1 controller names in `names` (default: those purple's limits use). purple.oci.cgroup asks for more.
+local function mounts(names)
   local v2, v1 = nil, {}
   local f = io.open("/proc/self/mountinfo")
   if not f then return nil, v1 end
@@ -55,7 +56,7 @@ local function mounts()
         v2 = mp
       elseif fstype == "cgroup" then
         for o in opts:gmatch("[^,]+") do
-          for _, name in pairs(V1_NAME) do
+          for _, name in pairs(names or V1_NAME) do
             if o == name and not v1[name] then v1[name] = mp end
           end
         end
@@ -65,6 +66,7 @@ local function mounts()
   f:close()
   return v2, v1
 end
+M.mounts = mounts
 
 -- The calling process's own cgroup paths: v2 path and v1 path by controller.
 local function own_paths()

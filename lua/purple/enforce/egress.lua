@@ -5,6 +5,7 @@
 -- namespace and hands both sockets to the supervisor, where a relay thread (csrc/egress_proxy.c)
 -- checks each request and connects out from the host's namespace. Nothing else leaves.
 local core = require "purple.core"
+local filesystem = require "purple.enforce.filesystem"
 local log = require "purple.log"
 
 local M = {}
@@ -30,23 +31,6 @@ end
 -- never terminates TLS). Mounted read-only unless the policy maps something at, above or below.
 local CERTS = { "/etc/ssl/certs", "/usr/share/ca-certificates" }
 
-local function under(path, dir)
-  return dir == "/" or path == dir or path:sub(1, #dir + 1) == dir .. "/"
-end
-
-local function certificates(run)
-  local mounts = run.spec.mounts
-  for _, path in ipairs(CERTS) do
-    local mapped = false
-    for _, m in ipairs(mounts) do
-      if under(path, m.target) or under(m.target, path) then mapped = true break end
-    end
-    if not mapped and core.stat(path) then
-      mounts[#mounts + 1] = { type = "bind", source = path, target = path, readonly = true, optional = true }
-    end
-  end
-end
-
 -- Test-only settings (docs/network.md): a hosts file the proxy resolves from instead of the host's
 -- resolver, and shorter handshake and idle timeouts ("HANDSHAKE_MS,IDLE_MS").
 local function test_settings()
@@ -71,7 +55,7 @@ function M.prepare(run)
   table.sort(list)
   run.spec.env = list
   run.env = env
-  certificates(run)
+  filesystem.bind_host_files(run, CERTS)
   local ports = #n.allow_ports > 0 and n.allow_ports or M.DEFAULT_PORTS
   local hosts, hs, idle = test_settings()
   run.egress = {

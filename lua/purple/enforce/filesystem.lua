@@ -55,6 +55,24 @@ local function passwd_files(run)
 end
 
 -- The mount plan for the spawn spec, or nil, "field: why".
+-- Host files a feature needs inside (DNS resolver files, CA certificates): each existing path is bound
+-- read-only at its own place unless the policy maps something at, above or below it. Returns the
+-- paths bound.
+function M.bind_host_files(run, paths)
+  local mounts, bound = run.spec.mounts, {}
+  for _, path in ipairs(paths) do
+    local mapped = false
+    for _, m in ipairs(mounts) do
+      if under(path, m.target) or under(m.target, path) then mapped = true break end
+    end
+    if not mapped and core.stat(path) then
+      mounts[#mounts + 1] = { type = "bind", source = path, target = path, readonly = true, optional = true }
+      bound[#bound + 1] = path
+    end
+  end
+  return bound
+end
+
 function M.plan(run)
   local fs = run.policy.filesystem or {}
   local mounts, targets = {}, {}

@@ -15,6 +15,7 @@
 -- See docs/network.md for what each mechanism covers and the choices made.
 local core = require "purple.core"
 local cgroup = require "purple.cgroup"
+local filesystem = require "purple.enforce.filesystem"
 local log = require "purple.log"
 local units = require "purple.units"
 
@@ -239,10 +240,6 @@ end
 local RESOLVER_FILES = { "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf",
   "/etc/gai.conf", "/etc/ssl/certs" }
 
-local function under(path, dir)
-  return dir == "/" or path == dir or path:sub(1, #dir + 1) == dir .. "/"
-end
-
 -- DNS is open when the network is not isolated and allow_outgoing covers port 53 (any protocol).
 local function opens_dns(n)
   for _, p in ipairs(port_list(n, "allow_outgoing")) do
@@ -252,16 +249,8 @@ local function opens_dns(n)
 end
 
 local function resolver_files(run)
-  local mounts = run.spec.mounts
-  for _, path in ipairs(RESOLVER_FILES) do
-    local mapped = false
-    for _, m in ipairs(mounts) do
-      if under(path, m.target) or under(m.target, path) then mapped = true break end
-    end
-    if not mapped and core.stat(path) then
-      mounts[#mounts + 1] = { type = "bind", source = path, target = path, readonly = true, optional = true }
-      log.debug("network: DNS is open: %s read-only", path)
-    end
+  for _, path in ipairs(filesystem.bind_host_files(run, RESOLVER_FILES)) do
+    log.debug("network: DNS is open: %s read-only", path)
   end
 end
 

@@ -13,6 +13,7 @@
 -- the v2 hierarchy get the same relative path, as runc's cgroupfs driver does. On a v1 or hybrid
 -- host the limits go to the v1 controllers; on a pure v2 host to the unified group. A limit that
 -- cannot be written is an error naming its property: nothing is run unenforced.
+local cgroup = require "purple.cgroup"
 local core = require "purple.core"
 local files = require "purple.files"
 local json = require "purple.json"
@@ -22,26 +23,7 @@ local M = {}
 local V1 = { "cpu", "cpuacct", "memory", "pids", "blkio", "devices", "freezer", "cpuset" }
 
 local function hierarchies()
-  local v2, v1 = nil, {}
-  local f = io.open("/proc/self/mountinfo")
-  if not f then return nil, v1 end
-  for line in f:lines() do
-    local mp, rest = line:match("^%S+ %S+ %S+ %S+ (%S+) .- %- (.*)$")
-    if mp then
-      local fstype, _, opts = rest:match("^(%S+) (%S+) (%S+)")
-      if fstype == "cgroup2" and not v2 then
-        v2 = mp
-      elseif fstype == "cgroup" then
-        for o in opts:gmatch("[^,]+") do
-          for _, c in ipairs(V1) do
-            if o == c and not v1[c] then v1[c] = mp end
-          end
-        end
-      end
-    end
-  end
-  f:close()
-  return v2, v1
+  return cgroup.mounts(V1)
 end
 
 local function fail(path, why)
