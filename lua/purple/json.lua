@@ -9,8 +9,8 @@
 --
 --   encode(v) -> text        keys sorted, so equal tables encode alike (policy_sha256, reports,
 --                            `purple profile show --format json`); NaN and infinities as null
---   decode(text) -> value | nil, "json: why"   objects carry object_mt (an empty one encodes back
---                            as {}), JSON null is null
+--   decode(text) -> value | nil, "json: why"   never raises, whatever the text; objects carry
+--                            object_mt (an empty one encodes back as {}), JSON null is null
 --   object([t]) -> t         a table that encodes as an object even when empty
 --
 -- dkjson itself is loaded on the first encode or decode: `purple profile show` and the policy code
@@ -59,7 +59,13 @@ local decoder
 
 function M.decode(text)
   decoder = decoder or dkjson().use_lpeg()
-  local v, pos, err = decoder.decode(text, 1, M.null, M.object_mt)
+  -- lpeg recurses once per nesting level and raises when the C stack runs out ("[[[[..." of a few
+  -- thousand levels): that is bad input like any other, not an error of purple's
+  local ok, v, pos, err = pcall(decoder.decode, text, 1, M.null, M.object_mt)
+  if not ok then
+    if tostring(v):find("stack overflow", 1, true) then return nil, "json: nested too deeply" end
+    error(v, 0)
+  end
   if err then return nil, "json: " .. err end
   if pos and pos <= #text and text:find("%S", pos) then
     return nil, ("json: trailing characters at byte %d"):format(pos)

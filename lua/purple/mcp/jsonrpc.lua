@@ -51,9 +51,7 @@ end
 -- classify(line) -> msg | nil, code, message, id. msg: { kind = "request" | "notification" |
 -- "response", id, method, params }.
 function M.classify(line)
-  -- the decoder raises on what it cannot hold (nesting deeper than the C stack takes)
-  local ok, v, err = pcall(json.decode, line)
-  if not ok then return nil, M.PARSE_ERROR, "parse error: nested too deeply" end
+  local v, err = json.decode(line)
   if v == nil then return nil, M.PARSE_ERROR, "parse error: " .. tostring(err):gsub("^json: ", "") end
   if type(v) == "table" and not is_object(v) then
     return nil, M.INVALID_REQUEST, "invalid request: batches are not supported; send one message per line"

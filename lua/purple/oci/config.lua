@@ -3,6 +3,7 @@
 --   load(bundle_dir) -> spec | nil, "config.json: <json path>: why"
 --       reads and validates config.json (purple.oci.schema); spec.warnings lists ignored extension
 --       properties.
+--   decode(text, bundle_dir) -> the same, from config.json's text (load's parser; fuzz_oci_config)
 --   plan(spec, { profile = <normalised purple policy> | nil, bundle = dir, uid = invoker uid })
 --       -> plan | nil, "config.json: <json path>: why"
 --     plan = { spec = <table for core.spawn>, terminal = bool, console_size = {height, width} | nil,
@@ -30,6 +31,10 @@ function M.load(bundle)
   if not f then return nil, ("config.json: cannot read %s: %s"):format(path, err) end
   local text = f:read("a")
   f:close()
+  return M.decode(text, bundle)
+end
+
+function M.decode(text, bundle)
   local doc, jerr = json.decode(text)
   if not doc then return nil, "config.json: " .. jerr end
   local warnings, verr = schema.validate(doc, json.null)
