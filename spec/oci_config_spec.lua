@@ -122,6 +122,8 @@ describe("purple.oci.config validation", function()
 
   it("names malformed JSON and wrong types by their path", function()
     assert.truthy(load_err('{"ociVersion": "1.0.0",'):match("^config%.json: json: "))
+    -- nesting deeper than the decoder's C stack (found by fuzz_oci_config) is bad JSON, not a crash
+    assert.equal("config.json: json: nested too deeply", load_err(('{"a":['):rep(20000)))
     assert.equal("config.json: process.rlimits[0].soft: must be an integer (0 to 18446744073709551615)",
       load_err(json.encode({
       ociVersion = "1.0.0", process = { cwd = "/", rlimits = { { type = "RLIMIT_NOFILE", soft = "x", hard = 1 } } } })))
