@@ -143,7 +143,11 @@ describe("purple mcp", function()
     assert.are.equal("run: unknown argument 'bogus'", tool_err("run", { command = "true", bogus = 1 }))
     assert.are.equal("run: give either 'command' (a shell command line) or 'argv' (an array of strings), not both",
       tool_err("run", {}))
-    assert.are.equal("run: argument 'timeout': expected a number > 0", tool_err("run", { command = "true", timeout = -1 }))
+    assert.are.equal("run: argument 'timeout': expected a number > 0 and < 4000000",
+      tool_err("run", { command = "true", timeout = -1 }))
+    -- above what the session's command timer takes: a tool error, not an internal error of the server
+    assert.are.equal("run: argument 'timeout': expected a number > 0 and < 4000000",
+      tool_err("run", { command = "true", timeout = 5e6 }))
     assert.are.equal("run: argument 'argv': expected a non-empty array of strings", tool_err("run", { argv = { 1 } }))
     assert.are.equal("run: argument 'cwd': an absolute path inside the sandbox", tool_err("run", { command = "true",
       cwd = "rel" }))
@@ -369,6 +373,11 @@ describe("purple mcp", function()
     local out
     out, err, code = H.sh(q(H.purple) .. " mcp --profile " .. q(profile) .. " --workspace /nonexistent/x </dev/null")
     assert.are.same({ "", "purple: mcp: --workspace /nonexistent/x: no such directory\n", 125 }, { out, err, code })
+    -- a default timeout the session's command timer cannot take is refused here, not at every call
+    out, err, code = H.sh(q(H.purple) .. " mcp --profile " .. q(profile) .. " --workspace " .. q(ws)
+      .. " --timeout 4000000 </dev/null")
+    assert.are.same({ "", "purple: mcp: --timeout: expected a positive number of seconds below 4000000 (see purple "
+      .. "mcp --help)\n", 125 }, { out, err, code })
   end)
 
   it("works with the official TypeScript SDK client (@modelcontextprotocol/sdk from npm)", function()

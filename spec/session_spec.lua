@@ -398,6 +398,12 @@ s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 99, 0, 0)); print("type", len(
     assert.is_nil(core.stat(rt .. "/s7.sock", false))
   end)
 
+  it("takes any finite session timeout: one beyond the clock's range never comes", function()
+    assert.are.equal(0, select(3, start(profile, "far", "--timeout 1e300")))
+    local out, err, code = exec("far", { "echo", "up" })
+    assert.are.same({ "up\n", "", 0 }, { out, err, code })
+  end)
+
   it("serves 16 concurrent commands and a huge argv", function()
     assert.are.equal(0, select(3, start(profile, "s8")))
     local d = H.tmpdir()

@@ -146,6 +146,13 @@ while :; do sleep 0.1; done]] })
       { args = { "--timeout", "0.5" } })
     assert.are.equal(124, code, err)
   end)
+
+  it("takes any finite timeout: one longer than poll's int of ms runs the command (no internal error)", function()
+    local out, err, code = H.run(profile("session_timeout_seconds = 1e300"), { "echo", "ran" })
+    assert.are.same({ "ran\n", "", 0 }, { out, err, code })
+    out, err, code = H.run(profile(), { "echo", "ran" }, { args = { "--timeout", "3000000" } })
+    assert.are.same({ "ran\n", "", 0 }, { out, err, code })
+  end)
 end)
 
 describe("a supervisor killed with SIGKILL", function()

@@ -63,7 +63,8 @@ static int l_serve(lua_State *L)
 	lua_getfield(L, 1, "deadline");
 	deadline = luaL_optnumber(L, -1, 0);
 	lua_pop(L, 1);
-	if (deadline > 0)
+	/* a deadline past what a long long of ns holds (292 years of uptime) never comes: none */
+	if (deadline > 0 && deadline < 9e9)
 		cfg.deadline_ns = (long long)(deadline * 1e9);
 	lua_getfield(L, 1, "events");
 	if (!lua_isnil(L, -1))

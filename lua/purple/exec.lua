@@ -58,6 +58,9 @@ local function supervise(run, result, enforcers)
     elseif kill_at then
       wait = math.max(0, math.ceil((kill_at - now) * 1000))
     end
+    -- poll takes an int of ms (24.8 days): a longer timeout (any finite number of seconds is one)
+    -- wakes the loop then and waits again
+    if wait > 0x7fffffff then wait = 0x7fffffff end
     local ev, err = sandbox:poll(wait)
     if ev == nil and err then
       return fail(result, status.SETUP, "purple: " .. err)

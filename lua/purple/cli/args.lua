@@ -98,13 +98,14 @@ function M.parse(p, args)
   return result
 end
 
--- seconds(option [, zero_ok]) -> a converter for :convert(): a finite number of seconds, > 0
--- (>= 0 with zero_ok).
-function M.seconds(option, zero_ok)
+-- seconds(option [, zero_ok [, below]]) -> a converter for :convert(): a finite number of seconds,
+-- > 0 (>= 0 with zero_ok), less than below when given.
+function M.seconds(option, zero_ok, below)
   return function(s)
     local n = tonumber(s)
-    if n and (n > 0 or zero_ok and n == 0) and n ~= math.huge then return n end
-    return nil, ("%s: expected a %snumber of seconds"):format(option, zero_ok and "" or "positive ")
+    if n and (n > 0 or zero_ok and n == 0) and n ~= math.huge and (not below or n < below) then return n end
+    return nil, ("%s: expected a %snumber of seconds%s"):format(option, zero_ok and "" or "positive ",
+      below and (" below %d"):format(below) or "")
   end
 end
 

@@ -50,7 +50,9 @@ M.LIST = {
       command = d(STR, "A shell command line, run with /bin/sh -c."),
       argv = d({ type = "array", items = STR, minItems = 1 }, "The program and its arguments (instead of command)."),
       cwd = d(STR, "Working directory: an absolute path inside the sandbox (default: the policy's working_dir)."),
-      timeout = d({ type = "number", exclusiveMinimum = 0 }, "Seconds before the command is killed (exit status 124)."),
+      -- below 4000000 s (46 days), the most a session's command timer takes (core.session_job)
+      timeout = d({ type = "number", exclusiveMinimum = 0, exclusiveMaximum = 4000000 },
+        "Seconds before the command is killed (exit status 124)."),
       stdin = d(STR, "Text given to the command on stdin (default: empty)."),
     }),
     outputSchema = RUN_OUT,
@@ -110,6 +112,7 @@ local function type_ok(spec, v)
   if spec.type == "integer" then return math.type(v) == "integer" end
   if spec.type == "number" then
     return type(v) == "number" and v == v and (not spec.exclusiveMinimum or v > spec.exclusiveMinimum)
+      and (not spec.exclusiveMaximum or v < spec.exclusiveMaximum)
   end
   if spec.type == "boolean" then return type(v) == "boolean" end
   if spec.type == "array" then
@@ -133,7 +136,8 @@ function M.check(tool, args)
     local p = s.properties[k]
     if not p then return nil, ("unknown argument '%s'"):format(tostring(k)) end
     if not type_ok(p, v) then
-      return nil, ("argument '%s': expected %s"):format(k, p.exclusiveMinimum and "a number > 0"
+      return nil, ("argument '%s': expected %s"):format(k, p.exclusiveMinimum
+        and ("a number > %s and < %s"):format(p.exclusiveMinimum, p.exclusiveMaximum)
         or p.type == "array" and "a non-empty array of strings" or ("a" .. (p.type == "integer" and "n " or " ")
         .. p.type))
     end
