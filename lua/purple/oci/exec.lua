@@ -92,10 +92,11 @@ function M.exec(g, o, operands)
     local mon, merr = lifecycle.monitor(g, st, profile, plan.violations, sandbox)
     if not mon then sandbox:close() return nil, "exec: " .. merr end
     local cur = state.read(g.root, o.id) or st
-    local list = { mon }
+    local list = {} -- create's first, then the execs' still running, this one last
     for _, m in ipairs(cur.monitors or {}) do
       if lifecycle.monitor_alive(m) then list[#list + 1] = m end
     end
+    list[#list + 1] = mon
     cur.monitors = list
     state.write(g.root, cur)
   end
