@@ -35,6 +35,7 @@
 #include <sys/syscall.h>
 
 #include "control.h"
+#include "fdpass.h"
 #include "inherited_heap.h"
 #include "notify.h"
 #include "oci_monitor.h"
@@ -294,22 +295,12 @@ static void handle(struct mon *m, const struct notify_event *ev)
 /* A message from init: the listener rides on CTL_STARTED; end of file: init is gone. */
 static void read_ctl(struct mon *m)
 {
-	struct ctl_msg msg;
-	struct iovec iov = { &msg, sizeof msg };
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-	int fd[2] = { -1, -1 };
-	ssize_t n = recvmsg(m->ctl, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	struct ctl_msg msg = { 0 };
+	int fd[2];
+	ssize_t n = fdpass_recv(m->ctl, &msg, sizeof msg, fd, 2, MSG_DONTWAIT);
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (n == -EAGAIN)
 		return;
-	if (n > 0)
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-				memcpy(fd, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0) >= sizeof fd ? sizeof fd : sizeof(int));
 	if (n > 0 && msg.kind == CTL_STARTED && fd[0] >= 0 && m->listener < 0) {
 		m->listener = fd[0];
 		fd[0] = -1;

@@ -591,27 +591,17 @@ static int reap(struct sandbox *s)
 	return 1;
 }
 
-/* Reads one control message from init, with an fd if one was passed. */
+/* Reads one control message from init, with the fds passed along (-1 when none): as recvmsg. */
 static int read_ctl(struct sandbox *s, struct ctl_msg *m, int fd[2])
 {
-	struct iovec iov = { m, sizeof *m };
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof u.buf };
 	ssize_t n;
 
-	fd[0] = fd[1] = -1;
 	memset(m, 0, sizeof *m);
-	n = recvmsg(s->ctl, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n <= 0)
-		return (int)n;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0) >= 2 * sizeof(int) ? 2 * sizeof(int) :
-			       sizeof(int));
+	n = fdpass_recv(s->ctl, m, sizeof *m, fd, 2, MSG_DONTWAIT);
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
 	return (int)n;
 }
 
