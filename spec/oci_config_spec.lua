@@ -554,6 +554,29 @@ describe("purple.oci.config containers", function()
     assert.equal("mkdir: can't create directory '/tmp/d': Operation not supported\n", err)
   end)
 
+  it("core.oci_monitor names what is wrong with its options (purple-oci's create and exec start it: oci_engines_spec)",
+    function()
+    local c = base({ "true" })
+    c.mounts[4] = nil -- the profile's scratch path /tmp is a private tmpfs
+    local plan = assert(config.plan(assert(config.load(bundle(c))),
+      { profile = assert(require("purple.profiles").load("ai-strict")) }))
+    local sb = assert(core.spawn(plan.spec))
+    local function err_of(opts)
+      local ok, e = pcall(core.oci_monitor, sb, opts)
+      assert.is_false(ok)
+      return e
+    end
+    assert.equal("oci_monitor: unknown field 'color'", err_of({ session = "s", profile = "p", calls = {}, color = 1 }))
+    assert.equal("oci_monitor: session and profile are required", err_of({ profile = "p", calls = {} }))
+    assert.equal("oci_monitor: calls must be a table", err_of({ session = "s", profile = "p" }))
+    assert.equal("oci_monitor: calls: a string for each syscall number 0-4095",
+      err_of({ session = "s", profile = "p", calls = { mount = "x" } }))
+    assert.equal("field 'log_json' must be a boolean", err_of({ session = "s", profile = "p", calls = {}, log_json = 1 }))
+    sb:close()
+    assert.equal("oci_monitor: the sandbox has no listener and no control socket (closed or detached)",
+      err_of({ session = "s", profile = "p", calls = {} }))
+  end)
+
   it("with purple.profile ai-strict: syscalls the profile denies fail even where the config allows them", function()
     local c = base({ "sh", "-c", "unshare -U true 2>/dev/null; echo $?" })
     c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW" }

@@ -90,8 +90,8 @@ static int l_monitor(lua_State *L)
 	c.ncalls = (size_t)(max + 1);
 	if (s->listener >= 0)
 		c.listener = s->listener;
-	else
-		c.ctl = s->ctl;
+	else if ((c.ctl = s->ctl) < 0)
+		return luaL_error(L, "oci_monitor: the sandbox has no listener and no control socket (closed or detached)");
 	pid = oci_monitor_start(&c);
 	if (pid < 0)
 		return pl_fail(L, (int)-pid, "start the violation monitor");
