@@ -692,7 +692,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     F = "--fifo-dir " .. H.q(W .. "/containerd/fifo")
     R = ("--runc-binary %s --runc-root %s %s"):format(H.q(OCI), H.q(W .. "/containerd/runc"), F)
     local P = podman_env(W)
-    rootfs(W)
+    rootfs(W, { "rawsys" })
     assert(os.execute(("tar -C %s -cf %s . && %s import %s localhost/bb >/dev/null && %s save --format oci-archive "
       .. "-o %s localhost/bb >/dev/null 2>&1 && %s rmi -af >/dev/null && %s images import %s >/dev/null"):format(
       H.q(W .. "/rootfs"), H.q(W .. "/rootfs.tar"), P, H.q(W .. "/rootfs.tar"), P, H.q(W .. "/bb.tar"), P, C,
@@ -734,5 +734,33 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     assert.are.equal(0, select(3, H.sh(C .. " task delete c2")))
     assert.are.equal(0, select(3, H.sh(C .. " container rm c2")))
     assert.are.same({}, core.readdir(W .. "/containerd/runc/default") or {})
+  end)
+
+  it("--annotation purple.profile=ai-strict: a supervised call fails with EPERM and is named in the shim's log.json",
+    function()
+    if skip then return pending(skip) end
+    local out, err, code = H.sh(C .. " run -d --annotation purple.profile=ai-strict " .. R
+      .. " localhost/bb:latest v4 sh -c '/h/rawsys 165 >/tmp/r; exec sleep 1000' </dev/null")
+    assert.are.same({ "", 0 }, { err, code }, out)
+    finally(function()
+      H.sh(C .. " t rm -f v4")
+      H.sh(C .. " c rm v4")
+    end)
+    while (H.sh(C .. " task exec " .. F .. " --exec-id e1 v4 cat /tmp/r </dev/null")) ~= "errno EPERM\n" do core.sleep(0.05) end
+    -- the shim passes --log <state>/io.containerd.runtime.v2.task/default/v4/log.json --log-format json
+    local log = W .. "/containerd/state/io.containerd.runtime.v2.task/default/v4/log.json"
+    while #lines(log) < 1 do core.sleep(0.02) end
+    local rec = json.decode(lines(log)[1])
+    local pid = rec.msg:match("^blocked syscall mount %(165%) in pid (%d+) ")
+    assert.are.same({ "warning", "blocked syscall mount (165) in pid " .. tostring(pid) .. " (rawsys) of container v4; "
+      .. "to permit it add \"mount\" to syscalls.allow in ai-strict" }, { rec.level, rec.msg })
+    local st = json.decode(H.read(W .. "/containerd/runc/default/v4/state.json"))
+    local m = st.monitors[1]
+    assert.is_true(running(m))
+    assert.are.equal(0, select(3, H.sh(C .. " task kill -s SIGKILL v4")))
+    while not (H.sh(C .. " task ls")):match("\nv4%s+%d+%s+STOPPED") do core.sleep(0.05) end
+    assert.are.equal(0, select(3, H.sh(C .. " task delete v4")))
+    assert.is_false(running(m))
+    assert.is_nil(core.stat(W .. "/containerd/runc/default/v4", false))
   end)
 end)
