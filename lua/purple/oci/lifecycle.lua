@@ -337,6 +337,8 @@ function M.kill(g, o)
   end
   local ok, kerr = core.kill(st.pid, sig)
   if not ok then return nil, kerr end
+  -- kill --all ID KILL: the whole container ends with its init; its monitors too, by their pids
+  if o.all and sig == 9 then end_monitors(st) end
   return true
 end
 
