@@ -1,8 +1,9 @@
-/* fdpass.h: a buffer and its SCM_RIGHTS fds in one sendmsg. */
+/* fdpass.h: a buffer and its SCM_RIGHTS fds in one sendmsg, or one recvmsg. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "fdpass.h"
 
@@ -39,4 +40,37 @@ ssize_t fdpass_sendv(int sock, const struct iovec *iov, int niov, const int *fds
 	while ((r = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
 		;
 	return r < 0 ? -errno : r;
+}
+
+ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, int maxfds, int flags)
+{
+	struct iovec iov = { buf, len };
+	union {
+		char buf[CMSG_SPACE(FDPASS_MAX * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+	int got = 0;
+	ssize_t n;
+
+	for (int i = 0; i < maxfds; i++)
+		fds[i] = -1;
+	while ((n = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+			if (got < maxfds)
+				fds[got++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
 }

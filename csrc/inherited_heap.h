@@ -10,6 +10,11 @@
  * root; 0 = unknown (nothing will be unmapped). */
 void inherited_heap_note(unsigned long start_brk);
 
+/* Names this copy title (its comm, and its /proc/PID/cmdline, whose area and environ's are zeroed:
+ * init's must not show purple's host command line inside the sandbox) and notes the heap's start
+ * from the same /proc/self/stat line (inherited_heap_note). No allocation. */
+void inherited_heap_retitle(const char *title);
+
 /* The heap's current end (brk(0)), for a caller that drops it later under a filter that may deny brk. */
 unsigned long inherited_heap_end(void);
 

@@ -13,7 +13,7 @@
 #include "notify.h"
 
 /* The kernel's structure may grow: receive into a buffer of the size it reports. */
-static size_t notif_size(void)
+size_t notify_buf_size(void)
 {
 	static size_t size;
 
@@ -27,27 +27,35 @@ static size_t notif_size(void)
 	return size;
 }
 
-int notify_receive(int fd, struct notify_event *ev)
+int notify_receive_buf(int fd, void *buf, size_t size, struct notify_event *ev)
 {
-	size_t size = notif_size();
-	struct seccomp_notif *n = calloc(1, size);
+	struct seccomp_notif *n = buf;
 
-	if (!n)
-		return -ENOMEM;
-	if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, n) < 0) {
-		int err = errno;
-
-		free(n);
-		return err == ENOENT || err == EINTR ? 0 : -err;
-	}
+	if (size < notify_buf_size())
+		return -EINVAL;
+	memset(buf, 0, size);
+	if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, n) < 0)
+		return errno == ENOENT || errno == EINTR ? 0 : -errno;
 	ev->id = n->id;
 	ev->pid = (pid_t)n->pid;
 	ev->nr = n->data.nr;
 	ev->arch = n->data.arch;
 	for (int i = 0; i < 6; i++)
 		ev->args[i] = n->data.args[i];
-	free(n);
 	return 1;
+}
+
+int notify_receive(int fd, struct notify_event *ev)
+{
+	size_t size = notify_buf_size();
+	void *n = malloc(size);
+	int r;
+
+	if (!n)
+		return -ENOMEM;
+	r = notify_receive_buf(fd, n, size, ev);
+	free(n);
+	return r;
 }
 
 int notify_respond(int fd, uint64_t id, int cont, int err, long long val)

@@ -218,58 +218,6 @@ static int set_ids(const struct spawn_cfg *c, char *what, size_t n)
 	return 0;
 }
 
-/* Init is a copy of the supervisor: without this, /proc/1/cmdline and environ inside the sandbox
- * show purple's host command line and environment. Both areas are zeroed in this copy and init is
- * named purple-init. Raw reads and no allocation (see init_main's caller). The same line gives
- * the heap's start, noted for inherited_heap_drop. */
-static void hide_cmdline(void)
-{
-	char buf[1024];
-	unsigned long v[5] = { 0 }; /* fields 47-51 */
-	ssize_t len;
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), field = 2;
-	char *p;
-
-	prctl(PR_SET_NAME, "purple-init", 0, 0, 0);
-	if (fd < 0)
-		return;
-	len = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (len <= 0)
-		return;
-	buf[len] = 0;
-	p = strrchr(buf, ')'); /* field 2, the name, may hold spaces and parentheses */
-	if (!p)
-		return;
-	/* fields 47-51: start_brk arg_start arg_end env_start env_end (proc(5)) */
-	for (p++; *p && field < 51; ) {
-		while (*p == ' ')
-			p++;
-		field++;
-		if (field >= 47) {
-			unsigned long x = 0;
-
-			for (; *p >= '0' && *p <= '9'; p++)
-				x = x * 10 + (unsigned long)(*p - '0');
-			v[field - 47] = x;
-		}
-		while (*p && *p != ' ')
-			p++;
-	}
-	if (field < 51)
-		return;
-	inherited_heap_note(v[0]);
-	if (v[1] >= v[2] || v[3] > v[4] || v[2] - v[1] < sizeof "purple-init")
-		return;
-	memset((void *)v[1], 0, v[2] - v[1]);
-	memset((void *)v[3], 0, v[4] - v[3]);
-	memcpy((void *)v[1], "purple-init", sizeof "purple-init");
-	/* A non-NUL last byte makes the kernel read the title up to its first NUL (as after
-	 * setproctitle), so cmdline is "purple-init" alone rather than followed by the zeroed rest. */
-	if (v[2] - v[1] > sizeof "purple-init")
-		*(char *)(v[2] - 1) = ' ';
-}
-
 /* The container's terminal, opened in its own /dev/pts (so ttyname works inside): the slave becomes
  * stdin, stdout and stderr, the master goes to the supervisor. 0 or -errno with what. */
 static int open_pty(const struct spawn_cfg *c, int ctl, char *what, size_t n)
@@ -320,7 +268,8 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 
 	if (c->die_with_parent)
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	hide_cmdline();
+	/* /proc/1/cmdline and environ inside the sandbox must not show purple's host command line */
+	inherited_heap_retitle("purple-init");
 	/* Wait for the parent: cgroups joined and id maps written. EOF means it died. */
 	if (read(ctl, &go, 1) != 1)
 		_exit(125);
@@ -642,27 +591,17 @@ static int reap(struct sandbox *s)
 	return 1;
 }
 
-/* Reads one control message from init, with an fd if one was passed. */
+/* Reads one control message from init, with the fds passed along (-1 when none): as recvmsg. */
 static int read_ctl(struct sandbox *s, struct ctl_msg *m, int fd[2])
 {
-	struct iovec iov = { m, sizeof *m };
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof u.buf };
 	ssize_t n;
 
-	fd[0] = fd[1] = -1;
 	memset(m, 0, sizeof *m);
-	n = recvmsg(s->ctl, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n <= 0)
-		return (int)n;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0) >= 2 * sizeof(int) ? 2 * sizeof(int) :
-			       sizeof(int));
+	n = fdpass_recv(s->ctl, m, sizeof *m, fd, 2, MSG_DONTWAIT);
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
 	return (int)n;
 }
 

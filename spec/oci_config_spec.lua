@@ -270,6 +270,41 @@ describe("purple.oci.config validation", function()
     assert.equal("allow", decide(3, 0))    -- both allow
     assert.equal(1, decide(4, 0))          -- a allows by default, b errno 1 by default
   end)
+
+  it("keeps the profile's supervised calls notify (below an errno, above log and allow) for the monitor", function()
+    local a = { default = "allow", rules = { { nr = 1, action = 95 }, { nr = 2, action = "log" }, { nr = 3, action = "kill" } } }
+    local b = { default = "notify", rules = { { nr = 4, action = "allow" } } }
+    local t = assert(layer.intersect(a, b))
+    local by = {}
+    for _, r in ipairs(t.rules) do if by[r.nr] == nil then by[r.nr] = r.action end end -- the first rule decides
+    -- the config's errno stays the config's (as before, when notify became EPERM and the first errno won)
+    assert.are.same({ 95, "notify", "kill", "allow" }, { by[1], by[2], by[3], by[4] })
+    assert.equal("notify", t.default)
+    -- ai-strict on a config without a filter: the listener for the monitor, and what it says of mount
+    local policy = assert(require("purple.profiles").load("ai-strict"))
+    local c = base({ "true" })
+    c.mounts[4] = nil -- the profile's scratch path /tmp is a private tmpfs
+    local p = assert(plan_of(c, { profile = policy }))
+    assert.is_true(p.spec.seccomp_listener)
+    assert.are.same({ profile = "ai-strict", errno = 1, mount = "mount\tto permit it add \"mount\" to syscalls.allow in "
+      .. "ai-strict\tnot allowed" }, { profile = p.violations.profile, errno = p.violations.errno,
+      mount = p.violations.calls[core.syscall_number("mount")] })
+    assert.is_nil(p.violations.calls[core.syscall_number("read")]) -- allowed: never notified
+    -- a config whose own filter denies everything leaves nothing to supervise: no listener, no monitor
+    c.linux.seccomp = { defaultAction = "SCMP_ACT_ERRNO", syscalls = { { names = { "execve", "exit", "exit_group" },
+      action = "SCMP_ACT_ERRNO" } } }
+    p = assert(plan_of(c, { profile = policy }))
+    assert.is_false(p.spec.seccomp_listener)
+    assert.is_nil(p.violations)
+    -- syscalls.action kill: the supervised calls are killed by the kernel, unreported
+    local kp = H.tmpdir() .. "/killing.yaml"
+    H.write(kp, 'name: killing\nsyscalls:\n  default_deny: true\n  action: kill\n  allow: ["@system-service"]\n')
+    local killing = assert(require("purple.profiles").load(kp))
+    c.linux.seccomp = nil
+    p = assert(plan_of(c, { profile = killing }))
+    assert.is_false(p.spec.seccomp_listener)
+    assert.is_nil(p.violations)
+  end)
 end)
 
 describe("purple.oci.config containers", function()
@@ -519,6 +554,29 @@ describe("purple.oci.config containers", function()
     -- no capabilities (ai-strict adds none), nproc min(5000, 4096), nofile the config's 64
     assert.equal("CapEff:\t0000000000000000\n4096\n64\ntmp\nmkdir-denied\n", out)
     assert.equal("mkdir: can't create directory '/tmp/d': Operation not supported\n", err)
+  end)
+
+  it("core.oci_monitor names what is wrong with its options (purple-oci's create and exec start it: oci_engines_spec)",
+    function()
+    local c = base({ "true" })
+    c.mounts[4] = nil -- the profile's scratch path /tmp is a private tmpfs
+    local plan = assert(config.plan(assert(config.load(bundle(c))),
+      { profile = assert(require("purple.profiles").load("ai-strict")) }))
+    local sb = assert(core.spawn(plan.spec))
+    local function err_of(opts)
+      local ok, e = pcall(core.oci_monitor, sb, opts)
+      assert.is_false(ok)
+      return e
+    end
+    assert.equal("oci_monitor: unknown field 'color'", err_of({ session = "s", profile = "p", calls = {}, color = 1 }))
+    assert.equal("oci_monitor: session and profile are required", err_of({ profile = "p", calls = {} }))
+    assert.equal("oci_monitor: calls must be a table", err_of({ session = "s", profile = "p" }))
+    assert.equal("oci_monitor: calls: a string for each syscall number 0-4095",
+      err_of({ session = "s", profile = "p", calls = { mount = "x" } }))
+    assert.equal("field 'log_json' must be a boolean", err_of({ session = "s", profile = "p", calls = {}, log_json = 1 }))
+    sb:close()
+    assert.equal("oci_monitor: the sandbox has no listener and no control socket (closed or detached)",
+      err_of({ session = "s", profile = "p", calls = {} }))
   end)
 
   it("with purple.profile ai-strict: syscalls the profile denies fail even where the config allows them", function()

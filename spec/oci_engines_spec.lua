@@ -21,7 +21,7 @@ local function rootfs(dir, helpers)
   end
   assert(os.execute("cp /bin/busybox " .. H.q(r .. "/bin/busybox")))
   for _, a in ipairs({ "sh", "id", "ls", "cat", "sleep", "true", "echo", "ps", "tty", "touch", "mkdir", "readlink",
-    "seq", "grep", "wc", "hostname", "mount", "kill" }) do
+    "seq", "grep", "wc", "hostname", "mount", "kill", "rm" }) do
     assert(os.execute(("ln -s busybox %s"):format(H.q(r .. "/bin/" .. a))))
   end
   H.write(r .. "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n")
@@ -86,6 +86,14 @@ local function wait_status(root, id, want)
     core.sleep(0.02)
   end
 end
+
+local function lines(path)
+  local l = {}
+  for line in (H.read(path) or ""):gmatch("[^\n]+") do l[#l + 1] = line end
+  return l
+end
+-- a violation monitor ({ pid, start } in the container's state) still running
+local function running(m) return require("purple.runtime").start_ticks(m.pid) == m.start end
 
 describe("purple-oci", function()
   after_each(H.cleanup)
@@ -270,6 +278,127 @@ describe("purple-oci", function()
     out, err, code = H.sh(H.q(H.purple) .. " stop " .. id)
     assert.are.same({ id .. " stopped\n", "", 0 }, { out, err, code })
     wait_status(root, id, "stopped")
+  end)
+
+  -- A profile extending ai-strict with an audit log, imposed by the runtime's configuration: the
+  -- environment prefix for purple-oci, and the audit log's path.
+  local function audited(d)
+    H.write(d .. "/audited.yaml", ("extends: ai-strict\nname: audited\naudit:\n  enabled: true\n  log_path: %s/audit.log\n")
+      :format(d))
+    H.write(d .. "/conf.json", ('{"profile": "%s/audited.yaml"}'):format(d))
+    return "PURPLE_OCI_CONFIG=" .. H.q(d .. "/conf.json") .. " ", d .. "/audit.log"
+  end
+  local function records(path)
+    local recs = {}
+    for line in (H.read(path) or ""):gmatch("[^\n]+") do recs[#recs + 1] = json.decode(line) end
+    return recs
+  end
+  -- the container's monitors, from its state
+  local function monitors(root, id) return json.decode(H.read(root .. "/" .. id .. "/state.json")).monitors end
+
+  it("reports a call the profile supervises by name: denied with EPERM, a --log line, an audit record, "
+    .. "its monitor outside the container and gone after delete", function()
+    local d = H.tmpdir()
+    local env, audit_log = audited(d)
+    rootfs(d, { "rawsys" })
+    H.write(d .. "/config.json", config({ "sh", "-c", "/h/rawsys 165; /h/rawsys 165 0 0 0 7; exec sleep 1000" }))
+    local root = d .. "/state"
+    local id = new_id(root)
+    local log = d .. "/oci-log"
+    local _, err, code = H.sh(env .. ("%s --root %s --log %s --log-format json create --bundle %s %s >%s 2>&1 </dev/null")
+      :format(H.q(OCI), H.q(root), H.q(log), H.q(d), id, H.q(d .. "/out")))
+    assert.are.same({ 0, "" }, { code, err })
+    local mons = monitors(root, id)
+    assert.are.equal(1, #mons)
+    local m = mons[1]
+    assert.is_true(running(m))
+    -- outside the container: its pid namespace and cgroup are not the container's; it holds
+    -- /dev/null as stdio, init's control socket, the two logs, nothing else
+    local init = json.decode((oci(root, "state", id))).pid
+    assert.are.equal(core.readlink("/proc/self/ns/pid"), core.readlink(("/proc/%d/ns/pid"):format(m.pid)))
+    assert.are_not.equal(core.readlink(("/proc/%d/ns/pid"):format(init)), core.readlink(("/proc/%d/ns/pid"):format(m.pid)))
+    assert.is_nil(H.read(("/proc/%d/cgroup"):format(m.pid)):find(id, 1, true))
+    assert.are.equal("purple-monitor\n", H.read(("/proc/%d/comm"):format(m.pid)))
+    local fds = {}
+    for _, n in ipairs(core.readdir(("/proc/%d/fd"):format(m.pid))) do
+      fds[#fds + 1] = (core.readlink(("/proc/%d/fd/%s"):format(m.pid, n)):gsub("^socket:.*", "socket"))
+    end
+    table.sort(fds)
+    assert.are.same({ "/dev/null", "/dev/null", "/dev/null", audit_log, log, "socket" }, fds)
+    assert.are.same({ "", "", 0 }, { oci(root, "start", id) })
+    -- the calls fail as the kernel-only layer failed them: EPERM
+    while H.read(d .. "/out") ~= "errno EPERM\nerrno EPERM\n" do core.sleep(0.02) end
+    -- one line each (two processes), in the requested format
+    while #lines(log) < 2 do core.sleep(0.02) end
+    local l = lines(log)
+    local msgs = {}
+    for i, line in ipairs(l) do
+      local rec = json.decode(line)
+      assert.are.same({ "warning", "string" }, { rec.level, type(rec.time) })
+      msgs[i] = rec.msg
+    end
+    assert.are.same({
+      ("blocked syscall mount (165) in pid 3 (rawsys) of container %s; to permit it add \"mount\" to syscalls.allow "
+        .. "in audited"):format(id),
+      ("blocked syscall mount (165) in pid 4 (rawsys) of container %s; to permit it add \"mount\" to syscalls.allow "
+        .. "in audited"):format(id) }, msgs)
+    -- purple run's syscall_violation record, session = the container id
+    while #records(audit_log) < 3 do core.sleep(0.02) end
+    local recs = records(audit_log)
+    assert.are.same({ "session_start", "filter+notify" }, { recs[1].event, recs[1].kernel.seccomp })
+    local v = recs[3]
+    assert.is_number(v.host_pid)
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%d%d%d%dZ$", v.ts)
+    v.host_pid, v.ts = nil, nil
+    assert.are.same({ event = "syscall_violation", session = id, profile = "audited", pid = m.pid, syscall = "mount",
+      nr = 165, args = { 0, 0, 0, 7, 0, 0 }, action = "errno", reason = "not allowed", sandbox_pid = 4, comm = "rawsys",
+      exe = "/h/rawsys" }, v)
+    assert.are.same({ "", "", 0 }, { oci(root, "delete", "--force", id) })
+    assert.is_false(running(m))
+    assert.is_nil(core.stat(root .. "/" .. id, false))
+  end)
+
+  it("a killed monitor leaves the calls denied (ENOSYS: the kernel's answer without a listener); delete still "
+    .. "cleans up", function()
+    local d = H.tmpdir()
+    rootfs(d, { "rawsys" })
+    -- the container's own process makes the call on a signal (an exec would have a filter of its own)
+    H.write(d .. "/config.json", config({ "sh", "-c", "trap '/h/rawsys 165 >/tmp/r1' USR1; trap '/h/rawsys 165 >/tmp/r2' "
+      .. "USR2; echo ready >/tmp/ready; while :; do sleep 1000 & wait; done" },
+      { annotations = { ["purple.profile"] = "ai-strict" } }))
+    local root = d .. "/state"
+    local id = new_id(root)
+    local log = d .. "/oci-log"
+    assert.are.same({ "", "", 0 }, { oci(root, "--log", log, "create", "--bundle", d, id) })
+    local m = monitors(root, id)[1]
+    assert.are.same({ "", "", 0 }, { oci(root, "start", id) })
+    while oci(root, "exec", id, "cat", "/tmp/ready") ~= "ready\n" do core.sleep(0.02) end
+    assert.are.same({ "", "", 0 }, { oci(root, "kill", id, "USR1") })
+    while oci(root, "exec", id, "cat", "/tmp/r1") ~= "errno EPERM\n" do core.sleep(0.02) end
+    assert.are.same({ "", "", 0 }, { oci(root, "kill", id, "USR2") })
+    core.kill(m.pid, 9)
+    while running(m) do core.sleep(0.02) end
+    -- the monitor may have answered USR2's call before it died; another call shows the kernel's answer
+    while true do
+      local out = oci(root, "exec", id, "cat", "/tmp/r2")
+      if out == "errno ENOSYS\n" then break end
+      if out == "errno EPERM\n" then
+        oci(root, "exec", id, "rm", "/tmp/r2")
+        oci(root, "kill", id, "USR2")
+      end
+      core.sleep(0.02)
+    end
+    -- the text log: the EPERM call's line (time, level, message)
+    local l = lines(log)
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ warning: ", l[1])
+    local msg = l[1]:match("warning: (.*)$")
+    local pid = msg:match("^blocked syscall mount %(165%) in pid (%d+) ") -- the execs took pids of the namespace too
+    assert.are.equal(("blocked syscall mount (165) in pid %s (rawsys) of container %s; to permit it add \"mount\" "
+      .. "to syscalls.allow in ai-strict"):format(pid, id), msg)
+    local all = monitors(root, id)
+    assert.are.same({ "", "", 0 }, { oci(root, "delete", "--force", id) })
+    for _, x in ipairs(all) do assert.is_false(running(x)) end
+    assert.is_nil(core.stat(root .. "/" .. id, false))
   end)
 
   it("refuses an unknown option, an unknown command and a bad log format", function()
@@ -510,6 +639,31 @@ describe("purple-oci under podman", function()
       if skip then return pending(skip) end
       assert.are.same({ "0 1 2\n", "", 0 }, { strict("/h/fds") })
     end)
+
+    it("a call ai-strict supervises fails with EPERM and is named in conmon's oci-log; rm -f leaves no monitor",
+      function()
+      if skip then return pending(skip) end
+      local out, err, code = pm("run -d --name v1 --annotation purple.profile=ai-strict localhost/bb sh -c "
+        .. "'/h/rawsys 165 >/tmp/r; exec sleep 1000'")
+      assert.are.equal(0, code, err)
+      finally(function() pm("rm -f -t 0 v1") end)
+      local id = out:match("%x+")
+      while (pm("exec v1 cat /tmp/r")) ~= "errno EPERM\n" do core.sleep(0.02) end
+      -- podman passes --log-format=json --log <userdata>/oci-log to create (runtime_supports_json)
+      local log = (H.sh(("find %s -path '*%s/userdata/oci-log'"):format(H.q(W .. "/podman"), id))):match("[^\n]+")
+      assert.is_truthy(log)
+      while #lines(log) < 1 do core.sleep(0.02) end
+      local rec = json.decode(lines(log)[1])
+      local pid = rec.msg:match("^blocked syscall mount %(165%) in pid (%d+) ")
+      assert.are.same({ "warning", ("blocked syscall mount (165) in pid %s (rawsys) of container %s; to permit it add "
+        .. "\"mount\" to syscalls.allow in ai-strict"):format(pid, id) }, { rec.level, rec.msg })
+      local st = state_of(id)
+      local m = st.monitors[1] -- create's (the execs' follow)
+      assert.is_true(running(m))
+      assert.are.equal(0, select(3, pm("rm -f -t 0 v1")))
+      assert.is_false(running(m))
+      no_state(id, st)
+    end)
   end)
 end)
 
@@ -538,7 +692,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     F = "--fifo-dir " .. H.q(W .. "/containerd/fifo")
     R = ("--runc-binary %s --runc-root %s %s"):format(H.q(OCI), H.q(W .. "/containerd/runc"), F)
     local P = podman_env(W)
-    rootfs(W)
+    rootfs(W, { "rawsys" })
     assert(os.execute(("tar -C %s -cf %s . && %s import %s localhost/bb >/dev/null && %s save --format oci-archive "
       .. "-o %s localhost/bb >/dev/null 2>&1 && %s rmi -af >/dev/null && %s images import %s >/dev/null"):format(
       H.q(W .. "/rootfs"), H.q(W .. "/rootfs.tar"), P, H.q(W .. "/rootfs.tar"), P, H.q(W .. "/bb.tar"), P, C,
@@ -580,5 +734,33 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     assert.are.equal(0, select(3, H.sh(C .. " task delete c2")))
     assert.are.equal(0, select(3, H.sh(C .. " container rm c2")))
     assert.are.same({}, core.readdir(W .. "/containerd/runc/default") or {})
+  end)
+
+  it("--annotation purple.profile=ai-strict: a supervised call fails with EPERM and is named in the shim's log.json",
+    function()
+    if skip then return pending(skip) end
+    local out, err, code = H.sh(C .. " run -d --annotation purple.profile=ai-strict " .. R
+      .. " localhost/bb:latest v4 sh -c '/h/rawsys 165 >/tmp/r; exec sleep 1000' </dev/null")
+    assert.are.same({ "", 0 }, { err, code }, out)
+    finally(function()
+      H.sh(C .. " t rm -f v4")
+      H.sh(C .. " c rm v4")
+    end)
+    while (H.sh(C .. " task exec " .. F .. " --exec-id e1 v4 cat /tmp/r </dev/null")) ~= "errno EPERM\n" do core.sleep(0.05) end
+    -- the shim passes --log <state>/io.containerd.runtime.v2.task/default/v4/log.json --log-format json
+    local log = W .. "/containerd/state/io.containerd.runtime.v2.task/default/v4/log.json"
+    while #lines(log) < 1 do core.sleep(0.02) end
+    local rec = json.decode(lines(log)[1])
+    local pid = rec.msg:match("^blocked syscall mount %(165%) in pid (%d+) ")
+    assert.are.same({ "warning", "blocked syscall mount (165) in pid " .. tostring(pid) .. " (rawsys) of container v4; "
+      .. "to permit it add \"mount\" to syscalls.allow in ai-strict" }, { rec.level, rec.msg })
+    local st = json.decode(H.read(W .. "/containerd/runc/default/v4/state.json"))
+    local m = st.monitors[1]
+    assert.is_true(running(m))
+    assert.are.equal(0, select(3, H.sh(C .. " task kill -s SIGKILL v4")))
+    while not (H.sh(C .. " task ls")):match("\nv4%s+%d+%s+STOPPED") do core.sleep(0.05) end
+    assert.are.equal(0, select(3, H.sh(C .. " task delete v4")))
+    assert.is_false(running(m))
+    assert.is_nil(core.stat(W .. "/containerd/runc/default/v4", false))
   end)
 end)

@@ -14,6 +14,9 @@ void container_parse(lua_State *L, int t, struct spawn_cfg *c); /* lua/container
 /* Pushes the "notify" event table of one seccomp notification (lua/notify.c). */
 void pl_push_notify(lua_State *L, const struct notify_event *n);
 
+/* The sandbox handle at idx; raises "attempt to use a closed sandbox" (lua/spawn.c). */
+struct sandbox *sandbox_handle(lua_State *L, int idx);
+
 /* The seccomp listener of the sandbox handle at idx and its owner key (net_perform's cancel). */
 int sandbox_listener(lua_State *L, int idx, void **owner);
 

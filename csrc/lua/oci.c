@@ -1,9 +1,11 @@
-/* Lua binding of oci_io.c (purple-oci's lifecycle): core.oci_fifo(path) -> fd, core.oci_start(path)
- * -> true, core.oci_console_send(path, fd) -> true, core.oci_close(fd); OS failures return nil, "op path: why", errno. */
+/* Lua binding of oci_io.c and oci_monitor.c (purple-oci's lifecycle): core.oci_fifo(path) -> fd,
+ * core.oci_start(path) -> true, core.oci_console_send(path, fd) -> true, core.oci_close(fd),
+ * core.oci_monitor(sandbox, opts) -> pid; OS failures return nil, "op path: why", errno. */
 #include <unistd.h>
 
 #include "oci_io.h"
-#include "lpurple.h"
+#include "oci_monitor.h"
+#include "lspawn.h"
 
 static int l_fifo(lua_State *L)
 {
@@ -44,11 +46,69 @@ static int l_close(lua_State *L)
 	return 0;
 }
 
+/* core.oci_monitor(sandbox, { session, profile, log, log_json, audit, errno, calls = { [nr] =
+ * "name\thint\treason" } }) -> pid: the container's violation monitor (oci_monitor.h). It takes the
+ * sandbox's listener when the handle holds one (an exec, started), else waits for it on init's
+ * control socket (create, before start); the handle keeps its control socket. */
+static int l_monitor(lua_State *L)
+{
+	static const char *const fields[] = { "session", "profile", "log", "log_json", "audit", "errno", "calls", NULL };
+	struct sandbox *s = sandbox_handle(L, 1);
+	struct oci_monitor_cfg c = { .ctl = -1, .listener = -1 };
+	lua_Integer max = -1;
+	const char **calls;
+	pid_t pid;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	pl_check_fields(L, 2, fields, "oci_monitor");
+	c.session = pl_field_str(L, 2, "session", NULL);
+	c.profile = pl_field_str(L, 2, "profile", NULL);
+	c.log_path = pl_field_str(L, 2, "log", NULL);
+	c.log_json = pl_field_bool(L, 2, "log_json", 0);
+	c.audit_path = pl_field_str(L, 2, "audit", NULL);
+	c.answer_errno = (int)pl_field_int(L, 2, "errno", 1);
+	if (!c.session || !c.profile)
+		return luaL_error(L, "oci_monitor: session and profile are required");
+	if (lua_getfield(L, 2, "calls") != LUA_TTABLE)
+		return luaL_error(L, "oci_monitor: calls must be a table");
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		lua_Integer nr = lua_isinteger(L, -2) ? lua_tointeger(L, -2) : -1;
+
+		if (nr < 0 || nr > 4095 || lua_type(L, -1) != LUA_TSTRING)
+			return luaL_error(L, "oci_monitor: calls: a string for each syscall number 0-4095");
+		if (nr > max)
+			max = nr;
+		lua_pop(L, 1);
+	}
+	calls = lua_newuserdatauv(L, sizeof(char *) * (size_t)(max + 1) + 1, 0);
+	for (lua_Integer i = 0; i <= max; i++) { /* the strings stay referenced by the table */
+		calls[i] = lua_rawgeti(L, -2, i) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+		lua_pop(L, 1);
+	}
+	c.calls = calls;
+	c.ncalls = (size_t)(max + 1);
+	if (s->listener >= 0)
+		c.listener = s->listener;
+	else if ((c.ctl = s->ctl) < 0)
+		return luaL_error(L, "oci_monitor: the sandbox has no listener and no control socket (closed or detached)");
+	pid = oci_monitor_start(&c);
+	if (pid < 0)
+		return pl_fail(L, (int)-pid, "start the violation monitor");
+	if (c.listener >= 0) { /* the monitor answers: this process keeps no copy */
+		close(s->listener);
+		s->listener = -1;
+	}
+	lua_pushinteger(L, pid);
+	return 1;
+}
+
 void pl_open_oci(lua_State *L)
 {
 	static const luaL_Reg f[] = {
 		{ "oci_fifo", l_fifo }, { "oci_start", l_start }, 
 		{ "oci_console_send", l_console_send }, { "oci_close", l_close },
+		{ "oci_monitor", l_monitor },
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, f, 0);

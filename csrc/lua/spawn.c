@@ -219,13 +219,18 @@ static int l_spawn(lua_State *L)
 	return 1;
 }
 
-static struct sandbox *check_sandbox(lua_State *L)
+struct sandbox *sandbox_handle(lua_State *L, int idx)
 {
-	struct sandbox *s = luaL_checkudata(L, 1, HANDLE_MT);
+	struct sandbox *s = luaL_checkudata(L, idx, HANDLE_MT);
 
 	if (s->pidfd < 0 && !s->reaped)
 		luaL_error(L, "attempt to use a closed sandbox");
 	return s;
+}
+
+static struct sandbox *check_sandbox(lua_State *L)
+{
+	return sandbox_handle(L, 1);
 }
 
 /* The seccomp listener of the sandbox handle at idx (-1 before init hands it over), for net_perform,

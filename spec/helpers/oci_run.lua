@@ -2,6 +2,8 @@
 --   bin/purple-lua spec/helpers/oci_run.lua BUNDLE [PROFILE]
 -- Exit status: the command's (128+N on a signal); 125 and one line on stderr when load, plan or
 -- the sandbox setup fails. For spec/oci_config_spec.lua; purple-oci's create/start live elsewhere.
+-- The profile's supervised calls are answered by a violation monitor (core.oci_monitor, as purple-oci
+-- exec starts one) that logs to $OCI_RUN_LOG when set.
 local core = require "purple.core"
 local config = require "purple.oci.config"
 local cgroup = require "purple.oci.cgroup"
@@ -40,6 +42,10 @@ while true do
   if ev.event == "setup_error" or ev.event == "exec_error" then
     io.stderr:write("purple-oci: ", ev.message, "\n")
     code = ev.event == "setup_error" and 125 or (ev.errno == 2 and 127 or 126)
+  elseif ev.event == "started" and plan.violations then
+    local v = plan.violations
+    assert(core.oci_monitor(sb, { session = "oci-run", profile = v.profile, errno = v.errno, calls = v.calls,
+      log = os.getenv("OCI_RUN_LOG") }))
   elseif ev.event == "exit" then
     if code == 125 and not ev.init then code = ev.code or 128 + (ev.signal or 0) end
     if ev.init and code == 125 then code = ev.code or 128 + (ev.signal or 0) end

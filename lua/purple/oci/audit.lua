@@ -33,7 +33,7 @@ function M.created(st, profile, sp)
     uid = run.uid, gid = run.gid, version = require "purple.version", init_pid = st.pid,
     kernel = { namespaces = ns, cgroup_mode = require("purple.cgroup").layout().mode,
       landlock_abi = sp.landlock and (core.landlock_abi() or 0) or 0,
-      seccomp = sp.seccomp and "filter" or "none" },
+      seccomp = sp.seccomp_listener and "filter+notify" or sp.seccomp and "filter" or "none" },
   })
   audit.close(run)
   return true

@@ -480,6 +480,14 @@ function M.plan(spec, opts)
     prog, err = oci_seccomp.compile(plan.seccomp_rules)
     if not prog then return fail("linux.seccomp", err) end
     s.seccomp = prog
+    -- the profile's supervised decisions left after the intersection: the listener goes to the
+    -- container's violation monitor (purple.oci.lifecycle, csrc/oci_monitor.c)
+    local notify = plan.seccomp_rules.default == "notify"
+    for _, r in ipairs(plan.seccomp_rules.rules) do
+      if r.action == "notify" then notify = true end
+    end
+    s.seccomp_listener = notify
+    if not notify then plan.violations = nil end
     -- The filter is installed after the capabilities are set: without CAP_SYS_ADMIN the kernel
     -- takes it only under no_new_privs, so purple sets no_new_privs then (stricter than asked).
     local admin = false

@@ -88,6 +88,18 @@ function M.exec(g, o, operands)
       break
     end
   end
+  if plan.violations then -- the profile's supervised calls: a monitor of its own, kept in the state
+    local mon, merr = lifecycle.monitor(g, st, profile, plan.violations, sandbox)
+    if not mon then sandbox:close() return nil, "exec: " .. merr end
+    local cur = state.read(g.root, o.id) or st
+    local list = {} -- create's first, then the execs' still running, this one last
+    for _, m in ipairs(cur.monitors or {}) do
+      if lifecycle.monitor_alive(m) then list[#list + 1] = m end
+    end
+    list[#list + 1] = mon
+    cur.monitors = list
+    state.write(g.root, cur)
+  end
   if o.pid_file then
     local f, ferr = io.open(o.pid_file .. ".tmp", "w")
     if not f then sandbox:close() return nil, ferr end

@@ -3,9 +3,12 @@
 -- what the container's config gives.
 --
 --   syscalls       the two filters intersect: for every call and argument values, the stricter
---                  decision of the config's filter and the profile's (kill > errno > log > allow).
---                  The profile's supervised decisions (purple's "notify") have no supervisor in a
---                  container: they become its syscalls.action (errno EPERM, or kill).
+--                  decision of the config's filter and the profile's (kill > errno > notify > log >
+--                  allow). The profile's supervised decisions (purple's "notify") stay
+--                  SECCOMP_RET_USER_NOTIF: the container's violation monitor (csrc/oci_monitor.c)
+--                  answers each with EPERM, the errno the profile's action gives, and reports it by
+--                  name (plan.violations: what it needs). With syscalls.action kill they become a
+--                  kernel kill instead, unreported.
 --   capabilities   each of the five sets ∩ the profile's capabilities.add (all, with
 --                  default_drop false); no_new_privs is always set, as purple does
 --   resources      memory_limit_bytes and pids_limit: the minimum of both (a cgroup is made for
@@ -23,10 +26,12 @@ local M = {}
 
 local EPERM = 1
 
--- Strictness of a rule action: kill > errno > log > allow (two errnos: the first given wins).
+-- Strictness of a rule action: kill > errno > notify > log > allow (two errnos: the first given
+-- wins). notify is answered with EPERM by the monitor: a config's own errno stays the config's.
 local function rank(a)
-  if a == "kill" then return 4 end
-  if type(a) == "number" then return 3 end
+  if a == "kill" then return 5 end
+  if type(a) == "number" then return 4 end
+  if a == "notify" then return 3 end
   if a == "log" then return 2 end
   return 1
 end
@@ -83,21 +88,48 @@ function M.intersect(a, b)
   return { default = stricter(a.default, b.default), rules = rules }
 end
 
--- The profile's filter as kernel-only rules: supervised ("notify") decisions become its action.
+-- What the monitor says of each call the profile's filter may notify: calls[nr] = "name\thint\treason",
+-- the hint and reason purple run gives (purple.enforce.privileges). A hardening entry of the call
+-- explains it when the policy itself allows the call.
+local function violation_texts(plan)
+  local calls = {}
+  for nr = 0, 1023 do
+    local name = core.syscall_name(nr)
+    if name then
+      local entry
+      for _, h in ipairs(plan.hardening[nr] or {}) do
+        if h.action == "kill" or h.report then entry = entry or h end
+      end
+      local reason
+      if not seccomp.allowed(plan, nr) then
+        entry = nil
+        reason = plan.deny[nr] and "denied" or "not allowed"
+      elseif entry then
+        reason = entry.why
+      end
+      if reason then calls[nr] = table.concat({ name, seccomp.hint(plan, nr, name, entry), reason }, "\t") end
+    end
+  end
+  return calls
+end
+
+-- The profile's filter for a container: supervised ("notify") decisions stay notify (answered with
+-- EPERM by the monitor), or become kill with syscalls.action kill. rules, violations | nil, err
 local function profile_rules(policy)
   local sc = policy.syscalls or {}
   local plan, err = seccomp.plan(sc, { profile = policy.name })
   if not plan then return nil, err end
-  local deny = (sc.action == "kill") and "kill" or EPERM
+  local kill = sc.action == "kill"
   local function map(act)
-    if act == "notify" then return deny end
+    if act == "notify" and kill then return "kill" end
     return act
   end
   local rules = {}
   for i, r in ipairs(plan.spec.rules) do
     rules[i] = { nr = r.nr, action = map(r.action), args = r.args }
   end
-  return { default = map(plan.spec.default), rules = rules }
+  local violations = not kill and { profile = policy.name, errno = EPERM, calls = violation_texts(plan) } or nil
+  return { default = map(plan.spec.default), rules = rules }, violations
 end
 
 local function fail(policy, field, why)
@@ -116,11 +148,11 @@ function M.apply(plan, policy)
   local s = plan.spec
 
   -- syscalls
-  local pr, err = profile_rules(policy)
-  if not pr then return fail(policy, "syscalls", err) end
+  local pr, violations = profile_rules(policy)
+  if not pr then return fail(policy, "syscalls", violations) end
+  plan.violations = violations -- what the monitor needs (config.plan drops it when no notify decision is left)
   if plan.seccomp_rules then
-    local both
-    both, err = M.intersect(plan.seccomp_rules, pr)
+    local both, err = M.intersect(plan.seccomp_rules, pr)
     if not both then return fail(policy, "syscalls", err) end
     plan.seccomp_rules = both
   else

@@ -6,7 +6,9 @@
 -- waits for it. The pid in the pid file is that init's: pid 1 of the container's pid namespace
 -- (its namespaces are the container's: podman's `--network container:X` joins /proc/PID/ns/net),
 -- and it exits with the container's status (the command's own, 128+N on signal N). start writes a
--- byte to the FIFO. Every function returns its result, or nil, "why" (one line).
+-- byte to the FIFO. With a purple profile whose filter supervises calls, create also leaves the
+-- container's violation monitor running (M.monitor). Every function returns its result, or nil,
+-- "why" (one line).
 local core = require "purple.core"
 local json = require "purple.json"
 local runtime = require "purple.runtime"
@@ -104,6 +106,41 @@ local function freezer_of(group)
   return group.dirs.freezer or group.dirs.unified
 end
 
+-- Starts a violation monitor (csrc/oci_monitor.c) on the sandbox's seccomp listener: the one init
+-- hands over at start (create), or the one the handle holds (exec). It answers the profile's
+-- supervised calls with EPERM and reports each once per call and process: a line in --log (in
+-- --log-format) and, when the profile's audit records syscall_violation, an audit record with
+-- session = the container id. { pid, start } (its start time: a reused pid is not taken for it),
+-- or nil, why.
+function M.monitor(g, st, profile, violations, sandbox)
+  local a = profile and profile.audit
+  local audit_path
+  if a and a.enabled and a.log_path and require("purple.audit").levels(a).syscall then audit_path = a.log_path end
+  local pid, err = core.oci_monitor(sandbox, { session = st.id, profile = violations.profile, log = g.log,
+    log_json = g.log_format == "json", audit = audit_path, errno = violations.errno, calls = violations.calls })
+  if not pid then return nil, err end
+  return { pid = pid, start = runtime.start_ticks(pid) }
+end
+
+local function monitor_alive(m)
+  return m.start ~= nil and runtime.start_ticks(m.pid) == m.start
+end
+M.monitor_alive = monitor_alive
+
+-- Ends the container's monitors (by the pids in its state) and waits until each is gone (reaped by
+-- its parent, the engine's subreaper, or a zombie).
+local function end_monitors(st)
+  for _, m in ipairs(st.monitors or {}) do
+    if monitor_alive(m) then core.kill(m.pid, 9) end
+  end
+  for _, m in ipairs(st.monitors or {}) do
+    for _ = 1, 500 do
+      if not monitor_alive(m) then break end
+      core.sleep(0.01)
+    end
+  end
+end
+
 -- Runs a hook phase with the container's state on stdin: true, or nil, why.
 local function run_hooks(root, st, phase)
   if not st.hooks or not st.hooks[phase] then return true end
@@ -139,6 +176,7 @@ function M.create(g, o)
   if not ok then remove_dir(root, id) return nil, werr end
   local group
   local function undo(msg)
+    end_monitors(st)
     if group then group:remove() end
     remove_dir(root, id)
     return nil, msg
@@ -189,6 +227,11 @@ function M.create(g, o)
   end
   local aok, aerr = oci_audit.created(st, profile or nil, sp)
   if not aok then sandbox:close() return undo(aerr) end
+  if plan.violations then
+    local mon, merr = M.monitor(g, st, profile, plan.violations, sandbox)
+    if not mon then sandbox:close() return undo(merr) end
+    st.monitors = { mon }
+  end
   ok, werr = state.write(root, st)
   if ok and o.pid_file then ok, werr = write_file(o.pid_file, tostring(st.pid)) end
   if not ok then sandbox:close() return undo(werr) end
@@ -294,6 +337,8 @@ function M.kill(g, o)
   end
   local ok, kerr = core.kill(st.pid, sig)
   if not ok then return nil, kerr end
+  -- kill --all ID KILL: the whole container ends with its init; its monitors too, by their pids
+  if o.all and sig == 9 then end_monitors(st) end
   return true
 end
 
@@ -318,6 +363,7 @@ function M.delete(g, o)
       core.sleep(0.01)
     end
   end
+  end_monitors(st) -- they end by themselves once the container's processes are gone; this is sure
   if st.cgroup then
     local ok, cerr = cgroup.open(st.cgroup):remove()
     if not ok then M.warn(g, "delete: cgroup " .. st.cgroup .. ": " .. tostring(cerr)) end

@@ -5,7 +5,8 @@
 -- <root>/<id>/state.json: id, bundle, pid (the container's init, in the caller's pid namespace),
 -- pid_start (its start time in clock ticks, to tell a reused pid apart), created (RFC 3339),
 -- annotations, cgroups (directories to remove at delete), freezer (the freezer cgroup, or none),
--- profile. <root>/<id>/start: the FIFO init waits on until `start` (present = created, not started).
+-- profile, monitors (the violation monitors of create and of each exec: { pid, start }, ended by
+-- delete). <root>/<id>/start: the FIFO init waits on until `start` (present = created, not started).
 local core = require "purple.core"
 local json = require "purple.json"
 local runtime = require "purple.runtime"
