@@ -32,6 +32,28 @@ int oci_fifo_signal(const char *path)
 	return err;
 }
 
+ssize_t oci_fifo_result(const char *path, char *buf, size_t n)
+{
+	/* non-blocking open: with no writer left (init gone) it still opens, and reads EOF */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	size_t got = 0;
+	ssize_t r;
+
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFL, 0) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	while (got + 1 < n && ((r = read(fd, buf + got, n - 1 - got)) > 0 || (r < 0 && errno == EINTR)))
+		if (r > 0)
+			got += (size_t)r;
+	buf[got] = 0;
+	close(fd);
+	return (ssize_t)got;
+}
+
 int oci_console_send(const char *path, int fd)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };

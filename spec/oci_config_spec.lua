@@ -596,3 +596,93 @@ describe("purple.oci.config containers", function()
     assert.equal("0\n", out)
   end)
 end)
+
+-- createContainer and startContainer hooks run by the container's init where the runtime-spec says
+-- (csrc/oci_hooks.c): purple-oci driven as the engines drive it, with a state root of the test's own.
+describe("purple-oci hooks in the container", function()
+  local OCI = H.tree .. "/bin/purple-oci"
+  setup(function() rootfs = nil end) -- the one made before went with the last describe's cleanup
+  teardown(H.cleanup)
+
+  before_each(function()
+    if not has_busybox() then pending("needs busybox-static (" .. BUSYBOX .. ")") end
+  end)
+
+  -- purple-oci: stdout, stderr, status; the container's stdio (create's) goes to out, a file.
+  local function oci(root, out, ...)
+    local words = { H.q(OCI), "--root", H.q(root) }
+    for _, w in ipairs({ ... }) do words[#words + 1] = H.q(w) end
+    local d = H.tmpdir()
+    out = out or d .. "/out"
+    local _, _, code = os.execute(("%s >%s 2>%s/err </dev/null"):format(table.concat(words, " "), H.q(out), d))
+    return H.read(out), H.read(d .. "/err"), code
+  end
+
+  -- Waits (no time limit: a failure hangs, never races a clock) until state says status.
+  local function wait_status(root, id, want)
+    while true do
+      local st = json.decode((oci(root, nil, "state", id)))
+      if st and st.status == want then return st end
+      core.sleep(0.02)
+    end
+  end
+
+  local function new_id(root)
+    local id = "hook-" .. core.random_hex(4)
+    finally(function() oci(root, nil, "delete", "--force", id) end)
+    return id
+  end
+
+  local function script(path, text)
+    H.write(path, "#!/bin/sh\n" .. text)
+    assert(os.execute("chmod 0755 " .. H.q(path)))
+  end
+
+  -- nothing of the container is left: no state, no cgroup, no init (pid from a hook's state)
+  local function assert_nothing_left(root, id, pid)
+    assert.same({}, core.readdir(root) or {})
+    assert.equal("", (H.sh("find /sys/fs/cgroup -maxdepth 5 -type d -name " .. H.q(id) .. " 2>/dev/null")))
+    assert.is_nil(core.stat("/proc/" .. pid, false))
+  end
+
+  it("runs createContainer in the container's mount namespace before pivot_root (path on the host) and "
+    .. "startContainer in the container before its process (path in the rootfs)", function()
+    local d = H.tmpdir()
+    -- on the host only: it resolves in purple-oci's mount namespace; what it sees is the container's
+    script(d .. "/cc", ("cat > %s/cc.state; readlink /proc/self/ns/mnt > %s/cc.mnt; id -u > %s/cc.uid\n")
+      :format(d, d, d))
+    local c = base({ "sh", "-c", "cat /tmp/sc.out /tmp/sc.state; echo; readlink /proc/self/ns/mnt; "
+      .. "readlink /proc/self/ns/pid" })
+    c.hooks = { createContainer = { { path = d .. "/cc", timeout = 10 } },
+      startContainer = { { path = "/bin/sc", args = { "sc", "one" }, env = { "FOO=bar" } } } }
+    local b = bundle(c, true)
+    -- in the rootfs only: it resolves in the container's root, its /tmp the container's tmpfs
+    script(b .. "/rootfs/bin/sc", "cat > /tmp/sc.state; echo \"$1 $FOO $(id -u) $(hostname) "
+      .. "$(readlink /proc/self/ns/pid)\" > /tmp/sc.out\n")
+    local root = H.tmpdir() .. "/state"
+    local id = new_id(root)
+    local out = b .. "/out"
+    assert.same({ "", "", 0 }, { oci(root, out, "create", "--bundle", b, "--pid-file", b .. "/pid", id) })
+    local pid = tonumber(H.read(b .. "/pid"))
+    local want_state = { ociVersion = "1.0.2", id = id, status = "created", pid = pid, bundle = b, annotations = {} }
+    assert.same(want_state, json.decode(H.read(d .. "/cc.state")))
+    assert.equal("0\n", H.read(d .. "/cc.uid")) -- the container's root (mapped, unprivileged)
+    local cc_mnt = H.read(d .. "/cc.mnt")
+    assert.are_not.equal(core.readlink("/proc/self/ns/mnt") .. "\n", cc_mnt)
+    assert.equal("", H.read(out)) -- nothing of the process or the start hook yet
+    local _, serr, scode = oci(root, nil, "start", id)
+    assert.same({ "", 0 }, { serr, scode })
+    wait_status(root, id, "stopped")
+    local lines = {}
+    for l in H.read(out):gmatch("[^\n]*\n") do lines[#lines + 1] = l end
+    -- the start hook ran first (its files are there for the process), in the container's pid and
+    -- UTS namespaces as its root, with its args and env, and the state on stdin
+    local pid_ns = lines[4]
+    assert.equal(4, #lines, H.read(out))
+    assert.equal("one bar 0 oci " .. pid_ns, lines[1])
+    assert.same(want_state, json.decode(lines[2]))
+    assert.equal(cc_mnt, lines[3]) -- the createContainer hook's mount namespace is the process's
+    assert.are_not.equal(core.readlink("/proc/self/ns/pid") .. "\n", pid_ns)
+    assert.same({ "", "", 0 }, { oci(root, nil, "delete", id) })
+  end)
+end)
