@@ -638,11 +638,13 @@ describe("purple-oci hooks in the container", function()
     assert(os.execute("chmod 0755 " .. H.q(path)))
   end
 
-  -- nothing of the container is left: no state, no cgroup, no init (pid from a hook's state)
+  -- nothing of the container is left: no state, no cgroup, no init (pid from a hook's state or the
+  -- pid file; a started init that exited is the engine's to reap: at most a zombie until then)
   local function assert_nothing_left(root, id, pid)
     assert.same({}, core.readdir(root) or {})
     assert.equal("", (H.sh("find /sys/fs/cgroup -maxdepth 5 -type d -name " .. H.q(id) .. " 2>/dev/null")))
-    assert.is_nil(core.stat("/proc/" .. pid, false))
+    local stat = H.read("/proc/" .. pid .. "/stat")
+    assert.is_true(stat == nil or stat:match("^%d+ %(.-%) (%a)") == "Z", stat)
   end
 
   it("runs createContainer in the container's mount namespace before pivot_root (path on the host) and "
@@ -684,5 +686,54 @@ describe("purple-oci hooks in the container", function()
     assert.equal(cc_mnt, lines[3]) -- the createContainer hook's mount namespace is the process's
     assert.are_not.equal(core.readlink("/proc/self/ns/pid") .. "\n", pid_ns)
     assert.same({ "", "", 0 }, { oci(root, nil, "delete", id) })
+  end)
+  it("a createContainer hook that fails or times out fails create with its line and leaves nothing", function()
+    local d = H.tmpdir()
+    script(d .. "/bad", ("cat > %s/bad.state; exit 3\n"):format(d))
+    script(d .. "/slow", ("cat > %s/slow.state; exec sleep 20\n"):format(d))
+    script(d .. "/ok", ("echo ran >> %s/ok.ran\n"):format(d))
+    local root = H.tmpdir() .. "/state"
+    for _, case in ipairs({
+      { hooks = { { path = d .. "/bad" }, { path = d .. "/ok" } }, state = "bad.state",
+        line = "hooks.createContainer[0]: " .. d .. "/bad: exit status 3" },
+      { hooks = { { path = d .. "/ok" }, { path = d .. "/slow", timeout = 1 } }, state = "slow.state",
+        line = "hooks.createContainer[1]: " .. d .. "/slow: timed out after 1s" },
+    }) do
+      local c = base({ "sh", "-c", "echo ran" })
+      c.hooks = { createContainer = case.hooks }
+      local b = bundle(c)
+      local id = new_id(root)
+      local out, err, code = oci(root, b .. "/out", "create", "--bundle", b, id)
+      assert.same({ "", "purple-oci: " .. case.line .. "\n", 125 }, { out, err, code })
+      local st = json.decode(H.read(d .. "/" .. case.state))
+      assert.same({ id, "created" }, { st.id, st.status })
+      assert_nothing_left(root, id, st.pid)
+    end
+    assert.equal("ran\n", H.read(d .. "/ok.ran")) -- the second case's first hook; never one after a failure
+  end)
+
+  it("a startContainer hook that fails or times out fails start with its line and the process never runs", function()
+    local root = H.tmpdir() .. "/state"
+    for _, case in ipairs({
+      { hooks = { { path = "/bin/bad" } }, line = "hooks.startContainer[0]: /bin/bad: exit status 3" },
+      { hooks = { { path = "/bin/slow", timeout = 1 } }, line = "hooks.startContainer[0]: /bin/slow: timed out after 1s" },
+      { hooks = { { path = "/bin/none" } }, line = "hooks.startContainer[0]: /bin/none: not an executable file" },
+    }) do
+      local c = base({ "sh", "-c", "echo ran" })
+      c.hooks = { startContainer = case.hooks }
+      local b = bundle(c, true)
+      script(b .. "/rootfs/bin/bad", "exit 3\n")
+      script(b .. "/rootfs/bin/slow", "exec sleep 20\n")
+      local id = new_id(root)
+      assert.same({ "", "", 0 }, { oci(root, b .. "/out", "create", "--bundle", b, "--pid-file", b .. "/pid", id) })
+      local pid = tonumber(H.read(b .. "/pid"))
+      local _, err, code = oci(root, nil, "start", id)
+      assert.same({ "purple-oci: " .. case.line .. "\n", 125 }, { err, code })
+      local st = wait_status(root, id, "stopped") -- init exited 125 (the engine reaps it)
+      assert.equal(0, st.pid)
+      assert.equal("", H.read(b .. "/out"))
+      assert.same({ "", "", 0 }, { oci(root, nil, "delete", id) })
+      assert_nothing_left(root, id, pid)
+    end
   end)
 end)

@@ -293,15 +293,13 @@ function M.start(g, o)
   local status = state.status(g.root, st)
   if status ~= "created" then return fail("container %s is %s, not created", o.id, status) end
   local fifo = state.dir(g.root, o.id) .. "/start"
-  local ok, serr = core.oci_start(fifo)
-  if not ok then return nil, serr end
+  -- with startContainer hooks init runs them, then says whether the process runs (csrc/spawn.c)
+  local result = st.hooks and #(st.hooks.startContainer or {}) > 0 and state.dir(g.root, o.id) .. "/started" or nil
+  local ok, said = core.oci_start(fifo, result)
+  if not ok then return nil, said end
   os.remove(fifo)
-  -- init runs the startContainer hooks, then says whether the process runs (csrc/spawn.c)
-  if st.hooks and #(st.hooks.startContainer or {}) > 0 then
-    local result = state.dir(g.root, o.id) .. "/started"
-    local said, rerr = core.oci_start_result(result)
+  if result then
     os.remove(result)
-    if not said then return nil, rerr end
     if said ~= "0" then
       if said == "" then said = ("container %s: its init ended before the process started"):format(o.id) end
       return nil, said
