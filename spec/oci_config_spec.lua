@@ -651,16 +651,22 @@ describe("purple-oci hooks in the container", function()
     .. "startContainer in the container before its process (path in the rootfs)", function()
     local d = H.tmpdir()
     -- on the host only: it resolves in purple-oci's mount namespace; what it sees is the container's
-    script(d .. "/cc", ("cat > %s/cc.state; readlink /proc/self/ns/mnt > %s/cc.mnt; id -u > %s/cc.uid\n")
-      :format(d, d, d))
+    script(d .. "/cc", ("cat > %s/cc.state; readlink /proc/self/ns/mnt > %s/cc.mnt; id -u > %s/cc.uid; "
+      .. "echo createContainer >> %s/order\n"):format(d, d, d, d))
+    script(d .. "/runtime", ("echo $1 >> %s/order\n"):format(d))
     local c = base({ "sh", "-c", "cat /tmp/sc.out /tmp/sc.state; echo; readlink /proc/self/ns/mnt; "
-      .. "readlink /proc/self/ns/pid" })
+      .. "readlink /proc/self/ns/pid; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status" })
+    c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW",
+      syscalls = { { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_ERRNO", errnoRet = 95 } } }
     c.hooks = { createContainer = { { path = d .. "/cc", timeout = 10 } },
+      createRuntime = { { path = d .. "/runtime", args = { "runtime", "createRuntime" } } },
+      prestart = { { path = d .. "/runtime", args = { "runtime", "prestart" } } },
       startContainer = { { path = "/bin/sc", args = { "sc", "one" }, env = { "FOO=bar" } } } }
     local b = bundle(c, true)
     -- in the rootfs only: it resolves in the container's root, its /tmp the container's tmpfs
     script(b .. "/rootfs/bin/sc", "cat > /tmp/sc.state; echo \"$1 $FOO $(id -u) $(hostname) "
-      .. "$(readlink /proc/self/ns/pid)\" > /tmp/sc.out\n")
+      .. "$(readlink /proc/self/ns/pid)\" > /tmp/sc.out; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status "
+      .. ">> /tmp/sc.out; mkdir /tmp/sc.dir && echo mkdir >> /tmp/sc.out\n")
     local root = H.tmpdir() .. "/state"
     local id = new_id(root)
     local out = b .. "/out"
@@ -672,6 +678,8 @@ describe("purple-oci hooks in the container", function()
     local cc_mnt = H.read(d .. "/cc.mnt")
     assert.are_not.equal(core.readlink("/proc/self/ns/mnt") .. "\n", cc_mnt)
     assert.equal("", H.read(out)) -- nothing of the process or the start hook yet
+    -- the runtime's hooks first, in purple-oci's namespaces, then the container's
+    assert.equal("createRuntime\nprestart\ncreateContainer\n", H.read(d .. "/order"))
     local _, serr, scode = oci(root, nil, "start", id)
     assert.same({ "", 0 }, { serr, scode })
     wait_status(root, id, "stopped")
@@ -679,12 +687,18 @@ describe("purple-oci hooks in the container", function()
     for l in H.read(out):gmatch("[^\n]*\n") do lines[#lines + 1] = l end
     -- the start hook ran first (its files are there for the process), in the container's pid and
     -- UTS namespaces as its root, with its args and env, and the state on stdin
-    local pid_ns = lines[4]
-    assert.equal(4, #lines, H.read(out))
+    local pid_ns = lines[8]
+    assert.equal(11, #lines, H.read(out))
     assert.equal("one bar 0 oci " .. pid_ns, lines[1])
-    assert.same(want_state, json.decode(lines[2]))
-    assert.equal(cc_mnt, lines[3]) -- the createContainer hook's mount namespace is the process's
+    -- not under what the process gets: its capabilities, no_new_privs, seccomp filter
+    local hook_caps = lines[2]
+    assert.same({ "NoNewPrivs:\t0\n", "Seccomp:\t0\n", "mkdir\n" }, { lines[3], lines[4], lines[5] })
+    assert.same(want_state, json.decode(lines[6]))
+    assert.equal(cc_mnt, lines[7]) -- the createContainer hook's mount namespace is the process's
     assert.are_not.equal(core.readlink("/proc/self/ns/pid") .. "\n", pid_ns)
+    assert.same({ "NoNewPrivs:\t1\n", "Seccomp:\t2\n" }, { lines[10], lines[11] })
+    assert.matches("^CapEff:\t%x+\n$", lines[9])
+    assert.are_not.equal(hook_caps, lines[9])
     assert.same({ "", "", 0 }, { oci(root, nil, "delete", id) })
   end)
   it("a createContainer hook that fails or times out fails create with its line and leaves nothing", function()
