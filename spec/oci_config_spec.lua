@@ -539,6 +539,11 @@ describe("purple.oci.config containers", function()
     ok, err = hooks.run({ poststop = { { path = d .. "/slow", timeout = 1 } } }, "poststop", "{}")
     assert.is_nil(ok)
     assert.equal("hooks.poststop[0]: " .. d .. "/slow: timed out after 1s", err)
+    -- the container's phases are checked before create starts init, which runs them
+    assert.same({ nil, "hooks.createContainer[0]: hook: path must be absolute" },
+      { hooks.for_init({ createContainer = { { path = "hook" } } }, "createContainer") })
+    assert.same({ nil, "hooks.startContainer[1]: /x: timeout must be above 0" },
+      { hooks.for_init({ startContainer = { { path = "/x" }, { path = "/x", timeout = 0 } } }, "startContainer") })
   end)
 
   it("with purple.profile ai-strict: capabilities and syscalls intersect, limits take the minimum", function()
@@ -712,9 +717,13 @@ describe("purple-oci hooks in the container", function()
         line = "hooks.createContainer[0]: " .. d .. "/bad: exit status 3" },
       { hooks = { { path = d .. "/ok" }, { path = d .. "/slow", timeout = 1 } }, state = "slow.state",
         line = "hooks.createContainer[1]: " .. d .. "/slow: timed out after 1s" },
+      -- a runtime hook failing while init waits before pivot_root undoes as much
+      { phase = "prestart", hooks = { { path = d .. "/bad" } }, state = "bad.state",
+        line = "hooks.prestart[0]: " .. d .. "/bad: exit status 3" },
     }) do
       local c = base({ "sh", "-c", "echo ran" })
-      c.hooks = { createContainer = case.hooks }
+      c.hooks = { createContainer = { { path = d .. "/ok" } } }
+      c.hooks[case.phase or "createContainer"] = case.hooks
       local b = bundle(c)
       local id = new_id(root)
       local out, err, code = oci(root, b .. "/out", "create", "--bundle", b, id)
@@ -723,7 +732,8 @@ describe("purple-oci hooks in the container", function()
       assert.same({ id, "created" }, { st.id, st.status })
       assert_nothing_left(root, id, st.pid)
     end
-    assert.equal("ran\n", H.read(d .. "/ok.ran")) -- the second case's first hook; never one after a failure
+    -- the second case's first hook; never one after a failure (nor createContainer after prestart's)
+    assert.equal("ran\n", H.read(d .. "/ok.ran"))
   end)
 
   it("a startContainer hook that fails or times out fails start with its line and the process never runs", function()
