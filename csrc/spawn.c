@@ -377,6 +377,9 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 	 * namespaces and cgroup with purple-oci's files still at their paths. */
 	if (c->hooks_sync) {
 		await_hook_state(ctl);
+		/* their working directory is the container's root, as under runc */
+		if (rootfd >= 0 && fchdir(rootfd) < 0)
+			child_fail(ctl, errno, "chdir to the container's root");
 		if (oci_hooks_run("createContainer", &c->create_hooks, hook_state, hook_state_len, hooks_as_root(c), what,
 				  sizeof what) < 0)
 			child_fail(ctl, 0, what);

@@ -657,7 +657,7 @@ describe("purple-oci hooks in the container", function()
     local d = H.tmpdir()
     -- on the host only: it resolves in purple-oci's mount namespace; what it sees is the container's
     script(d .. "/cc", ("cat > %s/cc.state; readlink /proc/self/ns/mnt > %s/cc.mnt; id -u > %s/cc.uid; "
-      .. "echo createContainer >> %s/order\n"):format(d, d, d, d))
+      .. "echo createContainer >> %s/order; pwd > %s/cc.pwd\n"):format(d, d, d, d, d))
     script(d .. "/runtime", ("echo $1 >> %s/order\n"):format(d))
     local c = base({ "sh", "-c", "cat /tmp/sc.out /tmp/sc.state; echo; readlink /proc/self/ns/mnt; "
       .. "readlink /proc/self/ns/pid; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status" })
@@ -680,6 +680,7 @@ describe("purple-oci hooks in the container", function()
     local want_state = { ociVersion = "1.0.2", id = id, status = "created", pid = pid, bundle = b, annotations = {} }
     assert.same(want_state, json.decode(H.read(d .. "/cc.state")))
     assert.equal("0\n", H.read(d .. "/cc.uid")) -- the container's root (mapped, unprivileged)
+    assert.equal(b .. "/rootfs\n", H.read(d .. "/cc.pwd")) -- in the container's root, as under runc
     local cc_mnt = H.read(d .. "/cc.mnt")
     assert.are_not.equal(core.readlink("/proc/self/ns/mnt") .. "\n", cc_mnt)
     assert.equal("", H.read(out)) -- nothing of the process or the start hook yet
