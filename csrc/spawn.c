@@ -11,8 +11,9 @@
  *         supervisor, which ran createRuntime and prestart hooks; createContainer hooks) → pivot_root →
  *         hostname → loopback → rlimits → setsid → (OCI with startContainer hooks: ready, wait for
  *         start, the hooks) → drop capabilities → no_new_privs → (other OCI: ready, wait for start) →
- *         fork the payload (vfork, shared fd table) → report (step, errno) or "started" to the supervisor → unmap the
- *         supervisor's heap it inherited (inherited_heap.h) → reap until the payload exits.
+ *         fork the payload (vfork, shared fd table) → report (step, errno) or "started" to the
+ *         supervisor → unmap the supervisor's heap it inherited (inherited_heap.h) → reap until the
+ *         payload exits.
  * Payload: landlock → seccomp (last, so setup syscalls need not be allowed) → execve.
  *
  * The payload shares its fd table and memory with init until execve (CLONE_VM | CLONE_VFORK, as

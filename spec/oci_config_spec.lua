@@ -741,7 +741,8 @@ describe("purple-oci hooks in the container", function()
     local root = H.tmpdir() .. "/state"
     for _, case in ipairs({
       { hooks = { { path = "/bin/bad" } }, line = "hooks.startContainer[0]: /bin/bad: exit status 3" },
-      { hooks = { { path = "/bin/slow", timeout = 1 } }, line = "hooks.startContainer[0]: /bin/slow: timed out after 1s" },
+      { hooks = { { path = "/bin/slow", timeout = 1 } },
+        line = "hooks.startContainer[0]: /bin/slow: timed out after 1s" },
       { hooks = { { path = "/bin/none" } }, line = "hooks.startContainer[0]: /bin/none: not an executable file" },
     }) do
       local c = base({ "sh", "-c", "echo ran" })

@@ -197,7 +197,8 @@ function M.create(g, o)
   -- then runs createContainer there and startContainer at start (csrc/oci_hooks.c)
   local hk = plan.hooks or {}
   local result_fifo
-  if #(hk.createRuntime or {}) + #(hk.prestart or {}) + #(hk.createContainer or {}) + #(hk.startContainer or {}) > 0 then
+  local function n(phase) return #(hk[phase] or {}) end
+  if n("createRuntime") + n("prestart") + n("createContainer") + n("startContainer") > 0 then
     local herr
     sp.hooks_sync = true
     sp.create_hooks, herr = hooks.for_init(hk, "createContainer")
