@@ -6,9 +6,11 @@
 -- waits for it. The pid in the pid file is that init's: pid 1 of the container's pid namespace
 -- (its namespaces are the container's: podman's `--network container:X` joins /proc/PID/ns/net),
 -- and it exits with the container's status (the command's own, 128+N on signal N). start writes a
--- byte to the FIFO. With a purple profile whose filter supervises calls, create also leaves the
--- container's violation monitor running (M.monitor). Every function returns its result, or nil,
--- "why" (one line).
+-- byte to the FIFO. With hooks, init stops before pivot_root ("hooks" event) while create runs
+-- createRuntime and prestart, then runs createContainer itself, and startContainer at start, telling
+-- start the result on the FIFO <state>/<id>/started (docs/oci.md, Hooks). With a purple profile
+-- whose filter supervises calls, create also leaves the container's violation monitor running
+-- (M.monitor). Every function returns its result, or nil, "why" (one line).
 local core = require "purple.core"
 local json = require "purple.json"
 local runtime = require "purple.runtime"
