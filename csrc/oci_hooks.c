@@ -1,6 +1,9 @@
 /* Runs the container's createContainer and startContainer hooks from its init (oci_hooks.h). Each
- * hook is a plain fork + execve: init is single-threaded, and the hook is not yet under anything the
- * process gets later (capabilities dropped, no_new_privs, Landlock, seccomp: the payload's steps). */
+ * hook is a plain fork + execve (init is single-threaded). A createContainer hook runs as the
+ * container's root before anything of the process is applied, as under runc; a startContainer hook,
+ * whose file comes from the image, runs with everything the process gets (init has taken its ids,
+ * capabilities and no_new_privs; the hook takes its Landlock domain and seccomp filter here), as
+ * runc runs it after the process's credentials, no_new_privs and filter. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,6 +17,7 @@
 #include <linux/close_range.h>
 
 #include "oci_hooks.h"
+#include "payload.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -27,7 +31,7 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static _Noreturn void hook_child(const struct oci_hook *h, int in, int as_root)
+static _Noreturn void hook_child(const struct oci_hook *h, int in, int as_root, const struct spawn_cfg *enforce)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
@@ -43,6 +47,15 @@ static _Noreturn void hook_child(const struct oci_hook *h, int in, int as_root)
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	if (as_root && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
 		_exit(126);
+	if (enforce) {
+		/* the filter's listener, if it makes one, closes at execve: supervised calls then fail
+		 * with ENOSYS (denied, not reported) */
+		int listener;
+		char what[128];
+
+		if (spawn_enforce(enforce, &listener, what, sizeof what) < 0)
+			_exit(126);
+	}
 	execve(h->path, (char *const *)h->argv, (char *const *)h->envp);
 	_exit(127);
 }
@@ -109,7 +122,7 @@ static int feed_and_wait(const struct oci_hook *h, pid_t pid, int out, const cha
 }
 
 int oci_hooks_run(const char *phase, const struct oci_hook_list *list, const char *state, size_t len, int as_root,
-		  char *what, size_t n)
+		  const struct spawn_cfg *enforce, char *what, size_t n)
 {
 	for (size_t i = 0; i < list->n; i++) {
 		const struct oci_hook *h = &list->v[i];
@@ -127,7 +140,7 @@ int oci_hooks_run(const char *phase, const struct oci_hook_list *list, const cha
 			close(sv[1]);
 		} else {
 			if (pid == 0)
-				hook_child(h, sv[1], as_root);
+				hook_child(h, sv[1], as_root, enforce);
 			close(sv[1]);
 			if (feed_and_wait(h, pid, sv[0], state, len, &status, why, sizeof why) == 0) {
 				if (WIFEXITED(status) && WEXITSTATUS(status) == 0)

@@ -9,8 +9,8 @@
  * Init:   hide purple's command line → join its v1 cgroups itself (cgroup_join.c) → private mounts and
  *         the bind sources the parent did not open → ids → new root → (OCI: the state JSON from the
  *         supervisor, which ran createRuntime and prestart hooks; createContainer hooks) → pivot_root →
- *         hostname → loopback → rlimits → setsid → (OCI with startContainer hooks: ready, wait for
- *         start, the hooks) → drop capabilities → no_new_privs → (other OCI: ready, wait for start) →
+ *         hostname → loopback → rlimits → setsid → drop capabilities → no_new_privs → (OCI: ready,
+ *         wait for start, startContainer hooks under the process's Landlock and seccomp) →
  *         fork the payload (vfork, shared fd table) → report (step, errno) or "started" to the
  *         supervisor → unmap the supervisor's heap it inherited (inherited_heap.h) → reap until the
  *         payload exits.
@@ -381,8 +381,8 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		/* their working directory is the container's root, as under runc */
 		if (rootfd >= 0 && fchdir(rootfd) < 0)
 			child_fail(ctl, errno, "chdir to the container's root");
-		if (oci_hooks_run("createContainer", &c->create_hooks, hook_state, hook_state_len, hooks_as_root(c), what,
-				  sizeof what) < 0)
+		if (oci_hooks_run("createContainer", &c->create_hooks, hook_state, hook_state_len, hooks_as_root(c), NULL,
+				  what, sizeof what) < 0)
 			child_fail(ctl, 0, what);
 	}
 	if ((err = mounts_enter_root(c, rootfd, what, sizeof what)) < 0)
@@ -417,14 +417,6 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		snprintf(what, sizeof what, "working_dir %s", c->cwd);
 		child_fail(ctl, errno, what);
 	}
-	/* startContainer hooks run before the process's ids, capabilities and no_new_privs: as the
-	 * container's root, as its createContainer hooks did. */
-	if (c->start_fd > 0 && c->start_hooks.n) {
-		await_start(c, ctl);
-		if (oci_hooks_run("startContainer", &c->start_hooks, hook_state, hook_state_len, hooks_as_root(c), what,
-				  sizeof what) < 0)
-			child_fail(ctl, 0, what);
-	}
 	/* Without a user namespace (a container run by root) the ids change here, after the mounts. */
 	if (!(c->ns_flags & CLONE_NEWUSER) && !joined_user && c->set_ids &&
 	    ((err = set_ids(c, what, sizeof what)) < 0 || (err = caps_raise_effective(what, sizeof what)) < 0))
@@ -445,10 +437,15 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 			_exit(125);
 	}
 
-	/* OCI create/start: the command starts when `start` writes a byte (with startContainer hooks,
-	 * init waited above). */
-	if (c->start_fd > 0 && !c->start_hooks.n)
+	/* OCI create/start: the command starts when `start` writes a byte; its startContainer hooks
+	 * first, with the process's ids, capabilities and no_new_privs (init has them now) and its
+	 * Landlock domain and seccomp filter (each hook takes them): a hook's file comes from the image. */
+	if (c->start_fd > 0) {
 		await_start(c, ctl);
+		if (c->start_hooks.n && oci_hooks_run("startContainer", &c->start_hooks, hook_state, hook_state_len, 0, c,
+						      what, sizeof what) < 0)
+			child_fail(ctl, 0, what);
+	}
 	start_report("0");
 
 	/* Forward signals to the payload; a "terminate all" request signals the whole namespace. */
