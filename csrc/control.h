@@ -5,13 +5,14 @@
 #include <signal.h>
 
 enum ctl_kind {
-	CTL_SETUP_ERROR = 1, /* err = errno, what = step: nothing of the command ran */
+	CTL_SETUP_ERROR = 1, /* err = errno, what = step (err 0: what is the whole message): nothing of the command ran */
 	CTL_EXEC_ERROR,      /* err = errno of execve, what = "exec NAME" */
 	CTL_STARTED,         /* the command is running; a seccomp listener may ride along */
 	CTL_EXITED,          /* err = the command's wait status */
 	CTL_EGRESS,          /* the egress proxy's two listening sockets ride along (before STARTED) */
 	CTL_READY,           /* set up; waiting on start_fd before the command starts (OCI create) */
 	CTL_PTY,             /* the master of the container's pty rides along */
+	CTL_HOOKS,           /* mounts made, before pivot_root: init waits for the state JSON its hooks get */
 };
 
 struct ctl_msg {

@@ -736,12 +736,17 @@ int mounts_pivot(int rootfd, char *what, size_t n)
 	return 0;
 }
 
-int mounts_build_root(struct spawn_cfg *c, char *what, size_t n)
+static int move_onto(int mfd, int tfd)
+{
+	return (int)syscall(SYS_move_mount, mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+int mounts_build_root(struct spawn_cfg *c, int *staged, char *what, size_t n)
 {
 	static const char *const root_opts[] = { "mode=0755", "size=4m", NULL };
-	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
 	int rootfd, r = 0;
 
+	*staged = -1;
 	if (!c->nmounts && !c->root)
 		return 0;
 	if (c->root) {
@@ -756,9 +761,25 @@ int mounts_build_root(struct spawn_cfg *c, char *what, size_t n)
 		if (rootfd < 0)
 			FAIL("%s", "tmpfs root");
 	}
-	/* pivot_root needs an attached mount: stage it on /tmp of this (private) namespace. */
-	if (sys_move_mount(rootfd, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	/* pivot_root needs an attached mount: stage it in this (private) namespace, a container's root
+	 * over its own path (it hides nothing: the OCI createContainer hooks run before pivot_root and
+	 * see every host path), a tmpfs root on /tmp. */
+	if (c->root) {
+		int tfd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (tfd < 0 || move_onto(rootfd, tfd) < 0) {
+			int e = errno;
+
+			if (tfd >= 0)
+				close(tfd);
+			close(rootfd);
+			errno = e;
+			FAIL("attach root %s", c->root);
+		}
+		close(tfd);
+	} else if (sys_move_mount(rootfd, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH) < 0) {
 		FAIL("%s", "attach tmpfs root on /tmp");
+	}
 
 	for (size_t i = 0; r == 0 && i < c->nmounts; i++) {
 		struct mount_op *m = &c->mounts[i];
@@ -835,9 +856,21 @@ int mounts_build_root(struct spawn_cfg *c, char *what, size_t n)
 			break;
 		}
 	}
-	if (r < 0)
+	if (r < 0) {
+		close(rootfd);
 		return r;
+	}
+	*staged = rootfd;
+	return 0;
+}
 
+int mounts_enter_root(const struct spawn_cfg *c, int rootfd, char *what, size_t n)
+{
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	int r;
+
+	if (rootfd < 0)
+		return 0;
 	r = mounts_pivot(rootfd, what, n);
 	close(rootfd);
 	if (r < 0)
@@ -858,11 +891,6 @@ int open_in_root(int rootfd, const char *path)
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
 
 	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
-}
-
-static int move_onto(int mfd, int tfd)
-{
-	return (int)syscall(SYS_move_mount, mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
 
 /* maskedPaths: an existing directory under an empty read-only tmpfs, anything else under the

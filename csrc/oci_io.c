@@ -32,6 +32,36 @@ int oci_fifo_signal(const char *path)
 	return err;
 }
 
+int oci_fifo_result_open(const char *path)
+{
+	/* non-blocking open: with no writer left (init gone) it still opens, and reads EOF */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFL, 0) < 0) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+ssize_t oci_fifo_result_read(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+	ssize_t r = 0;
+
+	while (got + 1 < n && ((r = read(fd, buf + got, n - 1 - got)) > 0 || (r < 0 && errno == EINTR)))
+		if (r > 0)
+			got += (size_t)r;
+	if (r < 0)
+		r = -errno;
+	buf[got] = 0;
+	close(fd);
+	return r < 0 ? r : (ssize_t)got;
+}
+
 int oci_console_send(const char *path, int fd)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };

@@ -7,10 +7,13 @@
  * Parent: open the bind sources when root (mounts.c) → clone with the namespace flags (into the v2
  *         cgroup) → join the other cgroups → uid/gid maps → release the child.
  * Init:   hide purple's command line → join its v1 cgroups itself (cgroup_join.c) → private mounts and
- *         the bind sources the parent did not open → ids → new root → pivot_root →
- *         hostname → loopback → rlimits → setsid → drop capabilities → no_new_privs → fork the payload
- *         (vfork, shared fd table) → report (step, errno) or "started" to the supervisor → unmap the
- *         supervisor's heap it inherited (inherited_heap.h) → reap until the payload exits.
+ *         the bind sources the parent did not open → ids → new root → (OCI: the state JSON from the
+ *         supervisor, which ran createRuntime and prestart hooks; createContainer hooks) → pivot_root →
+ *         hostname → loopback → rlimits → setsid → drop capabilities → no_new_privs → (OCI: ready,
+ *         wait for start, startContainer hooks under the process's Landlock and seccomp) →
+ *         fork the payload (vfork, shared fd table) → report (step, errno) or "started" to the
+ *         supervisor → unmap the supervisor's heap it inherited (inherited_heap.h) → reap until the
+ *         payload exits.
  * Payload: landlock → seccomp (last, so setup syscalls need not be allowed) → execve.
  *
  * The payload shares its fd table and memory with init until execve (CLONE_VM | CLONE_VFORK, as
@@ -95,9 +98,30 @@ static void child_report(int ctl, int kind, int err, const char *what, int passf
 	(void)fdpass_send(ctl, &m, sizeof m, &passfd, passfd >= 0);
 }
 
+/* OCI start with startContainer hooks: where `start` reads why the process will not run (spawn_cfg
+ * start_result_fd), once init has taken its byte; -1 otherwise. */
+static int start_result = -1;
+
+static void start_report(const char *line)
+{
+	if (start_result < 0)
+		return;
+	(void)!write(start_result, line, strlen(line));
+	close(start_result);
+	start_result = -1;
+}
+
+/* err 0: what is the whole message */
 static _Noreturn void child_fail(int ctl, int err, const char *what)
 {
+	char line[320];
+
 	child_report(ctl, CTL_SETUP_ERROR, err, what, -1);
+	if (err)
+		snprintf(line, sizeof line, "%s: %s", what, strerror(err));
+	else
+		snprintf(line, sizeof line, "%s", what);
+	start_report(line);
 	_exit(125);
 }
 
@@ -259,11 +283,58 @@ static int open_pty(const struct spawn_cfg *c, int ctl, char *what, size_t n)
  * cloned in it, then only changes its ids there. */
 static int parent_joined_user;
 
+/* The container's state JSON for its createContainer and startContainer hooks (hooks_sync), in the
+ * heap init inherited (dropped only once the process runs). */
+static char *hook_state;
+static size_t hook_state_len;
+
+/* hooks_sync: reports CTL_HOOKS and waits for the state JSON (sandbox_resume); EOF: the supervisor
+ * gave up (a createRuntime or prestart hook failed) and kills init. */
+static void await_hook_state(int ctl)
+{
+	ssize_t len;
+
+	child_report(ctl, CTL_HOOKS, 0, NULL, -1);
+	while ((len = recv(ctl, NULL, 0, MSG_PEEK | MSG_TRUNC)) < 0 && errno == EINTR)
+		;
+	if (len <= 0)
+		_exit(125);
+	if (!(hook_state = malloc((size_t)len + 1)))
+		child_fail(ctl, ENOMEM, "the container's state for its hooks");
+	if ((len = recv(ctl, hook_state, (size_t)len, 0)) <= 0)
+		_exit(125);
+	hook_state[len] = 0;
+	hook_state_len = (size_t)len;
+}
+
+/* In a user namespace init has the process's uid by now; the hooks run as its root instead. */
+static int hooks_as_root(const struct spawn_cfg *c)
+{
+	return (c->ns_flags & CLONE_NEWUSER) && getuid() != 0;
+}
+
+/* OCI create/start: everything is set up; reports ready and waits for `start`'s byte. Signals but
+ * SIGKILL stay blocked (pending) until then. */
+static void await_start(const struct spawn_cfg *c, int ctl)
+{
+	char b;
+	ssize_t r;
+
+	child_report(ctl, CTL_READY, 0, NULL, -1);
+	while ((r = read(c->start_fd, &b, 1)) < 0 && errno == EINTR)
+		;
+	if (r != 1)
+		_exit(125);
+	close(c->start_fd);
+	if (c->start_result_fd > 0)
+		start_result = c->start_result_fd;
+}
+
 static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *cj, int ctl, const sigset_t *mask)
 {
 	char what[256] = "";
 	char go;
-	int err, status, joined_user = parent_joined_user;
+	int err, status, joined_user = parent_joined_user, rootfd;
 	struct sigaction sa = { 0 };
 
 	if (c->die_with_parent)
@@ -300,7 +371,21 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 		child_fail(ctl, errno, "unshare cgroup namespace");
 	if ((err = container_sysctls(c, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
-	if ((err = mounts_build_root(c, what, sizeof what)) < 0)
+	if ((err = mounts_build_root(c, &rootfd, what, sizeof what)) < 0)
+		child_fail(ctl, -err, what);
+	/* OCI: purple-oci runs createRuntime and prestart now (before pivot_root, as the runtime-spec
+	 * says) and sends the state JSON; createContainer hooks then run here, in the container's
+	 * namespaces and cgroup with purple-oci's files still at their paths. */
+	if (c->hooks_sync) {
+		await_hook_state(ctl);
+		/* their working directory is the container's root, as under runc */
+		if (rootfd >= 0 && fchdir(rootfd) < 0)
+			child_fail(ctl, errno, "chdir to the container's root");
+		if (oci_hooks_run("createContainer", &c->create_hooks, hook_state, hook_state_len, hooks_as_root(c), NULL,
+				  what, sizeof what) < 0)
+			child_fail(ctl, 0, what);
+	}
+	if ((err = mounts_enter_root(c, rootfd, what, sizeof what)) < 0)
 		child_fail(ctl, -err, what);
 	/* keys of the caller's session keyring must not be the container's */
 	if (c->new_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
@@ -352,19 +437,16 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 			_exit(125);
 	}
 
-	/* OCI create/start: everything is set up; the command starts when `start` writes a byte. Signals
-	 * but SIGKILL stay blocked (pending) until then. */
+	/* OCI create/start: the command starts when `start` writes a byte; its startContainer hooks
+	 * first, with the process's ids, capabilities and no_new_privs (init has them now) and its
+	 * Landlock domain and seccomp filter (each hook takes them): a hook's file comes from the image. */
 	if (c->start_fd > 0) {
-		char b;
-		ssize_t r;
-
-		child_report(ctl, CTL_READY, 0, NULL, -1);
-		while ((r = read(c->start_fd, &b, 1)) < 0 && errno == EINTR)
-			;
-		if (r != 1)
-			_exit(125);
-		close(c->start_fd);
+		await_start(c, ctl);
+		if (c->start_hooks.n && oci_hooks_run("startContainer", &c->start_hooks, hook_state, hook_state_len, 0, c,
+						      what, sizeof what) < 0)
+			child_fail(ctl, 0, what);
 	}
+	start_report("0");
 
 	/* Forward signals to the payload; a "terminate all" request signals the whole namespace. */
 	sa.sa_flags = SA_RESTART;
@@ -701,6 +783,9 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 					ev->kind = SB_PTY;
 					ev->fd = fd[0];
 					return 1;
+				case CTL_HOOKS:
+					ev->kind = SB_HOOKS;
+					return 1;
 				case CTL_EXITED:
 					ev->kind = SB_EXIT;
 					ev->status = m.err;
@@ -746,6 +831,15 @@ int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev)
 void sandbox_watch(struct sandbox *s, int fd)
 {
 	s->watch_fd = fd;
+}
+
+int sandbox_resume(struct sandbox *s, const char *state, size_t len)
+{
+	if (s->ctl < 0)
+		return -EPIPE;
+	if (len == 0)
+		return -EINVAL;
+	return send(s->ctl, state, len, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 int sandbox_kill(struct sandbox *s, int sig)

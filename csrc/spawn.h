@@ -12,6 +12,7 @@
 #include "purple.h"
 #include "caps.h"
 #include "notify.h"
+#include "oci_hooks.h"
 
 /* MT_FS: a new instance of fstype (sysfs, devpts, mqueue, cgroup2, tmpfs ...) with data options;
  * MT_MASK: hide an existing path (a directory under an empty read-only tmpfs, anything else under
@@ -110,6 +111,11 @@ struct spawn_cfg {
 	unsigned short pty_rows, pty_cols; /* its size, when both are > 0 */
 	pid_t join_pid;           /* > 0: enter this process's namespaces instead of creating any (OCI exec) */
 	int new_keyring;          /* a new anonymous session keyring, not the caller's (OCI, as runc) */
+	int hooks_sync;           /* OCI hooks: with the mounts made, before pivot_root, init reports CTL_HOOKS and
+	                           * waits for the container's state JSON (sandbox_resume), which its hooks get */
+	struct oci_hook_list create_hooks, start_hooks; /* createContainer, startContainer (oci_hooks.c) */
+	int start_result_fd;      /* > 0 (with start_fd): init writes `start`'s result here once the process is
+	                           * about to run ("0"), or the line saying why it will not (a FIFO) */
 };
 
 /* Container steps (container.c; the mount kinds in mounts.c), each 0 or -errno with what filled. */
@@ -133,7 +139,10 @@ void mounts_close_binds(struct spawn_cfg *c);
 
 /* Child-side steps. Each returns 0 or -errno and fills *what with the failing step. */
 int mounts_open_sources(struct spawn_cfg *c, char *what, size_t n);
-int mounts_build_root(struct spawn_cfg *c, char *what, size_t n);
+/* The new root with every mount, staged on /tmp: *staged is its fd (-1: no new root), which
+ * mounts_enter_root then pivots into (and closes); between the two the OCI createContainer hooks run. */
+int mounts_build_root(struct spawn_cfg *c, int *staged, char *what, size_t n);
+int mounts_enter_root(const struct spawn_cfg *c, int rootfd, char *what, size_t n);
 
 /* Mount steps of mounts.c, also exposed one by one to Lua (csrc/lua/ns_primitives.c). Targets are resolved
  * under the directory rootfd without following symlinks; -errno / -1 with errno on failure. */
@@ -171,12 +180,12 @@ struct sandbox {
 };
 
 enum sandbox_event_kind { SB_SETUP_ERROR, SB_EXEC_ERROR, SB_STARTED, SB_EXIT, SB_SIGNAL, SB_STOP, SB_NOTIFY, SB_WATCH,
-	SB_READY, SB_PTY };
+	SB_READY, SB_PTY, SB_HOOKS };
 
 struct sandbox_event {
 	enum sandbox_event_kind kind;
 	char what[240];           /* setup_error, exec_error: the step; a poll failure: what failed */
-	int err;                  /* setup_error, exec_error: errno */
+	int err;                  /* setup_error, exec_error: errno (setup_error 0: what is the whole message) */
 	int status;               /* exit: wait status */
 	int init;                 /* exit: init went away without reporting the command's exit */
 	int signal;               /* signal: forwarded to the command */
@@ -196,6 +205,8 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 int sandbox_poll(struct sandbox *s, int timeout, struct sandbox_event *ev);
 /* Also report fd readable (SB_WATCH, not read) from sandbox_poll; -1 stops. The caller drains it. */
 void sandbox_watch(struct sandbox *s, int fd);
+/* hooks_sync: answers SB_HOOKS with the container's state JSON, which releases init. 0 or -errno. */
+int sandbox_resume(struct sandbox *s, const char *state, size_t len);
 /* Sends sig to init (which forwards it to the command); -ESRCH once init is reaped. */
 int sandbox_kill(struct sandbox *s, int sig);
 /* Kills and reaps init if needed, closes every fd; the signal mask is restored. */

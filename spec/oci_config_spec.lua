@@ -539,6 +539,11 @@ describe("purple.oci.config containers", function()
     ok, err = hooks.run({ poststop = { { path = d .. "/slow", timeout = 1 } } }, "poststop", "{}")
     assert.is_nil(ok)
     assert.equal("hooks.poststop[0]: " .. d .. "/slow: timed out after 1s", err)
+    -- the container's phases are checked before create starts init, which runs them
+    assert.same({ nil, "hooks.createContainer[0]: hook: path must be absolute" },
+      { hooks.for_init({ createContainer = { { path = "hook" } } }, "createContainer") })
+    assert.same({ nil, "hooks.startContainer[1]: /x: timeout must be above 0" },
+      { hooks.for_init({ startContainer = { { path = "/x" }, { path = "/x", timeout = 0 } } }, "startContainer") })
   end)
 
   it("with purple.profile ai-strict: capabilities and syscalls intersect, limits take the minimum", function()
@@ -594,5 +599,168 @@ describe("purple.oci.config containers", function()
       H.q(d)))
     assert.equal(0, code, err)
     assert.equal("0\n", out)
+  end)
+end)
+
+-- createContainer and startContainer hooks run by the container's init where the runtime-spec says
+-- (csrc/oci_hooks.c): purple-oci driven as the engines drive it, with a state root of the test's own.
+describe("purple-oci hooks in the container", function()
+  local OCI = H.tree .. "/bin/purple-oci"
+  setup(function() rootfs = nil end) -- the one made before went with the last describe's cleanup
+  teardown(H.cleanup)
+
+  before_each(function()
+    if not has_busybox() then pending("needs busybox-static (" .. BUSYBOX .. ")") end
+  end)
+
+  -- purple-oci: stdout, stderr, status; the container's stdio (create's) goes to out, a file.
+  local function oci(root, out, ...)
+    local words = { H.q(OCI), "--root", H.q(root) }
+    for _, w in ipairs({ ... }) do words[#words + 1] = H.q(w) end
+    local d = H.tmpdir()
+    out = out or d .. "/out"
+    local _, _, code = os.execute(("%s >%s 2>%s/err </dev/null"):format(table.concat(words, " "), H.q(out), d))
+    return H.read(out), H.read(d .. "/err"), code
+  end
+
+  -- Waits (no time limit: a failure hangs, never races a clock) until state says status.
+  local function wait_status(root, id, want)
+    while true do
+      local st = json.decode((oci(root, nil, "state", id)))
+      if st and st.status == want then return st end
+      core.sleep(0.02)
+    end
+  end
+
+  local function new_id(root)
+    local id = "hook-" .. core.random_hex(4)
+    finally(function() oci(root, nil, "delete", "--force", id) end)
+    return id
+  end
+
+  local function script(path, text)
+    H.write(path, "#!/bin/sh\n" .. text)
+    assert(os.execute("chmod 0755 " .. H.q(path)))
+  end
+
+  -- nothing of the container is left: no state, no cgroup, no init (pid from a hook's state or the
+  -- pid file; a started init that exited is the engine's to reap: at most a zombie until then)
+  local function assert_nothing_left(root, id, pid)
+    assert.same({}, core.readdir(root) or {})
+    assert.equal("", (H.sh("find /sys/fs/cgroup -maxdepth 5 -type d -name " .. H.q(id) .. " 2>/dev/null")))
+    local stat = H.read("/proc/" .. pid .. "/stat")
+    assert.is_true(stat == nil or stat:match("^%d+ %(.-%) (%a)") == "Z", stat)
+  end
+
+  it("runs createContainer in the container's mount namespace before pivot_root (path on the host) and "
+    .. "startContainer in the container before its process (path in the rootfs)", function()
+    local d = H.tmpdir()
+    -- on the host only: it resolves in purple-oci's mount namespace; what it sees is the container's
+    script(d .. "/cc", ("cat > %s/cc.state; readlink /proc/self/ns/mnt > %s/cc.mnt; id -u > %s/cc.uid; "
+      .. "echo createContainer >> %s/order; pwd > %s/cc.pwd\n"):format(d, d, d, d, d))
+    script(d .. "/runtime", ("echo $1 >> %s/order\n"):format(d))
+    local c = base({ "sh", "-c", "cat /tmp/sc.out /tmp/sc.state; echo; readlink /proc/self/ns/mnt; "
+      .. "readlink /proc/self/ns/pid; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status" })
+    c.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW",
+      syscalls = { { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_ERRNO", errnoRet = 95 } } }
+    c.hooks = { createContainer = { { path = d .. "/cc", timeout = 10 } },
+      createRuntime = { { path = d .. "/runtime", args = { "runtime", "createRuntime" } } },
+      prestart = { { path = d .. "/runtime", args = { "runtime", "prestart" } } },
+      startContainer = { { path = "/bin/sc", args = { "sc", "one" }, env = { "FOO=bar" } } } }
+    local b = bundle(c, true)
+    -- in the rootfs only: it resolves in the container's root, its /tmp the container's tmpfs
+    script(b .. "/rootfs/bin/sc", "cat > /tmp/sc.state; echo \"$1 $FOO $(id -u) $(hostname) "
+      .. "$(readlink /proc/self/ns/pid)\" > /tmp/sc.out; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status "
+      .. ">> /tmp/sc.out; if mkdir /tmp/sc.dir 2>/dev/null; then echo mkdir; else echo no mkdir; fi >> /tmp/sc.out\n")
+    local root = H.tmpdir() .. "/state"
+    local id = new_id(root)
+    local out = b .. "/out"
+    assert.same({ "", "", 0 }, { oci(root, out, "create", "--bundle", b, "--pid-file", b .. "/pid", id) })
+    local pid = tonumber(H.read(b .. "/pid"))
+    local want_state = { ociVersion = "1.0.2", id = id, status = "created", pid = pid, bundle = b, annotations = {} }
+    assert.same(want_state, json.decode(H.read(d .. "/cc.state")))
+    assert.equal("0\n", H.read(d .. "/cc.uid")) -- the container's root (mapped, unprivileged)
+    assert.equal(b .. "/rootfs\n", H.read(d .. "/cc.pwd")) -- in the container's root, as under runc
+    local cc_mnt = H.read(d .. "/cc.mnt")
+    assert.are_not.equal(core.readlink("/proc/self/ns/mnt") .. "\n", cc_mnt)
+    assert.equal("", H.read(out)) -- nothing of the process or the start hook yet
+    -- the runtime's hooks first, in purple-oci's namespaces, then the container's
+    assert.equal("createRuntime\nprestart\ncreateContainer\n", H.read(d .. "/order"))
+    local _, serr, scode = oci(root, nil, "start", id)
+    assert.same({ "", 0 }, { serr, scode })
+    wait_status(root, id, "stopped")
+    local lines = {}
+    for l in H.read(out):gmatch("[^\n]*\n") do lines[#lines + 1] = l end
+    -- the start hook ran first (its files are there for the process), in the container's pid and
+    -- UTS namespaces as its root, with its args and env, and the state on stdin
+    local pid_ns = lines[8]
+    assert.equal(11, #lines, H.read(out))
+    assert.equal("one bar 0 oci " .. pid_ns, lines[1])
+    -- under what the process gets (its file comes from the image): the process's capabilities,
+    -- no_new_privs and seccomp filter (the config's filter denies it mkdir)
+    local hook_caps = lines[2]
+    assert.same({ "NoNewPrivs:\t1\n", "Seccomp:\t2\n", "no mkdir\n" }, { lines[3], lines[4], lines[5] })
+    assert.same(want_state, json.decode(lines[6]))
+    assert.equal(cc_mnt, lines[7]) -- the createContainer hook's mount namespace is the process's
+    assert.are_not.equal(core.readlink("/proc/self/ns/pid") .. "\n", pid_ns)
+    assert.same({ "NoNewPrivs:\t1\n", "Seccomp:\t2\n" }, { lines[10], lines[11] })
+    assert.matches("^CapEff:\t%x+\n$", lines[9])
+    assert.equal(hook_caps, lines[9])
+    assert.same({ "", "", 0 }, { oci(root, nil, "delete", id) })
+  end)
+  it("a createContainer hook that fails or times out fails create with its line and leaves nothing", function()
+    local d = H.tmpdir()
+    script(d .. "/bad", ("cat > %s/bad.state; exit 3\n"):format(d))
+    script(d .. "/slow", ("cat > %s/slow.state; exec sleep 20\n"):format(d))
+    script(d .. "/ok", ("echo ran >> %s/ok.ran\n"):format(d))
+    local root = H.tmpdir() .. "/state"
+    for _, case in ipairs({
+      { hooks = { { path = d .. "/bad" }, { path = d .. "/ok" } }, state = "bad.state",
+        line = "hooks.createContainer[0]: " .. d .. "/bad: exit status 3" },
+      { hooks = { { path = d .. "/ok" }, { path = d .. "/slow", timeout = 1 } }, state = "slow.state",
+        line = "hooks.createContainer[1]: " .. d .. "/slow: timed out after 1s" },
+      -- a runtime hook failing while init waits before pivot_root undoes as much
+      { phase = "prestart", hooks = { { path = d .. "/bad" } }, state = "bad.state",
+        line = "hooks.prestart[0]: " .. d .. "/bad: exit status 3" },
+    }) do
+      local c = base({ "sh", "-c", "echo ran" })
+      c.hooks = { createContainer = { { path = d .. "/ok" } } }
+      c.hooks[case.phase or "createContainer"] = case.hooks
+      local b = bundle(c)
+      local id = new_id(root)
+      local out, err, code = oci(root, b .. "/out", "create", "--bundle", b, id)
+      assert.same({ "", "purple-oci: " .. case.line .. "\n", 125 }, { out, err, code })
+      local st = json.decode(H.read(d .. "/" .. case.state))
+      assert.same({ id, "created" }, { st.id, st.status })
+      assert_nothing_left(root, id, st.pid)
+    end
+    -- the second case's first hook; never one after a failure (nor createContainer after prestart's)
+    assert.equal("ran\n", H.read(d .. "/ok.ran"))
+  end)
+
+  it("a startContainer hook that fails or times out fails start with its line and the process never runs", function()
+    local root = H.tmpdir() .. "/state"
+    for _, case in ipairs({
+      { hooks = { { path = "/bin/bad" } }, line = "hooks.startContainer[0]: /bin/bad: exit status 3" },
+      { hooks = { { path = "/bin/slow", timeout = 1 } },
+        line = "hooks.startContainer[0]: /bin/slow: timed out after 1s" },
+      { hooks = { { path = "/bin/none" } }, line = "hooks.startContainer[0]: /bin/none: not an executable file" },
+    }) do
+      local c = base({ "sh", "-c", "echo ran" })
+      c.hooks = { startContainer = case.hooks }
+      local b = bundle(c, true)
+      script(b .. "/rootfs/bin/bad", "exit 3\n")
+      script(b .. "/rootfs/bin/slow", "exec sleep 20\n")
+      local id = new_id(root)
+      assert.same({ "", "", 0 }, { oci(root, b .. "/out", "create", "--bundle", b, "--pid-file", b .. "/pid", id) })
+      local pid = tonumber(H.read(b .. "/pid"))
+      local _, err, code = oci(root, nil, "start", id)
+      assert.same({ "purple-oci: " .. case.line .. "\n", 125 }, { err, code })
+      local st = wait_status(root, id, "stopped") -- init exited 125 (the engine reaps it)
+      assert.equal(0, st.pid)
+      assert.equal("", H.read(b .. "/out"))
+      assert.same({ "", "", 0 }, { oci(root, nil, "delete", id) })
+      assert_nothing_left(root, id, pid)
+    end
   end)
 end)

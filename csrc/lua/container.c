@@ -1,6 +1,7 @@
 /* Lua binding of the container fields of a spawn spec (csrc/container.c; planned by
  * lua/purple/oci/config.lua): root, root_readonly, joins, sysctls, set_ids, groups, umask,
- * oom_score_adj and cap_sets. */
+ * oom_score_adj, cap_sets, and the hooks init runs (create_hooks, start_hooks, hooks_sync,
+ * start_result_fd). */
 #include <sched.h>
 #include <string.h>
 
@@ -57,6 +58,87 @@ static void joins_parse(lua_State *L, int t, struct spawn_cfg *c)
 	lua_pop(L, 2);
 }
 
+/* A NULL-terminated copy of the strings of the list at idx (NULL when it is nil), anchored in the
+ * table at a; the strings stay in the spec table. */
+static const char **hook_strings(lua_State *L, int idx, int a, const char *field)
+{
+	const char **v;
+	size_t len;
+
+	if (lua_isnil(L, idx))
+		return NULL;
+	if (!lua_istable(L, idx))
+		luaL_error(L, "spawn spec: %s must be a list of strings", field);
+	len = lua_rawlen(L, idx);
+	v = lua_newuserdatauv(L, (len + 1) * sizeof *v, 0);
+	for (size_t i = 0; i < len; i++) {
+		if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TSTRING)
+			luaL_error(L, "spawn spec: %s must be a list of strings", field);
+		v[i] = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	v[len] = NULL;
+	lua_rawseti(L, a, (lua_Integer)lua_rawlen(L, a) + 1);
+	return v;
+}
+
+/* t[k]: a list of { path, args, env, timeout } (the OCI hook, args[0] included) into *list, its
+ * arrays anchored in the table at a. */
+static void hooks_parse(lua_State *L, int t, int a, const char *k, struct oci_hook_list *list)
+{
+	static const char *const fields[] = { "path", "args", "env", "timeout", NULL };
+	struct oci_hook *v;
+	size_t len;
+	int l;
+
+	if (lua_getfield(L, t, k) == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	luaL_checktype(L, -1, LUA_TTABLE);
+	l = lua_gettop(L);
+	len = lua_rawlen(L, l);
+	v = lua_newuserdatauv(L, (len ? len : 1) * sizeof *v, 0);
+	lua_rawseti(L, a, (lua_Integer)lua_rawlen(L, a) + 1);
+	for (size_t i = 0; i < len; i++) {
+		int h = (lua_rawgeti(L, l, (lua_Integer)i + 1), lua_gettop(L));
+		lua_Integer timeout;
+
+		luaL_checktype(L, h, LUA_TTABLE);
+		pl_check_fields(L, h, fields, k);
+		v[i].path = pl_field_str(L, h, "path", NULL);
+		if (!v[i].path || v[i].path[0] != '/')
+			luaL_error(L, "spawn spec: %s: each hook needs an absolute path", k);
+		lua_getfield(L, h, "args");
+		v[i].argv = hook_strings(L, lua_gettop(L), a, "hook args");
+		lua_pop(L, 1);
+		lua_getfield(L, h, "env");
+		v[i].envp = hook_strings(L, lua_gettop(L), a, "hook env");
+		lua_pop(L, 1);
+		if (!v[i].argv || !v[i].argv[0]) {
+			const char **argv = lua_newuserdatauv(L, 2 * sizeof *argv, 0);
+
+			argv[0] = v[i].path;
+			argv[1] = NULL;
+			lua_rawseti(L, a, (lua_Integer)lua_rawlen(L, a) + 1);
+			v[i].argv = argv;
+		}
+		if (!v[i].envp) {
+			static const char *const none[] = { NULL };
+
+			v[i].envp = none;
+		}
+		timeout = pl_field_int(L, h, "timeout", 0);
+		if (timeout < 0 || timeout > 86400)
+			luaL_error(L, "spawn spec: %s: timeout must be 0 (none) to 86400 seconds", k);
+		v[i].timeout = (int)timeout;
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	list->v = v;
+	list->n = len;
+}
+
 /* Parses the container fields; the sysctls array is left on the stack (kept until spawn returns). */
 void container_parse(lua_State *L, int t, struct spawn_cfg *c)
 {
@@ -96,4 +178,22 @@ void container_parse(lua_State *L, int t, struct spawn_cfg *c)
 		c->cap_ambient = cap_mask(L, s, "ambient");
 	}
 	lua_pop(L, 1);
+	c->hooks_sync = pl_field_bool(L, t, "hooks_sync", 0);
+	c->start_result_fd = (int)pl_field_int(L, t, "start_result_fd", 0);
+	if (c->start_result_fd < 0)
+		luaL_error(L, "spawn spec: start_result_fd must be an fd above 0");
+	{
+		int has = lua_getfield(L, t, "create_hooks") != LUA_TNIL;
+
+		has |= lua_getfield(L, t, "start_hooks") != LUA_TNIL;
+		lua_pop(L, 2);
+		if (has) {
+			int a;
+
+			lua_newtable(L); /* anchors the hooks' arrays: left on the stack until spawn returns */
+			a = lua_gettop(L);
+			hooks_parse(L, t, a, "create_hooks", &c->create_hooks);
+			hooks_parse(L, t, a, "start_hooks", &c->start_hooks);
+		}
+	}
 }

@@ -1,5 +1,5 @@
 /* Lua binding of oci_io.c and oci_monitor.c (purple-oci's lifecycle): core.oci_fifo(path) -> fd,
- * core.oci_start(path) -> true, core.oci_console_send(path, fd) -> true, core.oci_close(fd),
+ * core.oci_start(path [, result]) -> true [, text], core.oci_console_send(path, fd) -> true, core.oci_close(fd),
  * core.oci_monitor(sandbox, opts) -> pid; OS failures return nil, "op path: why", errno. */
 #include <unistd.h>
 
@@ -18,15 +18,28 @@ static int l_fifo(lua_State *L)
 	return 1;
 }
 
+/* core.oci_start(fifo [, result]) -> true [, what init said on result: "0", a line, or ""] */
 static int l_start(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
-	int r = oci_fifo_signal(path);
+	const char *path = luaL_checkstring(L, 1), *result = luaL_optstring(L, 2, NULL);
+	int fd = -1, r;
+	char said[512];
+	ssize_t n;
 
-	if (r < 0)
+	if (result && (fd = oci_fifo_result_open(result)) < 0)
+		return pl_fail(L, -fd, "open %s", result);
+	if ((r = oci_fifo_signal(path)) < 0) {
+		if (fd >= 0)
+			close(fd);
 		return pl_fail(L, -r, "start %s", path);
+	}
 	lua_pushboolean(L, 1);
-	return 1;
+	if (fd < 0)
+		return 1;
+	if ((n = oci_fifo_result_read(fd, said, sizeof said)) < 0)
+		return pl_fail(L, (int)-n, "read %s", result);
+	lua_pushlstring(L, said, (size_t)n);
+	return 2;
 }
 
 static int l_console_send(lua_State *L)
@@ -106,7 +119,7 @@ static int l_monitor(lua_State *L)
 void pl_open_oci(lua_State *L)
 {
 	static const luaL_Reg f[] = {
-		{ "oci_fifo", l_fifo }, { "oci_start", l_start }, 
+		{ "oci_fifo", l_fifo }, { "oci_start", l_start },
 		{ "oci_console_send", l_console_send }, { "oci_close", l_close },
 		{ "oci_monitor", l_monitor },
 		{ NULL, NULL },

@@ -92,7 +92,7 @@ static const char *const spec_fields[] = {
 	"die_with_parent", "loopback", "cgroup_procs", "cgroupns", "seccomp", "seccomp_listener",
 	"landlock", "forward_signals", "session_fd", "egress_ports", "root", "root_readonly", "joins", "sysctls",
 	"set_ids", "groups", "umask", "oom_score_adj", "cap_sets", "start_fd", "pty", "pty_rows", "pty_cols", "join_pid",
-	"new_keyring", NULL,
+	"new_keyring", "hooks_sync", "create_hooks", "start_hooks", "start_result_fd", NULL,
 };
 
 static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
@@ -189,6 +189,10 @@ static void spec_parse(lua_State *L, int t, struct spawn_cfg *c)
 	c->new_keyring = pl_field_bool(L, t, "new_keyring", 0);
 	c->pty_rows = (unsigned short)pl_field_int(L, t, "pty_rows", 0);
 	c->pty_cols = (unsigned short)pl_field_int(L, t, "pty_cols", 0);
+	if ((c->create_hooks.n || c->start_hooks.n) && !c->hooks_sync)
+		luaL_error(L, "spawn spec: create_hooks and start_hooks need hooks_sync (their state JSON)");
+	if ((c->start_hooks.n || c->start_result_fd) && c->start_fd <= 0)
+		luaL_error(L, "spawn spec: start_hooks and start_result_fd need start_fd");
 }
 
 /* core.spawn(spec) -> sandbox | nil, "spawn ...: why", errno */
@@ -266,6 +270,7 @@ static void event(lua_State *L, const char *name)
 
 /* sandbox:poll([timeout_ms]) -> event table | nil on timeout.
  * Events: setup_error{what, errno, message}, exec_error{what, errno}, ready (start_fd), pty{fd} (the pty's master: the caller closes it), started, exit{code|signal},
+ * hooks (hooks_sync: answer with sandbox:resume(state_json)),
  * signal{signal} (already forwarded), watch (sandbox:watch's fd is readable), stop{sender_pid, sender_uid} (purple stop, not forwarded),
  * notify{id, pid, nr, arch, name, args} (a seccomp user notification: answer it with sandbox:respond). */
 static int l_poll(lua_State *L)
@@ -304,7 +309,10 @@ static int l_poll(lua_State *L)
 		lua_setfield(L, -2, "what");
 		lua_pushinteger(L, ev.err);
 		lua_setfield(L, -2, "errno");
-		lua_pushfstring(L, "%s: %s", ev.what, strerror(ev.err));
+		if (ev.err)
+			lua_pushfstring(L, "%s: %s", ev.what, strerror(ev.err));
+		else
+			lua_pushstring(L, ev.what); /* the whole message (a hook's) */
 		lua_setfield(L, -2, "message");
 		break;
 	case SB_STARTED:
@@ -312,6 +320,9 @@ static int l_poll(lua_State *L)
 		break;
 	case SB_READY:
 		event(L, "ready");
+		break;
+	case SB_HOOKS:
+		event(L, "hooks");
 		break;
 	case SB_PTY:
 		event(L, "pty");
@@ -376,6 +387,23 @@ static int l_notify_valid(lua_State *L)
 	return 1;
 }
 
+/* sandbox:resume(state_json) -> true | nil, err, errno: answers a "hooks" event; init runs its
+ * createContainer hooks with state_json on stdin (and its startContainer hooks, at start). */
+static int l_resume(lua_State *L)
+{
+	struct sandbox *s = check_sandbox(L);
+	size_t len;
+	const char *state = luaL_checklstring(L, 2, &len);
+	int r;
+
+	if (len == 0)
+		luaL_argerror(L, 2, "the state JSON is empty");
+	if ((r = sandbox_resume(s, state, len)) < 0)
+		return pl_fail(L, -r, "resume sandbox %d", (int)s->pid);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* sandbox:kill(sig): sends sig to init, which forwards it to the command. */
 static int l_kill(lua_State *L)
 {
@@ -436,7 +464,7 @@ void pl_open_spawn(lua_State *L)
 	static const luaL_Reg methods[] = {
 		{ "poll", l_poll }, { "watch", l_watch }, { "respond", l_respond }, { "notify_valid", l_notify_valid },
 		{ "kill", l_kill }, { "terminate", l_terminate }, { "close", l_close },
-		{ "detach", l_detach },
+		{ "detach", l_detach }, { "resume", l_resume },
 		{ NULL, NULL },
 	};
 

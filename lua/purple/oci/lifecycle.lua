@@ -6,9 +6,11 @@
 -- waits for it. The pid in the pid file is that init's: pid 1 of the container's pid namespace
 -- (its namespaces are the container's: podman's `--network container:X` joins /proc/PID/ns/net),
 -- and it exits with the container's status (the command's own, 128+N on signal N). start writes a
--- byte to the FIFO. With a purple profile whose filter supervises calls, create also leaves the
--- container's violation monitor running (M.monitor). Every function returns its result, or nil,
--- "why" (one line).
+-- byte to the FIFO. With hooks, init stops before pivot_root ("hooks" event) while create runs
+-- createRuntime and prestart, then runs createContainer itself, and startContainer at start, telling
+-- start the result on the FIFO <state>/<id>/started (docs/oci.md, Hooks). With a purple profile
+-- whose filter supervises calls, create also leaves the container's violation monitor running
+-- (M.monitor). Every function returns its result, or nil, "why" (one line).
 local core = require "purple.core"
 local json = require "purple.json"
 local runtime = require "purple.runtime"
@@ -193,6 +195,23 @@ function M.create(g, o)
   local fifo, ferr = core.oci_fifo(dir .. "/start")
   if not fifo then return undo(ferr) end
   sp.start_fd = fifo
+  -- hooks: init stops before pivot_root (the "hooks" event below) for createRuntime and prestart,
+  -- then runs createContainer there and startContainer at start (csrc/oci_hooks.c)
+  local hk = plan.hooks or {}
+  local result_fifo
+  local function n(phase) return #(hk[phase] or {}) end
+  if n("createRuntime") + n("prestart") + n("createContainer") + n("startContainer") > 0 then
+    local herr
+    sp.hooks_sync = true
+    sp.create_hooks, herr = hooks.for_init(hk, "createContainer")
+    if sp.create_hooks then sp.start_hooks, herr = hooks.for_init(hk, "startContainer") end
+    if not sp.start_hooks then core.oci_close(fifo) return undo(herr) end
+    if #sp.start_hooks > 0 then
+      result_fifo, herr = core.oci_fifo(dir .. "/started")
+      if not result_fifo then core.oci_close(fifo) return undo(herr) end
+      sp.start_result_fd = result_fifo
+    end
+  end
   sp.new_keyring = not o.no_new_keyring
   sp.die_with_parent = false
   sp.forward_signals = false
@@ -203,6 +222,7 @@ function M.create(g, o)
   end
   local sandbox, serr = core.spawn(sp)
   core.oci_close(fifo)
+  if result_fifo then core.oci_close(result_fifo) end
   if not sandbox then return undo(serr) end
   while true do
     local ev, perr2 = sandbox:poll(-1)
@@ -217,14 +237,22 @@ function M.create(g, o)
       sandbox:close()
       return undo(ev.message)
     end
+    if ev.event == "hooks" then
+      -- the container's namespaces and mounts are made, before pivot_root: the runtime's hooks
+      -- run here, then init runs createContainer with the same state
+      st.pid = sandbox.pid
+      st.pid_start = runtime.start_ticks(st.pid)
+      for _, phase in ipairs({ "createRuntime", "prestart" }) do
+        local hok, herr = run_hooks(root, st, phase)
+        if not hok then sandbox:close() return undo(herr) end
+      end
+      local rok, rerr = sandbox:resume(json.encode(state.oci_state(root, st)))
+      if not rok then sandbox:close() return undo(rerr) end
+    end
     if ev.event == "exit" then sandbox:close() return undo("the container's init exited during setup") end
   end
   st.pid = sandbox.pid
   st.pid_start = runtime.start_ticks(st.pid)
-  for _, phase in ipairs({ "createRuntime", "prestart", "createContainer" }) do
-    local hok, herr = run_hooks(root, st, phase)
-    if not hok then sandbox:close() return undo(herr) end
-  end
   local aok, aerr = oci_audit.created(st, profile or nil, sp)
   if not aok then sandbox:close() return undo(aerr) end
   if plan.violations then
@@ -267,13 +295,20 @@ function M.start(g, o)
   if not st then return nil, err end
   local status = state.status(g.root, st)
   if status ~= "created" then return fail("container %s is %s, not created", o.id, status) end
-  local hok, herr = run_hooks(g.root, st, "startContainer")
-  if not hok then return nil, herr end
   local fifo = state.dir(g.root, o.id) .. "/start"
-  local ok, serr = core.oci_start(fifo)
-  if not ok then return nil, serr end
+  -- with startContainer hooks init runs them, then says whether the process runs (csrc/spawn.c)
+  local result = st.hooks and #(st.hooks.startContainer or {}) > 0 and state.dir(g.root, o.id) .. "/started" or nil
+  local ok, said = core.oci_start(fifo, result)
+  if not ok then return nil, said end
   os.remove(fifo)
-  hok, herr = run_hooks(g.root, st, "poststart")
+  if result then
+    os.remove(result)
+    if said ~= "0" then
+      if said == "" then said = ("container %s: its init ended before the process started"):format(o.id) end
+      return nil, said
+    end
+  end
+  local hok, herr = run_hooks(g.root, st, "poststart")
   if not hok then M.warn(g, herr) end
   return true
 end
