@@ -50,7 +50,6 @@ ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, int maxfds, int f
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-	int got = 0;
 	ssize_t n;
 
 	for (int i = 0; i < maxfds; i++)
@@ -59,18 +58,29 @@ ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, int maxfds, int f
 		;
 	if (n < 0)
 		return -errno;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+	(void)fdpass_take(&mh, fds, maxfds, &(int){ 0 });
+	return n;
+}
+
+int fdpass_take(const struct msghdr *mh, int *fds, int max, int *closed)
+{
+	int got = 0;
+
+	*closed = 0;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR((struct msghdr *)mh, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
 		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-			if (got < maxfds)
+			if (got < max) {
 				fds[got++] = fd;
-			else
+			} else {
 				close(fd);
+				(*closed)++;
+			}
 		}
 	}
-	return n;
+	return got;
 }

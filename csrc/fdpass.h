@@ -24,4 +24,9 @@ ssize_t fdpass_sendv(int sock, const struct iovec *iov, int niov, const int *fds
  * allocation. The bytes received (0: end of file), or -errno. */
 ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, int maxfds, int flags);
 
+struct msghdr;
+/* The SCM_RIGHTS fds of a message recvmsg filled: the first max go to fds, any more are closed
+ * (*closed counts them). How many went to fds. */
+int fdpass_take(const struct msghdr *mh, int *fds, int max, int *closed);
+
 #endif

@@ -281,6 +281,7 @@ static void conn_read(struct session_server *s, struct conn *c)
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
 				     .msg_controllen = sizeof u.buf };
 		ssize_t r;
+		int extra;
 
 		if (c->got < sizeof c->h) {
 			iov.iov_base = (char *)&c->h + c->got;
@@ -302,23 +303,9 @@ static void conn_read(struct session_server *s, struct conn *c)
 			conn_drop(s, c, "too many fds");
 			return;
 		}
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-				if (c->nfds < 3 && c->state == C_READING)
-					c->fds[c->nfds++] = fd;
-				else {
-					close(fd);
-					c->nfds = 4; /* rejected below */
-				}
-			}
-		}
-		if (c->nfds > 3) {
-			c->nfds = 3;
+		/* at most the caller's three stdio fds, and only with the request */
+		c->nfds += fdpass_take(&mh, c->fds + c->nfds, c->state == C_READING ? 3 - c->nfds : 0, &extra);
+		if (extra) {
 			conn_drop(s, c, "unexpected fds");
 			return;
 		}

@@ -327,7 +327,8 @@ def conn():
 def result(s):
     data = b""
     while True:
-        b = s.recv(4096)
+        try: b = s.recv(4096)
+        except ConnectionResetError: break  # closed with our bytes unread
         if not b: break
         data += b
     return data
@@ -342,12 +343,17 @@ body = struct.pack("<IIII", 0, 0, 1, 0) + b"\0true\0"
 s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 1, len(body), 0) + body); print("nofds", result(s)[64:].decode())
 # an unknown frame type
 s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 99, 0, 0)); print("type", len(result(s)))
+# four fds with a request (three are the caller's stdio): refused, the fourth not kept
+fds = [0, 1, 2, 0]
+s = conn(); s.sendmsg([struct.pack("<IIII", MAGIC, 1, len(body), 0) + body],
+                      [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("4i", *fds))]); print("fds", len(result(s)))
 ]]
     local d = H.tmpdir()
     H.write(d .. "/c.py", py)
     local out, err, code = H.sh("python3 " .. q(d .. "/c.py") .. " " .. q(sock))
     assert.are.equal(0, code, err)
-    assert.are.equal("magic unsupported protocol version\nbig request too large\nnofds malformed exec request\ntype 0\n", out)
+    assert.are.equal("magic unsupported protocol version\nbig request too large\nnofds malformed exec request\ntype 0\n"
+      .. "fds 0\n", out)
     out, err, code = exec("s5", { "echo", "alive" })
     assert.are.same({ "alive\n", 0 }, { out, code }, err)
     local log = H.read(rt .. "/s5.log")
@@ -356,6 +362,7 @@ s = conn(); s.sendall(struct.pack("<IIII", MAGIC, 99, 0, 0)); print("type", len(
     assert.matches("purple: session s5: truncated frame from pid %d+: connection closed", log)
     assert.matches("purple: session s5: malformed exec request from pid %d+: connection closed", log)
     assert.matches("purple: session s5: unexpected frame type 99 from pid %d+: connection closed", log)
+    assert.matches("purple: session s5: unexpected fds from pid %d+: connection closed", log)
   end)
 
   it("leaves nothing live when its supervisor is SIGKILLed", function()
