@@ -37,8 +37,13 @@ static int split_authority(const char *s, size_t n, char *host, size_t hsize, un
 	}
 	if (hl == 0 || hl >= hsize)
 		return -EINVAL;
+	/* inside brackets an IPv6 literal (hex digits, ':', '.' of an embedded IPv4; no zone), which
+	 * must have a ':'; outside them no bracket at all ("[[]" is neither a name nor an address) */
+	if (h != s && (strspn(h, "0123456789abcdefABCDEF:.") < hl || !memchr(h, ':', hl)))
+		return -EINVAL;
 	for (size_t k = 0; k < hl; k++) {
-		if ((unsigned char)h[k] <= ' ' || h[k] == '/' || h[k] == '@' || h[k] == '\\')
+		if ((unsigned char)h[k] <= ' ' || h[k] == '/' || h[k] == '@' || h[k] == '\\' || h[k] == '[' ||
+		    h[k] == ']')
 			return -EINVAL;
 		host[k] = (char)lower(h[k]);
 	}

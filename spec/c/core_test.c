@@ -17,6 +17,7 @@
 #include "spawn.h"
 #include "seccomp_filter.h"
 #include "oci_io.h"
+#include "egress.h"
 
 static int passed, failed;
 
@@ -269,6 +270,36 @@ static void test_sysctl_names(void)
 	CHECK(access("/tmp/core-test", F_OK) < 0, "/tmp/core-test was written");
 }
 
+/* The proxy's request targets in brackets: an IPv6 literal, nothing else (fuzz_egress_http found
+ * "[[]" read as the host "["). */
+static void test_egress_brackets(void)
+{
+	static const struct {
+		const char *head;
+		int err;
+		const char *host;
+		unsigned port;
+	} cases[] = {
+		{ "GET http://[::1]:8080/x HTTP/1.1\r\n\r\n", 0, "::1", 8080 },
+		{ "CONNECT [FD00::A]:443 HTTP/1.1\r\nHost: [fd00::a]:443\r\n\r\n", 0, "fd00::a", 443 },
+		{ "G http://[[] HTTP/1.1\r\n\r\n", -EINVAL, NULL, 0 },
+		{ "GET http://[example.com]/ HTTP/1.1\r\n\r\n", -EINVAL, NULL, 0 },
+		{ "CONNECT [fe80::1%eth0]:443 HTTP/1.1\r\n\r\n", -EINVAL, NULL, 0 },
+		{ "GET http://a[b]/ HTTP/1.1\r\n\r\n", -EINVAL, NULL, 0 },
+		{ "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", -EINVAL, NULL, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct egress_http_req r;
+		int e = egress_http_parse(cases[i].head, strlen(cases[i].head), &r);
+
+		CHECK(e == cases[i].err, "egress_http_parse(%s): %d, want %d", cases[i].head, e, cases[i].err);
+		if (e == 0 && cases[i].host)
+			CHECK(strcmp(r.host, cases[i].host) == 0 && r.port == cases[i].port, "%s: host %s port %u",
+			      cases[i].head, r.host, r.port);
+	}
+}
+
 int main(void)
 {
 	test_sha256();
@@ -280,6 +311,7 @@ int main(void)
 	test_open_in_root();
 	test_start_gate();
 	test_sysctl_names();
+	test_egress_brackets();
 	printf("core_test (uid %d): %d passed, %d failed\n", (int)getuid(), passed, failed);
 	return failed ? 1 : 0;
 }
