@@ -69,6 +69,9 @@ int egress_ip_literal(const char *name, struct sockaddr_storage *ss)
 	return 0;
 }
 
+/* The first 12 bytes of a v4-mapped IPv6 address (::ffff:a.b.c.d). */
+static const unsigned char v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
 int egress_cidr_parse(const char *s, struct egress_cidr *c)
 {
 	char text[INET6_ADDRSTRLEN + 8];
@@ -108,14 +111,20 @@ int egress_cidr_parse(const char *s, struct egress_cidr *c)
 
 		c->addr[i] &= keep >= 8 ? 0xff : keep <= 0 ? 0 : (unsigned char)(0xff << (8 - keep));
 	}
+	/* A v4-mapped network (::ffff:a.b.c.d, /96 and longer) is the IPv4 one: a v4-mapped address is
+	 * compared as IPv4 (addr_bytes), so as IPv6 it would contain nothing. */
+	if (c->family == AF_INET6 && c->bits >= 96 && memcmp(c->addr, v4_mapped, 12) == 0) {
+		memmove(c->addr, c->addr + 12, 4);
+		memset(c->addr + 4, 0, 12);
+		c->family = AF_INET;
+		c->bits -= 96;
+	}
 	return 0;
 }
 
 /* The address as family + bytes, a v4-mapped IPv6 address as IPv4. */
 static int addr_bytes(const struct sockaddr *sa, unsigned char out[16])
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 	if (sa->sa_family == AF_INET) {
 		memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
 		return AF_INET;
@@ -123,7 +132,7 @@ static int addr_bytes(const struct sockaddr *sa, unsigned char out[16])
 	if (sa->sa_family == AF_INET6) {
 		const unsigned char *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
 
-		if (memcmp(a, mapped, 12) == 0) {
+		if (memcmp(a, v4_mapped, 12) == 0) {
 			memcpy(out, a + 12, 4);
 			return AF_INET;
 		}

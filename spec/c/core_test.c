@@ -2,6 +2,7 @@
  * `make check-c`) and drives real sandboxes and the seccomp emitter through their C API. It proves
  * that the core is plain C and that its structs alone start, watch and end a sandbox.
  * Prints one line per failed case and "N passed, M failed"; exits 1 on any failure. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <sched.h>
@@ -300,6 +301,26 @@ static void test_egress_brackets(void)
 	}
 }
 
+/* allow_internal in v4-mapped form names IPv4 addresses (fuzz_egress_match found
+ * "::ffff:127.0.0.1" containing nothing, itself included). */
+static void test_egress_v4_mapped_cidr(void)
+{
+	struct egress_cidr c;
+	struct sockaddr_in v4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 v6 = { .sin6_family = AF_INET6 };
+
+	inet_pton(AF_INET, "127.0.0.1", &v4.sin_addr);
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &v6.sin6_addr);
+	CHECK(egress_cidr_parse("::ffff:127.0.0.1", &c) == 0 && c.family == AF_INET && c.bits == 32,
+	      "::ffff:127.0.0.1: family %d bits %d", c.family, c.bits);
+	CHECK(egress_cidr_contains(&c, (struct sockaddr *)&v4) && egress_cidr_contains(&c, (struct sockaddr *)&v6),
+	      "::ffff:127.0.0.1 does not contain 127.0.0.1");
+	CHECK(egress_cidr_parse("::ffff:10.0.0.0/104", &c) == 0 && c.family == AF_INET && c.bits == 8,
+	      "::ffff:10.0.0.0/104: family %d bits %d", c.family, c.bits);
+	CHECK(egress_cidr_parse("fd00::/8", &c) == 0 && c.family == AF_INET6 && c.bits == 8 &&
+	      !egress_cidr_contains(&c, (struct sockaddr *)&v6), "fd00::/8");
+}
+
 int main(void)
 {
 	test_sha256();
@@ -312,6 +333,7 @@ int main(void)
 	test_start_gate();
 	test_sysctl_names();
 	test_egress_brackets();
+	test_egress_v4_mapped_cidr();
 	printf("core_test (uid %d): %d passed, %d failed\n", (int)getuid(), passed, failed);
 	return failed ? 1 : 0;
 }
