@@ -22,7 +22,7 @@ end
 -- A bundle directory with a busybox rootfs (made once per spec file) and config.json from cfg.
 local rootfs
 local function make_rootfs()
-  if rootfs then return rootfs end
+  if rootfs and core.stat(rootfs) then return rootfs end -- a describe's teardown removes it
   local d = H.tmpdir()
   rootfs = d .. "/rootfs"
   assert(os.execute(("mkdir -p %s/bin %s/etc %s/proc %s/sys %s/dev %s/tmp && cp %s %s/bin/busybox"):format(
@@ -632,6 +632,33 @@ describe("purple.oci.config containers", function()
   end)
 end)
 
+describe("purple-oci on cgroup v2, for a user without a cgroup of its own", function()
+  teardown(H.cleanup)
+  it("runs a container without limits in no group of its own; pause names why it cannot", function()
+    if not has_busybox() then pending("needs busybox-static (" .. BUSYBOX .. ")") end
+    local layout = require("purple.cgroup").layout()
+    if layout.mode ~= "v2" then pending("the host's cgroups are " .. layout.mode .. ", not pure v2 (make check-vm)") end
+    if delegated() then pending("this user has a cgroup of its own (purple-oci on cgroup v2 tests it)") end
+    local OCI = H.tree .. "/bin/purple-oci"
+    local root = H.tmpdir() .. "/state"
+    local b = bundle(base({ "sleep", "1000" }))
+    local id = "nogroup-" .. core.random_hex(4)
+    local function oci(...)
+      local out, err, code = H.sh(H.q(OCI) .. " --root " .. H.q(root) .. " " .. table.concat({ ... }, " ")
+        .. " </dev/null >/dev/null")
+      return out, err, code
+    end
+    finally(function() oci("delete", "--force", id) end)
+    assert.are.same({ "", "", 0 }, { oci("create", "--bundle", H.q(b), id) })
+    assert.are.same({}, json.decode(H.read(root .. "/" .. id .. "/state.json")).cgroups)
+    assert.are.same({ "", "", 0 }, { oci("start", id) })
+    assert.are.same({ "", ("purple-oci: container %s: no freezer cgroup (pause needs cgroup v1's freezer or cgroup v2)\n")
+      :format(id), 125 }, { oci("pause", id) })
+    assert.are.same({ "", "", 0 }, { oci("delete", "--force", id) })
+    assert.is_nil(core.stat(root .. "/" .. id, false))
+  end)
+end)
+
 -- cgroup v2 only (make check-vm: vm/README.md): the container's group under the unified hierarchy,
 -- the limits as v2 files, and purple-oci's pause, update, kill --all and delete on it. Root names a
 -- cgroupsPath; the delegated user (uid 1000 in the VM) leaves it empty: <its delegated cgroup>/purple-oci/<id>.
@@ -794,6 +821,23 @@ describe("purple-oci on cgroup v2", function()
     assert.are.same({ "", "", 0 }, { oci(root, "delete", id) })
     assert.is_nil(core.stat(dir, false))
     assert.is_nil(core.stat(root .. "/" .. id, false))
+  end)
+
+  it("the violation monitor of a profile's supervised calls runs outside the container's group", function()
+    needs_v2()
+    local root = H.tmpdir() .. "/state"
+    local c = base({ "sleep", "1000" })
+    c.mounts[4] = nil -- the profile's scratch path /tmp is a private tmpfs
+    c.annotations = { ["purple.profile"] = "ai-strict" }
+    local id, dir = started(root, c, "monitor")
+    local st = json.decode(H.read(root .. "/" .. id .. "/state.json"))
+    local m = assert(st.monitors[1])
+    local procs = H.read(dir .. "/cgroup.procs")
+    assert.truthy(procs:find("%f[%d]" .. st.pid .. "%f[%D]"))
+    assert.falsy(procs:find("%f[%d]" .. m.pid .. "%f[%D]"))
+    assert.equal(H.read("/proc/self/cgroup"), H.read(("/proc/%d/cgroup"):format(m.pid)))
+    assert.are.same({ "", "", 0 }, { oci(root, "delete", "--force", id) })
+    assert.is_nil(core.stat(dir, false))
   end)
 
   it("refuses what cgroup v2 has no file for, by name, and a controller the group lacks", function()

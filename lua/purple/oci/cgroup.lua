@@ -338,11 +338,12 @@ local function create(cg, id)
   end
   -- A hierarchy purple could not use matters only where a limit needs it.
   -- limits only the profile asks for, with its allow_unenforced: skipped with a warning, as purple run does
-  if cg.allow_unenforced and (problems.memory or problems.pids) then
+  local unusable = pure_v2 and problems.unified or problems.memory or problems.pids
+  if cg.allow_unenforced and unusable then
     M.remove(g)
     return { path = path, dirs = {}, procs = {}, remove = M.remove, warnings = {
       ("purple.profile resources: not enforced: cannot create the container's cgroup (%s)"):format(
-        tostring(problems.memory or problems.pids)) } }
+        tostring(unusable)) } }
   end
   local function need(c, prop)
     if problems[c] then
