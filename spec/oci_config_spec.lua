@@ -777,11 +777,12 @@ describe("purple-oci on cgroup v2", function()
     assert.equal("24\n", H.read(dir .. "/pids.max"))
     -- counted frozen: pids.current may pass the limit for a moment while running (the kernel charges
     -- a fork before it refuses it); frozen, no fork is under way and the group's processes stay put
+    -- (pids.current also counts the zombies not reaped yet, which cgroup.procs does not list)
     assert.are.same({ "", "", 0 }, { oci(root, "pause", id) })
     local n = 0
     for _ in H.read(dir .. "/cgroup.procs"):gmatch("%d+") do n = n + 1 end
-    assert.equal(tostring(n) .. "\n", H.read(dir .. "/pids.current"))
-    assert.is_true(n <= 24 and n >= 2, n .. " processes")
+    local charged = tonumber(H.read(dir .. "/pids.current"))
+    assert.is_true(n >= 2 and n <= charged and charged <= 24, ("%d processes, pids.current %d"):format(n, charged))
     assert.are.same({ "", "", 0 }, { oci(root, "delete", "--force", id) })
     assert.is_nil(core.stat(dir, false))
   end)
