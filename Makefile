@@ -239,7 +239,7 @@ clean:
 	rm -rf build $(CORE_SO) spec/helpers/bin bin/purple bin/purple-lua bin/purple-oci
 
 # cgroup v2 specs in a qemu VM, as root and as a delegated user (vm/README.md). As root:
-#   make check-vm [VM_SPECS="spec/x_spec.lua ..."] [VM_PASSES=root,user] [VM_TIMEOUT=900]
+#   make check-vm [VM_SPECS="spec/x_spec.lua ..."] [VM_PASSES=root,user] [VM_TIMEOUT=1200]
 # The guest kernel is Debian's, fetched as a package file and unpacked into build/vm/kernel
 # (vm/fetch-kernel): nothing is installed on the host's /boot or /lib/modules.
 VM_PACKAGES = qemu-system-x86 busybox-static e2fsprogs cpio kmod util-linux dash procps psmisc iproute2

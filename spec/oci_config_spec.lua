@@ -22,7 +22,7 @@ end
 -- A bundle directory with a busybox rootfs (made once per spec file) and config.json from cfg.
 local rootfs
 local function make_rootfs()
-  if rootfs then return rootfs end
+  if rootfs and core.stat(rootfs) then return rootfs end -- a describe's teardown removes it
   local d = H.tmpdir()
   rootfs = d .. "/rootfs"
   assert(os.execute(("mkdir -p %s/bin %s/etc %s/proc %s/sys %s/dev %s/tmp && cp %s %s/bin/busybox"):format(
@@ -90,6 +90,13 @@ local function run(cfg, opts)
   local out, err, code = H.sh(("%s %s %s %s </dev/null"):format(H.q(H.purple_lua),
     H.q(H.tree .. "/spec/helpers/oci_run.lua"), H.q(d), opts.profile and H.q(opts.profile) or ""))
   return out, err, code, d
+end
+
+-- Has this user a cgroup of its own for containers (root, PURPLE_CGROUP_PARENT, a delegated v2 cgroup)?
+local function delegated()
+  if ROOT or (os.getenv("PURPLE_CGROUP_PARENT") or "") ~= "" then return true end
+  local h = require("purple.cgroup").layout().hierarchies.v2
+  return h ~= nil and h.parent ~= nil
 end
 
 -- config.plan on a table (no file): nil, err or the plan.
@@ -458,17 +465,26 @@ describe("purple.oci.config containers", function()
     c.linux.cgroupsPath = "/purple-oci-spec/disk-" .. core.getpid()
     c.linux.resources = { devices = { { allow = false, access = "rwm" } } }
     local out, err, code = run(c)
-    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec /sys/fs/cgroup/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    if require("purple.cgroup").layout().mode == "v2" then
+      -- no devices controller on v2: purple-oci refuses what it could not keep
+      assert.are.same({ "", "config.json: linux.resources.devices: cannot be enforced on cgroup v2 (device rules are "
+        .. "an eBPF program purple-oci does not load) while the container may make device nodes (CAP_MKNOD without "
+        .. "a user namespace); drop CAP_MKNOD or add a user namespace\n", 125 }, { out, err, code })
+      return
+    end
     assert.equal(1, code)
     assert.equal("", out)
     assert.equal("head: /dev/disk: Operation not permitted\n", err)
   end)
 
   -- Root names a cgroupsPath; an ordinary user leaves it empty: the cgroup goes under the cgroup
-  -- delegated to it (PURPLE_CGROUP_PARENT, as spec/run.sh gives the unprivileged pass).
+  -- delegated to it (PURPLE_CGROUP_PARENT, as spec/run.sh gives the unprivileged pass, or systemd's
+  -- Delegate=yes as in the cgroup v2 VM).
   local function cgroup_case(c, name)
-    if not ROOT and (os.getenv("PURPLE_CGROUP_PARENT") or "") == "" then
-      pending("an ordinary user needs a delegated cgroup (PURPLE_CGROUP_PARENT)")
+    if not delegated() then
+      pending("an ordinary user needs a delegated cgroup (PURPLE_CGROUP_PARENT or Delegate=yes); "
+        .. "the fail-closed case tests this user")
     end
     if ROOT then c.linux.cgroupsPath = "/purple-oci-spec/" .. name .. "-" .. core.getpid() end
   end
@@ -478,7 +494,7 @@ describe("purple.oci.config containers", function()
     cgroup_case(c, "memory")
     c.linux.resources = { memory = { limit = 32 << 20, swap = 32 << 20 } }
     local out, err, code = run(c)
-    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec /sys/fs/cgroup/purple-oci-spec; do rmdir $h 2>/dev/null; done")
     assert.equal(0, code, err)
     assert.equal("137\n", out) -- dd's 64 MiB buffer: killed by the OOM killer
   end)
@@ -489,10 +505,28 @@ describe("purple.oci.config containers", function()
     cgroup_case(c, "pids")
     c.linux.resources = { pids = { limit = 4 } }
     local out, err, code = run(c)
-    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec /sys/fs/cgroup/purple-oci-spec; do rmdir $h 2>/dev/null; done")
     assert.equal(2, code)
     assert.equal("", out)
     assert.equal("sh: can't fork: Resource temporarily unavailable\n", err)
+  end)
+
+  it("refuses limits for a user without a cgroup of its own: exit 125 and one line, nothing runs", function()
+    if delegated() then pending("this user has a cgroup of its own (the enforcing cases test it)") end
+    local d = H.tmpdir()
+    local c = base({ "sh", "-c", "echo ran > /out/ran" })
+    c.mounts[#c.mounts + 1] = { destination = "/out", type = "bind", source = d, options = { "rbind" } }
+    c.linux.resources = { memory = { limit = 32 << 20 } }
+    local out, err, code = run(c)
+    assert.equal(125, code)
+    assert.equal("", out)
+    -- on cgroup v2 the one unified group; on v1 or hybrid hosts the memory hierarchy's
+    local v2, v1 = require("purple.cgroup").mounts({ "memory" })
+    local layout = require("purple.cgroup").layout()
+    local mount = layout.mode == "v2" and v2 or v1.memory
+    assert.equal(("config.json: linux.resources: cannot create the container's cgroup %s/purple-oci/oci-run-PID: "
+      .. "mkdir %s/purple-oci: Permission denied\n"):format(mount, mount), (err:gsub("oci%-run%-%d+", "oci-run-PID")))
+    assert.is_nil(core.stat(d .. "/ran"))
   end)
 
   it("updates the limits of an existing container's cgroup (purple-oci update)", function()
@@ -500,13 +534,14 @@ describe("purple.oci.config containers", function()
     local cgroup = require "purple.oci.cgroup"
     local path = "/purple-oci-spec/update-" .. core.getpid()
     local g = assert(cgroup.create({ path = path, resources = { pids = { limit = 10 } } }, "x"))
-    assert.equal("10\n", H.read(g.dirs.pids .. "/pids.max"))
+    local dir = g.dirs.pids or g.dirs.unified -- v1's pids hierarchy, or the v2 group
+    assert.equal("10\n", H.read(dir .. "/pids.max"))
     assert.is_true(cgroup.update(path, { pids = { limit = 20 } }))
-    assert.equal("20\n", H.read(g.dirs.pids .. "/pids.max"))
+    assert.equal("20\n", H.read(dir .. "/pids.max"))
     assert.same({ nil, "no cgroup at /purple-oci-spec/none" }, { cgroup.update("/purple-oci-spec/none", {}) })
     assert.is_true(cgroup.open(path):remove())
-    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec; do rmdir $h 2>/dev/null; done")
-    assert.is_nil(core.stat(g.dirs.pids))
+    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec /sys/fs/cgroup/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+    assert.is_nil(core.stat(dir))
   end)
 
   it("joins a network namespace by path (a pod's shared network)", function()
@@ -761,6 +796,251 @@ describe("purple-oci hooks in the container", function()
       assert.equal("", H.read(b .. "/out"))
       assert.same({ "", "", 0 }, { oci(root, nil, "delete", id) })
       assert_nothing_left(root, id, pid)
+    end
+  end)
+end)
+
+describe("purple-oci on cgroup v2, for a user without a cgroup of its own", function()
+  teardown(H.cleanup)
+  it("runs a container without limits in no group of its own; pause names why it cannot", function()
+    if not has_busybox() then pending("needs busybox-static (" .. BUSYBOX .. ")") end
+    local layout = require("purple.cgroup").layout()
+    if layout.mode ~= "v2" then pending("the host's cgroups are " .. layout.mode .. ", not pure v2 (make check-vm)") end
+    if delegated() then pending("this user has a cgroup of its own (purple-oci on cgroup v2 tests it)") end
+    local OCI = H.tree .. "/bin/purple-oci"
+    local root = H.tmpdir() .. "/state"
+    local b = bundle(base({ "sleep", "1000" }))
+    local id = "nogroup-" .. core.random_hex(4)
+    local function oci(...)
+      local out, err, code = H.sh(H.q(OCI) .. " --root " .. H.q(root) .. " " .. table.concat({ ... }, " ")
+        .. " </dev/null >/dev/null")
+      return out, err, code
+    end
+    finally(function() oci("delete", "--force", id) end)
+    assert.are.same({ "", "", 0 }, { oci("create", "--bundle", H.q(b), id) })
+    assert.are.same({}, json.decode(H.read(root .. "/" .. id .. "/state.json")).cgroups)
+    assert.are.same({ "", "", 0 }, { oci("start", id) })
+    assert.are.same({ "", ("purple-oci: container %s: no freezer cgroup (pause needs cgroup v1's freezer or cgroup v2)\n")
+      :format(id), 125 }, { oci("pause", id) })
+    assert.are.same({ "", "", 0 }, { oci("delete", "--force", id) })
+    assert.is_nil(core.stat(root .. "/" .. id, false))
+  end)
+end)
+
+-- cgroup v2 only (make check-vm: vm/README.md): the container's group under the unified hierarchy,
+-- the limits as v2 files, and purple-oci's pause, update, kill --all and delete on it. Root names a
+-- cgroupsPath; the delegated user (uid 1000 in the VM) leaves it empty: <its delegated cgroup>/purple-oci/<id>.
+describe("purple-oci on cgroup v2", function()
+  teardown(H.cleanup)
+  local OCI = H.tree .. "/bin/purple-oci"
+  local layout = require("purple.cgroup").layout()
+
+  -- first in each case (busted has no pending in before_each)
+  local function needs_v2()
+    if not has_busybox() then pending("needs busybox-static (" .. BUSYBOX .. ")") end
+    if layout.mode ~= "v2" then
+      pending("the host's cgroups are " .. layout.mode .. ", not pure v2 (make check-vm runs these)")
+    end
+    if not delegated() then pending("this user has no cgroup of its own (the fail-closed case tests it)") end
+  end
+
+  local function v2_case(c, name)
+    if ROOT then c.linux.cgroupsPath = "/purple-oci-spec/" .. name .. "-" .. core.getpid() end
+  end
+  local function cleanup_parent() core.rmdir(layout.v2 .. "/purple-oci-spec") end
+
+  -- purple-oci with a state root of its own; output to files (a created container holds create's stdio)
+  local function oci(root, ...)
+    local words = { H.q(OCI), "--root", H.q(root) }
+    for _, w in ipairs({ ... }) do words[#words + 1] = H.q(w) end
+    local d = H.tmpdir()
+    local _, _, code = os.execute(("%s >%s/out 2>%s/err </dev/null"):format(table.concat(words, " "), d, d))
+    return H.read(d .. "/out"), H.read(d .. "/err"), code
+  end
+  -- a created and started container: its id, its v2 group's directory
+  local function started(root, c, name)
+    v2_case(c, name)
+    local b = bundle(c)
+    local id = name .. "-" .. core.random_hex(4)
+    finally(function() oci(root, "delete", "--force", id) cleanup_parent() end)
+    assert.are.same({ "", "", 0 }, { oci(root, "create", "--bundle", b, id) })
+    local st = json.decode(H.read(root .. "/" .. id .. "/state.json"))
+    local dir = st.cgroups[1]
+    assert.equal(1, #st.cgroups)
+    assert.equal(st.freezer, dir)
+    assert.are.same({ "", "", 0 }, { oci(root, "start", id) })
+    return id, dir
+  end
+  local function status(root, id) return json.decode((oci(root, "state", id))).status end
+
+  it("an allocation beyond memory.max is OOM-killed: the container's exit status is 137", function()
+    needs_v2()
+    local c = base({ "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1" })
+    v2_case(c, "oom")
+    c.linux.resources = { memory = { limit = 32 << 20, swap = 32 << 20 } }
+    local out, err, code = run(c)
+    cleanup_parent()
+    assert.equal(137, code, err)
+    assert.equal("", out)
+  end)
+
+  it("writes cpu.max and cpu.weight, io.max for the blockIO throttles, unified keys; the container sees only "
+    .. "its own group at /sys/fs/cgroup", function()
+    needs_v2()
+    local disk = os.getenv("PURPLE_SPEC_DISK") or "/tmp"
+    local dst = core.stat(disk)
+    if not dst or dst.dev_major == 0 then pending(disk .. " is not on a block device (PURPLE_SPEC_DISK)") end
+    local dev = ("%d:%d"):format(dst.dev_major, dst.dev_minor)
+    local c = base({ "sh", "-c", "cd /sys/fs/cgroup && cat cpu.max cpu.weight io.max memory.high pids.max; "
+      .. "ls -d */ 2>/dev/null | wc -l; cat /proc/self/cgroup" })
+    c.mounts[#c.mounts + 1] = { destination = "/sys/fs/cgroup", type = "cgroup", source = "cgroup",
+      options = { "nosuid", "noexec", "nodev", "ro" } }
+    v2_case(c, "files")
+    c.linux.resources = { cpu = { quota = 50000, period = 200000, shares = 1024 },
+      blockIO = { throttleReadBpsDevice = { { major = dst.dev_major, minor = dst.dev_minor, rate = 1048576 } },
+        throttleWriteIOPSDevice = { { major = dst.dev_major, minor = dst.dev_minor, rate = 120 } } },
+      unified = { ["memory.high"] = tostring(48 << 20), ["pids.max"] = "77" } }
+    local out, err, code = run(c)
+    cleanup_parent()
+    assert.equal(0, code, err)
+    -- shares 1024 is cpu.weight 39, as runc converts it; no group of anyone else, its own is the root
+    assert.equal(("50000 200000\n39\n%s rbps=1048576 wbps=max riops=max wiops=120\n%d\n77\n0\n0::/\n"):format(dev,
+      48 << 20), out)
+  end)
+
+  it("throttles the container's direct writes to io.max's wbps", function()
+    needs_v2()
+    local disk = os.getenv("PURPLE_SPEC_DISK")
+    local dst = disk and core.stat(disk)
+    if not dst or dst.dev_major == 0 then pending("PURPLE_SPEC_DISK names no directory on a block device") end
+    local d = disk .. "/oci-io-" .. core.getpid()
+    assert(os.execute("mkdir -p " .. H.q(d) .. " && chmod 777 " .. H.q(d)))
+    local c = base({ "dd", "if=/dev/zero", "of=/out/f", "bs=1M", "count=3", "oflag=direct" })
+    c.mounts[#c.mounts + 1] = { destination = "/out", type = "bind", source = d, options = { "rbind" } }
+    v2_case(c, "io")
+    c.linux.resources = { blockIO = { throttleWriteBpsDevice = { { major = dst.dev_major, minor = dst.dev_minor,
+      rate = 1048576 } } } }
+    local t0 = core.monotonic()
+    local _, err, code = run(c)
+    local secs = core.monotonic() - t0
+    os.execute("rm -rf " .. H.q(d))
+    cleanup_parent()
+    assert.equal(0, code, err)
+    -- 3 MiB at 1 MiB/s: the first MiB may pass at once (the throttle's first slice), the rest takes 2 s
+    assert.is_true(secs >= 1.8, ("3 MiB written in %.2f s at 1 MiB/s"):format(secs))
+  end)
+
+  it("a fork bomb stops at pids.max; delete kills it and leaves no group", function()
+    needs_v2()
+    local root = H.tmpdir() .. "/state"
+    -- the container's own process stays; the bomb's shells fork for ever (one whose fork fails ends)
+    local c = base({ "sh", "-c", "b() { while :; do b & done; }; b 2>/dev/null & exec sleep 1000" })
+    c.linux.resources = { pids = { limit = 24 } }
+    local id, dir = started(root, c, "bomb")
+    local function refused() return tonumber((H.read(dir .. "/pids.events") or ""):match("max (%d+)")) or 0 end
+    while refused() < 10 do
+      assert.equal("running", status(root, id))
+      core.sleep(0.05)
+    end
+    assert.equal("24\n", H.read(dir .. "/pids.max"))
+    -- counted frozen: pids.current may pass the limit for a moment while running (the kernel charges
+    -- a fork before it refuses it); frozen, no fork is under way and the group's processes stay put
+    -- (pids.current also counts the zombies not reaped yet, which cgroup.procs does not list)
+    assert.are.same({ "", "", 0 }, { oci(root, "pause", id) })
+    local n = 0
+    for _ in H.read(dir .. "/cgroup.procs"):gmatch("%d+") do n = n + 1 end
+    local charged = tonumber(H.read(dir .. "/pids.current"))
+    assert.is_true(n >= 2 and n <= charged and charged <= 24, ("%d processes, pids.current %d"):format(n, charged))
+    assert.are.same({ "", "", 0 }, { oci(root, "delete", "--force", id) })
+    assert.is_nil(core.stat(dir, false))
+  end)
+
+  it("pause freezes the group (cgroup.freeze, cgroup.events frozen 1), kill --all while paused acts once "
+    .. "resumed, update --resources sets memory.max of the running container, delete leaves no group", function()
+    needs_v2()
+    local root = H.tmpdir() .. "/state"
+    local d = H.tmpdir()
+    os.execute("chmod 777 " .. H.q(d))
+    -- a counter the container's own process advances, read from outside
+    local c = base({ "sh", "-c", "trap 'echo term > /out/term; exit 0' TERM; i=0; "
+      .. "while :; do i=$((i+1)); echo $i > /out/n; sleep 0.05; done" })
+    c.mounts[#c.mounts + 1] = { destination = "/out", type = "bind", source = d, options = { "rbind" } }
+    c.linux.resources = { memory = { limit = 64 << 20 } }
+    local id, dir = started(root, c, "pause")
+    while not H.read(d .. "/n") do core.sleep(0.05) end
+    assert.equal(tostring(64 << 20) .. "\n", H.read(dir .. "/memory.max"))
+    -- update: a new memory.max and pids.max, the container running
+    local r = H.tmpdir() .. "/r.json"
+    H.write(r, json.encode({ memory = { limit = 48 << 20 }, pids = { limit = 50 } }))
+    assert.are.same({ "", "", 0 }, { oci(root, "update", "--resources", r, id) })
+    assert.equal(tostring(48 << 20) .. "\n", H.read(dir .. "/memory.max"))
+    assert.equal("50\n", H.read(dir .. "/pids.max"))
+    assert.equal("running", status(root, id))
+    assert.are.same({ "", "", 0 }, { oci(root, "pause", id) })
+    assert.equal("1\n", H.read(dir .. "/cgroup.freeze"))
+    assert.truthy(H.read(dir .. "/cgroup.events"):find("\nfrozen 1\n", 1, true))
+    assert.equal("paused", status(root, id))
+    local n = H.read(d .. "/n")
+    core.sleep(0.5)
+    assert.equal(n, H.read(d .. "/n"))
+    assert.are.same({ "", ("purple-oci: container %s is paused, not running\n"):format(id), 125 },
+      { oci(root, "pause", id) })
+    -- TERM to every process while frozen: nothing acts on it until resume
+    assert.are.same({ "", "", 0 }, { oci(root, "kill", "--all", id, "TERM") })
+    core.sleep(0.3)
+    assert.is_nil(H.read(d .. "/term"))
+    assert.are.same({ "", "", 0 }, { oci(root, "resume", id) })
+    assert.equal("0\n", H.read(dir .. "/cgroup.freeze"))
+    assert.truthy(H.read(dir .. "/cgroup.events"):find("\nfrozen 0\n", 1, true))
+    while status(root, id) ~= "stopped" do core.sleep(0.05) end
+    assert.equal("term\n", H.read(d .. "/term"))
+    assert.are.same({ "", "", 0 }, { oci(root, "delete", id) })
+    assert.is_nil(core.stat(dir, false))
+    assert.is_nil(core.stat(root .. "/" .. id, false))
+  end)
+
+  it("the violation monitor of a profile's supervised calls runs outside the container's group", function()
+    needs_v2()
+    local root = H.tmpdir() .. "/state"
+    local c = base({ "sleep", "1000" })
+    c.mounts[4] = nil -- the profile's scratch path /tmp is a private tmpfs
+    c.annotations = { ["purple.profile"] = "ai-strict" }
+    local id, dir = started(root, c, "monitor")
+    local st = json.decode(H.read(root .. "/" .. id .. "/state.json"))
+    local m = assert(st.monitors[1])
+    local procs = H.read(dir .. "/cgroup.procs")
+    assert.truthy(procs:find("%f[%d]" .. st.pid .. "%f[%D]"))
+    assert.falsy(procs:find("%f[%d]" .. m.pid .. "%f[%D]"))
+    assert.equal(H.read("/proc/self/cgroup"), H.read(("/proc/%d/cgroup"):format(m.pid)))
+    assert.are.same({ "", "", 0 }, { oci(root, "delete", "--force", id) })
+    assert.is_nil(core.stat(dir, false))
+  end)
+
+  it("refuses what cgroup v2 has no file for, by name, and a controller the group lacks", function()
+    needs_v2()
+    local function err_of(res, name)
+      local c = base({ "true" })
+      v2_case(c, name)
+      c.linux.resources = res
+      local out, err, code = run(c)
+      cleanup_parent()
+      assert.are.same({ "", 125 }, { out, code })
+      return err
+    end
+    assert.equal("config.json: linux.resources.memory.swappiness: memory.swappiness exists only in cgroup v1; this "
+      .. "host has cgroup v2 only (remove it)\n", err_of({ memory = { swappiness = 10 } }, "swappiness"))
+    assert.equal("config.json: linux.resources.memory.disableOOMKiller: memory.oom_control exists only in cgroup v1; "
+      .. "this host has cgroup v2 only (remove it)\n", err_of({ memory = { disableOOMKiller = true } }, "oomctl"))
+    assert.equal("config.json: linux.resources.memory.swap: 1048576 is below memory.limit 2097152 (it counts memory "
+      .. "and swap)\n", err_of({ memory = { limit = 2 << 20, swap = 1 << 20 } }, "swap"))
+    -- an ordinary user gets the controllers delegated to it, which (as systemd's default) lack cpuset;
+    -- root would enable it in the root's cgroup.subtree_control, as runc does
+    local top = not ROOT and (layout.v2 .. layout.hierarchies.v2.parent):match("^(.*)/purple$")
+    if top and not (H.read(top .. "/cgroup.controllers") or ""):find("cpuset") then
+      local err = err_of({ cpu = { cpus = "0" } }, "cpuset")
+      assert.equal(("config.json: linux.resources.cpu.cpus: the cpuset controller is not enabled for "
+        .. "%s/purple-oci/oci-run-PID (cgroup.subtree_control of the cgroups above it)\n"):format(top),
+        (err:gsub("oci%-run%-%d+", "oci-run-PID")))
     end
   end)
 end)

@@ -84,9 +84,9 @@ end
 function M.start_ticks(pid)
   local f = io.open(("/proc/%d/stat"):format(pid))
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("a") -- nil (ESRCH) when the process is reaped between the open and the read
   f:close()
-  local rest = s:match("%) (.*)$")
+  local rest = s and s:match("%) (.*)$")
   if not rest or rest:match("^[ZX]") then return nil end -- a zombie has ended already
   local i = 2 -- the field after ") " is field 3
   for w in rest:gmatch("%S+") do

@@ -30,10 +30,17 @@ local function fail(path, why)
   return nil, ("config.json: %s: %s"):format(path, why)
 end
 
--- Without cgroupsPath: <PURPLE_CGROUP_PARENT (a delegated cgroup) or />/purple-oci/<id>.
+-- Without cgroupsPath: <parent>/purple-oci/<id>, where parent is PURPLE_CGROUP_PARENT, else for an
+-- ordinary user the highest v2 cgroup above its own that it owns (systemd's Delegate=yes, found as
+-- purple run finds it: purple.cgroup.layout), else the root.
 local function rel_path(path, id)
   if not path or path == "" then
     local parent = os.getenv("PURPLE_CGROUP_PARENT") or ""
+    if parent == "" and core.ids() ~= 0 then
+      local h = cgroup.layout().hierarchies.v2
+      -- layout's parent is <delegated>/purple (purple run's sessions); containers go beside it
+      parent = h and h.parent and h.parent:match("^(.*)/purple$") or ""
+    end
     if parent ~= "" and parent:sub(1, 1) ~= "/" then parent = "/" .. parent end
     path = parent:gsub("/$", "") .. "/purple-oci/" .. id
   end
@@ -52,12 +59,34 @@ local function dirs_of(path)
   return dirs, v2_ctrls:match("%S") ~= nil and next(v1) == nil
 end
 
-local function mkdirs(mount_dir, path, cpuset)
+-- The v2 controllers a container's group gets (cpuset only when the config sets cpus or mems).
+local V2_CTRLS = { "cpu", "io", "memory", "pids" }
+
+local function words(s)
+  local set = {}
+  for x in (s or ""):gmatch("%S+") do set[x] = true end
+  return set
+end
+
+-- v2: a controller is in a group only when every parent enables it in cgroup.subtree_control (as
+-- runc does). Those the parent offers and does not enable yet are enabled; one that cannot be (a
+-- parent holding processes, not ours to write) is missing in the group, and the limit that needs it
+-- then fails naming the controller (w).
+local function enable_v2(parent, ctrls)
+  local offered, enabled = words(files.read(parent .. "/cgroup.controllers")), words(files.read(parent
+    .. "/cgroup.subtree_control"))
+  for _, c in ipairs(ctrls) do
+    if offered[c] and not enabled[c] then core.cgroup_write(parent .. "/cgroup.subtree_control", "+" .. c) end
+  end
+end
+
+local function mkdirs(mount_dir, path, cpuset, v2_ctrls)
   -- mount_dir is the hierarchy's mount; path its relative part
   local acc = mount_dir
   for part in path:gmatch("[^/]+") do
     local parent = acc
     acc = acc .. "/" .. part
+    if v2_ctrls then enable_v2(parent, v2_ctrls) end
     local ok, err, errno = core.mkdir(acc, 493)
     if not ok and errno ~= 17 then return nil, err end
     if ok and cpuset then
@@ -112,6 +141,11 @@ end
 local function w(g, c, file, value, prop)
   local d = g.dirs[c]
   if not d then return fail(prop, ("the host has no %s cgroup controller to enforce it"):format(c)) end
+  local ctrl = c == "unified" and file:match("^(%w+)%.")
+  if ctrl and ctrl ~= "cgroup" and not words(files.read(d .. "/cgroup.controllers"))[ctrl] then
+    return fail(prop, ("the %s controller is not enabled for %s (cgroup.subtree_control of the cgroups above it)")
+      :format(ctrl, d))
+  end
   local ok, err = core.cgroup_write(d .. "/" .. file, tostring(value))
   if not ok then return fail(prop, ("cannot set %s/%s to %s: %s"):format(d, file, tostring(value), err)) end
   return true
@@ -200,28 +234,57 @@ local function limits_v1(g, r, null)
   return true
 end
 
--- v2 limits (pure v2 hosts), as runc converts them.
+-- v2 limits (pure v2 hosts), as runc converts them. What v2 has no file for is refused by name.
 local function limits_v2(g, r, null)
   local function v(x) if x == null then return nil end return x end
-  local function ww(file, value, prop) return w(g, "unified", file, value, prop) end
   local mem, cpu, pids, bio = v(r.memory) or {}, v(r.cpu) or {}, v(r.pids), v(r.blockIO) or {}
+  local function v1_only(prop, what)
+    return fail("linux.resources." .. prop, ("%s exists only in cgroup v1; this host has cgroup v2 only (remove it)")
+      :format(what))
+  end
+  if v(mem.swappiness) then return v1_only("memory.swappiness", "memory.swappiness") end
+  if v(mem.disableOOMKiller) then return v1_only("memory.disableOOMKiller", "memory.oom_control") end
+  if v(bio.leafWeight) then return v1_only("blockIO.leafWeight", "blkio.leaf_weight") end
   local steps = {}
-  if v(mem.limit) then steps[#steps + 1] = { "memory.max", mem.limit > 0 and mem.limit or "max", "memory.limit" } end
-  if v(mem.reservation) then steps[#steps + 1] = { "memory.low", mem.reservation, "memory.reservation" } end
-  if v(mem.swap) and v(mem.limit) and mem.limit > 0 then
-    steps[#steps + 1] = { "memory.swap.max", math.max(0, mem.swap - mem.limit), "memory.swap" }
+  local function add(file, value, prop) steps[#steps + 1] = { file, value, prop } end
+  if v(mem.limit) then add("memory.max", mem.limit > 0 and mem.limit or "max", "memory.limit") end
+  if v(mem.reservation) then add("memory.low", mem.reservation > 0 and mem.reservation or 0, "memory.reservation") end
+  if v(mem.swap) then
+    -- v1's swap is memory+swap; v2's memory.swap.max is swap alone
+    local limit = v(mem.limit)
+    if mem.swap == -1 then add("memory.swap.max", "max", "memory.swap")
+    elseif not limit or limit <= 0 then
+      return fail("linux.resources.memory.swap", "needs memory.limit (v1's memory+swap becomes v2's swap alone)")
+    elseif mem.swap < limit then
+      return fail("linux.resources.memory.swap", ("%d is below memory.limit %d (it counts memory and swap)")
+        :format(mem.swap, limit))
+    else add("memory.swap.max", mem.swap - limit, "memory.swap") end
   end
-  if v(cpu.shares) then
-    steps[#steps + 1] = { "cpu.weight", 1 + ((cpu.shares - 2) * 9999) // 262142, "cpu.shares" }
-  end
+  if v(cpu.shares) then add("cpu.weight", 1 + ((cpu.shares - 2) * 9999) // 262142, "cpu.shares") end
   if v(cpu.quota) or v(cpu.period) then
-    steps[#steps + 1] = { "cpu.max", ("%s %d"):format((v(cpu.quota) or -1) > 0 and tostring(cpu.quota) or "max",
-      v(cpu.period) or 100000), "cpu.quota" }
+    add("cpu.max", ("%s %d"):format((v(cpu.quota) or -1) > 0 and tostring(cpu.quota) or "max",
+      v(cpu.period) or 100000), v(cpu.quota) and "cpu.quota" or "cpu.period")
   end
-  if pids then steps[#steps + 1] = { "pids.max", pids.limit > 0 and pids.limit or "max", "pids.limit" } end
-  if v(bio.weight) then steps[#steps + 1] = { "io.weight", bio.weight, "blockIO.weight" } end
-  for _, s in ipairs(steps) do
-    local ok, err = ww(s[1], s[2], "linux.resources." .. s[3])
+  if (v(cpu.cpus) or "") ~= "" then add("cpuset.cpus", cpu.cpus, "cpu.cpus") end
+  if (v(cpu.mems) or "") ~= "" then add("cpuset.mems", cpu.mems, "cpu.mems") end
+  if pids then add("pids.max", pids.limit > 0 and pids.limit or "max", "pids.limit") end
+  -- blkio weights 10-1000 become io.weight 1-10000
+  local function io_weight(x) return 1 + ((x - 10) * 9999) // 990 end
+  if v(bio.weight) then add("io.weight", io_weight(bio.weight), "blockIO.weight") end
+  for i, d in ipairs(v(bio.weightDevice) or {}) do
+    local p = ("blockIO.weightDevice[%d]"):format(i - 1)
+    if v(d.leafWeight) then return v1_only(p .. ".leafWeight", "blkio.leaf_weight_device") end
+    if v(d.weight) then add("io.weight", ("%d:%d %d"):format(d.major, d.minor, io_weight(d.weight)), p) end
+  end
+  for _, t in ipairs({ { "throttleReadBpsDevice", "rbps" }, { "throttleWriteBpsDevice", "wbps" },
+    { "throttleReadIOPSDevice", "riops" }, { "throttleWriteIOPSDevice", "wiops" } }) do
+    for i, d in ipairs(v(bio[t[1]]) or {}) do
+      add("io.max", ("%d:%d %s=%s"):format(d.major, d.minor, t[2], d.rate > 0 and tostring(d.rate) or "max"),
+        ("blockIO.%s[%d]"):format(t[1], i - 1))
+    end
+  end
+  for _, st in ipairs(steps) do
+    local ok, err = w(g, "unified", st[1], st[2], "linux.resources." .. st[3])
     if not ok then return nil, err end
   end
   return true
@@ -247,10 +310,15 @@ local function create(cg, id)
   local want_cpuset = (v(cpu.cpus) or "") ~= "" or (v(cpu.mems) or "") ~= ""
   local v2, v1 = hierarchies()
   local made = {}
+  local v2_ctrls
+  if pure_v2 then
+    v2_ctrls = { table.unpack(V2_CTRLS) }
+    if want_cpuset then v2_ctrls[#v2_ctrls + 1] = "cpuset" end
+  end
   local function make(c, mount)
     local d = mount .. path
     if made[d] then g.dirs[c] = d return true end
-    local ok, err = mkdirs(mount, path, c == "cpuset")
+    local ok, err = mkdirs(mount, path, c == "cpuset", c == "unified" and v2_ctrls or nil)
     if not ok then return nil, err end
     made[d] = true
     g.dirs[c] = d
@@ -270,11 +338,12 @@ local function create(cg, id)
   end
   -- A hierarchy purple could not use matters only where a limit needs it.
   -- limits only the profile asks for, with its allow_unenforced: skipped with a warning, as purple run does
-  if cg.allow_unenforced and (problems.memory or problems.pids) then
+  local unusable = pure_v2 and problems.unified or problems.memory or problems.pids
+  if cg.allow_unenforced and unusable then
     M.remove(g)
     return { path = path, dirs = {}, procs = {}, remove = M.remove, warnings = {
       ("purple.profile resources: not enforced: cannot create the container's cgroup (%s)"):format(
-        tostring(problems.memory or problems.pids)) } }
+        tostring(unusable)) } }
   end
   local function need(c, prop)
     if problems[c] then
@@ -316,14 +385,24 @@ local function create(cg, id)
       end
     end
   else
+    -- without a limit a group is only for pause and delete: a user with no cgroup of its own runs
+    -- without one (pause then says so), as on v1
+    local limited = v(r.memory) or v(r.pids) or v(r.cpu) or v(r.blockIO) or next(v(r.unified) or {})
     ok, err = need("unified", "linux.resources")
-    if not ok then M.remove(g) return nil, err end
+    if not ok and limited then M.remove(g) return nil, err end
     for i, d in ipairs(devs) do
       if d.allow then
         M.remove(g)
         return fail(("linux.resources.devices[%d]"):format(i - 1), "device rules on cgroup v2 (an eBPF program) "
           .. "are not supported by purple-oci")
       end
+    end
+    -- a deny list is kept by the kernel's refusal of mknod (a user namespace, no CAP_MKNOD) alone
+    if #devs > 0 and cg.may_mknod then
+      M.remove(g)
+      return fail("linux.resources.devices", "cannot be enforced on cgroup v2 (device rules are an eBPF program "
+        .. "purple-oci does not load) while the container may make device nodes (CAP_MKNOD without a user "
+        .. "namespace); drop CAP_MKNOD or add a user namespace")
     end
     ok, err = limits_v2(g, r, null)
     if not ok then M.remove(g) return nil, err end

@@ -12,6 +12,7 @@
 -- whose filter supervises calls, create also leaves the container's violation monitor running
 -- (M.monitor). Every function returns its result, or nil, "why" (one line).
 local core = require "purple.core"
+local files = require "purple.files"
 local json = require "purple.json"
 local runtime = require "purple.runtime"
 local state = require "purple.oci.state"
@@ -418,9 +419,17 @@ function M.freeze(st, on)
   local f, err = io.open(path, "w")
   if not f then return nil, err end
   local ok, werr = f:write(v1 and (on and "FROZEN" or "THAWED") or (on and "1" or "0"))
-  f:close()
-  if not ok then return nil, werr end
-  return true
+  local cok, cerr = f:close()
+  if not ok or not cok then return nil, werr or cerr end
+  if v1 then return true end
+  -- v2 freezes in the background: pause returns once cgroup.events says every process stopped
+  local want = on and "1" or "0"
+  for _ = 1, 1000 do
+    local events = files.read(st.freezer .. "/cgroup.events") or ""
+    if events:match("frozen (%d)") == want then return true end
+    core.sleep(0.01)
+  end
+  return fail("container %s: %s/cgroup.events: not %s after 10 s", st.id, st.freezer, on and "frozen" or "thawed")
 end
 
 function M.pause(g, o, on)

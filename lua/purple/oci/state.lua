@@ -75,17 +75,27 @@ function M.alive(st)
   return t ~= nil and t == st.pid_start
 end
 
+-- Is the freezer cgroup dir frozen (or freezing)? v1: freezer.state; v2: cgroup.freeze, the state
+-- asked for (cgroup.events says when it is reached: lifecycle.freeze waits for that).
+function M.frozen(dir)
+  local f = io.open(dir .. "/freezer.state")
+  if f then
+    local v = f:read("l")
+    f:close()
+    return v == "FROZEN" or v == "FREEZING"
+  end
+  f = io.open(dir .. "/cgroup.freeze")
+  local v = f and f:read("l")
+  if f then f:close() end
+  return v == "1"
+end
+
 -- The runtime-spec status: creating, created, running, paused or stopped.
 function M.status(root, st)
   if not st.pid then return "creating" end
   if not M.alive(st) then return "stopped" end
   if core.stat(M.dir(root, st.id) .. "/start", false) then return "created" end
-  if st.freezer then
-    local f = io.open(st.freezer .. "/freezer.state")
-    local v = f and f:read("l")
-    if f then f:close() end
-    if v == "FROZEN" or v == "FREEZING" then return "paused" end
-  end
+  if st.freezer and M.frozen(st.freezer) then return "paused" end
   return "running"
 end
 
