@@ -448,6 +448,7 @@ describe("purple-oci under podman", function()
       H.q(W .. "/rootfs.tar"), P, H.q(W .. "/rootfs.tar"))))
   end)
   teardown(function()
+    H.cleanup() -- the tmpdirs of its cases (a seccomp profile, an update's resources)
     if W then
       H.sh(P .. " rm -af -t 0")
       H.sh(P .. " rmi -af")
@@ -699,6 +700,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
       H.q(W .. "/bb.tar"))))
   end)
   teardown(function()
+    H.cleanup()
     if not W then return end
     for c in (H.sh(C .. " c ls -q")):gmatch("%S+") do
       H.sh(C .. " t rm -f " .. c)
