@@ -397,7 +397,7 @@ describe("purple-oci", function()
       .. "to syscalls.allow in ai-strict"):format(pid, id), msg)
     local all = monitors(root, id)
     assert.are.same({ "", "", 0 }, { oci(root, "delete", "--force", id) })
-    for _, x in ipairs(all) do assert.is_false(running(x)) end
+    for _, x in ipairs(all) do assert.is_false(running(x), H.read("/proc/" .. x.pid .. "/status")) end
     assert.is_nil(core.stat(root .. "/" .. id, false))
   end)
 

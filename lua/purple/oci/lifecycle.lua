@@ -136,11 +136,10 @@ local function end_monitors(st)
   for _, m in ipairs(st.monitors or {}) do
     if monitor_alive(m) then core.kill(m.pid, 9) end
   end
+  -- SIGKILL always ends it, but on a loaded machine that can take seconds: up to 30 s in all
+  local deadline = core.monotonic() + 30
   for _, m in ipairs(st.monitors or {}) do
-    for _ = 1, 500 do
-      if not monitor_alive(m) then break end
-      core.sleep(0.01)
-    end
+    while monitor_alive(m) and core.monotonic() < deadline do core.sleep(0.01) end
   end
 end
 
