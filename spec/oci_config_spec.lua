@@ -640,7 +640,6 @@ end)
 -- createContainer and startContainer hooks run by the container's init where the runtime-spec says
 -- (csrc/oci_hooks.c): purple-oci driven as the engines drive it, with a state root of the test's own.
 describe("purple-oci hooks in the container", function()
-  local OCI = H.tree .. "/bin/purple-oci"
   setup(function() rootfs = nil end) -- the one made before went with the last describe's cleanup
   teardown(H.cleanup)
 
@@ -649,23 +648,7 @@ describe("purple-oci hooks in the container", function()
   end)
 
   -- purple-oci: stdout, stderr, status; the container's stdio (create's) goes to out, a file.
-  local function oci(root, out, ...)
-    local words = { H.q(OCI), "--root", H.q(root) }
-    for _, w in ipairs({ ... }) do words[#words + 1] = H.q(w) end
-    local d = H.tmpdir()
-    out = out or d .. "/out"
-    local _, _, code = os.execute(("%s >%s 2>%s/err </dev/null"):format(table.concat(words, " "), H.q(out), d))
-    return H.read(out), H.read(d .. "/err"), code
-  end
-
-  -- Waits (no time limit: a failure hangs, never races a clock) until state says status.
-  local function wait_status(root, id, want)
-    while true do
-      local st = json.decode((oci(root, nil, "state", id)))
-      if st and st.status == want then return st end
-      core.sleep(0.02)
-    end
-  end
+  local oci, wait_status = H.oci_to, H.oci_wait_status
 
   local function new_id(root)
     local id = "hook-" .. core.random_hex(4)
@@ -807,7 +790,7 @@ describe("purple-oci on cgroup v2, for a user without a cgroup of its own", func
     local layout = require("purple.cgroup").layout()
     if layout.mode ~= "v2" then pending("the host's cgroups are " .. layout.mode .. ", not pure v2 (make check-vm)") end
     if delegated() then pending("this user has a cgroup of its own (purple-oci on cgroup v2 tests it)") end
-    local OCI = H.tree .. "/bin/purple-oci"
+    local OCI = H.purple_oci
     local root = H.tmpdir() .. "/state"
     local b = bundle(base({ "sleep", "1000" }))
     local id = "nogroup-" .. core.random_hex(4)
@@ -832,7 +815,6 @@ end)
 -- cgroupsPath; the delegated user (uid 1000 in the VM) leaves it empty: <its delegated cgroup>/purple-oci/<id>.
 describe("purple-oci on cgroup v2", function()
   teardown(H.cleanup)
-  local OCI = H.tree .. "/bin/purple-oci"
   local layout = require("purple.cgroup").layout()
 
   -- first in each case (busted has no pending in before_each)
@@ -849,14 +831,7 @@ describe("purple-oci on cgroup v2", function()
   end
   local function cleanup_parent() core.rmdir(layout.v2 .. "/purple-oci-spec") end
 
-  -- purple-oci with a state root of its own; output to files (a created container holds create's stdio)
-  local function oci(root, ...)
-    local words = { H.q(OCI), "--root", H.q(root) }
-    for _, w in ipairs({ ... }) do words[#words + 1] = H.q(w) end
-    local d = H.tmpdir()
-    local _, _, code = os.execute(("%s >%s/out 2>%s/err </dev/null"):format(table.concat(words, " "), d, d))
-    return H.read(d .. "/out"), H.read(d .. "/err"), code
-  end
+  local oci = H.oci
   -- a created and started container: its id, its v2 group's directory
   local function started(root, c, name)
     v2_case(c, name)

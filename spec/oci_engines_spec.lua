@@ -8,7 +8,7 @@ local H = require "spec_helper"
 local core = require "purple.core"
 local json = require "purple.json"
 
-local OCI = H.tree .. "/bin/purple-oci"
+local OCI = H.purple_oci
 local ROOT = H.is_root()
 
 local function have(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true end
@@ -67,25 +67,7 @@ local function bundle(args, extra)
   return d
 end
 
--- purple-oci with a state root of the spec's own: stdout, stderr, status. Its output goes to files,
--- not pipes: a created container holds create's stdio (its process's) until it ends.
-local function oci(root, ...)
-  local words = { H.q(OCI), "--root", H.q(root) }
-  for _, w in ipairs({ ... }) do words[#words + 1] = H.q(w) end
-  local d = H.tmpdir()
-  local _, _, code = os.execute(("%s >%s/out 2>%s/err </dev/null"):format(table.concat(words, " "), d, d))
-  return H.read(d .. "/out"), H.read(d .. "/err"), code
-end
-
--- Waits (no time limit: the test fails by hanging, never by a clock) until state says status.
-local function wait_status(root, id, want)
-  while true do
-    local out = oci(root, "state", id)
-    local st = json.decode(out)
-    if st and st.status == want then return st end
-    core.sleep(0.02)
-  end
-end
+local oci, wait_status = H.oci, H.oci_wait_status
 
 local function lines(path)
   local l = {}

@@ -11,6 +11,7 @@ H.tree = (function()
 end)()
 H.purple = H.tree .. "/bin/purple"
 H.purple_lua = H.tree .. "/bin/purple-lua"
+H.purple_oci = H.tree .. "/bin/purple-oci"
 H.helpers = H.tree .. "/spec/helpers/bin"
 
 function H.is_root()
@@ -67,6 +68,30 @@ end
 
 -- The whole content of a file, or nil (the project's own helper).
 H.read = require("purple.files").read
+
+-- purple-oci with a state root of the spec's own: stdout, stderr, status. Its output goes to files,
+-- not pipes: a created container holds create's stdio (its process's) until it ends. out: the file
+-- for stdout (with create, the container's), else a temporary one.
+function H.oci_to(root, out, ...)
+  local words = { H.q(H.purple_oci), "--root", H.q(root) }
+  for _, w in ipairs({ ... }) do words[#words + 1] = H.q(w) end
+  local d = H.tmpdir()
+  out = out or d .. "/out"
+  local _, _, code = os.execute(("%s >%s 2>%s/err </dev/null"):format(table.concat(words, " "), H.q(out), d))
+  return H.read(out), H.read(d .. "/err"), code
+end
+
+function H.oci(root, ...) return H.oci_to(root, nil, ...) end
+
+-- Waits (no time limit: the test fails by hanging, never by a clock) until purple-oci's state of id
+-- says status want; returns that state.
+function H.oci_wait_status(root, id, want)
+  while true do
+    local st = require("purple.json").decode((H.oci(root, "state", id)))
+    if st and st.status == want then return st end
+    core.sleep(0.02)
+  end
+end
 
 -- Writes a Lua profile returning the given source text into a temp dir; returns its path.
 function H.profile(src)
