@@ -8,6 +8,7 @@
 -- profile, monitors (the violation monitors of create and of each exec: { pid, start }, ended by
 -- delete). <root>/<id>/start: the FIFO init waits on until `start` (present = created, not started).
 local core = require "purple.core"
+local files = require "purple.files"
 local json = require "purple.json"
 local runtime = require "purple.runtime"
 
@@ -78,16 +79,12 @@ end
 -- Is the freezer cgroup dir frozen (or freezing)? v1: freezer.state; v2: cgroup.freeze, the state
 -- asked for (cgroup.events says when it is reached: lifecycle.freeze waits for that).
 function M.frozen(dir)
-  local f = io.open(dir .. "/freezer.state")
-  if f then
-    local v = f:read("l")
-    f:close()
+  local v1 = files.read(dir .. "/freezer.state")
+  if v1 then
+    local v = v1:match("^[^\n]*")
     return v == "FROZEN" or v == "FREEZING"
   end
-  f = io.open(dir .. "/cgroup.freeze")
-  local v = f and f:read("l")
-  if f then f:close() end
-  return v == "1"
+  return (files.read(dir .. "/cgroup.freeze") or ""):match("^[^\n]*") == "1"
 end
 
 -- The runtime-spec status: creating, created, running, paused or stopped.
