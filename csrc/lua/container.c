@@ -60,7 +60,7 @@ static void joins_parse(lua_State *L, int t, struct spawn_cfg *c)
 
 /* A NULL-terminated copy of the strings of the list at idx (NULL when it is nil), anchored in the
  * table at a; the strings stay in the spec table. */
-static const char **hook_strings(lua_State *L, int idx, int a, const char *field)
+static const char **hook_strings(lua_State *L, int idx, int a, const char *what)
 {
 	const char **v;
 	size_t len;
@@ -68,16 +68,8 @@ static const char **hook_strings(lua_State *L, int idx, int a, const char *field
 	if (lua_isnil(L, idx))
 		return NULL;
 	if (!lua_istable(L, idx))
-		luaL_error(L, "spawn spec: %s must be a list of strings", field);
-	len = lua_rawlen(L, idx);
-	v = lua_newuserdatauv(L, (len + 1) * sizeof *v, 0);
-	for (size_t i = 0; i < len; i++) {
-		if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TSTRING)
-			luaL_error(L, "spawn spec: %s must be a list of strings", field);
-		v[i] = lua_tostring(L, -1);
-		lua_pop(L, 1);
-	}
-	v[len] = NULL;
+		luaL_error(L, "%s must be a list of strings", what);
+	v = pl_string_array(L, idx, what, &len);
 	lua_rawseti(L, a, (lua_Integer)lua_rawlen(L, a) + 1);
 	return v;
 }
@@ -110,10 +102,10 @@ static void hooks_parse(lua_State *L, int t, int a, const char *k, struct oci_ho
 		if (!v[i].path || v[i].path[0] != '/')
 			luaL_error(L, "spawn spec: %s: each hook needs an absolute path", k);
 		lua_getfield(L, h, "args");
-		v[i].argv = hook_strings(L, lua_gettop(L), a, "hook args");
+		v[i].argv = hook_strings(L, lua_gettop(L), a, "spawn spec: hook args");
 		lua_pop(L, 1);
 		lua_getfield(L, h, "env");
-		v[i].envp = hook_strings(L, lua_gettop(L), a, "hook env");
+		v[i].envp = hook_strings(L, lua_gettop(L), a, "spawn spec: hook env");
 		lua_pop(L, 1);
 		if (!v[i].argv || !v[i].argv[0]) {
 			const char **argv = lua_newuserdatauv(L, 2 * sizeof *argv, 0);

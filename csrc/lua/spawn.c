@@ -16,29 +16,19 @@
  * the spec table) until spawn returns, which is as long as the child needs them. */
 static const char **string_list(lua_State *L, int t, const char *k, size_t *n)
 {
+	char what[64];
 	const char **v;
-	size_t len;
-	int list;
 
 	*n = 0;
 	if (lua_getfield(L, t, k) == LUA_TNIL) {
 		lua_pop(L, 1);
 		return NULL;
 	}
+	snprintf(what, sizeof what, "spawn spec: field '%s'", k);
 	if (!lua_istable(L, -1))
-		luaL_error(L, "spawn spec: field '%s' must be a list of strings", k);
-	list = lua_gettop(L);
-	len = lua_rawlen(L, list);
-	v = lua_newuserdatauv(L, (len + 1) * sizeof *v, 0);
-	for (size_t i = 0; i < len; i++) {
-		if (lua_rawgeti(L, list, (lua_Integer)i + 1) != LUA_TSTRING)
-			luaL_error(L, "spawn spec: field '%s' must be a list of strings", k);
-		v[i] = lua_tostring(L, -1);
-		lua_pop(L, 1);
-	}
-	v[len] = NULL;
-	*n = len;
-	lua_remove(L, list); /* leaves the array userdata on the stack */
+		luaL_error(L, "%s must be a list of strings", what);
+	v = pl_string_array(L, lua_gettop(L), what, n);
+	lua_remove(L, -2); /* leaves the array userdata on the stack */
 	return v;
 }
 
