@@ -324,6 +324,11 @@ function M.classify(plan, nr, args)
   return "violation" -- the filter only notifies what the rules above explain: fail closed
 end
 
+-- Why call nr was blocked: the hardening entry's reason, else the policy's.
+function M.reason(plan, nr, hardening_entry)
+  return hardening_entry and hardening_entry.why or (plan.deny[nr] and "denied" or "not allowed")
+end
+
 -- The hint at the end of a violation line.
 function M.hint(plan, nr, name, hardening_entry)
   local where = " in " .. plan.profile

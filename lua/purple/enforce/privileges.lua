@@ -100,7 +100,7 @@ local function violation(run, ev, entry)
     local rec = {
       syscall = name, nr = ev.nr, args = ev.args, sandbox_pid = info.sandbox_pid, host_pid = ev.pid,
       comm = info.comm, exe = info.exe or nil, action = action,
-      reason = entry and entry.why or (plan.deny[ev.nr] and "denied" or "not allowed"),
+      reason = seccomp.reason(plan, ev.nr, entry),
     }
     result.syscall_violations[#result.syscall_violations + 1] = rec
     audit_record(run, rec)

@@ -100,14 +100,11 @@ local function violation_texts(plan)
       for _, h in ipairs(plan.hardening[nr] or {}) do
         if h.action == "kill" or h.report then entry = entry or h end
       end
-      local reason
-      if not seccomp.allowed(plan, nr) then
-        entry = nil
-        reason = plan.deny[nr] and "denied" or "not allowed"
-      elseif entry then
-        reason = entry.why
+      local allowed = seccomp.allowed(plan, nr)
+      if not allowed then entry = nil end
+      if entry or not allowed then
+        calls[nr] = table.concat({ name, seccomp.hint(plan, nr, name, entry), seccomp.reason(plan, nr, entry) }, "\t")
       end
-      if reason then calls[nr] = table.concat({ name, seccomp.hint(plan, nr, name, entry), reason }, "\t") end
     end
   end
   return calls
