@@ -17,6 +17,10 @@ int oci_fifo_result_open(const char *path);
 /* Reads fd until init closes its end, into buf (NUL-terminated; "" when init ended without a word),
  * and closes fd. The bytes read, or -errno. */
 ssize_t oci_fifo_result_read(int fd, char *buf, size_t n);
+/* Opens (creating, mode 0600) the lock file at path and takes an exclusive flock on it, waiting for
+ * another purple-oci that holds it: state.json's read-modify-write by concurrent `exec`s. The fd (closing
+ * it unlocks), or -errno. */
+int oci_lock(const char *path);
 /* Sends fd over the unix stream socket at path (the engine's --console-socket). 0 or -errno. */
 int oci_console_send(const char *path, int fd);
 

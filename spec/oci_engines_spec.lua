@@ -383,6 +383,38 @@ describe("purple-oci", function()
     assert.is_nil(core.stat(root .. "/" .. id, false))
   end)
 
+  it("keeps every monitor of execs started at once (state.json changes under a lock) and delete ends them all",
+    function()
+    local d = H.tmpdir()
+    rootfs(d, {})
+    H.write(d .. "/config.json", config({ "sleep", "1000" }, { annotations = { ["purple.profile"] = "ai-strict" } }))
+    local root = d .. "/state"
+    local id = new_id(root)
+    assert.are.same({ "", "", 0 }, { oci(root, "create", "--bundle", d, id) })
+    assert.are.same({ "", "", 0 }, { oci(root, "start", id) })
+    local cmd = {}
+    for i = 1, 8 do
+      cmd[i] = ("%s --root %s exec -d %s sleep 1000 </dev/null >/dev/null 2>%s/err%d &"):format(H.q(OCI), H.q(root),
+        id, H.q(d), i)
+    end
+    local _, err, code = H.sh(table.concat(cmd, " ") .. " wait")
+    assert.are.same({ "", 0 }, { err, code })
+    for i = 1, 8 do assert.are.equal("", H.read(("%s/err%d"):format(d, i))) end
+    local st = json.decode(H.read(root .. "/" .. id .. "/state.json"))
+    assert.are.equal(8, st.execs)
+    assert.are.equal(9, #st.monitors)
+    local pids, n = {}, 0
+    for _, m in ipairs(st.monitors) do
+      assert.is_true(running(m))
+      if not pids[m.pid] then n = n + 1 end
+      pids[m.pid] = true
+    end
+    assert.are.equal(9, n)
+    assert.are.same({ "", "", 0 }, { oci(root, "delete", "--force", id) })
+    for _, m in ipairs(st.monitors) do assert.is_false(running(m)) end
+    assert.is_nil(core.stat(root .. "/" .. id, false))
+  end)
+
   it("refuses an unknown option, an unknown command and a bad log format", function()
     local root = H.tmpdir() .. "/state"
     assert.are.same({ "", "purple-oci: create: unknown option '--frobnicate'\n", 125 },

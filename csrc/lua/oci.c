@@ -1,4 +1,5 @@
 /* Lua binding of oci_io.c and oci_monitor.c (purple-oci's lifecycle): core.oci_fifo(path) -> fd,
+ * core.oci_lock(path) -> fd (closed by core.oci_close),
  * core.oci_start(path [, result]) -> true [, text], core.oci_console_send(path, fd) -> true, core.oci_close(fd),
  * core.oci_monitor(sandbox, opts) -> pid; OS failures return nil, "op path: why", errno. */
 #include <unistd.h>
@@ -14,6 +15,17 @@ static int l_fifo(lua_State *L)
 
 	if (fd < 0)
 		return pl_fail(L, -fd, "mkfifo %s", path);
+	lua_pushinteger(L, fd);
+	return 1;
+}
+
+static int l_lock(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int fd = oci_lock(path);
+
+	if (fd < 0)
+		return pl_fail(L, -fd, "lock %s", path);
 	lua_pushinteger(L, fd);
 	return 1;
 }
@@ -119,7 +131,7 @@ static int l_monitor(lua_State *L)
 void pl_open_oci(lua_State *L)
 {
 	static const luaL_Reg f[] = {
-		{ "oci_fifo", l_fifo }, { "oci_start", l_start },
+		{ "oci_fifo", l_fifo }, { "oci_lock", l_lock }, { "oci_start", l_start },
 		{ "oci_console_send", l_console_send }, { "oci_close", l_close },
 		{ "oci_monitor", l_monitor },
 		{ NULL, NULL },

@@ -65,8 +65,9 @@ function M.exec(g, o, operands)
     sp.pty, sp.pty_rows, sp.pty_cols = true, size.height, size.width
   end
   -- numbered in the container (audit's command_start); state.json keeps the count
-  st.execs = (st.execs or 0) + 1
-  state.write(g.root, st)
+  local nst, uerr = state.update(g.root, o.id, function(cur) cur.execs = (cur.execs or 0) + 1 end)
+  if not nst then return nil, "exec: " .. uerr end
+  st.execs = nst.execs
   local aok, aerr = require("purple.oci.audit").exec(st, profile or nil, st.execs, sp.argv, plan.terminal)
   if not aok then return nil, aerr end
   local sandbox, serr = core.spawn(sp)
@@ -91,14 +92,19 @@ function M.exec(g, o, operands)
   if plan.violations then -- the profile's supervised calls: a monitor of its own, kept in the state
     local mon, merr = lifecycle.monitor(g, st, profile, plan.violations, sandbox)
     if not mon then sandbox:close() return nil, "exec: " .. merr end
-    local cur = state.read(g.root, o.id) or st
-    local list = {} -- create's first, then the execs' still running, this one last
-    for _, m in ipairs(cur.monitors or {}) do
-      if lifecycle.monitor_alive(m) then list[#list + 1] = m end
+    local ok, uerr = state.update(g.root, o.id, function(cur)
+      local list = {} -- create's first, then the execs' still running, this one last
+      for _, m in ipairs(cur.monitors or {}) do
+        if lifecycle.monitor_alive(m) then list[#list + 1] = m end
+      end
+      list[#list + 1] = mon
+      cur.monitors = list
+    end)
+    if not ok then
+      core.kill(mon.pid, 9) -- a monitor delete would not know of
+      sandbox:close()
+      return nil, "exec: " .. uerr
     end
-    list[#list + 1] = mon
-    cur.monitors = list
-    state.write(g.root, cur)
   end
   if o.pid_file then
     local f, ferr = io.open(o.pid_file .. ".tmp", "w")

@@ -6,7 +6,7 @@
 -- pid_start (its start time in clock ticks, to tell a reused pid apart), created (RFC 3339),
 -- annotations, cgroups (directories to remove at delete), freezer (the freezer cgroup, or none),
 -- profile, monitors (the violation monitors of create and of each exec: { pid, start }, ended by
--- delete). <root>/<id>/start: the FIFO init waits on until `start` (present = created, not started).
+-- delete). <root>/<id>/lock: held while a purple-oci changes state.json (M.update). <root>/<id>/start: the FIFO init waits on until `start` (present = created, not started).
 local core = require "purple.core"
 local files = require "purple.files"
 local json = require "purple.json"
@@ -67,6 +67,24 @@ function M.write(root, st)
   local ok, rerr = os.rename(tmp, path)
   if not ok then os.remove(tmp) return nil, rerr end
   return true
+end
+
+-- Changes the container's state.json under <root>/<id>/lock: two `exec`s adding their monitors at
+-- once would otherwise each write back what it read and lose the other's. fn(st) changes st in
+-- place. st | nil, why
+function M.update(root, id, fn)
+  local fd, err = core.oci_lock(M.dir(root, id) .. "/lock")
+  if not fd then return nil, err end
+  local st, ok, why = M.read(root, id), nil, nil
+  if not st then
+    why = ("container %s does not exist"):format(id)
+  else
+    ok, why = pcall(fn, st)
+    if ok then ok, why = M.write(root, st) end
+  end
+  core.oci_close(fd)
+  if not ok then return nil, tostring(why) end
+  return st
 end
 
 -- Is the container's init still the process we started?
