@@ -83,7 +83,10 @@ int ns_leave_pid(int saved, char *what, size_t n)
 
 	if (saved < 0)
 		return 0;
-	if (setns(saved, CLONE_NEWPID) < 0) {
+	/* EPERM: root of a user namespace that does not own the pid namespace it came from (a rootless
+	 * engine's runtime) may enter the container's but not go back; it stays, as an unprivileged
+	 * caller does (ns_enter.h) */
+	if (setns(saved, CLONE_NEWPID) < 0 && errno != EPERM) {
 		err = -errno;
 		snprintf(what, n, "return to purple-oci's pid namespace");
 	}

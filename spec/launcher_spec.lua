@@ -277,6 +277,39 @@ describe("launcher: what it refuses", function()
       :format(tree, tree), "profile show ai-strict")
   end)
 
+  it("a file of the overflow uid (65534) outside user namespaces; inside one, where the host's own files show "
+    .. "that uid, it runs (a rootless engine's runtime)", function()
+    if H.is_root() then
+      -- uid 65534 is an ordinary user in the initial namespace
+      assert.is_true(os.execute("chown 65534 " .. H.q(tree .. "/lua/purple/enforce")))
+      refused(("purple: %s/lua/purple/enforce is owned by uid 65534, neither root nor you (uid 0), so that user "
+        .. "could change the code purple runs; fix: chown -R 0 %s/lua, or use a copy of purple you own\n")
+        :format(tree, tree), "profile show ai-strict")
+      -- another user as uid 0 of a namespace of its own (rootless podman's runtime): the root-owned copy,
+      -- bin/purple-lua that bin/purple checks included, shows uid 65534 and runs
+      local t2 = copy_tree(H.tmpdir() .. "/t")
+      local out, err, code = H.sh(("setpriv --reuid=4321 --regid=4321 --clear-groups unshare --user --map-root-user "
+        .. "sh -c 'stat -c %%u %s/bin/purple-lua; cd %s && ./bin/purple profile show ai-strict >/dev/null'")
+        :format(H.q(t2), H.q(t2)))
+      if code ~= 0 and err:match("^unshare:") then return pending("no user namespaces here: " .. err) end
+      assert.are.same({ "65534\n", "", 0 }, { out, err, code })
+      return
+    end
+    -- the user as uid 0 of a namespace of its own, mapping it alone, as rootless podman without
+    -- subordinate ids: /, /tmp and /usr, the host root's, show uid 65534
+    local out, err, code = H.sh(("unshare --user --map-root-user sh -c 'stat -c %%u /; cd %s && ./bin/purple profile "
+      .. "show ai-strict >/dev/null'"):format(H.q(tree)))
+    if code ~= 0 and err:match("^unshare:") then return pending("no user namespaces for this user: " .. err) end
+    assert.are.same({ "65534\n", "", 0 }, { out, err, code })
+    -- the same tree given to the overflow uid in the initial namespace: another user's
+    H.sh(("unshare --user --map-root-user chmod g+w %s"):format(H.q(tree .. "/lua/purple/enforce")))
+    out, err, code = H.sh(("unshare --user --map-root-user sh -c 'cd %s && ./bin/purple profile show ai-strict'")
+      :format(H.q(tree)))
+    assert.are.same({ "", ("purple: %s/lua/purple/enforce is writable by group or others (mode 0775), so another "
+      .. "user could change the code purple runs; fix: chmod -R go-w %s/lua\n"):format(tree, tree), 125 },
+      { out, err, code })
+  end)
+
   it("modules from the current directory, purple's or others", function()
     local cwd = H.tmpdir()
     assert.is_true(os.execute(("mkdir -p %s/purple/cli"):format(H.q(cwd))))

@@ -64,13 +64,45 @@ static ssize_t read_all(lua_State *L, int fd, size_t size, char **buf)
 }
 
 static uid_t me; /* the invoking user (getuid), set by setup */
+static uid_t outsider = (uid_t)-1; /* set by setup: the uid unmapped owners show in a user namespace */
+
+/* In a user namespace (a rootless engine runs its runtime in one), a file whose owner is not mapped
+ * shows the overflow uid (/proc/sys/kernel/overflowuid), so the host's root-owned installation of
+ * purple looks owned by "nobody". Such an owner is outside the namespace, where the namespace's
+ * processes cannot act as it, and is accepted as root is; the mode is checked as always. The
+ * overflow uid can also be mapped (subordinate ids covering it), to a subordinate id of the user
+ * who made the namespace: theirs either way. In the initial namespace every uid is mapped and the
+ * overflow uid is a user like any other. */
+static void find_outsider(void)
+{
+	char buf[256];
+	unsigned long in, out, count, overflow;
+	int fd;
+	ssize_t n;
+	FILE *f;
+
+	if ((fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	if (sscanf(buf, "%lu %lu %lu", &in, &out, &count) == 3 && in == 0 && out == 0 && count == 4294967295UL)
+		return; /* the initial namespace */
+	if (!(f = fopen("/proc/sys/kernel/overflowuid", "re")))
+		return;
+	if (fscanf(f, "%lu", &overflow) == 1)
+		outsider = (uid_t)overflow;
+	fclose(f);
+}
 
 /* Refuses what another user could change: path must be owned by root or the invoking user and, unless it
  * is a sticky ancestor directory (/tmp), writable by no group or other. `top` is the directory the
  * fix names (chmod -R when it was walked). Prints one line and returns -1, or returns 0. */
 static int check_owner_mode(const char *path, const struct stat *st, int ancestor, const char *top, int walked)
 {
-	if (st->st_uid != 0 && st->st_uid != me) {
+	if (st->st_uid != 0 && st->st_uid != me && st->st_uid != outsider) {
 		fprintf(stderr, "purple: %s is owned by uid %u, neither root nor you (uid %u), so that user could "
 			"change the code purple runs; fix: chown%s %u %s, or use a copy of purple you own\n",
 			path, (unsigned)st->st_uid, (unsigned)me, walked ? " -R" : "", (unsigned)me, top);
@@ -460,6 +492,7 @@ static int setup(lua_State *L)
 	}
 	exe[n] = 0;
 	me = getuid();
+	find_outsider();
 	for (int i = 0; i < 2; i++) { /* <root>/bin/purple → <root> */
 		slash = strrchr(exe, '/');
 		if (slash && slash != exe)

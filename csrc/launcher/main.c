@@ -180,6 +180,48 @@ static _Noreturn void fail(struct buf *b, const char *what, long err)
 	sys_exit(125);
 }
 
+/* path's contents (at most n - 1 bytes, NUL-terminated) into buf: the length, or -1. */
+static long read_small(const char *path, char *buf, size_t n)
+{
+	long fd = sys(SYS_open, path, O_RDONLY | O_CLOEXEC, 0), got;
+
+	if (fd < 0)
+		return -1;
+	got = sys(SYS_read, fd, buf, n - 1);
+	sys(SYS_close, fd, 0, 0);
+	if (got <= 0)
+		return -1;
+	buf[got] = 0;
+	return got;
+}
+
+/* The next decimal of *p (spaces skipped), advancing *p; -1 when none. */
+static long next_num(const char **p)
+{
+	long v = -1;
+
+	while (**p == ' ' || **p == '\n')
+		(*p)++;
+	for (; **p >= '0' && **p <= '9'; (*p)++)
+		v = (v < 0 ? 0 : v * 10) + (**p - '0');
+	return v;
+}
+
+/* As the launcher's find_outsider: inside a user namespace, the overflow uid that unmapped owners
+ * (the host's root) show is taken as root is; in the initial namespace ("0 0 4294967295") not. */
+static int outsider(unsigned long owner)
+{
+	char buf[128];
+	const char *p = buf;
+
+	if (read_small("/proc/self/uid_map", buf, sizeof buf) < 0)
+		return 0;
+	if (next_num(&p) == 0 && next_num(&p) == 0 && next_num(&p) == 4294967295L)
+		return 0;
+	p = buf;
+	return read_small("/proc/sys/kernel/overflowuid", buf, sizeof buf) > 0 && next_num(&p) == (long)owner;
+}
+
 /* Execs the launcher beside this executable with this process's argv and environment. */
 static _Noreturn void launcher(char **argv, char **envp)
 {
@@ -205,7 +247,7 @@ static _Noreturn void launcher(char **argv, char **envp)
 	}
 	uid = sys(SYS_getuid, 0, 0, 0);
 	/* worded as the launcher's check_owner_mode */
-	if (st.st_uid != 0 && st.st_uid != (uid_t)uid) {
+	if (st.st_uid != 0 && st.st_uid != (uid_t)uid && !outsider(st.st_uid)) {
 		put(&b, "purple: ");
 		put(&b, path);
 		put(&b, " is owned by uid ");

@@ -2,8 +2,12 @@
  * core.oci_lock(path) -> fd (closed by core.oci_close),
  * core.oci_start(path [, result]) -> true [, text], core.oci_console_send(path, fd) -> true, core.oci_close(fd),
  * core.oci_monitor(sandbox, opts) -> pid; OS failures return nil, "op path: why", errno. */
+#include <errno.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
+#include "control.h"
+#include "fdpass.h"
 #include "oci_io.h"
 #include "oci_monitor.h"
 #include "lspawn.h"
@@ -71,15 +75,18 @@ static int l_close(lua_State *L)
 	return 0;
 }
 
-/* core.oci_monitor(sandbox, { session, profile, log, log_json, audit, errno, calls = { [nr] =
- * "name\thint\treason" } }) -> pid: the container's violation monitor (oci_monitor.h). It takes the
- * sandbox's listener when the handle holds one (an exec, started), else waits for it on init's
- * control socket (create, before start); the handle keeps its control socket. */
+/* core.oci_monitor(sandbox | nil, { session, profile, log, log_json, audit, errno, calls = { [nr] =
+ * "name\thint\treason" } }) -> pid [, fd]: the container's violation monitor (oci_monitor.h). It takes
+ * the sandbox's listener when the handle holds one, else waits for it on init's control socket
+ * (create, before start; the handle keeps its socket). Without a sandbox (an exec, forked before the
+ * exec enters the container's namespaces, so that it stays in purple-oci's) it waits on a socket
+ * whose other end is returned as fd: core.oci_monitor_hand(fd, sandbox) gives it the listener. */
 static int l_monitor(lua_State *L)
 {
 	static const char *const fields[] = { "session", "profile", "log", "log_json", "audit", "errno", "calls", NULL };
-	struct sandbox *s = sandbox_handle(L, 1);
+	struct sandbox *s = lua_isnil(L, 1) ? NULL : sandbox_handle(L, 1);
 	struct oci_monitor_cfg c = { .ctl = -1, .listener = -1 };
+	int sv[2] = { -1, -1 };
 	lua_Integer max = -1;
 	const char **calls;
 	pid_t pid;
@@ -113,18 +120,52 @@ static int l_monitor(lua_State *L)
 	}
 	c.calls = calls;
 	c.ncalls = (size_t)(max + 1);
-	if (s->listener >= 0)
+	if (!s) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+			return pl_fail(L, errno, "start the violation monitor: socketpair");
+		c.ctl = sv[0];
+	} else if (s->listener >= 0) {
 		c.listener = s->listener;
-	else if ((c.ctl = s->ctl) < 0)
+	} else if ((c.ctl = s->ctl) < 0) {
 		return luaL_error(L, "oci_monitor: the sandbox has no listener and no control socket (closed or detached)");
+	}
 	pid = oci_monitor_start(&c);
-	if (pid < 0)
+	if (sv[0] >= 0)
+		close(sv[0]); /* the monitor has its copy */
+	if (pid < 0) {
+		if (sv[1] >= 0)
+			close(sv[1]);
 		return pl_fail(L, (int)-pid, "start the violation monitor");
+	}
 	if (c.listener >= 0) { /* the monitor answers: this process keeps no copy */
 		close(s->listener);
 		s->listener = -1;
 	}
 	lua_pushinteger(L, pid);
+	if (sv[1] < 0)
+		return 1;
+	lua_pushinteger(L, sv[1]);
+	return 2;
+}
+
+/* core.oci_monitor_hand(fd, sandbox) -> true: sends the sandbox's seccomp listener to the monitor
+ * waiting on fd (as init's CTL_STARTED) and closes this process's copies of both. */
+static int l_monitor_hand(lua_State *L)
+{
+	int fd = (int)luaL_checkinteger(L, 1);
+	struct sandbox *s = sandbox_handle(L, 2);
+	struct ctl_msg msg = { .kind = CTL_STARTED };
+	ssize_t r;
+
+	if (s->listener < 0)
+		return luaL_error(L, "oci_monitor_hand: the sandbox holds no listener");
+	r = fdpass_send(fd, &msg, sizeof msg, &s->listener, 1);
+	close(fd);
+	if (r < 0)
+		return pl_fail(L, (int)-r, "hand the listener to the violation monitor");
+	close(s->listener);
+	s->listener = -1;
+	lua_pushboolean(L, 1);
 	return 1;
 }
 
@@ -133,7 +174,7 @@ void pl_open_oci(lua_State *L)
 	static const luaL_Reg f[] = {
 		{ "oci_fifo", l_fifo }, { "oci_lock", l_lock }, { "oci_start", l_start },
 		{ "oci_console_send", l_console_send }, { "oci_close", l_close },
-		{ "oci_monitor", l_monitor },
+		{ "oci_monitor", l_monitor }, { "oci_monitor_hand", l_monitor_hand },
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, f, 0);

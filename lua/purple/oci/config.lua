@@ -14,6 +14,7 @@
 --
 -- What a property becomes is written beside its translation below; docs/oci-config.md has the table.
 local core = require "purple.core"
+local files = require "purple.files"
 local json = require "purple.json"
 local schema = require "purple.oci.schema"
 local oci_seccomp = require "purple.oci.seccomp"
@@ -363,8 +364,18 @@ function M.plan(spec, opts)
     end
     s.set_ids = true
     s.setgroups = "clear"
+    if (files.read("/proc/self/setgroups") or ""):match("^deny") then
+      -- the engine's own user namespace forbids setgroups (rootless podman without subordinate ids
+      -- maps one id and must deny it): the process keeps the engine's groups, as with runc
+      if #gids > 0 then
+        return fail("process.user.additionalGids", "cannot be set: this user namespace denies setgroups "
+          .. "(/proc/self/setgroups: a rootless engine without subordinate ids); remove them, or give the user "
+          .. "subordinate ids (/etc/subuid, /etc/subgid)")
+      end
+      s.setgroups, gids = "deny", nil
+    end
   end
-  if uid == 0 or #gids > 0 then s.groups = gids end
+  if gids and (uid == 0 or #gids > 0) then s.groups = gids end
   if #plan.joins > 0 then s.joins = plan.joins end
   plan.joins = nil
 

@@ -70,28 +70,41 @@ function M.exec(g, o, operands)
   st.execs = nst.execs
   local aok, aerr = require("purple.oci.audit").exec(st, profile or nil, st.execs, sp.argv, plan.terminal)
   if not aok then return nil, aerr end
+  -- the profile's supervised calls get a monitor of their own, forked now, in purple-oci's own
+  -- namespaces: the spawn enters the container's pid namespace, for good where purple-oci may not
+  -- come back (an unprivileged or rootless runtime), and whatever this process forks after it is
+  -- in there, where the container's processes could signal it or take its listener
+  local mon, hand
+  if plan.violations then
+    mon, hand = lifecycle.monitor(g, st, profile, plan.violations, nil)
+    if not mon then return nil, "exec: " .. hand end
+  end
+  local function give_up(sandbox, why)
+    if hand then core.oci_close(hand) end -- the monitor sees the end and exits
+    if sandbox then sandbox:close() end
+    return nil, why
+  end
   local sandbox, serr = core.spawn(sp)
-  if not sandbox then return nil, serr end
+  if not sandbox then return give_up(nil, serr) end
   while true do
     local ev, perr2 = sandbox:poll(-1)
-    if not ev then sandbox:close() return nil, perr2 or "exec: the process ended before it started" end
+    if not ev then return give_up(sandbox, perr2 or "exec: the process ended before it started") end
     if ev.event == "pty" then
       local sok, cerr = core.oci_console_send(o.console_socket, ev.fd)
       core.oci_close(ev.fd)
-      if not sok then sandbox:close() return nil, cerr end
+      if not sok then return give_up(sandbox, cerr) end
     elseif ev.event == "setup_error" or ev.event == "exec_error" then
-      sandbox:close()
-      return nil, "exec: " .. ev.message
+      return give_up(sandbox, "exec: " .. ev.message)
     elseif ev.event == "exit" then
-      sandbox:close()
-      return nil, "exec: the process ended before it started"
+      return give_up(sandbox, "exec: the process ended before it started")
     elseif ev.event == "started" then
       break
     end
   end
-  if plan.violations then -- the profile's supervised calls: a monitor of its own, kept in the state
-    local mon, merr = lifecycle.monitor(g, st, profile, plan.violations, sandbox)
-    if not mon then sandbox:close() return nil, "exec: " .. merr end
+  if mon then -- kept in the state, for delete
+    local hok, herr = core.oci_monitor_hand(hand, sandbox)
+    hand = nil
+    if not hok then return give_up(sandbox, "exec: " .. herr) end
     local ok, uerr = state.update(g.root, o.id, function(cur)
       local list = {} -- create's first, then the execs' still running, this one last
       for _, m in ipairs(cur.monitors or {}) do

@@ -114,7 +114,8 @@ end
 -- supervised calls with EPERM and reports each once per call and process: a line in --log (in
 -- --log-format) and, when the profile's audit records syscall_violation, an audit record with
 -- session = the container id. { pid, start } (its start time: a reused pid is not taken for it),
--- or nil, why.
+-- or nil, why. Without a sandbox (an exec, before its spawn) it waits for the listener on a socket:
+-- { pid, start }, fd for core.oci_monitor_hand.
 function M.monitor(g, st, profile, violations, sandbox)
   local a = profile and profile.audit
   local audit_path
@@ -122,7 +123,7 @@ function M.monitor(g, st, profile, violations, sandbox)
   local pid, err = core.oci_monitor(sandbox, { session = st.id, profile = violations.profile, log = g.log,
     log_json = g.log_format == "json", audit = audit_path, errno = violations.errno, calls = violations.calls })
   if not pid then return nil, err end
-  return { pid = pid, start = runtime.start_ticks(pid) }
+  return { pid = pid, start = runtime.start_ticks(pid) }, err
 end
 
 local function monitor_alive(m)
