@@ -15,6 +15,7 @@
 -- supervisor is gone and which holds no process (a supervisor killed with SIGKILL).
 local core = require "purple.core"
 local log = require "purple.log"
+local runtime = require "purple.runtime"
 
 local M = {}
 
@@ -133,7 +134,8 @@ function M.layout(opts)
       end
       return rel
     end
-    if uid == 0 then return "/purple" end
+    -- uid 0 of a user namespace (a rootless engine's runtime) is the user, whose delegated cgroup it takes
+    if uid == 0 and not runtime.in_user_namespace() then return "/purple" end
     local d = own and delegated_root(mount, own, uid)
     if not d then
       return nil, ("uid %d has no delegated cgroup"):format(uid),

@@ -6,6 +6,7 @@
 -- boot, to tell a reused pid apart), init_pid, argv, started (RFC 3339), started_epoch, uid,
 -- cgroups (directories), audit_log; for a session (purple.session) kind = "session" and socket. Written when the command has started, removed at the end.
 local core = require "purple.core"
+local files = require "purple.files"
 
 local M = {}
 
@@ -57,11 +58,27 @@ local function encode_record(rec)
 end
 M.encode_record = encode_record
 
+-- Is this process in a user namespace other than the initial one? Its uid 0 (a rootless engine
+-- runs its runtime so) is then not the host's root: the host's /run and cgroups are not its.
+function M.in_user_namespace()
+  local map = files.read("/proc/self/uid_map")
+  return map ~= nil and not map:match("^%s*0%s+0%s+4294967295%s*$")
+end
+
+-- Where uid 0 keeps its runtime files: /run, except for uid 0 of a user namespace whose $USER is not
+-- root and that has XDG_RUNTIME_DIR (as runc decides for its state). The directory under base, or nil
+-- for the caller's per-user place.
+function M.root_dir(base)
+  local xdg = os.getenv("XDG_RUNTIME_DIR")
+  if xdg and xdg ~= "" and os.getenv("USER") ~= "root" and M.in_user_namespace() then return nil end
+  return base
+end
+
 function M.dir()
   local uid = core.ids()
   local d = os.getenv("PURPLE_RUNTIME_DIR")
   if d and d ~= "" then return d end
-  if uid == 0 then return "/run/purple" end
+  if uid == 0 and M.root_dir("/run/purple") then return "/run/purple" end
   local xdg = os.getenv("XDG_RUNTIME_DIR")
   if xdg and xdg ~= "" then return xdg .. "/purple" end
   return ("/tmp/purple-%d"):format(uid)

@@ -17,6 +17,7 @@ local cgroup = require "purple.cgroup"
 local core = require "purple.core"
 local files = require "purple.files"
 local json = require "purple.json"
+local runtime = require "purple.runtime"
 
 local M = {}
 
@@ -31,15 +32,18 @@ local function fail(path, why)
 end
 
 -- Without cgroupsPath: <parent>/purple-oci/<id>, where parent is PURPLE_CGROUP_PARENT, else for an
--- ordinary user the highest v2 cgroup above its own that it owns (systemd's Delegate=yes, found as
--- purple run finds it: purple.cgroup.layout), else the root.
+-- ordinary user (or uid 0 of a user namespace: a rootless engine's runtime) the highest v2 cgroup
+-- above its own that it owns (systemd's Delegate=yes, found as purple run finds it:
+-- purple.cgroup.layout), on a hybrid host without one the v1 memory cgroup so found, else the root.
 local function rel_path(path, id)
   if not path or path == "" then
     local parent = os.getenv("PURPLE_CGROUP_PARENT") or ""
-    if parent == "" and core.ids() ~= 0 then
-      local h = cgroup.layout().hierarchies.v2
-      -- layout's parent is <delegated>/purple (purple run's sessions); containers go beside it
-      parent = h and h.parent and h.parent:match("^(.*)/purple$") or ""
+    if parent == "" and (core.ids() ~= 0 or runtime.in_user_namespace()) then
+      -- layout's parent is <delegated>/purple (purple run's sessions); containers go beside it. A
+      -- hybrid host delegates (if at all) its v1 hierarchies: memory's then
+      local L = cgroup.layout()
+      local p = L.hierarchies.v2 and L.hierarchies.v2.parent or L.controllers.memory.parent
+      parent = p and p:match("^(.*)/purple$") or ""
     end
     if parent ~= "" and parent:sub(1, 1) ~= "/" then parent = "/" .. parent end
     path = parent:gsub("/$", "") .. "/purple-oci/" .. id

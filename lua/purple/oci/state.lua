@@ -14,21 +14,13 @@ local runtime = require "purple.runtime"
 
 local M = {}
 
--- Is this process in a user namespace other than the initial one (a rootless engine's)?
-local function in_user_namespace()
-  local map = files.read("/proc/self/uid_map")
-  return map ~= nil and not map:match("^%s*0%s+0%s+4294967295%s*$")
-end
-
 -- As runc: root of a user namespace that is not the real root's (a rootless engine runs its runtime
 -- as uid 0 of one, $USER still the user's) keeps its state in XDG_RUNTIME_DIR, not in /run.
 function M.default_root()
   local uid = core.ids()
+  if uid == 0 and runtime.root_dir("/run/purple-oci") then return "/run/purple-oci" end
   local xdg = os.getenv("XDG_RUNTIME_DIR")
   if xdg == "" then xdg = nil end
-  if uid == 0 and not (xdg and os.getenv("USER") ~= "root" and in_user_namespace()) then
-    return "/run/purple-oci"
-  end
   if xdg then return xdg .. "/purple-oci" end
   return ("/tmp/purple-oci-%d"):format(uid)
 end
