@@ -414,6 +414,27 @@ describe("purple-oci", function()
       pids[m.pid] = true
     end
     assert.are.equal(9, n)
+    -- an exec that cannot start leaves no monitor: the one forked for it sees the end of its socket
+    local function monitor_pids()
+      local set = {}
+      for _, p in ipairs(core.readdir("/proc") or {}) do
+        if p:match("^%d+$") and H.read("/proc/" .. p .. "/comm") == "purple-monitor\n" then set[p] = true end
+      end
+      return set
+    end
+    local before = monitor_pids()
+    local out2, err2, code2 = H.sh(("%s --root %s exec %s /nonexistent </dev/null"):format(H.q(OCI), H.q(root), id))
+    assert.are.same({ "", 125 }, { out2, code2 })
+    assert.matches("/nonexistent", err2)
+    local deadline = core.monotonic() + 10
+    local extra
+    repeat
+      extra = nil
+      for p in pairs(monitor_pids()) do if not before[p] then extra = p end end
+      if extra then core.sleep(0.02) end
+    until not extra or core.monotonic() > deadline
+    assert.is_nil(extra)
+    assert.are.equal(9, #json.decode(H.read(root .. "/" .. id .. "/state.json")).monitors)
     assert.are.same({ "", "", 0 }, { oci(root, "delete", "--force", id) })
     for _, m in ipairs(st.monitors) do assert.is_false(running(m)) end
     assert.is_nil(core.stat(root .. "/" .. id, false))
