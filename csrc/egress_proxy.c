@@ -46,6 +46,9 @@ enum { R_IN = 1, R_OUT = 2 };
 /* A tunnel's two sockets are watched edge-triggered, for everything, from the start of the relay
  * on: no epoll_ctl per chunk; each side is read and written until EAGAIN (struct conn's ready). */
 #define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+/* Chunks a tunnel moves each way in one turn; one with more to move waits on the proxy's "more"
+ * list for the next turn, after the other connections' events (no event would come for it). */
+#define RELAY_TURN 16
 enum state { S_HEAD, S_GREET, S_SOCKS_REQ, S_RESOLVING, S_CONNECTING, S_FIRST, S_RELAY, S_DONE };
 
 #define MAX_LOOKUPS 64 /* getaddrinfo threads at once; a further request is refused (502) */
@@ -81,6 +84,8 @@ struct conn {
 	int eof[2];            /* side s sent EOF */
 	unsigned ev_mask[2];
 	unsigned ready[2];     /* S_RELAY: R_IN, R_OUT as last seen (edge-triggered: until EAGAIN) */
+	int queued;            /* on the proxy's more list */
+	struct conn *more_next;
 	int plain;             /* one plain HTTP request: client bytes beyond it end the connection */
 	long long body_left;
 	int plain_pending;     /* origin-form head still to be checked (SOCKS to port 80) */
@@ -109,6 +114,7 @@ struct egress_proxy {
 	int running;
 	struct conn *conns;
 	struct conn *dead;      /* closed during this batch of events: freed after it */
+	struct conn *more;      /* tunnels that used up their turn with bytes still to move */
 	int nconns;
 	pthread_mutex_t lock;  /* guards events, nevents, dropped, nconns_seen */
 	struct egress_event *events;
@@ -187,6 +193,14 @@ static void conn_free(struct egress_proxy *p, struct conn *c)
 		free(c->buf[s]);
 	}
 	free(c->in);
+	if (c->queued) {
+		struct conn **q = &p->more;
+
+		while (*q != c)
+			q = &(*q)->more_next;
+		*q = c->more_next;
+		c->queued = 0;
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -869,9 +883,17 @@ static int relay_flush(struct egress_proxy *p, struct conn *c, int s)
  * and ends the tunnel when both are done; -1 when c was closed. */
 static int relay_pump(struct egress_proxy *p, struct conn *c)
 {
-	int moved;
+	int moved, turn = 0;
 
 	do {
+		if (++turn > RELAY_TURN) {
+			if (!c->queued) {
+				c->queued = 1;
+				c->more_next = p->more;
+				p->more = c;
+			}
+			break;
+		}
 		moved = 0;
 		for (int s = 0; s < 2; s++) {
 			int r = relay_fill(p, c, s);
@@ -1017,7 +1039,8 @@ static void *run(void *arg)
 	struct epoll_event evs[64];
 
 	for (;;) {
-		int n = epoll_wait(p->ep, evs, 64, 250);
+		int n = epoll_wait(p->ep, evs, 64, p->more ? 0 : 250);
+		struct conn *more;
 
 		for (int i = 0; i < n; i++) {
 			struct end *e = evs[i].data.ptr;
@@ -1038,6 +1061,16 @@ static void *run(void *arg)
 			if (e->c->state == S_DONE)
 				continue; /* closed by an earlier event of this batch */
 			on_event(p, e, evs[i].events);
+		}
+		/* the next turn of the tunnels that had more to move (closing one unlinks only itself) */
+		more = p->more;
+		p->more = NULL;
+		while (more) {
+			struct conn *c = more;
+
+			more = c->more_next;
+			c->queued = 0;
+			(void)relay_pump(p, c);
 		}
 		reap_dead(p);
 		if (now_ms() >= p->next_sweep) {
