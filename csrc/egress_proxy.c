@@ -823,8 +823,9 @@ static int relay_fill(struct egress_proxy *p, struct conn *c, int s)
 				c->eof[0] = 1; /* passed on once the request is out */
 				return 1;
 			}
-			if (errno == EAGAIN)
-				c->ready[0] &= ~(unsigned)R_IN;
+			if (errno == EINTR)
+				return 1; /* again */
+			c->ready[0] &= ~(unsigned)R_IN;
 			return 0;
 		}
 		if ((long long)room > c->body_left)
