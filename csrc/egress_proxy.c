@@ -42,6 +42,13 @@
 #define WHY_MAX 1024
 
 enum kind { K_HTTP, K_SOCKS };
+enum { R_IN = 1, R_OUT = 2 };
+/* A tunnel's two sockets are watched edge-triggered, for everything, from the start of the relay
+ * on: no epoll_ctl per chunk; each side is read and written until EAGAIN (struct conn's ready). */
+#define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+/* Chunks a tunnel moves each way in one turn; one with more to move waits on the proxy's "more"
+ * list for the next turn, after the other connections' events (no event would come for it). */
+#define RELAY_TURN 16
 enum state { S_HEAD, S_GREET, S_SOCKS_REQ, S_RESOLVING, S_CONNECTING, S_FIRST, S_RELAY, S_DONE };
 
 #define MAX_LOOKUPS 64 /* getaddrinfo threads at once; a further request is refused (502) */
@@ -76,6 +83,9 @@ struct conn {
 	size_t len[2], off[2];
 	int eof[2];            /* side s sent EOF */
 	unsigned ev_mask[2];
+	unsigned ready[2];     /* S_RELAY: R_IN, R_OUT as last seen (edge-triggered: until EAGAIN) */
+	int queued;            /* on the proxy's more list */
+	struct conn *more_next;
 	int plain;             /* one plain HTTP request: client bytes beyond it end the connection */
 	long long body_left;
 	int plain_pending;     /* origin-form head still to be checked (SOCKS to port 80) */
@@ -104,6 +114,7 @@ struct egress_proxy {
 	int running;
 	struct conn *conns;
 	struct conn *dead;      /* closed during this batch of events: freed after it */
+	struct conn *more;      /* tunnels that used up their turn with bytes still to move */
 	int nconns;
 	pthread_mutex_t lock;  /* guards events, nevents, dropped, nconns_seen */
 	struct egress_event *events;
@@ -182,6 +193,14 @@ static void conn_free(struct egress_proxy *p, struct conn *c)
 		free(c->buf[s]);
 	}
 	free(c->in);
+	if (c->queued) {
+		struct conn **q = &p->more;
+
+		while (*q != c)
+			q = &(*q)->more_next;
+		*q = c->more_next;
+		c->queued = 0;
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -506,25 +525,13 @@ static int relay_buffers(struct conn *c)
 	return 0;
 }
 
+static int relay_pump(struct egress_proxy *p, struct conn *c);
+
 /* Queues bytes for the server (the checked head, or the ClientHello) before relaying. */
 static void queue_up(struct conn *c, const void *b, size_t n)
 {
 	memcpy(c->buf[0] + c->len[0], b, n);
 	c->len[0] += n;
-}
-
-static void update_interest(struct egress_proxy *p, struct conn *c)
-{
-	for (int s = 0; s < 2; s++) {
-		int o = 1 - s; /* reading side s fills buf[s] (0: client → server) */
-		unsigned m = 0;
-
-		if (!c->eof[s] && c->len[s] < RELAY_BUF)
-			m |= EPOLLIN; /* plain HTTP past its body: watched for a second request, which ends it */
-		if (c->len[o] > c->off[o])
-			m |= EPOLLOUT;
-		want(p, c, s, m);
-	}
 }
 
 static void start_relay(struct egress_proxy *p, struct conn *c, const unsigned char *extra, size_t n)
@@ -533,7 +540,11 @@ static void start_relay(struct egress_proxy *p, struct conn *c, const unsigned c
 	if (n)
 		queue_up(c, extra, n);
 	c->deadline = now_ms() + p->cfg.idle_ms;
-	update_interest(p, c);
+	for (int s = 0; s < 2; s++) {
+		c->ready[s] = R_IN | R_OUT; /* unknown yet: tried, and cleared by EAGAIN */
+		want(p, c, s, RELAY_EVENTS);
+	}
+	(void)relay_pump(p, c);
 }
 
 /* The first client bytes on a tunnel: a ClientHello whose SNI is the checked name, or (SOCKS only)
@@ -789,70 +800,114 @@ static void read_handshake(struct egress_proxy *p, struct conn *c)
 		on_socks(p, c);
 }
 
-/* Moves bytes one step for the readiness of side s; returns -1 when c was closed. */
-static int relay_io(struct egress_proxy *p, struct conn *c, int s, unsigned events)
+/* Reads side s into buf[s] while it has room and the socket has bytes: 1 when something changed
+ * (bytes or an EOF), 0 when nothing can move now, -1 when c was closed. */
+static int relay_fill(struct egress_proxy *p, struct conn *c, int s)
+{
+	size_t room = RELAY_BUF - c->len[s];
+	ssize_t n;
+
+	if (c->eof[s] || !(c->ready[s] & R_IN) || room == 0)
+		return 0;
+	if (s == 0 && c->plain) {
+		if (c->body_left == 0) {
+			char x;
+
+			/* bytes beyond the one checked request (a second, unchecked one) */
+			n = recv(c->fd[0], &x, 1, MSG_PEEK);
+			if (n > 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				conn_close(p, c);
+				return -1;
+			}
+			if (n == 0) {
+				c->eof[0] = 1; /* passed on once the request is out */
+				return 1;
+			}
+			if (errno == EINTR)
+				return 1; /* again */
+			c->ready[0] &= ~(unsigned)R_IN;
+			return 0;
+		}
+		if ((long long)room > c->body_left)
+			room = (size_t)c->body_left;
+	}
+	n = recv(c->fd[s], c->buf[s] + c->len[s], room, 0);
+	if (n > 0) {
+		c->len[s] += (size_t)n;
+		if (s == 0 && c->plain)
+			c->body_left -= n;
+		return 1;
+	}
+	if (n < 0 && errno == EAGAIN) {
+		c->ready[s] &= ~(unsigned)R_IN;
+		return 0;
+	}
+	if (n < 0 && errno == EINTR)
+		return 1;
+	c->eof[s] = 1;
+	if (n < 0)
+		c->eof[1 - s] = 1; /* reset: drop what the other way still holds */
+	return 1;
+}
+
+/* Writes buf[s] (bytes from side s) to the other side: 1 when bytes went, 0 when none can now, -1
+ * when c was closed. */
+static int relay_flush(struct egress_proxy *p, struct conn *c, int s)
 {
 	int o = 1 - s;
+	ssize_t n;
 
-	if ((events & EPOLLERR) || ((events & EPOLLHUP) && c->eof[s] && c->len[o] == c->off[o])) {
-		/* broken, or closed both ways with nothing left to deliver to it (level-triggered HUP
-		 * would otherwise wake the loop again and again) */
-		conn_close(p, c);
-		return -1;
+	if (c->len[s] == c->off[s] || !(c->ready[o] & R_OUT))
+		return 0;
+	n = send(c->fd[o], c->buf[s] + c->off[s], c->len[s] - c->off[s], MSG_NOSIGNAL);
+	if (n > 0) {
+		if (o == 1)
+			c->up += (unsigned long long)n; /* bytes delivered, each way */
+		else
+			c->down += (unsigned long long)n;
+		c->off[s] += (size_t)n;
+		if (c->off[s] == c->len[s])
+			c->off[s] = c->len[s] = 0;
+		return 1;
 	}
-	if (events & (EPOLLIN | EPOLLHUP)) {
-		if (!c->eof[s] && c->len[s] < RELAY_BUF) {
-			size_t room = RELAY_BUF - c->len[s];
-			ssize_t n;
+	if (n < 0 && errno == EAGAIN) {
+		c->ready[o] &= ~(unsigned)R_OUT;
+		return 0;
+	}
+	if (n < 0 && errno == EINTR)
+		return 1;
+	conn_close(p, c);
+	return -1;
+}
 
-			if (s == 0 && c->plain) {
-				if (c->body_left == 0) {
-					char x;
+/* Moves bytes both ways until neither can move, passes each side's EOF on once its bytes are out,
+ * and ends the tunnel when both are done; -1 when c was closed. */
+static int relay_pump(struct egress_proxy *p, struct conn *c)
+{
+	int moved, turn = 0;
 
-					/* bytes beyond the one checked request (a second, unchecked one) */
-					n = recv(c->fd[0], &x, 1, MSG_PEEK);
-					if (n > 0 || (n < 0 && errno != EAGAIN)) {
-						conn_close(p, c);
-						return -1;
-					}
-					if (n == 0)
-						c->eof[0] = 1; /* passed on once the request is out */
-					goto write;
-				}
-				if ((long long)room > c->body_left)
-					room = (size_t)c->body_left;
+	do {
+		if (++turn > RELAY_TURN) {
+			if (!c->queued) {
+				c->queued = 1;
+				c->more_next = p->more;
+				p->more = c;
 			}
-			n = recv(c->fd[s], c->buf[s] + c->len[s], room, 0);
-			if (n > 0) {
-				c->len[s] += (size_t)n;
-				if (s == 0 && c->plain)
-					c->body_left -= n;
-			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				c->eof[s] = 1;
-				if (n < 0)
-					c->eof[o] = 1; /* reset: drop what the other way still holds */
-			}
+			break;
 		}
-	}
-write:
-	/* write what the other side sent to this side: buf[o] goes to fd[s] */
-	if (c->len[o] > c->off[o]) {
-		ssize_t n = send(c->fd[s], c->buf[o] + c->off[o], c->len[o] - c->off[o], MSG_NOSIGNAL);
+		moved = 0;
+		for (int s = 0; s < 2; s++) {
+			int r = relay_fill(p, c, s);
 
-		if (n > 0) {
-			if (s == 1)
-				c->up += (unsigned long long)n; /* bytes delivered, each way */
-			else
-				c->down += (unsigned long long)n;
-			c->off[o] += (size_t)n;
-			if (c->off[o] == c->len[o])
-				c->off[o] = c->len[o] = 0;
-		} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			conn_close(p, c);
-			return -1;
+			if (r < 0)
+				return -1;
+			moved |= r;
+			if ((r = relay_flush(p, c, s)) < 0)
+				return -1;
+			moved |= r;
 		}
-	}
-	/* the data of side s is all out: pass its EOF on */
+	} while (moved);
+	/* the data of side k is all out: pass its EOF on */
 	for (int k = 0; k < 2; k++)
 		if (c->eof[k] == 1 && c->len[k] == 0) {
 			shutdown(c->fd[1 - k], SHUT_WR);
@@ -863,7 +918,6 @@ write:
 		return -1;
 	}
 	c->deadline = now_ms() + p->cfg.idle_ms;
-	update_interest(p, c);
 	return 0;
 }
 
@@ -884,9 +938,16 @@ static void on_event(struct egress_proxy *p, struct end *e, unsigned events)
 		return;
 	}
 	if (c->state == S_RELAY) {
-		/* try both directions: the readable side, then the other (which may now have data) */
-		if (relay_io(p, c, e->side, events) == 0)
-			(void)relay_io(p, c, 1 - e->side, EPOLLOUT);
+		if (events & EPOLLERR) {
+			conn_close(p, c); /* broken */
+			return;
+		}
+		/* a hang-up makes reads see the EOF and writes the error */
+		if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+			c->ready[e->side] |= R_IN;
+		if (events & (EPOLLOUT | EPOLLHUP))
+			c->ready[e->side] |= R_OUT;
+		(void)relay_pump(p, c);
 		return;
 	}
 	if (e->side == 0)
@@ -979,7 +1040,8 @@ static void *run(void *arg)
 	struct epoll_event evs[64];
 
 	for (;;) {
-		int n = epoll_wait(p->ep, evs, 64, 250);
+		int n = epoll_wait(p->ep, evs, 64, p->more ? 0 : 250);
+		struct conn *more;
 
 		for (int i = 0; i < n; i++) {
 			struct end *e = evs[i].data.ptr;
@@ -1000,6 +1062,16 @@ static void *run(void *arg)
 			if (e->c->state == S_DONE)
 				continue; /* closed by an earlier event of this batch */
 			on_event(p, e, evs[i].events);
+		}
+		/* the next turn of the tunnels that had more to move (closing one unlinks only itself) */
+		more = p->more;
+		p->more = NULL;
+		while (more) {
+			struct conn *c = more;
+
+			more = c->more_next;
+			c->queued = 0;
+			(void)relay_pump(p, c);
 		}
 		reap_dead(p);
 		if (now_ms() >= p->next_sweep) {

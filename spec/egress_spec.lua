@@ -24,6 +24,7 @@ local function setup_servers()
   local www = D .. "/www"
   assert(os.execute(("mkdir -p %s/simple/demo-pkg %s/files %s/ca && echo hello-egress >%s/index.html")
     :format(www, www, D, www)))
+  assert(os.execute(("head -c 4194304 /dev/zero >%s/big"):format(www)))
   assert(os.execute(("openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/ca/key.pem -out %s/ca/ca.pem "
     .. "-days 2 -subj /CN=example.test -addext 'subjectAltName=DNS:example.test,DNS:*.example.test,"
     .. "DNS:other.test,DNS:inside.test' >/dev/null 2>&1 && chmod a+r %s/ca/*.pem"):format(D, D, D)))
@@ -199,6 +200,15 @@ git clone -q http://example.test:%d/repo.git /tmp/r && cat /tmp/r/README]]):form
         .. "%s /probe/egress_client.py pipelined socks example.test %d /ca/ca.pem"):format(PY, ports.https, PY, ports.https))
       assert.equal(0, code, err)
       assert.equal("connect ok\nsocks ok\n", out)
+    end)
+
+    it("delivers the whole reply to a client that half-closed its upload", function()
+      -- the client's EOF goes on to the server (which answers and closes); the 4 MiB reply, still
+      -- in the proxy's buffers when the server's EOF arrives, must all reach the client
+      local out, err, code = run(allowed_profile(), ("%s /probe/egress_client.py halfclose example.test %d /big")
+        :format(PY, ports.http))
+      assert.equal(0, code, err)
+      assert.equal("body 4194304 bytes\n", out)
     end)
 
     it("serves 200 connections open at once", function()

@@ -71,6 +71,24 @@ elif case == "many":  # N plain HTTP requests open at once through the proxy
         socks.append(s)
     ok = sum(1 for s in socks if read_all(s)[0].endswith(b"hello-egress\n"))
     print("ok %d of %d" % (ok, n))
+elif case == "halfclose":  # a plain GET whose client ends its upload at once, then reads late
+    name, port, path = args[0], int(args[1]), args[2]
+    s = socket.create_connection(PROXY)
+    s.sendall(b"GET http://%s:%d%s HTTP/1.0\r\nHost: %s:%d\r\n\r\n" % (name.encode(), port, path.encode(), name.encode(), port))
+    s.shutdown(socket.SHUT_WR)
+    data, err = b"", None
+    while True:  # slowly: the server's EOF reaches the proxy while it still holds reply bytes
+        try:
+            d = s.recv(32768)
+        except OSError as e:
+            err = e
+            break
+        if not d:
+            break
+        data += d
+        time.sleep(0.002)
+    body = data.split(b"\r\n\r\n", 1)[-1]
+    print("body %d bytes%s" % (len(body), " (%s)" % err if err else ""))
 elif case == "raw":  # a direct connection, no proxy
     host, port = args[0], int(args[1])
     try:
