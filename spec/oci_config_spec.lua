@@ -1029,7 +1029,15 @@ end)
 -- Containers made by purple-oci itself (create, start, state, kill, exec, delete), the second joining the
 -- first's pid or cgroup namespace by path: a Kubernetes pod's shareProcessNamespace, podman's --pid container:X.
 describe("purple-oci: a pid or cgroup namespace joined by path", function()
-  teardown(H.cleanup) -- after the tests' finally (which delete their containers from the state in it)
+  -- every container a test made is deleted (with its cgroup) however the test ends
+  local made, mounted = {}, {}
+  after_each(function()
+    for _, m in ipairs(made) do H.oci(m[1], "delete", "--force", m[2]) end
+    made = {}
+    for _, m in ipairs(mounted) do os.execute("umount " .. H.q(m) .. " 2>/dev/null") end
+    mounted = {}
+    H.cleanup()
+  end)
 
   before_each(function()
     if not has_busybox() then pending("needs busybox-static (" .. BUSYBOX .. ")") end
@@ -1067,7 +1075,7 @@ describe("purple-oci: a pid or cgroup namespace joined by path", function()
   local created_pid_file
   local function create(root, id, c, out)
     local d = bundle(c)
-    finally(function() H.oci(root, "delete", "--force", id) end)
+    made[#made + 1] = { root, id }
     created_pid_file = d .. "/pid"
     local o, e, code = H.oci_to(root, out, "create", "--bundle", d, "--pid-file", created_pid_file, id)
     return out and "" or o, e, code
@@ -1196,7 +1204,7 @@ describe("purple-oci: a pid or cgroup namespace joined by path", function()
     local keep = H.tmpdir() .. "/pidns"
     H.write(keep, "")
     assert(os.execute(("mount --bind /proc/%d/ns/pid %s"):format(apid, H.q(keep))))
-    finally(function() os.execute("umount " .. H.q(keep) .. " 2>/dev/null") end) -- when the test fails before its own
+    mounted[#mounted + 1] = keep
     local c = base({ "sh", "-c", "exec sleep 3000" })
     c.linux.namespaces[1].path = keep
     assert.are.same({ "", "", 0 }, { create(root, b, c) })
@@ -1214,7 +1222,6 @@ describe("purple-oci: a pid or cgroup namespace joined by path", function()
     assert.are.same({ "", ("purple-oci: config.json: linux.namespaces[0].path: the pid namespace %s has no init any "
       .. "more (its first process exited): nothing can start in it\n"):format(keep), 125 }, { out, err, code })
     nothing_left(root, b2)
-    assert(os.execute("umount " .. H.q(keep)))
   end)
 
   it("the second container joins the first's cgroup namespace: its cgroup is shown from the first's", function()
