@@ -1044,24 +1044,25 @@ describe("purple-oci: a pid or cgroup namespace joined by path", function()
   end)
 
   local function pid_of(root, id) return json.decode((H.oci(root, "state", id))).pid end
-  -- host pids of the processes whose pid namespace is ns (from the host's /proc)
+  -- is pid running (not gone, not a zombie its parent has yet to reap)?
+  local function running(pid)
+    local stat = H.read(("/proc/%d/stat"):format(pid))
+    return stat ~= nil and stat:match("^%d+ %b() (%u)") ~= "Z"
+  end
+  -- host pids of the running processes whose pid namespace is ns (from the host's /proc)
   local function members(ns)
     local out = {}
     for _, n in ipairs(core.readdir("/proc") or {}) do
       local pid = tonumber(n)
-      if pid and core.readlink(("/proc/%d/ns/pid"):format(pid)) == ns then out[#out + 1] = pid end
+      if pid and core.readlink(("/proc/%d/ns/pid"):format(pid)) == ns and running(pid) then out[#out + 1] = pid end
     end
     table.sort(out)
     return out
   end
   local function cmdline(pid) return ((H.read(("/proc/%d/cmdline"):format(pid)) or ""):gsub("%z", " ")) end
-  -- has pid ended (gone, or a zombie its parent has not reaped)? Waits until it has, with no time limit
+  -- waits until pid has ended, with no time limit (the test fails by hanging, never by a clock)
   local function wait_gone(pid)
-    while true do
-      local stat = H.read(("/proc/%d/stat"):format(pid))
-      if not stat or stat:match("^%d+ %b() (%u)") == "Z" then return end
-      core.sleep(0.02)
-    end
+    while running(pid) do core.sleep(0.02) end
   end
   -- nothing of container id left: no state, no cgroup
   local function nothing_left(root, id)
@@ -1189,6 +1190,43 @@ describe("purple-oci: a pid or cgroup namespace joined by path", function()
     assert.are.same({ "", "", 0 }, { H.oci(root, "delete", b) })
     nothing_left(root, b)
     assert.are.same({ apid }, { pid_of(root, a) })
+  end)
+
+  it("purple stop and kill --all of the second container end its processes, never the first's (no kill(-1) from a "
+    .. "joined namespace)", function()
+    if not ROOT then
+      pending("joining another container's pid namespace needs CAP_SYS_ADMIN (root; uid 65534's refusal is tested "
+        .. "above)")
+    end
+    local root = H.tmpdir() .. "/state"
+    local a, b = "nsj-a-" .. core.random_hex(4), "nsj-b-" .. core.random_hex(4)
+    local apid, ns = first(root, a)
+    local aproc = members(ns)
+    local c = base({ "sh", "-c", "sleep 3000 & exec sleep 3001" })
+    c.linux.namespaces[1].path = ("/proc/%d/ns/pid"):format(apid)
+    assert.are.same({ "", "", 0 }, { create(root, b, c) })
+    assert.are.same({ "", "", 0 }, { H.oci(root, "start", b) })
+    while #members(ns) < 6 do core.sleep(0.02) end -- and the second's init, sleep 3000, sleep 3001
+    local bproc = json.decode((H.oci(root, "ps", "--format", "json", b)))
+    assert.equal(3, #bproc)
+    local out, err, code = H.sh(H.q(H.purple) .. " stop " .. b)
+    assert.are.same({ b .. " stopped\n", "", 0 }, { out, err, code })
+    H.oci_wait_status(root, b, "stopped")
+    for _, p in ipairs(bproc) do wait_gone(p) end
+    assert.are.same(aproc, members(ns))
+    assert.equal("running", json.decode((H.oci(root, "state", a))).status)
+    -- kill --all: the second's cgroup, not the namespace; again once its init is gone (containerd's shim does)
+    local b2 = "nsj-c-" .. core.random_hex(4)
+    assert.are.same({ "", "", 0 }, { create(root, b2, c) })
+    assert.are.same({ "", "", 0 }, { H.oci(root, "start", b2) })
+    while #members(ns) < 6 do core.sleep(0.02) end
+    bproc = json.decode((H.oci(root, "ps", "--format", "json", b2)))
+    assert.equal(3, #bproc)
+    assert.are.same({ "", "", 0 }, { H.oci(root, "kill", "--all", b2, "KILL") })
+    for _, p in ipairs(bproc) do wait_gone(p) end
+    H.oci_wait_status(root, b2, "stopped")
+    assert.are.same({ "", "", 0 }, { H.oci(root, "kill", "--all", b2, "KILL") })
+    assert.are.same(aproc, members(ns))
   end)
 
   it("deleting the first container ends the second's processes (its pid namespace's init is gone); the "
