@@ -90,8 +90,9 @@ static void forward_to_payload(int sig)
 		kill(payload_pid, sig);
 }
 
-/* Is init pid 1 of its pid namespace (see the top of the file)? */
+/* Is init pid 1 of its pid namespace (see the top of the file)? Its pid there. */
 static int init_is_pid1;
+static pid_t init_self;
 
 static void terminate_all(int sig)
 {
@@ -162,9 +163,10 @@ static int payload_main(void *arg)
 	int err;
 
 	reset_signals(a->mask);
-	/* before the filter: a policy need not allow prctl */
-	if (!init_is_pid1)
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* before the filter: a policy need not allow prctl; an init killed before it was set is not the
+	 * parent any more */
+	if (!init_is_pid1 && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != init_self))
+		_exit(125);
 	if ((err = spawn_enforce(c, &r->listener, what, sizeof what)) < 0) {
 		r->stage = 2;
 		r->err = -err;
@@ -355,7 +357,8 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 
 	if (c->die_with_parent)
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	init_is_pid1 = getpid() == 1;
+	init_self = getpid();
+	init_is_pid1 = init_self == 1;
 	if (!init_is_pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		child_fail(ctl, errno, "become the container's subreaper");
 	/* /proc/1/cmdline and environ inside the sandbox must not show purple's host command line */
