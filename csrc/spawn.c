@@ -4,6 +4,13 @@
  *                └─ init    pid 1 of the new pid namespace: builds the sandbox, then reaps
  *                     └─ payload  installs seccomp last and execs the command
  *
+ * In a pid namespace that already exists (an OCI container joining another's by path, or purple-oci
+ * exec) init is not its pid 1: it becomes a child subreaper, so the orphans of its payload stay its to
+ * reap; the payload gets SIGKILL as its parent-death signal, so killing init ends the command as it
+ * does in a namespace of its own; and "terminate all" signals init's process group, never kill(-1),
+ * which would reach every process of the shared namespace. Whatever outlives init there (a process that
+ * left the group and survived) is ended by its cgroup (purple-oci delete, kill --all).
+ *
  * Parent: open the bind sources when root (mounts.c) → clone with the namespace flags (into the v2
  *         cgroup) → join the other cgroups → uid/gid maps → release the child.
  * Init:   hide purple's command line → join its v1 cgroups itself (cgroup_join.c) → private mounts and
@@ -83,10 +90,17 @@ static void forward_to_payload(int sig)
 		kill(payload_pid, sig);
 }
 
+/* Is init pid 1 of its pid namespace (see the top of the file)? Its pid there. */
+static int init_is_pid1;
+static pid_t init_self;
+
 static void terminate_all(int sig)
 {
 	(void)sig;
-	kill(-1, SIGTERM); /* from pid 1: every other process of the namespace */
+	if (init_is_pid1)
+		kill(-1, SIGTERM); /* from pid 1: every other process of the namespace */
+	else
+		kill(0, SIGTERM); /* init's process group (init forwards its own SIGTERM to the payload) */
 }
 
 static void child_report(int ctl, int kind, int err, const char *what, int passfd)
@@ -149,6 +163,10 @@ static int payload_main(void *arg)
 	int err;
 
 	reset_signals(a->mask);
+	/* before the filter: a policy need not allow prctl; an init killed before it was set is not the
+	 * parent any more */
+	if (!init_is_pid1 && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != init_self))
+		_exit(125);
 	if ((err = spawn_enforce(c, &r->listener, what, sizeof what)) < 0) {
 		r->stage = 2;
 		r->err = -err;
@@ -339,6 +357,10 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 
 	if (c->die_with_parent)
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	init_self = getpid();
+	init_is_pid1 = init_self == 1;
+	if (!init_is_pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		child_fail(ctl, errno, "become the container's subreaper");
 	/* /proc/1/cmdline and environ inside the sandbox must not show purple's host command line */
 	inherited_heap_retitle("purple-init");
 	/* Wait for the parent: cgroups joined and id maps written. EOF means it died. */
@@ -476,7 +498,7 @@ static _Noreturn void init_main(struct spawn_cfg *c, const struct cgroup_join *c
 			struct ctl_msg m = { .kind = CTL_EXITED, .err = status };
 
 			(void)!write(ctl, &m, sizeof m);
-			/* Returning from pid 1 kills every process left in the namespace. */
+			/* Returning from pid 1 kills every process left in the namespace (not pid 1: see the top). */
 			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 		}
 	}
@@ -526,7 +548,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 {
 	struct cgroup_join cj;
 	struct clone_args ca = { .exit_signal = SIGCHLD };
-	int sv[2], err = 0, pidfd = -1, saved_ns[MAX_JOINS], unjoin, clone_err, saved_pidns = -1;
+	int sv[2], err = 0, pidfd = -1, saved_ns[MAX_JOINS], unjoin, clone_err, saved_pidns = -1, jwhole = 0;
 	sigset_t block, oldmask;
 	long pid;
 
@@ -557,7 +579,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 	forwarded_set(&block, 1);
 	sigprocmask(SIG_BLOCK, &block, &oldmask);
 
-	if ((err = container_join(cfg, saved_ns, what, wn)) < 0 ||
+	if ((err = container_join(cfg, saved_ns, what, wn, &jwhole)) < 0 ||
 	    (cfg->join_pid > 0 && (err = ns_enter_pid(cfg->join_pid, &saved_pidns, &parent_joined_user, what, wn)) < 0)) {
 		if (cfg->join_pid > 0) /* the joins are undone when the pid namespace could not be entered */
 			container_unjoin(cfg, saved_ns, what, wn);
@@ -565,6 +587,7 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 		close(sv[0]);
 		close(sv[1]);
 		mounts_close_binds(cfg);
+		*whole = jwhole;
 		return err;
 	}
 	cgroup_join_plan(cfg, &cj);
@@ -607,6 +630,14 @@ int sandbox_start(struct sandbox *s, struct spawn_cfg *cfg, int forward_signals,
 		if (unjoin < 0)
 			return unjoin;
 		snprintf(what, wn, "clone %s", cfg->ns_names ? cfg->ns_names : "");
+		/* the kernel allocates no pid in a pid namespace whose init has exited */
+		for (size_t i = 0; i < cfg->njoins && err == ENOMEM; i++)
+			if (cfg->joins[i].type == CLONE_NEWPID) {
+				snprintf(what, wn, "config.json: %s: the pid namespace %s has no init any more (its first "
+					 "process exited): nothing can start in it", cfg->joins[i].field ? cfg->joins[i].field
+					 : "joins", cfg->joins[i].path);
+				*whole = 1;
+			}
 		return -err;
 	}
 	s->pid = (pid_t)pid;

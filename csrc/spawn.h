@@ -43,13 +43,15 @@ struct mount_op {
 	long long uid, gid;   /* node: owner inside the sandbox, -1 = unchanged */
 };
 
-#define MAX_JOINS 3
+#define MAX_JOINS 5
 #define MAX_GROUPS 64
 
-/* A namespace joined by path (setns) instead of created: the supervisor joins it around clone. */
+/* A namespace joined by path (setns) instead of created: the supervisor joins it around clone (a pid
+ * namespace: the one its children are born in). */
 struct ns_join {
-	int type;             /* CLONE_NEWNET, CLONE_NEWIPC or CLONE_NEWUTS */
+	int type;             /* CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWPID or CLONE_NEWCGROUP */
 	const char *path;
+	const char *field;    /* the config field it comes from, for messages ("linux.namespaces[2].path"); may be NULL */
 };
 
 struct rlimit_op {
@@ -98,6 +100,7 @@ struct spawn_cfg {
 	int root_fd;              /* its detached tree, opened with the bind sources */
 	int root_rw;              /* leave / writable (root.readonly false) */
 	struct ns_join joins[MAX_JOINS]; size_t njoins;
+	int pid_joined;           /* one of the joins is a pid namespace: init is not its pid 1 (spawn.c) */
 	const char *const *sysctls; size_t nsysctls; /* "key=value", written in the sandbox's namespaces */
 	int set_ids;              /* set uid/gid/groups even without a user namespace */
 	gid_t groups[MAX_GROUPS]; size_t ngroups; int set_groups; /* supplementary groups */
@@ -121,7 +124,9 @@ struct spawn_cfg {
 /* Container steps (container.c; the mount kinds in mounts.c), each 0 or -errno with what filled. */
 int container_sysctls(const struct spawn_cfg *c, char *what, size_t n);
 int container_oom_score(const struct spawn_cfg *c, char *what, size_t n);
-int container_join(const struct spawn_cfg *c, int saved[MAX_JOINS], char *what, size_t n); /* supervisor, before clone */
+/* supervisor, before clone; *whole: what is a complete message (a path that is the wrong type of namespace, or
+ * the supervisor's own pid or cgroup namespace, which a container must not share) */
+int container_join(const struct spawn_cfg *c, int saved[MAX_JOINS], char *what, size_t n, int *whole);
 int container_unjoin(const struct spawn_cfg *c, int saved[MAX_JOINS], char *what, size_t n); /* after clone */
 int mount_mask(int rootfd, const struct mount_op *m, char *what, size_t n);
 int mount_ropath(int rootfd, const struct mount_op *m, char *what, size_t n);

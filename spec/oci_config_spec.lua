@@ -12,7 +12,7 @@ local layer = require "purple.oci.layer"
 local ROOT = H.is_root()
 local BUSYBOX = "/bin/busybox"
 local APPLETS = { "sh", "id", "ls", "cat", "echo", "hostname", "mkdir", "touch", "kill", "head", "od", "grep",
-  "readlink", "mknod", "wc", "sleep", "true", "umask", "dd" }
+  "readlink", "mknod", "wc", "sleep", "true", "umask", "dd", "ps", "pidof" }
 
 local function has_busybox()
   local st = core.stat(BUSYBOX)
@@ -188,10 +188,16 @@ describe("purple.oci.config validation", function()
       table.remove(c.linux.namespaces, 3)
       c.linux.sysctl = { ["kernel.shmmax"] = "1" }
     end))
-    assert.equal("config.json: linux.namespaces: purple-oci needs a new pid namespace (its init is the container's "
-      .. 'pid 1); add {"type": "pid"}', perr(function(c) table.remove(c.linux.namespaces, 1) end))
+    assert.equal("config.json: linux.namespaces: purple-oci needs a pid namespace other than its own (its init is the "
+      .. 'container\'s pid 1); add {"type": "pid"}', perr(function(c) table.remove(c.linux.namespaces, 1) end))
     assert.equal("config.json: linux.namespaces[4].path: joining a mount namespace is not supported by purple-oci "
-      .. "(network, ipc and uts can be joined)", perr(function(c) c.linux.namespaces[5].path = "/proc/1/ns/mnt" end))
+      .. "(network, ipc, uts, pid and cgroup can be joined)",
+      perr(function(c) c.linux.namespaces[5].path = "/proc/1/ns/mnt" end))
+    if not ROOT then -- setns needs CAP_SYS_ADMIN, which uid 65534 has not: said before anything runs
+      assert.equal(("config.json: linux.namespaces[0].path: joining a namespace needs CAP_SYS_ADMIN, which purple-oci "
+        .. "run by uid %d has not (run it as root, or as root of a user namespace that owns /proc/2/ns/pid)"):format(
+        (core.ids())), perr(function(c) c.linux.namespaces[1].path = "/proc/2/ns/pid" end))
+    end
     assert.equal("config.json: linux.namespaces[0].type: time namespaces are not supported by purple-oci",
       perr(function(c) c.linux.namespaces[1].type = "time" end))
     assert.equal("config.json: linux.seccomp.syscalls[0].action: SCMP_ACT_TRAP is not supported by purple-oci",
@@ -1016,6 +1022,272 @@ describe("purple-oci on cgroup v2", function()
       assert.equal(("config.json: linux.resources.cpu.cpus: the cpuset controller is not enabled for "
         .. "%s/purple-oci/oci-run-PID (cgroup.subtree_control of the cgroups above it)\n"):format(top),
         (err:gsub("oci%-run%-%d+", "oci-run-PID")))
+    end
+  end)
+end)
+
+-- Containers made by purple-oci itself (create, start, state, kill, exec, delete), the second joining the
+-- first's pid or cgroup namespace by path: a Kubernetes pod's shareProcessNamespace, podman's --pid container:X.
+describe("purple-oci: a pid or cgroup namespace joined by path", function()
+  -- every container a test made is deleted (with its cgroup) however the test ends
+  local made, mounted = {}, {}
+  after_each(function()
+    for _, m in ipairs(made) do H.oci(m[1], "delete", "--force", m[2]) end
+    made = {}
+    for _, m in ipairs(mounted) do os.execute("umount " .. H.q(m) .. " 2>/dev/null") end
+    mounted = {}
+    H.cleanup()
+  end)
+
+  before_each(function()
+    if not has_busybox() then pending("needs busybox-static (" .. BUSYBOX .. ")") end
+  end)
+
+  local function pid_of(root, id) return json.decode((H.oci(root, "state", id))).pid end
+  -- is pid running (not gone, not a zombie its parent has yet to reap)?
+  local function running(pid)
+    local stat = H.read(("/proc/%d/stat"):format(pid))
+    return stat ~= nil and stat:match("^%d+ %b() (%u)") ~= "Z"
+  end
+  -- host pids of the running processes whose pid namespace is ns (from the host's /proc)
+  local function members(ns)
+    local out = {}
+    for _, n in ipairs(core.readdir("/proc") or {}) do
+      local pid = tonumber(n)
+      if pid and core.readlink(("/proc/%d/ns/pid"):format(pid)) == ns and running(pid) then out[#out + 1] = pid end
+    end
+    table.sort(out)
+    return out
+  end
+  local function cmdline(pid) return ((H.read(("/proc/%d/cmdline"):format(pid)) or ""):gsub("%z", " ")) end
+  -- waits until pid has ended, with no time limit (the test fails by hanging, never by a clock)
+  local function wait_gone(pid)
+    while running(pid) do core.sleep(0.02) end
+  end
+  -- nothing of container id left: no state, no cgroup
+  local function nothing_left(root, id)
+    assert.is_nil(core.stat(root .. "/" .. id, false))
+    for _, h in ipairs(core.readdir("/sys/fs/cgroup") or {}) do
+      assert.is_nil(core.stat(("/sys/fs/cgroup/%s/purple-oci/%s"):format(h, id), false))
+    end
+  end
+  -- out: the file that gets create's stdout, which the container's process inherits; the bundle's pid file
+  -- is created_pid_file
+  local created_pid_file
+  local function create(root, id, c, out)
+    local d = bundle(c)
+    made[#made + 1] = { root, id }
+    created_pid_file = d .. "/pid"
+    local o, e, code = H.oci_to(root, out, "create", "--bundle", d, "--pid-file", created_pid_file, id)
+    return out and "" or o, e, code
+  end
+  -- the first container: two sleeps (the second one a child of the first)
+  local function first(root, id)
+    assert.are.same({ "", "", 0 }, { create(root, id, base({ "sh", "-c", "sleep 2000 & exec sleep 1000" })) })
+    assert.are.same({ "", "", 0 }, { H.oci(root, "start", id) })
+    local pid = pid_of(root, id)
+    local ns = core.readlink(("/proc/%d/ns/pid"):format(pid))
+    while #members(ns) < 3 do core.sleep(0.02) end -- init, sleep 1000, sleep 2000
+    return pid, ns
+  end
+
+  it("refuses the runtime's own pid and cgroup namespace, a file that is no namespace and one of another type: "
+    .. "exit 125, one line, nothing left", function()
+    local root = H.tmpdir() .. "/state"
+    local function refused(i, path)
+      local c = base({ "true" })
+      c.linux.namespaces[i].path = path
+      local id = "nsj-" .. core.random_hex(4)
+      local out, err, code = create(root, id, c)
+      assert.are.same({ "", 125 }, { out, code })
+      nothing_left(root, id)
+      return err
+    end
+    -- the spec's own process is in the host's pid namespace, as purple-oci is
+    local own = ("/proc/%d/ns/pid"):format(core.getpid())
+    if not ROOT then
+      assert.equal(("purple-oci: config.json: linux.namespaces[0].path: joining a namespace needs CAP_SYS_ADMIN, which "
+        .. "purple-oci run by uid %d has not (run it as root, or as root of a user namespace that owns %s)\n"):format(
+        (core.ids()), own), refused(1, own))
+      return
+    end
+    assert.equal(("purple-oci: config.json: linux.namespaces[0].path: %s is purple-oci's own pid namespace (the "
+      .. "host's), where the container would see and signal every process; join another container's, or leave the "
+      .. "path out for a new one\n"):format(own), refused(1, own))
+    if core.readlink("/proc/1/ns/pid") then -- pid 1 may be closed to root's ptrace access (it is on some hosts)
+      assert.equal("purple-oci: config.json: linux.namespaces[0].path: /proc/1/ns/pid is purple-oci's own pid "
+        .. "namespace (the host's), where the container would see and signal every process; join another "
+        .. "container's, or leave the path out for a new one\n", refused(1, "/proc/1/ns/pid"))
+    end
+    local c = base({ "true" })
+    c.linux.namespaces[#c.linux.namespaces + 1] = { type = "cgroup", path = "/proc/self/ns/cgroup" }
+    local id = "nsj-" .. core.random_hex(4)
+    local out, err, code = create(root, id, c)
+    assert.are.same({ "", "purple-oci: config.json: linux.namespaces[5].path: /proc/self/ns/cgroup is purple-oci's "
+      .. "own cgroup namespace (the host's), where the container would see the whole cgroup tree; join another "
+      .. "container's, or leave the path out for a new one\n", 125 }, { out, err, code })
+    nothing_left(root, id)
+    assert.equal("purple-oci: config.json: linux.namespaces[0].path: /proc/self/ns/net is a net namespace, not a pid "
+      .. "one\n", refused(1, "/proc/self/ns/net"))
+    local d = H.tmpdir()
+    H.write(d .. "/f", "")
+    assert.equal(("purple-oci: config.json: linux.namespaces[0].path: %s/f is not a namespace (a /proc/PID/ns/pid "
+      .. "link or a bind mount of one)\n"):format(d), refused(1, d .. "/f"))
+    assert.equal(("purple-oci: join pid namespace %s/none: No such file or directory\n"):format(d),
+      refused(1, d .. "/none"))
+  end)
+
+  it("the second container sees and signals the first's processes, not the host's; state, ps, exec, kill, delete",
+    function()
+    if not ROOT then
+      pending("joining another container's pid namespace needs CAP_SYS_ADMIN (root; uid 65534's refusal is tested "
+        .. "above)")
+    end
+    local root = H.tmpdir() .. "/state"
+    local a, b = "nsj-a-" .. core.random_hex(4), "nsj-b-" .. core.random_hex(4)
+    local apid, ns = first(root, a)
+    local c = base({ "sh", "-c", "exec sleep 3000" })
+    c.linux.namespaces[1].path = ("/proc/%d/ns/pid"):format(apid)
+    assert.are.same({ "", "", 0 }, { create(root, b, c) })
+    local bpid = tonumber(H.read(created_pid_file))
+    assert.are.same({ "", "", 0 }, { H.oci(root, "start", b) })
+    -- state: running, the pid of the pid file (its init, in the host's pid namespace), in the first's namespace
+    local st = H.oci_wait_status(root, b, "running")
+    assert.are.same({ bpid, ns }, { st.pid, core.readlink(("/proc/%d/ns/pid"):format(bpid)) })
+    while #members(ns) < 5 do core.sleep(0.02) end
+    -- exec into it: the namespace's processes are the two containers', pid 1 is the first's init
+    out, err, code = H.oci(root, "exec", b, "sh", "-c", "readlink /proc/self/ns/pid; cat /proc/1/comm; ps -o args")
+    assert.are.same({ "", 0 }, { err, code })
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.are.same({ ns, "purple-init", "COMMAND" }, { lines[1], lines[2], lines[3] })
+    -- the two containers' inits and commands, the exec's init and ps (busybox's applet, in sh's process):
+    -- nothing of the host's
+    local procs = { table.unpack(lines, 4) }
+    table.sort(procs)
+    assert.are.same({ "purple-init", "purple-init", "purple-init", "sleep 1000", "sleep 2000", "sleep 3000",
+      "{ps} sh -c readlink /proc/self/ns/pid; cat /proc/1/comm; ps -o args" }, procs)
+    -- kill: the first's sleep 2000 from inside the second; the first keeps running
+    local s2000
+    for _, p in ipairs(members(ns)) do if cmdline(p) == "sleep 2000 " then s2000 = p end end
+    out, err, code = H.oci(root, "exec", b, "sh", "-c", "for p in $(pidof sleep); do [ \"$(cat /proc/$p/cmdline | "
+      .. "tr '\\0' ' ')\" = 'sleep 2000 ' ] && kill $p && echo killed; done; true")
+    assert.are.same({ "killed\n", "", 0 }, { out, err, code })
+    wait_gone(s2000)
+    assert.equal("running", json.decode((H.oci(root, "state", a))).status)
+    -- ps: the second's processes are its cgroup's (its init and sleep 3000), not the first's
+    out, err, code = H.oci(root, "ps", "--format", "json", b)
+    assert.are.equal(0, code, err)
+    local pids = json.decode(out)
+    assert.equal(2, #pids)
+    assert.equal(bpid, pids[1])
+    assert.equal("sleep 3000 ", cmdline(pids[2]))
+    -- kill KILL: init is not the namespace's pid 1, its command dies with it; the first runs on
+    assert.are.same({ "", "", 0 }, { H.oci(root, "kill", b, "KILL") })
+    H.oci_wait_status(root, b, "stopped")
+    wait_gone(pids[2])
+    assert.equal("running", json.decode((H.oci(root, "state", a))).status)
+    assert.are.same({ "", "", 0 }, { H.oci(root, "delete", b) })
+    nothing_left(root, b)
+    assert.are.same({ apid }, { pid_of(root, a) })
+  end)
+
+  it("purple stop and kill --all of the second container end its processes, never the first's (no kill(-1) from a "
+    .. "joined namespace)", function()
+    if not ROOT then
+      pending("joining another container's pid namespace needs CAP_SYS_ADMIN (root; uid 65534's refusal is tested "
+        .. "above)")
+    end
+    local root = H.tmpdir() .. "/state"
+    local a, b = "nsj-a-" .. core.random_hex(4), "nsj-b-" .. core.random_hex(4)
+    local apid, ns = first(root, a)
+    local aproc = members(ns)
+    local c = base({ "sh", "-c", "sleep 3000 & exec sleep 3001" })
+    c.linux.namespaces[1].path = ("/proc/%d/ns/pid"):format(apid)
+    assert.are.same({ "", "", 0 }, { create(root, b, c) })
+    assert.are.same({ "", "", 0 }, { H.oci(root, "start", b) })
+    while #members(ns) < 6 do core.sleep(0.02) end -- and the second's init, sleep 3000, sleep 3001
+    local bproc = json.decode((H.oci(root, "ps", "--format", "json", b)))
+    assert.equal(3, #bproc)
+    local out, err, code = H.sh(H.q(H.purple) .. " stop " .. b)
+    assert.are.same({ b .. " stopped\n", "", 0 }, { out, err, code })
+    H.oci_wait_status(root, b, "stopped")
+    for _, p in ipairs(bproc) do wait_gone(p) end
+    assert.are.same(aproc, members(ns))
+    assert.equal("running", json.decode((H.oci(root, "state", a))).status)
+    -- kill --all: the second's cgroup, not the namespace; again once its init is gone (containerd's shim does)
+    local b2 = "nsj-c-" .. core.random_hex(4)
+    assert.are.same({ "", "", 0 }, { create(root, b2, c) })
+    assert.are.same({ "", "", 0 }, { H.oci(root, "start", b2) })
+    while #members(ns) < 6 do core.sleep(0.02) end
+    bproc = json.decode((H.oci(root, "ps", "--format", "json", b2)))
+    assert.equal(3, #bproc)
+    assert.are.same({ "", "", 0 }, { H.oci(root, "kill", "--all", b2, "KILL") })
+    for _, p in ipairs(bproc) do wait_gone(p) end
+    H.oci_wait_status(root, b2, "stopped")
+    assert.are.same({ "", "", 0 }, { H.oci(root, "kill", "--all", b2, "KILL") })
+    assert.are.same(aproc, members(ns))
+  end)
+
+  it("deleting the first container ends the second's processes (its pid namespace's init is gone); the "
+    .. "namespace cannot be joined any more", function()
+    if not ROOT then
+      pending("joining another container's pid namespace needs CAP_SYS_ADMIN (root; uid 65534's refusal is tested "
+        .. "above)")
+    end
+    local root = H.tmpdir() .. "/state"
+    local a, b, b2 = "nsj-a-" .. core.random_hex(4), "nsj-b-" .. core.random_hex(4), "nsj-c-" .. core.random_hex(4)
+    local apid, ns = first(root, a)
+    -- the namespace kept by a bind mount of its file, which outlives its processes
+    local keep = H.tmpdir() .. "/pidns"
+    H.write(keep, "")
+    assert(os.execute(("mount --bind /proc/%d/ns/pid %s"):format(apid, H.q(keep))))
+    mounted[#mounted + 1] = keep
+    local c = base({ "sh", "-c", "exec sleep 3000" })
+    c.linux.namespaces[1].path = keep
+    assert.are.same({ "", "", 0 }, { create(root, b, c) })
+    assert.are.same({ "", "", 0 }, { H.oci(root, "start", b) })
+    while #members(ns) < 5 do core.sleep(0.02) end
+    local bproc = members(ns)
+    assert.are.same({ "", "", 0 }, { H.oci(root, "delete", "--force", a) })
+    nothing_left(root, a)
+    -- the kernel ends every process of a pid namespace whose init exits: the second is stopped
+    H.oci_wait_status(root, b, "stopped")
+    for _, p in ipairs(bproc) do wait_gone(p) end
+    assert.are.same({ "", "", 0 }, { H.oci(root, "delete", b) })
+    nothing_left(root, b)
+    local out, err, code = create(root, b2, c)
+    assert.are.same({ "", ("purple-oci: config.json: linux.namespaces[0].path: the pid namespace %s has no init any "
+      .. "more (its first process exited): nothing can start in it\n"):format(keep), 125 }, { out, err, code })
+    nothing_left(root, b2)
+  end)
+
+  it("the second container joins the first's cgroup namespace: its cgroup is shown from the first's", function()
+    if not ROOT then
+      pending("joining another container's cgroup namespace needs CAP_SYS_ADMIN (root; uid 65534's refusal is tested "
+        .. "above)")
+    end
+    local root = H.tmpdir() .. "/state"
+    local a, b = "nsj-a-" .. core.random_hex(4), "nsj-b-" .. core.random_hex(4)
+    local c = base({ "sleep", "1000" })
+    c.linux.namespaces[#c.linux.namespaces + 1] = { type = "cgroup" }
+    assert.are.same({ "", "", 0 }, { create(root, a, c) })
+    assert.are.same({ "", "", 0 }, { H.oci(root, "start", a) })
+    local apid = pid_of(root, a)
+    c = base({ "sh", "-c", "readlink /proc/self/ns/cgroup; cat /proc/self/cgroup" })
+    c.linux.namespaces[#c.linux.namespaces + 1] = { type = "cgroup", path = ("/proc/%d/ns/cgroup"):format(apid) }
+    local log = H.tmpdir() .. "/out"
+    assert.are.same({ "", "", 0 }, { create(root, b, c, log) })
+    assert.are.same({ "", "", 0 }, { H.oci(root, "start", b) })
+    H.oci_wait_status(root, b, "stopped")
+    local want = core.readlink(("/proc/%d/ns/cgroup"):format(apid))
+    local out = H.read(log)
+    assert.equal(want .. "\n", out:match("^[^\n]*\n"))
+    -- its own group, seen from the first's (a sibling): in the v2 hierarchy, and in v1's pids one when there is one
+    local group = b:gsub("%p", "%%%0")
+    assert.matches("\n0::/%.%./" .. group .. "\n", out)
+    if core.stat("/sys/fs/cgroup/pids/purple-oci", false) then
+      assert.matches("\n%d+:pids:/%.%./" .. group .. "\n", out)
     end
   end)
 end)

@@ -21,7 +21,7 @@ local function rootfs(dir, helpers)
   end
   assert(os.execute("cp /bin/busybox " .. H.q(r .. "/bin/busybox")))
   for _, a in ipairs({ "sh", "id", "ls", "cat", "sleep", "true", "echo", "ps", "tty", "touch", "mkdir", "readlink",
-    "seq", "grep", "wc", "hostname", "mount", "kill", "rm" }) do
+    "seq", "grep", "wc", "hostname", "mount", "kill", "rm", "pidof" }) do
     assert(os.execute(("ln -s busybox %s"):format(H.q(r .. "/bin/" .. a))))
   end
   H.write(r .. "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n")
@@ -596,6 +596,18 @@ describe("purple-oci under podman", function()
       local pid = tonumber((pm("inspect --format '{{.State.Pid}}' d1")))
       local out, err, code = pm("run --rm --network container:d1 localhost/bb readlink /proc/self/ns/net")
       assert.are.same({ core.readlink(("/proc/%d/ns/net"):format(pid)) .. "\n", "", 0 }, { out, err, code })
+    end)
+
+    it("--pid container:d1 joins d1's pid namespace: d1's processes are seen and signalled from the second", function()
+      if skip then return pending(skip) end
+      local pid = tonumber((pm("inspect --format '{{.State.Pid}}' d1")))
+      local ns = core.readlink(("/proc/%d/ns/pid"):format(pid))
+      -- podman writes {"type": "pid", "path": "/proc/PID/ns/pid"}; pid 1 is d1's init
+      local out, err, code = pm("run --rm --pid container:d1 localhost/bb sh -c 'readlink /proc/self/ns/pid; "
+        .. "cat /proc/1/comm; ps -o args | grep -c \"^sleep 1000$\"; kill $(pidof sleep) && echo killed'")
+      assert.are.same({ ns .. "\npurple-init\n1\nkilled\n", "", 0 }, { out, err, code })
+      -- d1's sleep was killed from the second container: its shell's wait returns and d1 exits 0
+      assert.are.same({ "0\n", "", 0 }, { pm("wait d1") }) -- a bare wait returns 0
     end)
   end)
 

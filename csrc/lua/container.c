@@ -31,27 +31,40 @@ static uint64_t cap_mask(lua_State *L, int t, const char *k)
 
 static void joins_parse(lua_State *L, int t, struct spawn_cfg *c)
 {
+	static const struct { const char *name; int flag; } types[] = {
+		{ "net", CLONE_NEWNET }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "pid", CLONE_NEWPID },
+		{ "cgroup", CLONE_NEWCGROUP },
+	};
+
 	if (lua_getfield(L, t, "joins") == LUA_TNIL) {
 		lua_pop(L, 1);
 		return;
 	}
 	luaL_checktype(L, -1, LUA_TTABLE);
 	for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
-		int e = lua_gettop(L);
+		int e = lua_gettop(L), flag = 0;
 		const char *type = pl_field_str(L, e, "type", ""), *path = pl_field_str(L, e, "path", NULL);
-		int flag = strcmp(type, "net") == 0 ? CLONE_NEWNET : strcmp(type, "ipc") == 0 ? CLONE_NEWIPC
-			 : strcmp(type, "uts") == 0 ? CLONE_NEWUTS : 0;
 
+		for (size_t k = 0; k < PL_ARRAY_LEN(types); k++)
+			if (strcmp(type, types[k].name) == 0)
+				flag = types[k].flag;
 		if (!flag)
-			luaL_error(L, "joins: type must be net, ipc or uts");
+			luaL_error(L, "joins: type must be net, ipc, uts, pid or cgroup");
 		if (!path)
 			luaL_error(L, "joins: a join needs a path");
-		if (c->ns_flags & flag)
+		/* a new cgroup namespace is unshared by init (cgroupns), not made at clone */
+		if ((c->ns_flags & flag) || (flag == CLONE_NEWCGROUP && c->cgroupns))
 			luaL_error(L, "joins: the %s namespace is both joined and new", type);
+		for (size_t k = 0; k < c->njoins; k++)
+			if (c->joins[k].type == flag)
+				luaL_error(L, "joins: the %s namespace is joined twice", type);
 		if (c->njoins == MAX_JOINS)
 			luaL_error(L, "joins: too many");
 		c->joins[c->njoins].type = flag;
-		c->joins[c->njoins].path = path; /* the string stays in the spec table */
+		c->joins[c->njoins].path = path; /* the strings stay in the spec table */
+		c->joins[c->njoins].field = pl_field_str(L, e, "field", NULL);
+		if (flag == CLONE_NEWPID)
+			c->pid_joined = 1;
 		c->njoins++;
 		lua_pop(L, 1);
 	}

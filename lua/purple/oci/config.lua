@@ -61,7 +61,18 @@ end
 -- OCI namespace type → purple's name.
 local NS = { pid = "pid", network = "net", mount = "mount", ipc = "ipc", uts = "uts", user = "user",
   cgroup = "cgroup" }
-local JOINABLE = { network = "net", ipc = "ipc", uts = "uts" }
+local JOINABLE = { network = "net", ipc = "ipc", uts = "uts", pid = "pid", cgroup = "cgroup" }
+
+-- Does this process hold capability number bit (effective) in its own user namespace?
+local function has_cap(bit)
+  local f = io.open("/proc/self/status")
+  if not f then return false end
+  local text = f:read("a")
+  f:close()
+  local eff = text:match("\nCapEff:%s*(%x+)")
+  return eff ~= nil and ((tonumber(eff:sub(-8), 16) or 0) >> bit) & 1 == 1
+end
+local CAP_SYS_ADMIN, CAP_SYS_RESOURCE = 21, 24
 
 local function namespaces(linux, plan)
   local names, seen = {}, {}
@@ -73,19 +84,23 @@ local function namespaces(linux, plan)
     seen[ns.type] = true
     local path = v(ns.path)
     if path and path ~= "" then
+      -- a user namespace join would need its id mappings worked out (whose ids the container's are)
       if not JOINABLE[ns.type] then
-        return fail(p .. ".path", ("joining a %s namespace is not supported by purple-oci (network, ipc and uts "
-          .. "can be joined)"):format(ns.type))
+        return fail(p .. ".path", ("joining a %s namespace is not supported by purple-oci (network, ipc, uts, "
+          .. "pid and cgroup can be joined)"):format(ns.type))
       end
-      plan.joins[#plan.joins + 1] = { type = JOINABLE[ns.type], path = path }
+      -- the namespace's type and that it is not purple-oci's own pid or cgroup namespace are checked on the
+      -- opened file, just before the join (csrc/container.c)
+      plan.joins[#plan.joins + 1] = { type = JOINABLE[ns.type], path = path, field = p .. ".path" }
     else
       names[#names + 1] = NS[ns.type]
     end
   end
-  -- purple's init is pid 1 of the container and builds its root in a private mount namespace
+  -- purple's init is pid 1 of the container (or a subreaper in a pid namespace joined by path, never the
+  -- runtime's own) and builds its root in a private mount namespace
   if not seen.pid then
-    return fail("linux.namespaces", "purple-oci needs a new pid namespace (its init is the container's pid 1); add "
-      .. '{"type": "pid"}')
+    return fail("linux.namespaces", "purple-oci needs a pid namespace other than its own (its init is the "
+      .. 'container\'s pid 1); add {"type": "pid"}')
   end
   if not seen.mount then
     return fail("linux.namespaces", 'purple-oci needs a new mount namespace; add {"type": "mount"}')
@@ -233,16 +248,10 @@ local CAP_SETS = { "bounding", "effective", "permitted", "inheritable", "ambient
 
 -- Does this process hold CAP_SYS_RESOURCE (effective) in the host's user namespace?
 local function sys_resource()
-  local f = io.open("/proc/self/status")
-  if not f then return false end
-  local text = f:read("a")
-  f:close()
-  local eff = text:match("\nCapEff:%s*(%x+)")
   local uid_map = io.open("/proc/self/uid_map")
   local map = uid_map and uid_map:read("a") or ""
   if uid_map then uid_map:close() end
-  local host_ns = map:match("^%s*0%s+0%s+4294967295") ~= nil
-  return host_ns and eff ~= nil and ((tonumber(eff:sub(-8), 16) or 0) >> 24) & 1 == 1
+  return map:match("^%s*0%s+0%s+4294967295") ~= nil and has_cap(CAP_SYS_RESOURCE)
 end
 
 function M.plan(spec, opts)
@@ -424,10 +433,12 @@ function M.plan(spec, opts)
   -- A cgroup mount shows the cgroup2 hierarchy from the cgroup namespace's root: without a namespace
   -- of its own the container would see the host's whole tree. So a container with a cgroup mount
   -- always gets a cgroup namespace and a cgroup (rooted there: it sees only its own group).
+  -- A joined cgroup namespace (never purple-oci's own) is rooted where its owner's cgroup is.
   for _, m in ipairs(mounts) do
     if m.fstype == "cgroup2" then
       local has = false
       for _, n in ipairs(names) do if n == "cgroup" then has = true end end
+      for _, j in ipairs(s.joins or {}) do if j.type == "cgroup" then has = true end end
       if not has then
         names[#names + 1] = "cgroup"
         s.namespaces = table.concat(names, ",")
@@ -510,6 +521,14 @@ function M.plan(spec, opts)
       if c == "CAP_SYS_ADMIN" then admin = true end
     end
     if not admin then s.no_new_privs = true end
+  end
+
+  -- setns needs CAP_SYS_ADMIN (checked last: a conflict with the profile is named first)
+  for _, j in ipairs(s.joins or {}) do
+    if not has_cap(CAP_SYS_ADMIN) then
+      return fail(j.field, ("joining a namespace needs CAP_SYS_ADMIN, which purple-oci run by uid %d has not (run "
+        .. "it as root, or as root of a user namespace that owns %s)"):format((core.ids()), j.path))
+    end
   end
 
   -- rlimits for the binding: { name = { soft, hard } }

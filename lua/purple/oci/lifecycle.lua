@@ -4,6 +4,7 @@
 -- purple.profile) set up, and init waits on the FIFO <state>/<id>/start; create writes the pid
 -- file and exits, so init is adopted by the engine's subreaper (conmon, containerd's shim), which
 -- waits for it. The pid in the pid file is that init's: pid 1 of the container's pid namespace
+-- (or, in a pid namespace joined by path, a subreaper whose command dies with it: csrc/spawn.c)
 -- (its namespaces are the container's: podman's `--network container:X` joins /proc/PID/ns/net),
 -- and it exits with the container's status (the command's own, 128+N on signal N). start writes a
 -- byte to the FIFO. With hooks, init stops before pivot_root ("hooks" event) while create runs
@@ -175,6 +176,9 @@ function M.create(g, o)
   local st = { id = id, bundle = bundle, annotations = spec.annotations or {}, profile = pname or nil,
     created = os.date("!%Y-%m-%dT%H:%M:%SZ"), argv = sp.argv, hooks = plan.hooks,
     profile_name = profile and profile.name or nil }
+  for _, j in ipairs(sp.joins or {}) do
+    if j.type == "pid" then st.pid_joined = true end -- its processes are its cgroup's (kill --all, ps)
+  end
   local ok, werr = state.write(root, st)
   if not ok then remove_dir(root, id) return nil, werr end
   local group
@@ -339,8 +343,21 @@ function M.ns_pid(st)
   end
 end
 
--- The pids of the container's pid namespace (init's), read from /proc.
+-- The container's processes: those of its pid namespace (init's), read from /proc; in a pid namespace
+-- it joined (shared with other containers), those of its cgroup, as runc lists them.
 local function pids_of(st)
+  if st.pid_joined then
+    local out = {}
+    for _, d in ipairs(st.cgroups or {}) do
+      local procs = files.read(d .. "/cgroup.procs")
+      if procs then
+        for pid in procs:gmatch("%d+") do out[#out + 1] = tonumber(pid) end
+        break
+      end
+    end
+    table.sort(out)
+    return out
+  end
   local via = M.ns_pid(st)
   local ns = via and core.readlink(("/proc/%d/ns/pid"):format(via))
   local out = {}
@@ -366,9 +383,14 @@ function M.kill(g, o)
   if not st then return nil, err end
   local sig = M.signal_number(o.signal)
   if not sig then return fail("kill: unknown signal '%s'", tostring(o.signal)) end
-  if not state.alive(st) then return fail("container %s: container not running", o.id) end
-  if o.all and sig ~= 9 then
+  -- in a joined pid namespace the container's processes may outlive its init (containerd's shim then
+  -- sends kill --all ID 9, as to runc)
+  if not state.alive(st) and not (o.all and st.pid_joined) then
+    return fail("container %s: container not running", o.id)
+  end
+  if o.all and (sig ~= 9 or st.pid_joined) then
     for _, pid in ipairs(pids_of(st)) do core.kill(pid, sig) end
+    if sig == 9 then end_monitors(st) end
     return true
   end
   local ok, kerr = core.kill(st.pid, sig)

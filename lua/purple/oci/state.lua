@@ -6,7 +6,9 @@
 -- pid_start (its start time in clock ticks, to tell a reused pid apart), created (RFC 3339),
 -- annotations, cgroups (directories to remove at delete), freezer (the freezer cgroup, or none),
 -- profile, monitors (the violation monitors of create and of each exec: { pid, start }, ended by
--- delete). <root>/<id>/lock: held while a purple-oci changes state.json (M.update). <root>/<id>/start: the FIFO init waits on until `start` (present = created, not started).
+-- delete), pid_joined (true: its pid namespace was joined by path, its processes are its cgroup's).
+-- <root>/<id>/lock: held while a purple-oci changes state.json (M.update). <root>/<id>/start: the FIFO
+-- init waits on until `start` (present = created, not started).
 local core = require "purple.core"
 local files = require "purple.files"
 local json = require "purple.json"
