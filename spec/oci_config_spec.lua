@@ -314,6 +314,123 @@ describe("purple.oci.config validation", function()
   end)
 end)
 
+-- purple.oci.devices: the v1 controller's rules (security/device_cgroup.c) turned into the v2
+-- program's list, and the program itself (core.cgroup_device_filter) on a v2 group of the host.
+describe("purple-oci device rules", function()
+  local devices = require "purple.oci.devices"
+
+  it("checks linux.resources.devices by name and writes it with runc's default allow list and the nodes after it",
+    function()
+    local function err(d) return select(2, devices.writes({ d }, {}, json.null)) end
+    assert.equal("config.json: linux.resources.devices[0].type: must be a, c or b", err({ allow = true, type = "p" }))
+    assert.equal("config.json: linux.resources.devices[0].access: must be letters of rwm",
+      err({ allow = true, type = "c", access = "rx" }))
+    assert.equal("config.json: linux.resources.devices[0]: type a (all devices) must come without major, minor and "
+      .. "with access rwm", err({ allow = false, type = "a", major = 1 }))
+    assert.equal("config.json: linux.resources.devices[0].minor: must be 0 or more, or -1 for any",
+      err({ allow = true, type = "c", major = 1, minor = -2 }))
+    local w = assert(devices.writes({ { allow = false, access = "rwm" }, { allow = true, type = "b", major = 8,
+      minor = -1, access = "r" } }, { "c 10:200 rwm" }, json.null))
+    local texts = {}
+    for _, x in ipairs(w) do texts[#texts + 1] = x.file:sub(9) .. " " .. x.text end
+    assert.are.same({ "deny a", "allow b 8:* r", "allow c *:* m", "allow b *:* m", "allow c 1:3 rwm",
+      "allow c 1:5 rwm", "allow c 1:7 rwm", "allow c 1:8 rwm", "allow c 1:9 rwm", "allow c 5:0 rwm", "allow c 5:1 rwm",
+      "allow c 5:2 rwm", "allow c 136:* rwm", "allow c 10:200 rwm" }, texts)
+    assert.equal("linux.resources.devices[1]", w[2].prop)
+    assert.equal("linux.devices", w[14].prop)
+  end)
+
+  it("gives the v2 program exactly what the v1 controller keeps", function()
+    local function prog(list)
+      local w = {}
+      for _, s in ipairs(list) do
+        local file, text = s:match("^(%a+) (.*)$")
+        w[#w + 1] = { file = "devices." .. file, text = text }
+      end
+      return devices.program(w)
+    end
+    local function allow(t, ma, mi, acc) return { allow = true, type = t, major = ma, minor = mi, access = acc } end
+    local function deny(t, ma, mi, acc) return { allow = false, type = t, major = ma, minor = mi, access = acc } end
+    -- v1 starts from its parent's "allow all": nothing written keeps it
+    assert.are.same({ allow("a", nil, nil, "rwm") }, prog({}))
+    -- deny all, then exceptions; an equal allow merges, a deny takes access away; a deny for another
+    -- number (even a wildcard over it) removes nothing, as in v1
+    assert.are.same({ allow("c", 1, 3, "r"), allow("b", 8, -1, "rm") }, prog({ "deny a", "allow c 1:3 r",
+      "allow b 8:* r", "allow c 1:3 w", "allow b 8:* m", "deny c 1:3 w", "deny c *:* rwm", "deny b 8:0 rwm" }))
+    -- an exception losing all its access goes
+    assert.are.same({}, prog({ "deny a", "allow c 1:3 rw", "deny c 1:3 rwm" }))
+    -- allow by default: denies become exceptions, allows take them back
+    assert.are.same({ allow("a", nil, nil, "rwm"), deny("c", 1, 7, "w"), deny("b", -1, -1, "m") },
+      prog({ "deny c 1:7 rw", "deny b *:* m", "allow c 1:7 r" }))
+    -- "a" starts over
+    assert.are.same({ allow("a", nil, nil, "rwm") }, prog({ "deny a", "allow c 1:3 rwm", "allow a" }))
+  end)
+
+  it("core.cgroup_device_filter raises on malformed rules", function()
+    local function e(r)
+      local ok, msg = pcall(core.cgroup_device_filter, "/nonexistent", { r })
+      assert.is_false(ok)
+      return msg
+    end
+    assert.equal("cgroup_device_filter: rules[1].allow must be a boolean", e({ type = "a", access = "rwm" }))
+    assert.equal("cgroup_device_filter: rules[1].type must be a, b or c", e({ allow = true, type = "p", access = "r" }))
+    assert.equal("cgroup_device_filter: rules[1].access must be letters of rwm",
+      e({ allow = true, type = "c", access = "rx" }))
+    assert.equal("cgroup_device_filter: rules[1].access must be letters of rwm", e({ allow = true, type = "c" }))
+    assert.equal("cgroup_device_filter: rules[1]: major and minor must be 0-4294967295 or -1 (any)",
+      e({ allow = true, type = "c", major = -2, access = "r" }))
+    assert.equal("cgroup_device_filter: rules[1]: unknown field 'acess'",
+      e({ allow = true, type = "c", acess = "r", access = "r" }))
+  end)
+
+  -- a v2 group of the host's (the hybrid host's empty v2 hierarchy works as well as the VM's):
+  -- a shell moves itself in and reports which of /dev/null, /dev/zero and /dev/full it may open
+  -- for reading and for writing, and whether it may mknod
+  local layout = require("purple.cgroup").layout()
+  local n = 0
+  local function probe(rules)
+    n = n + 1
+    local dir = ("%s/purple-oci-spec-dev-%d-%d"):format(layout.v2, core.getpid(), n)
+    assert(core.mkdir(dir, 493))
+    local ok, ferr = core.cgroup_device_filter(dir, rules)
+    local t = H.tmpdir()
+    local out, err, code = H.sh(("sh -c %s"):format(H.q(("echo $$ > %s/cgroup.procs || exit 9; "
+      .. "for d in null zero full; do r=n; w=n; { true </dev/$d; } 2>/dev/null && r=y; "
+      .. "{ true >>/dev/$d; } 2>/dev/null && w=y; echo $d $r$w; done; "
+      .. "mknod %s/x c 1 3 2>/dev/null && echo mknod y || echo mknod n"):format(dir, t))))
+    -- the shell has ended: the group (and with it the program) goes
+    for _ = 1, 100 do
+      if core.rmdir(dir) or not core.stat(dir) then break end
+      core.sleep(0.01)
+    end
+    assert.is_nil(core.stat(dir))
+    assert.are.same({ true, "", 0 }, { ok or ferr, err, code })
+    return out
+  end
+
+  it("a v2 group's device program allows what a rule covers, the last matching rule deciding (root)", function()
+    if not ROOT then pending("loading a device program needs CAP_SYS_ADMIN (the unprivileged pass tests the refusal)") end
+    if not layout.v2 then pending("the host has no cgroup v2 hierarchy") end
+    local function r(allow, t, ma, mi, acc) return { allow = allow, type = t, major = ma, minor = mi, access = acc } end
+    -- nothing matches: denied; an allow needs every requested access
+    assert.equal("null yy\nzero yn\nfull nn\nmknod n\n", probe({ r(true, "c", 1, 3, "rw"), r(true, "c", 1, 5, "r") }))
+    -- a deny needs any requested access; the last match decides
+    assert.equal("null yy\nzero ny\nfull yn\nmknod y\n", probe({ r(true, "a", -1, -1, "rwm"), r(false, "c", 1, 7, "w"),
+      r(false, "c", 1, 5, "rm"), r(true, "c", 1, 3, "m") }))
+    assert.equal("null yy\nzero nn\nfull nn\nmknod y\n", probe({ r(false, "c", 1, 3, "rwm"), r(true, "c", 1, 3, "rwm"),
+      r(true, "c", -1, 3, "m") }))
+    -- wildcards: any type, any major
+    assert.equal("null yy\nzero yy\nfull yy\nmknod n\n", probe({ r(true, "c", 1, -1, "rw") }))
+  end)
+
+  it("core.cgroup_device_filter without CAP_SYS_ADMIN: nil, the program's group and EPERM", function()
+    if ROOT then pending("the unprivileged pass tests this") end
+    local dir = layout.v2 or "/sys/fs/cgroup"
+    assert.are.same({ nil, "bpf device program " .. dir .. ": Operation not permitted", 1 },
+      { core.cgroup_device_filter(dir, { { allow = true, type = "a", access = "rwm" } }) })
+  end)
+end)
+
 describe("purple.oci.config containers", function()
   teardown(H.cleanup)
 

@@ -10,19 +10,23 @@
 static void rule_of(lua_State *L, int t, size_t i, struct cgroup_device_rule *r)
 {
 	static const char *const fields[] = { "allow", "type", "major", "minor", "access", NULL };
-	static const char *const types[] = { "a", "b", "c", NULL };
-	const char *access;
+	const char *access, *type;
 
 	if (lua_type(L, t) != LUA_TTABLE)
 		luaL_error(L, "cgroup_device_filter: rules[%d] must be a table", (int)i);
-	pl_check_fields(L, t, fields, "cgroup_device_filter rule");
+	pl_check_fields(L, t, fields, lua_pushfstring(L, "cgroup_device_filter: rules[%d]", (int)i));
+	lua_pop(L, 1);
 	lua_getfield(L, t, "allow");
 	if (lua_type(L, -1) != LUA_TBOOLEAN)
 		luaL_error(L, "cgroup_device_filter: rules[%d].allow must be a boolean", (int)i);
 	r->allow = lua_toboolean(L, -1);
+	lua_pop(L, 1);
 	lua_getfield(L, t, "type");
-	r->type = types[luaL_checkoption(L, -1, NULL, types)][0];
-	lua_pop(L, 2);
+	type = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+	if (strcmp(type, "a") != 0 && strcmp(type, "b") != 0 && strcmp(type, "c") != 0)
+		luaL_error(L, "cgroup_device_filter: rules[%d].type must be a, b or c", (int)i);
+	r->type = type[0];
+	lua_pop(L, 1);
 	r->major = pl_field_int(L, t, "major", -1);
 	r->minor = pl_field_int(L, t, "minor", -1);
 	if (r->major < -1 || r->major > 0xffffffffLL || r->minor < -1 || r->minor > 0xffffffffLL)
