@@ -568,7 +568,7 @@ describe("purple.oci.config containers", function()
     assert.equal("  \\0  \\0  \\0\n/dev/null\n/dev/urandom\n/dev/zero\n", out)
   end)
 
-  it("keeps a disk out of reach through the devices cgroup, even with CAP_MKNOD (root)", function()
+  it("keeps a disk out of reach through the devices cgroup or program, even with CAP_MKNOD (root)", function()
     if not ROOT then pending("the devices cgroup is written by root; unprivileged containers cannot mknod at all") end
     local disk
     for _, name in ipairs(core.readdir("/sys/dev/block") or {}) do disk = disk or name end
@@ -583,13 +583,7 @@ describe("purple.oci.config containers", function()
     c.linux.resources = { devices = { { allow = false, access = "rwm" } } }
     local out, err, code = run(c)
     os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec /sys/fs/cgroup/purple-oci-spec; do rmdir $h 2>/dev/null; done")
-    if require("purple.cgroup").layout().mode == "v2" then
-      -- no devices controller on v2: purple-oci refuses what it could not keep
-      assert.are.same({ "", "config.json: linux.resources.devices: cannot be enforced on cgroup v2 (device rules are "
-        .. "an eBPF program purple-oci does not load) while the container may make device nodes (CAP_MKNOD without "
-        .. "a user namespace); drop CAP_MKNOD or add a user namespace\n", 125 }, { out, err, code })
-      return
-    end
+    -- v1: the devices controller; v2: the device program on the group
     assert.equal(1, code)
     assert.equal("", out)
     assert.equal("head: /dev/disk: Operation not permitted\n", err)
@@ -1106,6 +1100,62 @@ describe("purple-oci on cgroup v2", function()
     assert.equal(H.read("/proc/self/cgroup"), H.read(("/proc/%d/cgroup"):format(m.pid)))
     assert.are.same({ "", "", 0 }, { oci(root, "delete", "--force", id) })
     assert.is_nil(core.stat(dir, false))
+  end)
+
+  -- runc's default list (deny all; podman's and containerd's configs start so), runc's default allow
+  -- list after it, and rules for the VM's disk: the device program on the group decides every open
+  it("device rules with CAP_MKNOD: the program on the group lets the node be made but opened only as "
+    .. "allowed, the last matching rule deciding; the group goes with the container (root)", function()
+    needs_v2()
+    if not ROOT then pending("loading a device program needs CAP_SYS_ADMIN (the case below tests the refusal)") end
+    local disk = os.getenv("PURPLE_SPEC_DISK") or "/tmp"
+    local dst = core.stat(disk)
+    if not dst or dst.dev_major == 0 then pending(disk .. " is not on a block device (PURPLE_SPEC_DISK)") end
+    local function devrun(list, name)
+      local c = base({ "sh", "-c", ("mknod /dev/disk b %d %d && echo mknod; for d in disk null zero; do r=n; w=n; "
+        .. "{ true </dev/$d; } 2>/dev/null && r=y; { true >>/dev/$d; } 2>/dev/null && w=y; echo $d $r$w; done; "
+        .. "head -c 2 /dev/zero | od -An -c; echo x >/dev/null"):format(dst.dev_major, dst.dev_minor) })
+      for _, s in ipairs({ "bounding", "effective", "permitted" }) do
+        table.insert(c.process.capabilities[s], "CAP_MKNOD")
+        table.insert(c.process.capabilities[s], "CAP_DAC_OVERRIDE")
+      end
+      v2_case(c, name)
+      c.linux.resources = { devices = list }
+      local out, err, code = run(c)
+      assert.is_nil(core.stat(layout.v2 .. c.linux.cgroupsPath))
+      cleanup_parent()
+      assert.are.same({ "", 0 }, { err, code })
+      return out
+    end
+    local deny_all = { allow = false, access = "rwm" }
+    local function disk_rule(allow, access)
+      return { allow = allow, type = "b", major = dst.dev_major, minor = dst.dev_minor, access = access }
+    end
+    local rest = "null yy\nzero yy\n  \\0  \\0\n"
+    assert.equal("mknod\ndisk nn\n" .. rest, devrun({ deny_all }, "dev-default"))
+    assert.equal("mknod\ndisk yn\n" .. rest, devrun({ deny_all, disk_rule(true, "r") }, "dev-read"))
+    assert.equal("mknod\ndisk yy\n" .. rest, devrun({ deny_all, disk_rule(true, "rw") }, "dev-rw"))
+    assert.equal("mknod\ndisk yn\n" .. rest, devrun({ deny_all, disk_rule(true, "rw"), disk_rule(false, "w") },
+      "dev-last"))
+  end)
+
+  it("device rules without the program (no CAP_SYS_ADMIN): a list that only denies is kept by the user "
+    .. "namespace, an allow rule fails closed by name", function()
+    if not has_busybox() then pending("needs busybox-static (" .. BUSYBOX .. ")") end
+    if layout.mode ~= "v2" then pending("the host's cgroups are " .. layout.mode .. ", not pure v2 (make check-vm)") end
+    if ROOT then pending("root loads the program (the case above)") end
+    local c = base({ "sh", "-c", "head -c 2 /dev/zero | od -An -c" })
+    c.linux.resources = { devices = { { allow = false, access = "rwm" } } }
+    local out, err, code = run(c)
+    assert.are.same({ "  \\0  \\0\n", "", 0 }, { out, err, code })
+    c.linux.resources.devices[2] = { allow = true, type = "c", major = 1, minor = 11, access = "rw" }
+    out, err, code = run(c)
+    assert.are.same({ "", 125 }, { out, code })
+    local top = delegated() and (layout.v2 .. layout.hierarchies.v2.parent):match("^(.*)/purple$")
+    local why = top and ("bpf device program %s/purple-oci/oci-run-PID: Operation not permitted"):format(top)
+      or "the container has no cgroup v2 group of its own"
+    assert.equal(("config.json: linux.resources.devices[1]: cannot be enforced on cgroup v2 without its eBPF device "
+      .. "program (%s)\n"):format(why), (err:gsub("oci%-run%-%d+", "oci-run-PID")))
   end)
 
   it("refuses what cgroup v2 has no file for, by name, and a controller the group lacks", function()
