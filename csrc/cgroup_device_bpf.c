@@ -48,36 +48,40 @@ static int rule_valid(const struct cgroup_device_rule *r)
 	       (r->access & ~(CGROUP_DEVICE_MKNOD | CGROUP_DEVICE_READ | CGROUP_DEVICE_WRITE)) == 0;
 }
 
+/* The offset of a jump at k to the end of a block of len instructions (the next rule's start). */
+static int16_t to_end(size_t len, size_t k)
+{
+	return (int16_t)(len - k - 1);
+}
+
 /* One rule's block into p; returns its length. Every jump goes to the block's end (the next rule). */
 static size_t emit_rule(struct bpf_insn *p, const struct cgroup_device_rule *r)
 {
 	size_t len = 5 + (r->type != 'a') + (r->major >= 0) + (r->minor >= 0), k = 0;
-#define TO_END ((int16_t)(len - k - 1))
 	if (r->type != 'a') {
-		p[k] = insn(BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_2, 0, TO_END,
+		p[k] = insn(BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_2, 0, to_end(len, k),
 			    r->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR);
 		k++;
 	}
 	if (r->major >= 0) {
-		p[k] = insn(BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_4, 0, TO_END, (int32_t)(uint32_t)r->major);
+		p[k] = insn(BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_4, 0, to_end(len, k), (int32_t)(uint32_t)r->major);
 		k++;
 	}
 	if (r->minor >= 0) {
-		p[k] = insn(BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_5, 0, TO_END, (int32_t)(uint32_t)r->minor);
+		p[k] = insn(BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_5, 0, to_end(len, k), (int32_t)(uint32_t)r->minor);
 		k++;
 	}
 	p[k++] = insn(BPF_ALU | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_3, 0, 0);
 	if (r->allow) {
 		/* a requested bit the rule lacks: not this rule */
 		p[k++] = insn(BPF_ALU | BPF_AND | BPF_K, BPF_REG_1, 0, 0, (int32_t)(0xffffu & ~r->access));
-		p[k] = insn(BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, TO_END, 0);
+		p[k] = insn(BPF_JMP32 | BPF_JNE | BPF_K, BPF_REG_1, 0, to_end(len, k), 0);
 	} else {
 		/* no requested bit in the rule: not this rule */
 		p[k++] = insn(BPF_ALU | BPF_AND | BPF_K, BPF_REG_1, 0, 0, (int32_t)r->access);
-		p[k] = insn(BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, TO_END, 0);
+		p[k] = insn(BPF_JMP32 | BPF_JEQ | BPF_K, BPF_REG_1, 0, to_end(len, k), 0);
 	}
 	k++;
-#undef TO_END
 	p[k++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, r->allow ? 1 : 0);
 	p[k++] = insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
 	return k;

@@ -9,7 +9,7 @@
 #define CGROUP_DEVICE_READ  2u
 #define CGROUP_DEVICE_WRITE 4u
 
-/* The most rules one program takes (7 instructions each, far below the verifier's limit). */
+/* The most rules one program takes (at most 8 instructions each, far below the verifier's limit). */
 #define CGROUP_DEVICE_RULES_MAX 4096
 
 struct cgroup_device_rule {
