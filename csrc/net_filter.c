@@ -28,6 +28,7 @@
 #include <linux/bpf.h>
 #include <sys/syscall.h>
 
+#include "bpf_prog.h"
 #include "net_filter.h"
 
 #define MAX_INSNS (64 + NET_MAX_RANGES * 4)
@@ -202,41 +203,12 @@ static const struct hook socket_hook = { BPF_CGROUP_INET_SOCK_CREATE, -1, 0, "so
 
 static int prog_load(const struct prog *p, const struct hook *h, char *log, size_t loglen)
 {
-	union bpf_attr a;
+	enum bpf_prog_type type = h->family < 0 ? BPF_PROG_TYPE_CGROUP_SOCK
+				  : h->family ? BPF_PROG_TYPE_CGROUP_SOCK_ADDR : BPF_PROG_TYPE_CGROUP_SKB;
+	int fd = bpf_prog_load(type, h->type, p->i, p->n, log, loglen);
 
-	memset(&a, 0, sizeof a);
-	a.prog_type = h->family < 0 ? BPF_PROG_TYPE_CGROUP_SOCK
-		      : h->family ? BPF_PROG_TYPE_CGROUP_SOCK_ADDR : BPF_PROG_TYPE_CGROUP_SKB;
-	a.expected_attach_type = h->type;
-	a.insns = (uint64_t)(uintptr_t)p->i;
-	a.insn_cnt = (uint32_t)p->n;
-	a.license = (uint64_t)(uintptr_t)"GPL";
-	int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
-
-	if (fd < 0 && errno == EINVAL) {
-		/* load again with the verifier's log, for the error message */
-		int err = errno;
-
-		a.log_buf = (uint64_t)(uintptr_t)log;
-		a.log_size = (uint32_t)loglen;
-		a.log_level = 1;
-		syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
-		log[strcspn(log, "\n")] = 0;
-		errno = err;
-	}
+	log[strcspn(log, "\n")] = 0;
 	return fd;
-}
-
-static int prog_attach(int cgfd, int prog, enum bpf_attach_type type)
-{
-	union bpf_attr a;
-
-	memset(&a, 0, sizeof a);
-	a.target_fd = (uint32_t)cgfd;
-	a.attach_bpf_fd = (uint32_t)prog;
-	a.attach_type = type;
-	a.attach_flags = BPF_F_ALLOW_MULTI;
-	return (int)syscall(SYS_bpf, BPF_PROG_ATTACH, &a, sizeof a);
 }
 
 static int map_create(void)
@@ -261,11 +233,11 @@ static int load_attach(int cg, const struct prog *prog, const struct hook *h, co
 	int fd = prog_load(prog, h, log, sizeof log), err;
 
 	if (fd < 0) {
-		err = errno;
+		err = -fd;
 		snprintf(msg, n, "load BPF %s program%s%s", h->name, log[0] ? ": " : "", log);
 		return err;
 	}
-	err = prog_attach(cg, fd, h->type) < 0 ? errno : 0;
+	err = -bpf_prog_attach_cgroup(cg, fd, h->type);
 	if (err)
 		snprintf(msg, n, "attach BPF %s program to %s", h->name, dir);
 	close(fd);

@@ -320,6 +320,123 @@ describe("purple.oci.config validation", function()
   end)
 end)
 
+-- purple.oci.devices: the v1 controller's rules (security/device_cgroup.c) turned into the v2
+-- program's list, and the program itself (core.cgroup_device_filter) on a v2 group of the host.
+describe("purple-oci device rules", function()
+  local devices = require "purple.oci.devices"
+
+  it("checks linux.resources.devices by name and writes it with runc's default allow list and the nodes after it",
+    function()
+    local function err(d) return select(2, devices.writes({ d }, {}, json.null)) end
+    assert.equal("config.json: linux.resources.devices[0].type: must be a, c or b", err({ allow = true, type = "p" }))
+    assert.equal("config.json: linux.resources.devices[0].access: must be letters of rwm",
+      err({ allow = true, type = "c", access = "rx" }))
+    assert.equal("config.json: linux.resources.devices[0]: type a (all devices) must come without major, minor and "
+      .. "with access rwm", err({ allow = false, type = "a", major = 1 }))
+    assert.equal("config.json: linux.resources.devices[0].minor: must be 0 or more, or -1 for any",
+      err({ allow = true, type = "c", major = 1, minor = -2 }))
+    local w = assert(devices.writes({ { allow = false, access = "rwm" }, { allow = true, type = "b", major = 8,
+      minor = -1, access = "r" } }, { "c 10:200 rwm" }, json.null))
+    local texts = {}
+    for _, x in ipairs(w) do texts[#texts + 1] = x.file:sub(9) .. " " .. x.text end
+    assert.are.same({ "deny a", "allow b 8:* r", "allow c *:* m", "allow b *:* m", "allow c 1:3 rwm",
+      "allow c 1:5 rwm", "allow c 1:7 rwm", "allow c 1:8 rwm", "allow c 1:9 rwm", "allow c 5:0 rwm", "allow c 5:1 rwm",
+      "allow c 5:2 rwm", "allow c 136:* rwm", "allow c 10:200 rwm" }, texts)
+    assert.equal("linux.resources.devices[1]", w[2].prop)
+    assert.equal("linux.devices", w[14].prop)
+  end)
+
+  it("gives the v2 program exactly what the v1 controller keeps", function()
+    local function prog(list)
+      local w = {}
+      for _, s in ipairs(list) do
+        local file, text = s:match("^(%a+) (.*)$")
+        w[#w + 1] = { file = "devices." .. file, text = text }
+      end
+      return devices.program(w)
+    end
+    local function allow(t, ma, mi, acc) return { allow = true, type = t, major = ma, minor = mi, access = acc } end
+    local function deny(t, ma, mi, acc) return { allow = false, type = t, major = ma, minor = mi, access = acc } end
+    -- v1 starts from its parent's "allow all": nothing written keeps it
+    assert.are.same({ allow("a", nil, nil, "rwm") }, prog({}))
+    -- deny all, then exceptions; an equal allow merges, a deny takes access away; a deny for another
+    -- number (even a wildcard over it) removes nothing, as in v1
+    assert.are.same({ allow("c", 1, 3, "r"), allow("b", 8, -1, "rm") }, prog({ "deny a", "allow c 1:3 r",
+      "allow b 8:* r", "allow c 1:3 w", "allow b 8:* m", "deny c 1:3 w", "deny c *:* rwm", "deny b 8:0 rwm" }))
+    -- an exception losing all its access goes
+    assert.are.same({}, prog({ "deny a", "allow c 1:3 rw", "deny c 1:3 rwm" }))
+    -- allow by default: denies become exceptions, allows take them back
+    assert.are.same({ allow("a", nil, nil, "rwm"), deny("c", 1, 7, "w"), deny("b", -1, -1, "m") },
+      prog({ "deny c 1:7 rw", "deny b *:* m", "allow c 1:7 r" }))
+    -- "a" starts over
+    assert.are.same({ allow("a", nil, nil, "rwm") }, prog({ "deny a", "allow c 1:3 rwm", "allow a" }))
+  end)
+
+  it("core.cgroup_device_filter raises on malformed rules", function()
+    local function e(r)
+      local ok, msg = pcall(core.cgroup_device_filter, "/nonexistent", { r })
+      assert.is_false(ok)
+      return msg
+    end
+    assert.equal("cgroup_device_filter: rules[1].allow must be a boolean", e({ type = "a", access = "rwm" }))
+    assert.equal("cgroup_device_filter: rules[1].type must be a, b or c", e({ allow = true, type = "p", access = "r" }))
+    assert.equal("cgroup_device_filter: rules[1].access must be letters of rwm",
+      e({ allow = true, type = "c", access = "rx" }))
+    assert.equal("cgroup_device_filter: rules[1].access must be letters of rwm", e({ allow = true, type = "c" }))
+    assert.equal("cgroup_device_filter: rules[1]: major and minor must be 0-4294967295 or -1 (any)",
+      e({ allow = true, type = "c", major = -2, access = "r" }))
+    assert.equal("cgroup_device_filter: rules[1]: unknown field 'acess'",
+      e({ allow = true, type = "c", acess = "r", access = "r" }))
+  end)
+
+  -- a v2 group of the host's (the hybrid host's empty v2 hierarchy works as well as the VM's):
+  -- a shell moves itself in and reports which of /dev/null, /dev/zero and /dev/full it may open
+  -- for reading and for writing, and whether it may mknod
+  local layout = require("purple.cgroup").layout()
+  local n = 0
+  local function probe(rules)
+    n = n + 1
+    local dir = ("%s/purple-oci-spec-dev-%d-%d"):format(layout.v2, core.getpid(), n)
+    assert(core.mkdir(dir, 493))
+    local ok, ferr = core.cgroup_device_filter(dir, rules)
+    local t = H.tmpdir()
+    local out, err, code = H.sh(("sh -c %s"):format(H.q(("echo $$ > %s/cgroup.procs || exit 9; "
+      .. "for d in null zero full; do r=n; w=n; { true </dev/$d; } 2>/dev/null && r=y; "
+      .. "{ true >>/dev/$d; } 2>/dev/null && w=y; echo $d $r$w; done; "
+      .. "mknod %s/x c 1 3 2>/dev/null && echo mknod y || echo mknod n"):format(dir, t))))
+    -- the shell has ended: the group (and with it the program) goes
+    for _ = 1, 100 do
+      if core.rmdir(dir) or not core.stat(dir) then break end
+      core.sleep(0.01)
+    end
+    assert.is_nil(core.stat(dir))
+    assert.are.same({ true, "", 0 }, { ok or ferr, err, code })
+    return out
+  end
+
+  it("a v2 group's device program allows what a rule covers, the last matching rule deciding (root)", function()
+    if not ROOT then pending("loading a device program needs CAP_SYS_ADMIN (the unprivileged pass tests the refusal)") end
+    if not layout.v2 then pending("the host has no cgroup v2 hierarchy") end
+    local function r(allow, t, ma, mi, acc) return { allow = allow, type = t, major = ma, minor = mi, access = acc } end
+    -- nothing matches: denied; an allow needs every requested access
+    assert.equal("null yy\nzero yn\nfull nn\nmknod n\n", probe({ r(true, "c", 1, 3, "rw"), r(true, "c", 1, 5, "r") }))
+    -- a deny needs any requested access; the last match decides
+    assert.equal("null yy\nzero ny\nfull yn\nmknod y\n", probe({ r(true, "a", -1, -1, "rwm"), r(false, "c", 1, 7, "w"),
+      r(false, "c", 1, 5, "rm"), r(true, "c", 1, 3, "m") }))
+    assert.equal("null yy\nzero nn\nfull nn\nmknod y\n", probe({ r(false, "c", 1, 3, "rwm"), r(true, "c", 1, 3, "rwm"),
+      r(true, "c", -1, 3, "m") }))
+    -- wildcards: any type, any major
+    assert.equal("null yy\nzero yy\nfull yy\nmknod n\n", probe({ r(true, "c", 1, -1, "rw") }))
+  end)
+
+  it("core.cgroup_device_filter without CAP_SYS_ADMIN: nil, the program's group and EPERM", function()
+    if ROOT then pending("the unprivileged pass tests this") end
+    local dir = layout.v2 or "/sys/fs/cgroup"
+    assert.are.same({ nil, "bpf device program " .. dir .. ": Operation not permitted", 1 },
+      { core.cgroup_device_filter(dir, { { allow = true, type = "a", access = "rwm" } }) })
+  end)
+end)
+
 describe("purple.oci.config containers", function()
   teardown(H.cleanup)
 
@@ -457,7 +574,7 @@ describe("purple.oci.config containers", function()
     assert.equal("  \\0  \\0  \\0\n/dev/null\n/dev/urandom\n/dev/zero\n", out)
   end)
 
-  it("keeps a disk out of reach through the devices cgroup, even with CAP_MKNOD (root)", function()
+  it("keeps a disk out of reach through the devices cgroup or program, even with CAP_MKNOD (root)", function()
     if not ROOT then pending("the devices cgroup is written by root; unprivileged containers cannot mknod at all") end
     local disk
     for _, name in ipairs(core.readdir("/sys/dev/block") or {}) do disk = disk or name end
@@ -472,13 +589,7 @@ describe("purple.oci.config containers", function()
     c.linux.resources = { devices = { { allow = false, access = "rwm" } } }
     local out, err, code = run(c)
     os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec /sys/fs/cgroup/purple-oci-spec; do rmdir $h 2>/dev/null; done")
-    if require("purple.cgroup").layout().mode == "v2" then
-      -- no devices controller on v2: purple-oci refuses what it could not keep
-      assert.are.same({ "", "config.json: linux.resources.devices: cannot be enforced on cgroup v2 (device rules are "
-        .. "an eBPF program purple-oci does not load) while the container may make device nodes (CAP_MKNOD without "
-        .. "a user namespace); drop CAP_MKNOD or add a user namespace\n", 125 }, { out, err, code })
-      return
-    end
+    -- v1: the devices controller; v2: the device program on the group
     assert.equal(1, code)
     assert.equal("", out)
     assert.equal("head: /dev/disk: Operation not permitted\n", err)
@@ -545,6 +656,11 @@ describe("purple.oci.config containers", function()
     assert.is_true(cgroup.update(path, { pids = { limit = 20 } }))
     assert.equal("20\n", H.read(dir .. "/pids.max"))
     assert.same({ nil, "no cgroup at /purple-oci-spec/none" }, { cgroup.update("/purple-oci-spec/none", {}) })
+    -- device rules stay as created (an empty list or null changes nothing and passes)
+    assert.same({ nil, "devices: not changed by purple-oci update (the container keeps the device rules it was "
+      .. "created with); leave it out" }, { cgroup.update(path, { devices = { { allow = false, access = "rwm" } } }) })
+    assert.is_true(cgroup.update(path, { devices = {}, pids = { limit = 30 } }))
+    assert.equal("30\n", H.read(dir .. "/pids.max"))
     assert.is_true(cgroup.open(path):remove())
     os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec /sys/fs/cgroup/purple-oci-spec; do rmdir $h 2>/dev/null; done")
     assert.is_nil(core.stat(dir))
@@ -995,6 +1111,62 @@ describe("purple-oci on cgroup v2", function()
     assert.equal(H.read("/proc/self/cgroup"), H.read(("/proc/%d/cgroup"):format(m.pid)))
     assert.are.same({ "", "", 0 }, { oci(root, "delete", "--force", id) })
     assert.is_nil(core.stat(dir, false))
+  end)
+
+  -- runc's default list (deny all; podman's and containerd's configs start so), runc's default allow
+  -- list after it, and rules for the VM's disk: the device program on the group decides every open
+  it("device rules with CAP_MKNOD: the program on the group lets the node be made but opened only as "
+    .. "allowed, the last matching rule deciding; the group goes with the container (root)", function()
+    needs_v2()
+    if not ROOT then pending("loading a device program needs CAP_SYS_ADMIN (the case below tests the refusal)") end
+    local disk = os.getenv("PURPLE_SPEC_DISK") or "/tmp"
+    local dst = core.stat(disk)
+    if not dst or dst.dev_major == 0 then pending(disk .. " is not on a block device (PURPLE_SPEC_DISK)") end
+    local function devrun(list, name)
+      local c = base({ "sh", "-c", ("mknod /dev/disk b %d %d && echo mknod; for d in disk null zero; do r=n; w=n; "
+        .. "{ true </dev/$d; } 2>/dev/null && r=y; { true >>/dev/$d; } 2>/dev/null && w=y; echo $d $r$w; done; "
+        .. "head -c 2 /dev/zero | od -An -c; echo x >/dev/null"):format(dst.dev_major, dst.dev_minor) })
+      for _, s in ipairs({ "bounding", "effective", "permitted" }) do
+        table.insert(c.process.capabilities[s], "CAP_MKNOD")
+        table.insert(c.process.capabilities[s], "CAP_DAC_OVERRIDE")
+      end
+      v2_case(c, name)
+      c.linux.resources = { devices = list }
+      local out, err, code = run(c)
+      assert.is_nil(core.stat(layout.v2 .. c.linux.cgroupsPath))
+      cleanup_parent()
+      assert.are.same({ "", 0 }, { err, code })
+      return out
+    end
+    local deny_all = { allow = false, access = "rwm" }
+    local function disk_rule(allow, access)
+      return { allow = allow, type = "b", major = dst.dev_major, minor = dst.dev_minor, access = access }
+    end
+    local rest = "null yy\nzero yy\n  \\0  \\0\n"
+    assert.equal("mknod\ndisk nn\n" .. rest, devrun({ deny_all }, "dev-default"))
+    assert.equal("mknod\ndisk yn\n" .. rest, devrun({ deny_all, disk_rule(true, "r") }, "dev-read"))
+    assert.equal("mknod\ndisk yy\n" .. rest, devrun({ deny_all, disk_rule(true, "rw") }, "dev-rw"))
+    assert.equal("mknod\ndisk yn\n" .. rest, devrun({ deny_all, disk_rule(true, "rw"), disk_rule(false, "w") },
+      "dev-last"))
+  end)
+
+  it("device rules without the program (no CAP_SYS_ADMIN): a list that only denies is kept by the user "
+    .. "namespace, an allow rule fails closed by name", function()
+    if not has_busybox() then pending("needs busybox-static (" .. BUSYBOX .. ")") end
+    if layout.mode ~= "v2" then pending("the host's cgroups are " .. layout.mode .. ", not pure v2 (make check-vm)") end
+    if ROOT then pending("root loads the program (the case above)") end
+    local c = base({ "sh", "-c", "head -c 2 /dev/zero | od -An -c" })
+    c.linux.resources = { devices = { { allow = false, access = "rwm" } } }
+    local out, err, code = run(c)
+    assert.are.same({ "  \\0  \\0\n", "", 0 }, { out, err, code })
+    c.linux.resources.devices[2] = { allow = true, type = "c", major = 1, minor = 11, access = "rw" }
+    out, err, code = run(c)
+    assert.are.same({ "", 125 }, { out, code })
+    local top = delegated() and (layout.v2 .. layout.hierarchies.v2.parent):match("^(.*)/purple$")
+    local why = top and ("bpf device program %s/purple-oci/oci-run-PID: Operation not permitted"):format(top)
+      or "the container has no cgroup v2 group of its own"
+    assert.equal(("config.json: linux.resources.devices[1]: cannot be enforced on cgroup v2 without its eBPF device "
+      .. "program (%s)\n"):format(why), (err:gsub("oci%-run%-%d+", "oci-run-PID")))
   end)
 
   it("refuses what cgroup v2 has no file for, by name, and a controller the group lacks", function()

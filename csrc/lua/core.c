@@ -11,6 +11,7 @@ int luaopen_purple_core(lua_State *L)
 	pl_open_names(L);
 	pl_open_seccomp(L);
 	pl_open_cgroupfs(L);
+	pl_open_cgroup_device_bpf(L);
 	pl_open_audit_log(L);
 	pl_open_file_tree(L);
 	pl_open_probe(L);

@@ -34,6 +34,7 @@ void pl_open_primitives(lua_State *L);
 void pl_open_names(lua_State *L);
 void pl_open_seccomp(lua_State *L);
 void pl_open_cgroupfs(lua_State *L);
+void pl_open_cgroup_device_bpf(lua_State *L);
 void pl_open_audit_log(lua_State *L);
 void pl_open_file_tree(lua_State *L);
 void pl_open_probe(lua_State *L);

@@ -5,8 +5,8 @@
 --       group = { path, dirs = { controller = dir }, procs = { ".../cgroup.procs" } (spawn's
 --                 cgroup_procs), warnings = {}, remove = function }
 --   open(path) -> group       the directories of an existing container's cgroup (delete, pause)
---   update(path, resources) -> true | nil, err   new limits (purple-oci update --resources; devices
---                             are not changed)
+--   update(path, resources) -> true | nil, err   new limits (purple-oci update --resources; a devices
+--                             list is refused: the rules stay as created)
 --   remove(group) -> true | nil, err
 --
 -- Every v1 hierarchy (cpu, cpuacct, memory, pids, blkio, devices, freezer; cpuset when asked for) and
@@ -15,6 +15,7 @@
 -- cannot be written is an error naming its property: nothing is run unenforced.
 local cgroup = require "purple.cgroup"
 local core = require "purple.core"
+local devices = require "purple.oci.devices"
 local files = require "purple.files"
 local json = require "purple.json"
 local runtime = require "purple.runtime"
@@ -155,35 +156,37 @@ local function w(g, c, file, value, prop)
   return true
 end
 
--- The devices every container may use (runc's default allow list) after linux.resources.devices.
-local DEFAULT_ALLOW = { "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-  "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm" }
+local function devices_v1(g, writes)
+  for _, wr in ipairs(writes) do
+    local ok, err = w(g, "devices", wr.file, wr.text, wr.prop)
+    if not ok then return nil, err end
+  end
+  return true
+end
 
-local function devices_v1(g, list, extra, null)
-  for i, d in ipairs(list) do
-    local p = ("linux.resources.devices[%d]"):format(i - 1)
-    local function v(x) if x == null then return nil end return x end
-    local typ = v(d.type) or "a"
-    if typ ~= "a" and typ ~= "c" and typ ~= "b" then return fail(p .. ".type", "must be a, c or b") end
-    local access = v(d.access) or "rwm"
-    if not access:match("^[rwm]+$") then return fail(p .. ".access", "must be letters of rwm") end
-    local rule = typ == "a" and "a" or ("%s %s:%s %s"):format(typ, v(d.major) and tostring(d.major) or "*",
-      v(d.minor) and tostring(d.minor) or "*", access)
-    if typ == "a" and (v(d.major) or v(d.minor) or access ~= "rwm") then
-      -- the v1 controller takes "a" only for all devices and all access
-      return fail(p, "type a (all devices) must come without major, minor and with access rwm")
-    end
-    local ok, err = w(g, "devices", d.allow and "devices.allow" or "devices.deny", rule, p)
-    if not ok then return nil, err end
+-- v2: the device program on the container's group (csrc/cgroup_device_bpf.c), attached before any
+-- process joins it. Without it (no CAP_SYS_ADMIN, a kernel without CONFIG_CGROUP_BPF, no group of
+-- its own) a list that only denies still holds where the container cannot make device nodes (a
+-- user namespace: the kernel refuses mknod); anything else fails closed.
+local function devices_v2(g, writes, devs, may_mknod)
+  local ok, err
+  if g.dirs.unified then
+    ok, err = core.cgroup_device_filter(g.dirs.unified, devices.program(writes))
+    if ok then return true end
+  else
+    err = "the container has no cgroup v2 group of its own"
   end
-  for _, rule in ipairs(DEFAULT_ALLOW) do
-    local ok, err = w(g, "devices", "devices.allow", rule, "linux.resources.devices")
-    if not ok then return nil, err end
+  local function refuse(prop, hint)
+    return fail(prop, ("cannot be enforced on cgroup v2 without its eBPF device program (%s)%s"):format(err, hint))
   end
-  for _, rule in ipairs(extra) do
-    local ok, err = w(g, "devices", "devices.allow", rule, "linux.devices")
-    if not ok then return nil, err end
+  if may_mknod then
+    return refuse("linux.resources.devices", " while the container may make device nodes (CAP_MKNOD without a user "
+      .. "namespace); drop CAP_MKNOD or add a user namespace")
   end
+  for i, d in ipairs(devs) do
+    if d.allow then return refuse(("linux.resources.devices[%d]"):format(i - 1), "") end
+  end
+  g.warnings[#g.warnings + 1] = "linux.resources.devices: enforced by the user namespace (" .. err .. ")"
   return true
 end
 
@@ -295,6 +298,13 @@ local function limits_v2(g, r, null)
 end
 
 function M.update(path, resources)
+  local devs = resources and resources.devices
+  if devs and devs ~= json.null and next(devs) ~= nil then
+    -- the rules are kept as created: v1 would pass through "deny all" rewriting them, v2 would need
+    -- the attached program found and replaced
+    return nil, "devices: not changed by purple-oci update (the container keeps the device rules it was created "
+      .. "with); leave it out"
+  end
   local g = M.open(path)
   local _, pure_v2 = dirs_of(path)
   if next(g.dirs) == nil then return nil, ("no cgroup at %s"):format(path) end
@@ -358,6 +368,11 @@ local function create(cg, id)
   end
   local devs = v(r.devices) or {}
   local ok, err
+  local writes = {}
+  if #devs > 0 then
+    writes, err = devices.writes(devs, cg.device_rules or {}, null)
+    if not writes then M.remove(g) return nil, err end
+  end
   if not pure_v2 then
     for _, c in ipairs({ "memory", "pids", "cpu", "blkio", "cpuset" }) do
       ok, err = need(c, "linux.resources")
@@ -384,7 +399,7 @@ local function create(cg, id)
         end
         g.warnings[#g.warnings + 1] = "linux.resources.devices: enforced by the user namespace (no devices cgroup)"
       else
-        ok, err = devices_v1(g, devs, cg.device_rules or {}, null)
+        ok, err = devices_v1(g, writes)
         if not ok then M.remove(g) return nil, err end
       end
     end
@@ -394,19 +409,9 @@ local function create(cg, id)
     local limited = v(r.memory) or v(r.pids) or v(r.cpu) or v(r.blockIO) or next(v(r.unified) or {})
     ok, err = need("unified", "linux.resources")
     if not ok and limited then M.remove(g) return nil, err end
-    for i, d in ipairs(devs) do
-      if d.allow then
-        M.remove(g)
-        return fail(("linux.resources.devices[%d]"):format(i - 1), "device rules on cgroup v2 (an eBPF program) "
-          .. "are not supported by purple-oci")
-      end
-    end
-    -- a deny list is kept by the kernel's refusal of mknod (a user namespace, no CAP_MKNOD) alone
-    if #devs > 0 and cg.may_mknod then
-      M.remove(g)
-      return fail("linux.resources.devices", "cannot be enforced on cgroup v2 (device rules are an eBPF program "
-        .. "purple-oci does not load) while the container may make device nodes (CAP_MKNOD without a user "
-        .. "namespace); drop CAP_MKNOD or add a user namespace")
+    if #devs > 0 then
+      ok, err = devices_v2(g, writes, devs, cg.may_mknod)
+      if not ok then M.remove(g) return nil, err end
     end
     ok, err = limits_v2(g, r, null)
     if not ok then M.remove(g) return nil, err end

@@ -485,8 +485,8 @@ function M.plan(spec, opts)
         rules[#rules + 1] = ("%s %d:%d rwm"):format(d.type == "u" and "c" or d.type, d.major, d.minor)
       end
     end
-    -- on cgroup v2 the device rules are not enforced by purple-oci (no eBPF device program): only a
-    -- container that cannot make device nodes may have them (purple.oci.cgroup refuses the others)
+    -- on cgroup v2 the rules are an eBPF program only a privileged purple-oci can load: without it
+    -- only a container that cannot make device nodes may have them (purple.oci.cgroup refuses the others)
     local mknod = false
     for _, c in ipairs(sets.bounding) do if c == "CAP_MKNOD" then mknod = true end end
     plan.cgroup = { path = cg, resources = resources or {}, device_rules = rules, may_mknod = mknod and not userns }
