@@ -325,8 +325,8 @@ end)
 describe("purple-oci device rules", function()
   local devices = require "purple.oci.devices"
 
-  it("checks linux.resources.devices by name and writes it with runc's default allow list and the nodes after it",
-    function()
+  it("checks linux.resources.devices by name and writes it after runc's \"deny all\", with runc's default allow "
+    .. "list and the nodes after it", function()
     local function err(d) return select(2, devices.writes({ d }, {}, json.null)) end
     assert.equal("config.json: linux.resources.devices[0].type: must be a, c or b", err({ allow = true, type = "p" }))
     assert.equal("config.json: linux.resources.devices[0].access: must be letters of rwm",
@@ -339,11 +339,19 @@ describe("purple-oci device rules", function()
       minor = -1, access = "r" } }, { "c 10:200 rwm" }, json.null))
     local texts = {}
     for _, x in ipairs(w) do texts[#texts + 1] = x.file:sub(9) .. " " .. x.text end
-    assert.are.same({ "deny a", "allow b 8:* r", "allow c *:* m", "allow b *:* m", "allow c 1:3 rwm",
-      "allow c 1:5 rwm", "allow c 1:7 rwm", "allow c 1:8 rwm", "allow c 1:9 rwm", "allow c 5:0 rwm", "allow c 5:1 rwm",
-      "allow c 5:2 rwm", "allow c 136:* rwm", "allow c 10:200 rwm" }, texts)
-    assert.equal("linux.resources.devices[1]", w[2].prop)
-    assert.equal("linux.devices", w[14].prop)
+    local defaults = { "allow c *:* m", "allow b *:* m", "allow c 1:3 rwm", "allow c 1:5 rwm", "allow c 1:7 rwm",
+      "allow c 1:8 rwm", "allow c 1:9 rwm", "allow c 5:0 rwm", "allow c 5:1 rwm", "allow c 5:2 rwm",
+      "allow c 136:* rwm" }
+    assert.are.same({ "deny a", "deny a", "allow b 8:* r", table.unpack(defaults) },
+      { table.unpack(texts, 1, #texts - 1) })
+    assert.equal("allow c 10:200 rwm", texts[#texts])
+    assert.equal("linux.resources.devices", w[1].prop)
+    assert.equal("linux.resources.devices[1]", w[3].prop)
+    assert.equal("linux.devices", w[15].prop)
+    -- no list: still from "deny all" (the parent's "allow all" would let an image's device node open a host disk)
+    texts = {}
+    for _, x in ipairs(assert(devices.writes({}, {}, json.null))) do texts[#texts + 1] = x.file:sub(9) .. " " .. x.text end
+    assert.are.same({ "deny a", table.unpack(defaults) }, texts)
   end)
 
   it("gives the v2 program exactly what the v1 controller keeps", function()
@@ -586,13 +594,14 @@ describe("purple.oci.config containers", function()
       table.insert(c.process.capabilities[s], "CAP_DAC_OVERRIDE")
     end
     c.linux.cgroupsPath = "/purple-oci-spec/disk-" .. core.getpid()
-    c.linux.resources = { devices = { { allow = false, access = "rwm" } } }
-    local out, err, code = run(c)
-    os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec /sys/fs/cgroup/purple-oci-spec; do rmdir $h 2>/dev/null; done")
-    -- v1: the devices controller; v2: the device program on the group
-    assert.equal(1, code)
-    assert.equal("", out)
-    assert.equal("head: /dev/disk: Operation not permitted\n", err)
+    -- with a list that denies all, and with none at all (runc's rules start from "deny all" too)
+    for _, res in ipairs({ { devices = { { allow = false, access = "rwm" } } }, json.null }) do
+      c.linux.resources = res
+      local out, err, code = run(c)
+      os.execute("for h in /sys/fs/cgroup/*/purple-oci-spec /sys/fs/cgroup/purple-oci-spec; do rmdir $h 2>/dev/null; done")
+      -- v1: the devices controller; v2: the device program on the group
+      assert.are.same({ "", "head: /dev/disk: Operation not permitted\n", 1 }, { out, err, code })
+    end
   end)
 
   -- Root names a cgroupsPath; an ordinary user leaves it empty: the cgroup goes under the cgroup

@@ -164,11 +164,26 @@ local function devices_v1(g, writes)
   return true
 end
 
+-- No device rules can be given (an unprivileged run: no devices controller to write, no eBPF
+-- program to load). In a user namespace the kernel refuses mknod and the container's files are its
+-- user's, so a list that only denies holds; a list that allows, or a container outside a user
+-- namespace (whose image may hold device nodes, or that may make them), fails closed.
+local function without_rules(g, devs, userns, why, short)
+  if not userns then
+    return fail("linux.resources.devices", ("cannot be enforced %s, and the container is not in a user namespace "
+      .. "(its files may be device nodes of the host's devices); run purple-oci as root or add a user namespace")
+      :format(why))
+  end
+  for i, d in ipairs(devs) do
+    if d.allow then return fail(("linux.resources.devices[%d]"):format(i - 1), "cannot be enforced " .. why) end
+  end
+  if #devs > 0 then g.warnings[#g.warnings + 1] = "linux.resources.devices: enforced by the user namespace (" .. short .. ")" end
+  return true
+end
+
 -- v2: the device program on the container's group (csrc/cgroup_device_bpf.c), attached before any
--- process joins it. Without it (no CAP_SYS_ADMIN, a kernel without CONFIG_CGROUP_BPF, no group of
--- its own) a list that only denies still holds where the container cannot make device nodes (a
--- user namespace: the kernel refuses mknod); anything else fails closed.
-local function devices_v2(g, writes, devs, may_mknod)
+-- process joins it; without it, as without_rules.
+local function devices_v2(g, writes, devs, cg)
   local ok, err
   if g.dirs.unified then
     ok, err = core.cgroup_device_filter(g.dirs.unified, devices.program(writes))
@@ -176,18 +191,7 @@ local function devices_v2(g, writes, devs, may_mknod)
   else
     err = "the container has no cgroup v2 group of its own"
   end
-  local function refuse(prop, hint)
-    return fail(prop, ("cannot be enforced on cgroup v2 without its eBPF device program (%s)%s"):format(err, hint))
-  end
-  if may_mknod then
-    return refuse("linux.resources.devices", " while the container may make device nodes (CAP_MKNOD without a user "
-      .. "namespace); drop CAP_MKNOD or add a user namespace")
-  end
-  for i, d in ipairs(devs) do
-    if d.allow then return refuse(("linux.resources.devices[%d]"):format(i - 1), "") end
-  end
-  g.warnings[#g.warnings + 1] = "linux.resources.devices: enforced by the user namespace (" .. err .. ")"
-  return true
+  return without_rules(g, devs, cg.userns, "on cgroup v2 without its eBPF device program (" .. err .. ")", err)
 end
 
 -- v1 limits. Each is written only when the config sets it.
@@ -355,6 +359,10 @@ local function create(cg, id)
   local unusable = pure_v2 and problems.unified or problems.memory or problems.pids
   if cg.allow_unenforced and unusable then
     M.remove(g)
+    -- no group: no device rules either, which only a user namespace makes up for
+    local ok, err = without_rules(g, v(r.devices) or {}, cg.userns, "without the container's cgroup ("
+      .. tostring(unusable) .. ")", "no cgroup")
+    if not ok then return nil, err end
     return { path = path, dirs = {}, procs = {}, remove = M.remove, warnings = {
       ("purple.profile resources: not enforced: cannot create the container's cgroup (%s)"):format(
         tostring(unusable)) } }
@@ -366,13 +374,13 @@ local function create(cg, id)
     end
     return true
   end
+  -- device rules for every container (runc's "deny all", the list, the defaults, the nodes), also
+  -- without a list: its files (an image's device nodes) must not open the host's devices
   local devs = v(r.devices) or {}
   local ok, err
-  local writes = {}
-  if #devs > 0 then
-    writes, err = devices.writes(devs, cg.device_rules or {}, null)
-    if not writes then M.remove(g) return nil, err end
-  end
+  local writes
+  writes, err = devices.writes(devs, cg.device_rules or {}, null)
+  if not writes then M.remove(g) return nil, err end
   if not pure_v2 then
     for _, c in ipairs({ "memory", "pids", "cpu", "blkio", "cpuset" }) do
       ok, err = need(c, "linux.resources")
@@ -386,22 +394,13 @@ local function create(cg, id)
     end
     ok, err = limits_v1(g, r, null)
     if not ok then M.remove(g) return nil, err end
-    if #devs > 0 then
-      if problems.devices or not g.dirs.devices then
-        -- no device controller we may write (an unprivileged run): a user namespace already
-        -- refuses mknod, so a list that only denies is enforced by it
-        for i, d in ipairs(devs) do
-          if d.allow then
-            M.remove(g)
-            return fail(("linux.resources.devices[%d]"):format(i - 1), "cannot be enforced without the devices "
-              .. "cgroup controller (" .. tostring(problems.devices) .. ")")
-          end
-        end
-        g.warnings[#g.warnings + 1] = "linux.resources.devices: enforced by the user namespace (no devices cgroup)"
-      else
-        ok, err = devices_v1(g, writes)
-        if not ok then M.remove(g) return nil, err end
-      end
+    if problems.devices or not g.dirs.devices then
+      ok, err = without_rules(g, devs, cg.userns, "without the devices cgroup controller ("
+        .. tostring(problems.devices) .. ")", "no devices cgroup")
+      if not ok then M.remove(g) return nil, err end
+    else
+      ok, err = devices_v1(g, writes)
+      if not ok then M.remove(g) return nil, err end
     end
   else
     -- without a limit a group is only for pause and delete: a user with no cgroup of its own runs
@@ -409,10 +408,8 @@ local function create(cg, id)
     local limited = v(r.memory) or v(r.pids) or v(r.cpu) or v(r.blockIO) or next(v(r.unified) or {})
     ok, err = need("unified", "linux.resources")
     if not ok and limited then M.remove(g) return nil, err end
-    if #devs > 0 then
-      ok, err = devices_v2(g, writes, devs, cg.may_mknod)
-      if not ok then M.remove(g) return nil, err end
-    end
+    ok, err = devices_v2(g, writes, devs, cg)
+    if not ok then M.remove(g) return nil, err end
     ok, err = limits_v2(g, r, null)
     if not ok then M.remove(g) return nil, err end
   end

@@ -15,6 +15,7 @@
 -- What a property becomes is written beside its translation below; docs/oci-config.md has the table.
 local core = require "purple.core"
 local files = require "purple.files"
+local runtime = require "purple.runtime"
 local json = require "purple.json"
 local schema = require "purple.oci.schema"
 local oci_seccomp = require "purple.oci.seccomp"
@@ -443,7 +444,6 @@ function M.plan(spec, opts)
         names[#names + 1] = "cgroup"
         s.namespaces = table.concat(names, ",")
       end
-      plan.cgroup_needed = true
     end
   end
   local ok
@@ -477,7 +477,7 @@ function M.plan(spec, opts)
     return fail("linux.cgroupsPath", ("%q is a systemd slice:prefix:name path; purple-oci manages cgroupfs paths "
       .. "only (no --systemd-cgroup)"):format(cg))
   end
-  if resources or cg or plan.cgroup_needed then
+  do -- every container gets a cgroup (pause, ps, delete) and, where it can be given any, device rules
     -- the nodes of linux.devices are allowed in the devices cgroup, as runc does
     local rules = {}
     for _, d in ipairs(v(linux.devices) or {}) do
@@ -485,13 +485,17 @@ function M.plan(spec, opts)
         rules[#rules + 1] = ("%s %d:%d rwm"):format(d.type == "u" and "c" or d.type, d.major, d.minor)
       end
     end
+    -- in a user namespace (the config's, or the one a rootless engine runs purple-oci in) the kernel
+    -- refuses mknod of devices and the container's files are the user's: no node of the host's
+    -- devices but those bound in, which the host's permissions guard
+    local in_userns = userns or runtime.in_user_namespace()
     -- on cgroup v2 the rules are an eBPF program only a privileged purple-oci can load: without it
-    -- only a container that cannot make device nodes may have them (purple.oci.cgroup refuses the others)
+    -- only a container in a user namespace may run (purple.oci.cgroup refuses the others)
     local mknod = false
     for _, c in ipairs(sets.bounding) do if c == "CAP_MKNOD" then mknod = true end end
-    plan.cgroup = { path = cg, resources = resources or {}, device_rules = rules, may_mknod = mknod and not userns }
+    plan.cgroup = { path = cg, resources = resources or {}, device_rules = rules, may_mknod = mknod and not in_userns,
+      userns = in_userns }
   end
-  plan.cgroup_needed = nil
   plan.hooks = v(spec.hooks) or {}
 
   -- purple's layer: a profile makes everything stricter, never wider

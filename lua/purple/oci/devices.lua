@@ -3,8 +3,9 @@
 --   writes(list, extra, null) -> writes | nil, "config.json: PROP: why"
 --       list = linux.resources.devices; extra = the "c 1:3 rwm" rules of linux.devices nodes
 --       (plan.cgroup.device_rules). writes = { { file = "devices.allow"|"devices.deny",
---       text = "c 1:3 rwm", prop = "linux.resources.devices[0]" } ... }: the config's list, then
---       runc's default allow list, then the nodes: what cgroup v1's devices controller is given.
+--       text = "c 1:3 rwm", prop = "linux.resources.devices[0]" } ... }: "deny all" (runc's start),
+--       the config's list, then runc's default allow list, then the nodes: what cgroup v1's devices
+--       controller is given.
 --   program(writes) -> rules       the same as cgroup v2's device program takes them
 --       (core.cgroup_device_filter: the last matching rule decides, none: deny)
 --
@@ -26,7 +27,9 @@ end
 
 function M.writes(list, extra, null)
   local function v(x) if x == null then return nil end return x end
-  local out = {}
+  -- from "deny all", as runc's rules start whatever the list: a list that does not begin with it
+  -- (or none at all) must not leave the parent group's "allow all" in place
+  local out = { { file = "devices.deny", text = "a", prop = "linux.resources.devices" } }
   for i, d in ipairs(list) do
     local p = ("linux.resources.devices[%d]"):format(i - 1)
     local typ = v(d.type) or "a"
