@@ -444,6 +444,7 @@ function M.plan(spec, opts)
         names[#names + 1] = "cgroup"
         s.namespaces = table.concat(names, ",")
       end
+      plan.cgroup_needed = true
     end
   end
   local ok
@@ -493,9 +494,12 @@ function M.plan(spec, opts)
     -- only a container in a user namespace may run (purple.oci.cgroup refuses the others)
     local mknod = false
     for _, c in ipairs(sets.bounding) do if c == "CAP_MKNOD" then mknod = true end end
+    -- own: the config asks for a group (limits, a path, a cgroup mount); else only the profile's limits
+    -- may (purple.oci.layer), which its allow_unenforced may then let go
     plan.cgroup = { path = cg, resources = resources or {}, device_rules = rules, may_mknod = mknod and not in_userns,
-      userns = in_userns }
+      userns = in_userns, own = (resources or cg or plan.cgroup_needed) and true or false }
   end
+  plan.cgroup_needed = nil
   plan.hooks = v(spec.hooks) or {}
 
   -- purple's layer: a profile makes everything stricter, never wider

@@ -188,7 +188,8 @@ function M.apply(plan, policy)
     end
   end
   if res.memory_limit_bytes or res.pids_limit then
-    plan.cgroup = plan.cgroup or { resources = {}, device_rules = {}, allow_unenforced = res.allow_unenforced == true }
+    plan.cgroup = plan.cgroup or { resources = {}, device_rules = {} }
+    if not plan.cgroup.own then plan.cgroup.allow_unenforced = res.allow_unenforced == true end
     local r = plan.cgroup.resources
     if res.memory_limit_bytes then
       r.memory = r.memory or {}
