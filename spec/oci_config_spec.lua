@@ -1272,6 +1272,20 @@ describe("purple-oci: a pid or cgroup namespace joined by path", function()
     return pid, ns
   end
 
+  -- Joining another container's namespace needs CAP_SYS_ADMIN over it: root only here
+  local function needs_root(kind)
+    if not ROOT then
+      pending(("joining another container's %s namespace needs CAP_SYS_ADMIN (root; uid 65534's refusal is tested "
+        .. "above)"):format(kind))
+    end
+  end
+  -- a state root and two container ids, the first container started: root, a, b, its pid, its pid namespace
+  local function pair()
+    local root = H.tmpdir() .. "/state"
+    local a, b = "nsj-a-" .. core.random_hex(4), "nsj-b-" .. core.random_hex(4)
+    return root, a, b, first(root, a)
+  end
+
   it("refuses the runtime's own pid and cgroup namespace, a file that is no namespace and one of another type: "
     .. "exit 125, one line, nothing left", function()
     local root = H.tmpdir() .. "/state"
@@ -1320,13 +1334,8 @@ describe("purple-oci: a pid or cgroup namespace joined by path", function()
 
   it("the second container sees and signals the first's processes, not the host's; state, ps, exec, kill, delete",
     function()
-    if not ROOT then
-      pending("joining another container's pid namespace needs CAP_SYS_ADMIN (root; uid 65534's refusal is tested "
-        .. "above)")
-    end
-    local root = H.tmpdir() .. "/state"
-    local a, b = "nsj-a-" .. core.random_hex(4), "nsj-b-" .. core.random_hex(4)
-    local apid, ns = first(root, a)
+    needs_root("pid")
+    local root, a, b, apid, ns = pair()
     local c = base({ "sh", "-c", "exec sleep 3000" })
     c.linux.namespaces[1].path = ("/proc/%d/ns/pid"):format(apid)
     assert.are.same({ "", "", 0 }, { create(root, b, c) })
@@ -1375,13 +1384,8 @@ describe("purple-oci: a pid or cgroup namespace joined by path", function()
 
   it("purple stop and kill --all of the second container end its processes, never the first's (no kill(-1) from a "
     .. "joined namespace)", function()
-    if not ROOT then
-      pending("joining another container's pid namespace needs CAP_SYS_ADMIN (root; uid 65534's refusal is tested "
-        .. "above)")
-    end
-    local root = H.tmpdir() .. "/state"
-    local a, b = "nsj-a-" .. core.random_hex(4), "nsj-b-" .. core.random_hex(4)
-    local apid, ns = first(root, a)
+    needs_root("pid")
+    local root, a, b, apid, ns = pair()
     local aproc = members(ns)
     local c = base({ "sh", "-c", "sleep 3000 & exec sleep 3001" })
     c.linux.namespaces[1].path = ("/proc/%d/ns/pid"):format(apid)
@@ -1412,13 +1416,9 @@ describe("purple-oci: a pid or cgroup namespace joined by path", function()
 
   it("deleting the first container ends the second's processes (its pid namespace's init is gone); the "
     .. "namespace cannot be joined any more", function()
-    if not ROOT then
-      pending("joining another container's pid namespace needs CAP_SYS_ADMIN (root; uid 65534's refusal is tested "
-        .. "above)")
-    end
-    local root = H.tmpdir() .. "/state"
-    local a, b, b2 = "nsj-a-" .. core.random_hex(4), "nsj-b-" .. core.random_hex(4), "nsj-c-" .. core.random_hex(4)
-    local apid, ns = first(root, a)
+    needs_root("pid")
+    local root, a, b, apid, ns = pair()
+    local b2 = "nsj-c-" .. core.random_hex(4)
     -- the namespace kept by a bind mount of its file, which outlives its processes
     local keep = H.tmpdir() .. "/pidns"
     H.write(keep, "")
@@ -1444,10 +1444,7 @@ describe("purple-oci: a pid or cgroup namespace joined by path", function()
   end)
 
   it("the second container joins the first's cgroup namespace: its cgroup is shown from the first's", function()
-    if not ROOT then
-      pending("joining another container's cgroup namespace needs CAP_SYS_ADMIN (root; uid 65534's refusal is tested "
-        .. "above)")
-    end
+    needs_root("cgroup")
     local root = H.tmpdir() .. "/state"
     local a, b = "nsj-a-" .. core.random_hex(4), "nsj-b-" .. core.random_hex(4)
     local c = base({ "sleep", "1000" })

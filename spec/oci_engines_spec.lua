@@ -471,6 +471,33 @@ purple-oci = ["%s"]
     .. "--runtime purple-oci"):format(H.q(W .. "/containers.conf"), H.q(W), H.q(W))
 end
 
+-- Under podman (pm runs it; W holds its storage): a container v1 under purple.profile=ai-strict makes a
+-- call the profile supervises (mount), which fails with EPERM and is named in conmon's oci-log (podman
+-- passes --log-format=json --log <userdata>/oci-log to create: runtime_supports_json), the first such
+-- record after any of create's warnings. The container's id and the log; v1 is removed when the test ends.
+local function supervised_call_named(pm, W)
+  local out, err, code = pm("run -d --name v1 --annotation purple.profile=ai-strict localhost/bb sh -c "
+    .. "'/h/rawsys 165 >/tmp/r; exec sleep 1000'")
+  assert.are.equal(0, code, err)
+  finally(function() pm("rm -f -t 0 v1") end)
+  local id = out:match("%x+")
+  while (pm("exec v1 cat /tmp/r")) ~= "errno EPERM\n" do core.sleep(0.02) end
+  local log = (H.sh(("find %s -path '*%s/userdata/oci-log'"):format(H.q(W .. "/podman"), id))):match("[^\n]+")
+  assert.is_truthy(log)
+  local rec
+  while not rec do
+    for _, l in ipairs(lines(log)) do
+      local r = json.decode(l)
+      if not rec and r.msg:match("^blocked syscall") then rec = r end
+    end
+    if not rec then core.sleep(0.02) end
+  end
+  local pid = rec.msg:match("^blocked syscall mount %(165%) in pid (%d+) ")
+  assert.are.same({ "warning", ("blocked syscall mount (165) in pid %s (rawsys) of container %s; to permit it add "
+    .. "\"mount\" to syscalls.allow in ai-strict"):format(pid, id) }, { rec.level, rec.msg })
+  return id, log
+end
+
 describe("purple-oci under podman", function()
   local W, P, podman_made_parent
   local skip
@@ -695,20 +722,8 @@ describe("purple-oci under podman", function()
     it("a call ai-strict supervises fails with EPERM and is named in conmon's oci-log; rm -f leaves no monitor",
       function()
       if skip then return pending(skip) end
-      local out, err, code = pm("run -d --name v1 --annotation purple.profile=ai-strict localhost/bb sh -c "
-        .. "'/h/rawsys 165 >/tmp/r; exec sleep 1000'")
-      assert.are.equal(0, code, err)
-      finally(function() pm("rm -f -t 0 v1") end)
-      local id = out:match("%x+")
-      while (pm("exec v1 cat /tmp/r")) ~= "errno EPERM\n" do core.sleep(0.02) end
-      -- podman passes --log-format=json --log <userdata>/oci-log to create (runtime_supports_json)
-      local log = (H.sh(("find %s -path '*%s/userdata/oci-log'"):format(H.q(W .. "/podman"), id))):match("[^\n]+")
-      assert.is_truthy(log)
-      while #lines(log) < 1 do core.sleep(0.02) end
-      local rec = json.decode(lines(log)[1])
-      local pid = rec.msg:match("^blocked syscall mount %(165%) in pid (%d+) ")
-      assert.are.same({ "warning", ("blocked syscall mount (165) in pid %s (rawsys) of container %s; to permit it add "
-        .. "\"mount\" to syscalls.allow in ai-strict"):format(pid, id) }, { rec.level, rec.msg })
+      local id, log = supervised_call_named(pm, W)
+      assert.matches("^blocked syscall", json.decode(lines(log)[1]).msg) -- as root, create warns of nothing
       local st = state_of(id)
       local m = st.monitors[1] -- create's (the execs' follow)
       assert.is_true(running(m))
@@ -786,26 +801,7 @@ describe("purple-oci under rootless podman", function()
     if skip then return pending(skip) end
     if not os.getenv("PURPLE_CGROUP_PARENT") then return pending("spec/run.sh delegated no cgroup (no cgroup v1 "
       .. "cpu, memory and pids here)") end
-    local out, err, code = pm("run -d --name v1 --annotation purple.profile=ai-strict localhost/bb sh -c "
-      .. "'/h/rawsys 165 >/tmp/r; exec sleep 1000'")
-    assert.are.equal(0, code, err)
-    finally(function() pm("rm -f -t 0 v1") end)
-    local id = out:match("%x+")
-    while (pm("exec v1 cat /tmp/r")) ~= "errno EPERM\n" do core.sleep(0.02) end
-    local log = (H.sh(("find %s -path '*%s/userdata/oci-log'"):format(H.q(W .. "/podman"), id))):match("[^\n]+")
-    assert.is_truthy(log)
-    -- after create's warnings (on a hybrid host: no cgroup2 group for the container)
-    local rec
-    while not rec do
-      for _, l in ipairs(lines(log)) do
-        local r = json.decode(l)
-        if r.msg:match("^blocked syscall") then rec = r end
-      end
-      if not rec then core.sleep(0.02) end
-    end
-    local pid = rec.msg:match("^blocked syscall mount %(165%) in pid (%d+) ")
-    assert.are.same({ "warning", ("blocked syscall mount (165) in pid %s (rawsys) of container %s; to permit it add "
-      .. "\"mount\" to syscalls.allow in ai-strict"):format(pid, id) }, { rec.level, rec.msg })
+    local id = supervised_call_named(pm, W)
     -- the profile's memory limit, in the group under this user's delegated cgroup
     local st = json.decode(H.read(state_dir(id) .. "/state.json"))
     assert.are.equal(os.getenv("PURPLE_CGROUP_PARENT") .. "/purple-oci/" .. id, st.cgroup)

@@ -65,20 +65,20 @@ function M.in_user_namespace()
   return map ~= nil and not map:match("^%s*0%s+0%s+4294967295%s*$")
 end
 
--- Where uid 0 keeps its runtime files: /run, except for uid 0 of a user namespace whose $USER is not
--- root and that has XDG_RUNTIME_DIR (as runc decides for its state). The directory under base, or nil
--- for the caller's per-user place.
-function M.root_dir(base)
+-- Does this process keep its runtime files in /run? uid 0 does, except uid 0 of a user namespace
+-- whose $USER is not root and that has XDG_RUNTIME_DIR (a rootless engine's runtime: as runc decides
+-- for its state).
+function M.uses_run(uid)
+  if uid ~= 0 then return false end
   local xdg = os.getenv("XDG_RUNTIME_DIR")
-  if xdg and xdg ~= "" and os.getenv("USER") ~= "root" and M.in_user_namespace() then return nil end
-  return base
+  return not (xdg and xdg ~= "" and os.getenv("USER") ~= "root" and M.in_user_namespace())
 end
 
 function M.dir()
   local uid = core.ids()
   local d = os.getenv("PURPLE_RUNTIME_DIR")
   if d and d ~= "" then return d end
-  if uid == 0 and M.root_dir("/run/purple") then return "/run/purple" end
+  if M.uses_run(uid) then return "/run/purple" end
   local xdg = os.getenv("XDG_RUNTIME_DIR")
   if xdg and xdg ~= "" then return xdg .. "/purple" end
   return ("/tmp/purple-%d"):format(uid)

@@ -121,10 +121,11 @@ function M.monitor(g, st, profile, violations, sandbox)
   local a = profile and profile.audit
   local audit_path
   if a and a.enabled and a.log_path and require("purple.audit").levels(a).syscall then audit_path = a.log_path end
-  local pid, err = core.oci_monitor(sandbox, { session = st.id, profile = violations.profile, log = g.log,
+  -- without a sandbox the second value is the socket to hand the listener on (else the error)
+  local pid, hand = core.oci_monitor(sandbox, { session = st.id, profile = violations.profile, log = g.log,
     log_json = g.log_format == "json", audit = audit_path, errno = violations.errno, calls = violations.calls })
-  if not pid then return nil, err end
-  return { pid = pid, start = runtime.start_ticks(pid) }, err
+  if not pid then return nil, hand end
+  return { pid = pid, start = runtime.start_ticks(pid) }, hand
 end
 
 local function monitor_alive(m)

@@ -20,7 +20,7 @@ local M = {}
 -- as uid 0 of one, $USER still the user's) keeps its state in XDG_RUNTIME_DIR, not in /run.
 function M.default_root()
   local uid = core.ids()
-  if uid == 0 and runtime.root_dir("/run/purple-oci") then return "/run/purple-oci" end
+  if runtime.uses_run(uid) then return "/run/purple-oci" end
   local xdg = os.getenv("XDG_RUNTIME_DIR")
   if xdg == "" then xdg = nil end
   if xdg then return xdg .. "/purple-oci" end
